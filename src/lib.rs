@@ -1,0 +1,3 @@
+//! idgraph: identity resolution of customer event streams into unified profiles.
+
+pub mod model;

@@ -1,0 +1,388 @@
+//! Segment-spec events: the six call types with their documented fields.
+//!
+//! The original JSON object is kept untouched in [`Event::raw`] so users can always see
+//! exactly what arrived; the typed fields are read from it once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::time::{Millis, parse_time};
+
+/// The six Segment call types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum CallType {
+    Identify,
+    Track,
+    Page,
+    Screen,
+    Group,
+    Alias,
+}
+
+impl CallType {
+    /// Every call type, in spec order.
+    pub const ALL: [CallType; 6] = [
+        CallType::Identify,
+        CallType::Track,
+        CallType::Page,
+        CallType::Screen,
+        CallType::Group,
+        CallType::Alias,
+    ];
+
+    /// The lower-case name used on the wire (`identify`, `track`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallType::Identify => "identify",
+            CallType::Track => "track",
+            CallType::Page => "page",
+            CallType::Screen => "screen",
+            CallType::Group => "group",
+            CallType::Alias => "alias",
+        }
+    }
+
+    /// Reads a wire name; `None` for anything that is not a Segment call type.
+    pub fn from_name(name: &str) -> Option<CallType> {
+        CallType::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+/// Why a JSON value is not an acceptable event.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("event is not a JSON object")]
+    NotObject,
+    #[error("event has no \"type\"")]
+    MissingType,
+    #[error("unknown event type \"{0}\" (expected identify, track, page, screen, group or alias)")]
+    UnknownType(String),
+    #[error("event has neither userId nor anonymousId")]
+    NoIdentity,
+    #[error("alias event has no previousId")]
+    AliasWithoutPreviousId,
+    #[error("track event has no \"event\" name")]
+    TrackWithoutName,
+    #[error("\"{field}\" is not a valid time: {value}")]
+    BadTime { field: &'static str, value: String },
+    #[error("\"{field}\" must be {expected}")]
+    BadField {
+        field: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// One Segment-spec event with its typed fields read out of the original JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub call: CallType,
+    /// The client's `messageId`; generated from the content when missing.
+    pub message_id: String,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub previous_id: Option<String>,
+    pub group_id: Option<String>,
+    /// `event` of a track call.
+    pub event_name: Option<String>,
+    /// `name` of a page or screen call.
+    pub page_name: Option<String>,
+    pub timestamp: Option<Millis>,
+    pub original_timestamp: Option<Millis>,
+    pub sent_at: Option<Millis>,
+    pub received_at: Option<Millis>,
+    /// The original JSON object, exactly as received (plus server-set fields such as `receivedAt`).
+    pub raw: Map<String, Value>,
+}
+
+impl Event {
+    /// Reads an event from a parsed JSON value, checking the fields the spec requires.
+    pub fn from_json(value: Value) -> Result<Event, EventError> {
+        match value {
+            Value::Object(map) => Event::from_map(map),
+            _ => Err(EventError::NotObject),
+        }
+    }
+
+    /// Reads an event from a JSON object.
+    pub fn from_map(raw: Map<String, Value>) -> Result<Event, EventError> {
+        let call = match raw.get("type") {
+            None | Some(Value::Null) => return Err(EventError::MissingType),
+            Some(Value::String(name)) => CallType::from_name(&name.to_ascii_lowercase())
+                .ok_or_else(|| EventError::UnknownType(name.clone()))?,
+            Some(other) => return Err(EventError::UnknownType(other.to_string())),
+        };
+        let user_id = id_field(&raw, "userId")?;
+        let anonymous_id = id_field(&raw, "anonymousId")?;
+        if user_id.is_none() && anonymous_id.is_none() {
+            return Err(EventError::NoIdentity);
+        }
+        let previous_id = id_field(&raw, "previousId")?;
+        if call == CallType::Alias && previous_id.is_none() {
+            return Err(EventError::AliasWithoutPreviousId);
+        }
+        let event_name = text_field(&raw, "event")?;
+        if call == CallType::Track && event_name.is_none() {
+            return Err(EventError::TrackWithoutName);
+        }
+        let message_id = match id_field(&raw, "messageId")? {
+            Some(id) => id,
+            None => content_message_id(&raw),
+        };
+        Ok(Event {
+            call,
+            message_id,
+            user_id,
+            anonymous_id,
+            previous_id,
+            group_id: id_field(&raw, "groupId")?,
+            event_name,
+            page_name: text_field(&raw, "name")?,
+            timestamp: time_field(&raw, "timestamp")?,
+            original_timestamp: time_field(&raw, "originalTimestamp")?,
+            sent_at: time_field(&raw, "sentAt")?,
+            received_at: time_field(&raw, "receivedAt")?,
+            raw,
+        })
+    }
+
+    /// When the event happened: `timestamp`, else `originalTimestamp`, else `receivedAt`,
+    /// else `sentAt`. `None` when the event carries no time at all.
+    pub fn time(&self) -> Option<Millis> {
+        self.timestamp
+            .or(self.original_timestamp)
+            .or(self.received_at)
+            .or(self.sent_at)
+    }
+
+    /// Sets `receivedAt` (both the typed field and the raw JSON) to `at`.
+    pub fn set_received_at(&mut self, at: Millis) {
+        self.received_at = Some(at);
+        self.raw.insert(
+            "receivedAt".into(),
+            Value::String(super::time::format_time(at)),
+        );
+    }
+
+    /// Sets the corrected `timestamp` (typed field and raw JSON).
+    pub fn set_timestamp(&mut self, at: Millis) {
+        self.timestamp = Some(at);
+        self.raw.insert(
+            "timestamp".into(),
+            Value::String(super::time::format_time(at)),
+        );
+    }
+
+    /// `traits` for identify/group calls (empty object otherwise).
+    pub fn traits(&self) -> Option<&Map<String, Value>> {
+        self.raw.get("traits").and_then(Value::as_object)
+    }
+
+    /// `context.traits`, where several clients put identify traits.
+    pub fn context_traits(&self) -> Option<&Map<String, Value>> {
+        self.context()
+            .and_then(|c| c.get("traits"))
+            .and_then(Value::as_object)
+    }
+
+    /// The traits this event sets on a profile: `context.traits` overlaid by `traits`
+    /// (identify calls only; other calls do not change profile traits).
+    pub fn profile_traits(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        if self.call != CallType::Identify {
+            return out;
+        }
+        for source in [self.context_traits(), self.traits()].into_iter().flatten() {
+            for (k, v) in source {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+
+    /// `properties` of track/page/screen calls.
+    pub fn properties(&self) -> Option<&Map<String, Value>> {
+        self.raw.get("properties").and_then(Value::as_object)
+    }
+
+    /// The `context` object.
+    pub fn context(&self) -> Option<&Map<String, Value>> {
+        self.raw.get("context").and_then(Value::as_object)
+    }
+
+    /// A value at a dotted path inside the event, e.g. `context.device.type`.
+    pub fn path(&self, dotted: &str) -> Option<&Value> {
+        let mut parts = dotted.split('.');
+        let mut current = self.raw.get(parts.next()?)?;
+        for part in parts {
+            current = current.as_object()?.get(part)?;
+        }
+        Some(current)
+    }
+
+    /// A string at a dotted path (numbers are rendered as text).
+    pub fn path_str(&self, dotted: &str) -> Option<String> {
+        self.path(dotted).and_then(scalar_text)
+    }
+
+    /// A short human label: the track event name, the page/screen name, or the call type.
+    pub fn label(&self) -> String {
+        match self.call {
+            CallType::Track => self.event_name.clone().unwrap_or_default(),
+            CallType::Page | CallType::Screen => match &self.page_name {
+                Some(name) => format!("{} {}", self.call.as_str(), name),
+                None => self.call.as_str().to_string(),
+            },
+            CallType::Group => match &self.group_id {
+                Some(g) => format!("group {g}"),
+                None => "group".into(),
+            },
+            CallType::Alias => "alias".into(),
+            CallType::Identify => "identify".into(),
+        }
+    }
+
+    /// The original JSON text of the event.
+    pub fn raw_json(&self) -> String {
+        Value::Object(self.raw.clone()).to_string()
+    }
+}
+
+/// Renders a JSON scalar as identifier text: strings as-is, numbers and booleans as text.
+pub fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn id_field(raw: &Map<String, Value>, field: &'static str) -> Result<Option<String>, EventError> {
+    match raw.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(EventError::BadField {
+            field,
+            expected: "a string or a number",
+        }),
+    }
+}
+
+fn text_field(raw: &Map<String, Value>, field: &'static str) -> Result<Option<String>, EventError> {
+    match raw.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(EventError::BadField {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+fn time_field(raw: &Map<String, Value>, field: &'static str) -> Result<Option<Millis>, EventError> {
+    match raw.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => parse_time(value).map(Some).ok_or_else(|| EventError::BadTime {
+            field,
+            value: truncate(&value.to_string(), 60),
+        }),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}...")
+    }
+}
+
+/// A stable message id for events that arrive without one: a hash of the JSON content,
+/// so re-ingesting the same line is still recognised as a duplicate.
+fn content_message_id(raw: &Map<String, Value>) -> String {
+    let text = Value::Object(raw.clone()).to_string();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("content-{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_a_track_call() {
+        let e = Event::from_json(json!({
+            "type": "track", "event": "Order Completed", "userId": 42,
+            "anonymousId": "a-1", "messageId": "m1",
+            "timestamp": "2024-03-01T10:00:00.000Z",
+            "properties": {"total": 12.5}
+        }))
+        .unwrap();
+        assert_eq!(e.call, CallType::Track);
+        assert_eq!(e.user_id.as_deref(), Some("42"));
+        assert_eq!(e.label(), "Order Completed");
+        assert_eq!(e.time(), Some(1_709_287_200_000));
+    }
+
+    #[test]
+    fn explicit_nulls_count_as_absent() {
+        let e = Event::from_json(json!({"type":"identify","userId":null,"anonymousId":"a"}))
+            .unwrap();
+        assert_eq!(e.user_id, None);
+        assert!(e.message_id.starts_with("content-"));
+    }
+
+    #[test]
+    fn rejects_events_without_identity_or_type() {
+        assert_eq!(
+            Event::from_json(json!({"type":"track","event":"x"})),
+            Err(EventError::NoIdentity)
+        );
+        assert_eq!(
+            Event::from_json(json!({"userId":"u"})),
+            Err(EventError::MissingType)
+        );
+        assert!(matches!(
+            Event::from_json(json!({"type":"boom","userId":"u"})),
+            Err(EventError::UnknownType(_))
+        ));
+        assert_eq!(
+            Event::from_json(json!({"type":"alias","userId":"u"})),
+            Err(EventError::AliasWithoutPreviousId)
+        );
+        assert_eq!(Event::from_json(json!([1])), Err(EventError::NotObject));
+    }
+
+    #[test]
+    fn bad_times_are_named() {
+        let err = Event::from_json(json!({"type":"page","userId":"u","timestamp":"yesterday"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("timestamp"));
+    }
+
+    #[test]
+    fn profile_traits_overlay_context_traits() {
+        let e = Event::from_json(json!({"type":"identify","userId":"u",
+            "context":{"traits":{"email":"a@x.io","plan":"free"}},
+            "traits":{"plan":"pro"}}))
+        .unwrap();
+        let t = e.profile_traits();
+        assert_eq!(t["plan"], "pro");
+        assert_eq!(t["email"], "a@x.io");
+    }
+
+    #[test]
+    fn content_ids_are_stable() {
+        let a = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();
+        let b = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();
+        assert_eq!(a.message_id, b.message_id);
+    }
+}

@@ -1,0 +1,95 @@
+//! Typed identifiers (`type:value`) such as `user_id:42` or `email:ana@example.com`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A typed identifier value. Displayed and parsed as `type:value`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Identifier {
+    /// The identifier type, e.g. `user_id`, `email`, `ios.id`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The normalised value.
+    pub value: String,
+}
+
+/// Why a `type:value` string could not be read as an identifier.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("'{0}' is not an identifier: expected TYPE:VALUE, e.g. email:ana@example.com")]
+pub struct ParseIdentifierError(pub String);
+
+impl Identifier {
+    /// Builds an identifier from a type and an already normalised value.
+    pub fn new(kind: impl Into<String>, value: impl Into<String>) -> Self {
+        Identifier {
+            kind: kind.into(),
+            value: value.into(),
+        }
+    }
+
+    /// Parses `type:value` (split at the first colon) and normalises the value.
+    pub fn parse(text: &str) -> Result<Self, ParseIdentifierError> {
+        let (kind, value) = text
+            .split_once(':')
+            .ok_or_else(|| ParseIdentifierError(text.to_string()))?;
+        let kind = kind.trim();
+        let value = normalize_value(kind, value);
+        if kind.is_empty() || value.is_empty() {
+            return Err(ParseIdentifierError(text.to_string()));
+        }
+        Ok(Identifier::new(kind, value))
+    }
+}
+
+impl fmt::Display for Identifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind, self.value)
+    }
+}
+
+/// Normalises a raw value for its type: emails are trimmed and lower-cased, the rest trimmed.
+pub fn normalize_value(kind: &str, raw: &str) -> String {
+    let trimmed = raw.trim();
+    if kind == EMAIL {
+        trimmed.to_lowercase()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// The `user_id` identifier type.
+pub const USER_ID: &str = "user_id";
+/// The `anonymous_id` identifier type.
+pub const ANONYMOUS_ID: &str = "anonymous_id";
+/// The `email` identifier type.
+pub const EMAIL: &str = "email";
+/// The `phone` identifier type.
+pub const PHONE: &str = "phone";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_type_and_value_at_first_colon() {
+        let id = Identifier::parse("anonymous_id:a:b:c").unwrap();
+        assert_eq!(id.kind, "anonymous_id");
+        assert_eq!(id.value, "a:b:c");
+        assert_eq!(id.to_string(), "anonymous_id:a:b:c");
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        let id = Identifier::parse("email: Ana@Example.COM ").unwrap();
+        assert_eq!(id.value, "ana@example.com");
+        assert_eq!(normalize_value("user_id", " U1 "), "U1");
+    }
+
+    #[test]
+    fn rejects_text_without_type_or_value() {
+        assert!(Identifier::parse("nocolon").is_err());
+        assert!(Identifier::parse(":x").is_err());
+        assert!(Identifier::parse("email:  ").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The domain model: events, identifiers, profiles, times and channels.
+
+pub mod channel;
+pub mod event;
+pub mod identifier;
+pub mod profile;
+pub mod time;
+
+pub use channel::derive_channel;
+pub use event::{CallType, Event, EventError};
+pub use identifier::{Identifier, ParseIdentifierError};
+pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};
+pub use time::Millis;
