@@ -1,1 +1,16 @@
-fn main() {}
+//! The `idgraph` command line: parse, set up errors, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = idgraph::cli::Cli::parse();
+    match idgraph::cli::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("idgraph: error: {}", idgraph::cli::one_line(&error));
+            ExitCode::from(1)
+        }
+    }
+}

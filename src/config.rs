@@ -1,0 +1,468 @@
+//! The settings file (TOML): identity rules, spaces, sources, server limits.
+//!
+//! Defaults live in `assets/default-config.toml`, embedded in the binary. A user file is
+//! laid over the defaults table by table, and `[spaces.NAME.identity]` over `[identity]`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+
+/// The default configuration file, as shipped.
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
+
+/// The name of the space used when none is given.
+pub const DEFAULT_SPACE: &str = "default";
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The whole settings file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub identity: IdentityConfig,
+    #[serde(default)]
+    pub spaces: BTreeMap<String, SpaceConfig>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    pub server: ServerConfig,
+    /// Free-form sections owned by other parts (keys, theme, audiences): kept as TOML.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, toml::Value>,
+    /// The merged TOML table the config was read from (for per-space overlays).
+    #[serde(skip)]
+    table: toml::Table,
+}
+
+/// Identity resolution rules for a space.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub alias_merges: bool,
+    pub max_merges: u32,
+    pub max_identifiers: u32,
+    #[serde(default)]
+    pub blocked_values: Vec<String>,
+    #[serde(default)]
+    pub blocked_patterns: Vec<String>,
+    #[serde(default)]
+    pub promote: Vec<PromoteRule>,
+    #[serde(default)]
+    pub types: BTreeMap<String, TypeConfig>,
+}
+
+/// A trait/property promoted to an identifier.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRule {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Rules for one identifier type.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeConfig {
+    pub limit: Option<u32>,
+    pub window: Option<Window>,
+    pub priority: Option<u32>,
+    #[serde(default)]
+    pub blocked_values: Vec<String>,
+    #[serde(default)]
+    pub blocked_patterns: Vec<String>,
+}
+
+/// The period over which an identifier limit counts distinct values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Window {
+    #[default]
+    Ever,
+    Daily,
+    Weekly,
+    Monthly,
+    Annually,
+}
+
+impl Window {
+    /// The window's length in milliseconds (`None` for ever). Windows are rolling.
+    pub fn millis(self) -> Option<i64> {
+        use crate::model::time::DAY;
+        match self {
+            Window::Ever => None,
+            Window::Daily => Some(DAY),
+            Window::Weekly => Some(7 * DAY),
+            Window::Monthly => Some(30 * DAY),
+            Window::Annually => Some(365 * DAY),
+        }
+    }
+
+    /// The config name of the window.
+    pub fn name(self) -> &'static str {
+        match self {
+            Window::Ever => "ever",
+            Window::Daily => "daily",
+            Window::Weekly => "weekly",
+            Window::Monthly => "monthly",
+            Window::Annually => "annually",
+        }
+    }
+}
+
+/// Per-space settings (an identity overlay).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SpaceConfig {
+    /// Partial `[identity]` table laid over the global one.
+    #[serde(default)]
+    pub identity: Option<toml::Table>,
+}
+
+/// A source: an app or tool sending events with its own write key.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    #[serde(default)]
+    pub write_key: Option<String>,
+    #[serde(default = "default_space")]
+    pub space: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+fn default_space() -> String {
+    DEFAULT_SPACE.to_string()
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub max_message_bytes: usize,
+    pub max_batch_bytes: usize,
+    pub max_batch_messages: usize,
+    pub read_token: String,
+}
+
+/// A configured source, found by name or write key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef<'a> {
+    pub name: &'a str,
+    pub config: &'a SourceConfig,
+}
+
+impl Config {
+    /// The built-in defaults.
+    pub fn defaults() -> Config {
+        Config::from_toml_str(DEFAULT_CONFIG, "<default config>")
+            .expect("the embedded default config is valid")
+    }
+
+    /// Loads a user file laid over the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML text laid over the defaults; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
+        let mut table: toml::Table = DEFAULT_CONFIG
+            .parse()
+            .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
+        overlay(&mut table, user);
+        let mut config: Config = toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
+        config.table = table;
+        for name in config.spaces.keys() {
+            config
+                .identity_for(name)
+                .map_err(|e| invalid(format!("[spaces.{name}.identity]: {e}")))?;
+        }
+        Rules::compile(&config.identity).map_err(|e| invalid(format!("[identity]: {e}")))?;
+        for (name, source) in &config.sources {
+            if source.write_key.as_deref() == Some("") {
+                return Err(invalid(format!("[sources.{name}] write_key is empty")));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The identity rules of a space: `[identity]` with `[spaces.NAME.identity]` laid over it.
+    pub fn identity_for(&self, space: &str) -> Result<IdentityConfig, String> {
+        let Some(overlay_table) = self.spaces.get(space).and_then(|s| s.identity.clone()) else {
+            return Ok(self.identity.clone());
+        };
+        let mut base = self
+            .table
+            .get("identity")
+            .and_then(|v| v.as_table())
+            .cloned()
+            .unwrap_or_default();
+        overlay(&mut base, overlay_table);
+        toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| one_line(&e))
+    }
+
+    /// The compiled resolution rules of a space.
+    pub fn rules_for(&self, space: &str) -> Result<Rules, String> {
+        Rules::compile(&self.identity_for(space)?)
+    }
+
+    /// The source whose write key this is.
+    pub fn source_by_write_key(&self, key: &str) -> Option<SourceRef<'_>> {
+        self.sources
+            .iter()
+            .find(|(_, s)| s.write_key.as_deref() == Some(key))
+            .map(|(name, config)| SourceRef { name, config })
+    }
+
+    /// The source with this name.
+    pub fn source_by_name(&self, name: &str) -> Option<SourceRef<'_>> {
+        self.sources
+            .get_key_value(name)
+            .map(|(name, config)| SourceRef { name, config })
+    }
+
+    /// Every space named anywhere in the config, plus the default space.
+    pub fn space_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.spaces.keys().cloned().collect();
+        names.extend(self.sources.values().map(|s| s.space.clone()));
+        names.push(DEFAULT_SPACE.to_string());
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Lays `top` over `base`: tables merge key by key, any other value replaces.
+fn overlay(base: &mut toml::Table, top: toml::Table) {
+    for (key, value) in top {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => overlay(b, t),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn one_line(error: &toml::de::Error) -> String {
+    error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Identity rules compiled for fast use during resolution.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub alias_merges: bool,
+    pub max_merges: u32,
+    pub max_identifiers: u32,
+    pub promote: Vec<PromoteRule>,
+    blocked_values: Vec<String>,
+    blocked_patterns: Vec<Regex>,
+    types: BTreeMap<String, CompiledType>,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledType {
+    limit: Option<u32>,
+    window: Window,
+    priority: Option<u32>,
+    blocked_values: Vec<String>,
+    blocked_patterns: Vec<Regex>,
+}
+
+/// The limit that applies to one identifier type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Window,
+}
+
+/// Default limit for types the config does not list.
+pub const DEFAULT_TYPE_LIMIT: u32 = 5;
+
+impl Rules {
+    /// Compiles an identity section (regexes checked here, with the offending pattern named).
+    pub fn compile(identity: &IdentityConfig) -> Result<Rules, String> {
+        let compile_all = |patterns: &[String]| -> Result<Vec<Regex>, String> {
+            patterns
+                .iter()
+                .map(|p| Regex::new(p).map_err(|e| format!("bad pattern '{p}': {}", first_line(&e.to_string()))))
+                .collect()
+        };
+        let lower = |values: &[String]| values.iter().map(|v| v.trim().to_lowercase()).collect();
+        let mut types = BTreeMap::new();
+        for (name, t) in &identity.types {
+            types.insert(
+                name.clone(),
+                CompiledType {
+                    limit: t.limit,
+                    window: t.window.unwrap_or_default(),
+                    priority: t.priority,
+                    blocked_values: lower(&t.blocked_values),
+                    blocked_patterns: compile_all(&t.blocked_patterns)
+                        .map_err(|e| format!("types.{name}: {e}"))?,
+                },
+            );
+        }
+        Ok(Rules {
+            alias_merges: identity.alias_merges,
+            max_merges: identity.max_merges,
+            max_identifiers: identity.max_identifiers,
+            promote: identity.promote.clone(),
+            blocked_values: lower(&identity.blocked_values),
+            blocked_patterns: compile_all(&identity.blocked_patterns)?,
+            types,
+        })
+    }
+
+    /// The blocking rule a value falls under, if any (e.g. `value "null"`, `pattern ^[0-]*$`).
+    pub fn blocked_by(&self, kind: &str, value: &str) -> Option<String> {
+        let trimmed = value.trim();
+        let lowered = trimmed.to_lowercase();
+        let typed = self.types.get(kind);
+        let values = self
+            .blocked_values
+            .iter()
+            .chain(typed.map(|t| t.blocked_values.iter()).into_iter().flatten());
+        for blocked in values {
+            if *blocked == lowered {
+                return Some(format!("blocked value \"{blocked}\""));
+            }
+        }
+        let patterns = self
+            .blocked_patterns
+            .iter()
+            .chain(typed.map(|t| t.blocked_patterns.iter()).into_iter().flatten());
+        for pattern in patterns {
+            if pattern.is_match(trimmed) {
+                return Some(format!("blocked pattern {}", pattern.as_str()));
+            }
+        }
+        None
+    }
+
+    /// The limit on distinct values of a type per profile.
+    pub fn limit(&self, kind: &str) -> Limit {
+        match self.types.get(kind) {
+            Some(t) => Limit {
+                max: t.limit.unwrap_or(DEFAULT_TYPE_LIMIT),
+                window: t.window,
+            },
+            None => Limit {
+                max: DEFAULT_TYPE_LIMIT,
+                window: Window::Ever,
+            },
+        }
+    }
+
+    /// Sort key for priority: smaller is more important. Types without a priority come after
+    /// all prioritised types, alphabetically.
+    pub fn priority_key<'a>(&self, kind: &'a str) -> (u32, &'a str) {
+        let priority = self.types.get(kind).and_then(|t| t.priority);
+        (priority.unwrap_or(u32::MAX), kind)
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().last().unwrap_or(text).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_with_documented_rules() {
+        let config = Config::defaults();
+        let rules = config.rules_for(DEFAULT_SPACE).unwrap();
+        assert_eq!(rules.limit("user_id").max, 1);
+        assert_eq!(rules.limit("email").max, 5);
+        assert_eq!(rules.limit("ios.id").max, 5);
+        assert!(rules.priority_key("user_id") < rules.priority_key("email"));
+        assert!(rules.priority_key("email") < rules.priority_key("anonymous_id"));
+        assert!(rules.priority_key("anonymous_id") < rules.priority_key("phone"));
+        assert!(!rules.alias_merges);
+        assert_eq!(rules.max_merges, 100);
+    }
+
+    #[test]
+    fn default_blocklist_covers_junk() {
+        let rules = Config::defaults().rules_for(DEFAULT_SPACE).unwrap();
+        for junk in ["", "null", "NULL", " undefined ", "NaN", "0", "-1", "anonymous", "[object Object]", "0000-000"] {
+            assert!(rules.blocked_by("user_id", junk).is_some(), "{junk:?} should be blocked");
+        }
+        assert!(rules.blocked_by("email", "test@test.com").is_some());
+        assert!(rules.blocked_by("email", "ana@example.com").is_some());
+        assert!(rules.blocked_by("email", "ana@acme.io").is_none());
+        assert!(rules.blocked_by("user_id", "u-1001").is_none());
+    }
+
+    #[test]
+    fn space_overlay_changes_only_that_space() {
+        let config = Config::from_toml_str(
+            "[spaces.b2b.identity.types.email]\nlimit = 20\n[identity]\nalias_merges = true\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(config.rules_for("b2b").unwrap().limit("email").max, 20);
+        assert!(config.rules_for("b2b").unwrap().alias_merges);
+        assert_eq!(config.rules_for("default").unwrap().limit("email").max, 5);
+        assert_eq!(config.rules_for("b2b").unwrap().limit("user_id").max, 1);
+    }
+
+    #[test]
+    fn errors_name_the_problem_on_one_line() {
+        let err = Config::from_toml_str("[identity]\nmax_merges = \"many\"\n", "cfg.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("config cfg.toml:"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = Config::from_toml_str("[identity]\nblocked_patterns = ['(']\n", "c")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad pattern '('"), "{err}");
+        assert!(Config::from_toml_str("[identiti]\n", "c").is_err());
+    }
+
+    #[test]
+    fn sources_are_found_by_key_and_name() {
+        let config = Config::from_toml_str(
+            "[sources.web]\nwrite_key = \"K1\"\nspace = \"shop\"\nchannel = \"web\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(config.source_by_write_key("K1").unwrap().name, "web");
+        assert_eq!(config.source_by_name("web").unwrap().config.space, "shop");
+        assert!(config.source_by_write_key("K2").is_none());
+        assert_eq!(config.space_names(), vec!["default", "shop"]);
+    }
+}
