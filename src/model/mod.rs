@@ -2,12 +2,14 @@
 
 pub mod channel;
 pub mod event;
+pub mod graph;
 pub mod identifier;
 pub mod profile;
 pub mod time;
 
 pub use channel::derive_channel;
 pub use event::{CallType, Event, EventError};
+pub use graph::{Link, LinkRule, Provenance, Violation, ViolationReason};
 pub use identifier::{Identifier, ParseIdentifierError};
 pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};
 pub use time::Millis;

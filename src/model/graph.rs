@@ -1,0 +1,102 @@
+//! Provenance of the identity graph: links between identifiers and recorded violations.
+
+use serde::{Deserialize, Serialize};
+
+use super::identifier::Identifier;
+use super::time::Millis;
+
+/// Why two identifiers are linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRule {
+    /// Both identifiers arrived on the same event.
+    SameEvent,
+    /// The event carried identifiers of two existing profiles, which were merged.
+    Merge,
+    /// An `alias` call linked previousId to userId (`alias_merges = true`).
+    Alias,
+    /// A person merged the profiles by hand.
+    ManualMerge,
+}
+
+impl LinkRule {
+    /// A short explanation of the rule, for the "why" view.
+    pub fn explain(self) -> &'static str {
+        match self {
+            LinkRule::SameEvent => "both identifiers arrived on the same event",
+            LinkRule::Merge => "the event carried identifiers of two profiles, merged within every limit",
+            LinkRule::Alias => "alias call linked previousId to userId (alias_merges = true)",
+            LinkRule::ManualMerge => "merged by hand",
+        }
+    }
+
+    /// The rule's name as stored and printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkRule::SameEvent => "same_event",
+            LinkRule::Merge => "merge",
+            LinkRule::Alias => "alias",
+            LinkRule::ManualMerge => "manual_merge",
+        }
+    }
+}
+
+/// Where a link or violation came from: the event (or manual operation) and its source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub message_id: String,
+    pub source: String,
+    pub time: Millis,
+    /// The journal operation, for manual actions.
+    pub op: Option<u64>,
+}
+
+/// A link between two identifiers, with the event and rule that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub from: Identifier,
+    pub to: Identifier,
+    pub rule: LinkRule,
+    pub provenance: Provenance,
+}
+
+/// Why an identifier was not added to a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ViolationReason {
+    /// The value is junk (blocked value or pattern).
+    Blocked { rule: String },
+    /// Adding it would exceed the per-type limit.
+    Limit {
+        identifier_type: String,
+        max: u32,
+        window: String,
+    },
+    /// Merging would exceed the merge cap of the profile.
+    MergeCap { detail: String },
+    /// A pinned split keeps these identifiers apart.
+    Pinned { op: u64 },
+}
+
+impl std::fmt::Display for ViolationReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ViolationReason::Blocked { rule } => write!(f, "{rule}"),
+            ViolationReason::Limit {
+                identifier_type,
+                max,
+                window,
+            } => write!(f, "limit of {max} {identifier_type} per profile ({window}) would be exceeded"),
+            ViolationReason::MergeCap { detail } => write!(f, "merge cap reached: {detail}"),
+            ViolationReason::Pinned { op } => write!(f, "kept apart by split #{op}"),
+        }
+    }
+}
+
+/// An identifier dropped from an event, with the reason. Never silently lost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub identifier: Identifier,
+    pub reason: ViolationReason,
+    pub provenance: Provenance,
+}
