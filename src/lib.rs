@@ -2,5 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ingest;
 pub mod model;
+pub mod query;
 pub mod resolve;

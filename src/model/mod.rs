@@ -4,12 +4,16 @@ pub mod channel;
 pub mod event;
 pub mod graph;
 pub mod identifier;
+pub mod journal;
 pub mod profile;
+pub mod stored;
 pub mod time;
 
 pub use channel::derive_channel;
 pub use event::{CallType, Event, EventError};
 pub use graph::{Link, LinkRule, Provenance, Violation, ViolationReason};
 pub use identifier::{Identifier, ParseIdentifierError};
+pub use journal::{JournalAction, JournalEntry};
+pub use stored::StoredEvent;
 pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};
 pub use time::Millis;

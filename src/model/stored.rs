@@ -1,0 +1,161 @@
+//! An event as kept in the store: its original JSON plus what resolution derived from it.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{CallType, Event};
+use super::identifier::Identifier;
+use super::time::Millis;
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Ingest sequence number, unique and increasing within a space.
+    pub seq: u64,
+    pub message_id: String,
+    pub call: CallType,
+    /// Event time (timestamp, else originalTimestamp, receivedAt, sentAt).
+    pub time: Millis,
+    /// When idgraph received it.
+    pub received_at: Millis,
+    /// Source (app/tool) name.
+    pub source: String,
+    /// Channel (web, ios, android, support, sales, marketing, ...).
+    pub channel: String,
+    /// `context.app.name`, when sent.
+    pub app: Option<String>,
+    /// Device description: `ios.id:…`/`android.id:…`/`device_id:…` or the user agent family.
+    pub device: Option<String>,
+    /// A short label: track event name, page/screen name, or call type.
+    pub label: String,
+    /// The identifiers that attributed this event to its profile.
+    pub identifiers: Vec<Identifier>,
+    /// The original JSON text.
+    pub raw_json: String,
+}
+
+impl StoredEvent {
+    /// Builds the stored record of an event.
+    pub fn from_event(
+        event: &Event,
+        seq: u64,
+        time: Millis,
+        source: &str,
+        channel: &str,
+        identifiers: Vec<Identifier>,
+    ) -> StoredEvent {
+        StoredEvent {
+            seq,
+            message_id: event.message_id.clone(),
+            call: event.call,
+            time,
+            received_at: event.received_at.unwrap_or(time),
+            source: source.to_string(),
+            channel: channel.to_string(),
+            app: event.path_str("context.app.name"),
+            device: device_label(event),
+            label: event.label(),
+            identifiers,
+            raw_json: event.raw_json(),
+        }
+    }
+
+    /// Whether the event carried a user id (a known, signed-up person).
+    pub fn is_known(&self) -> bool {
+        self.identifiers.iter().any(|i| i.kind == super::identifier::USER_ID)
+    }
+
+    /// Whether the event carried both an anonymous id and a user id (a conversion point).
+    pub fn links_anonymous_to_known(&self) -> bool {
+        self.is_known()
+            && self
+                .identifiers
+                .iter()
+                .any(|i| i.kind == super::identifier::ANONYMOUS_ID)
+    }
+}
+
+fn device_label(event: &Event) -> Option<String> {
+    let device_type = event.path_str("context.device.type");
+    let model = event.path_str("context.device.model");
+    let id = event.path_str("context.device.id");
+    match (device_type, model, id) {
+        (None, None, None) => event
+            .path_str("context.userAgent")
+            .map(|ua| browser_family(&ua).to_string()),
+        (t, m, id) => {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(m) = m.or(t) {
+                parts.push(m);
+            }
+            if let Some(id) = id {
+                let short: String = id.chars().take(8).collect();
+                parts.push(format!("({short})"));
+            }
+            Some(parts.join(" "))
+        }
+    }
+}
+
+fn browser_family(user_agent: &str) -> &'static str {
+    let platform = if user_agent.contains("iPhone") || user_agent.contains("iPad") {
+        "iOS"
+    } else if user_agent.contains("Android") {
+        "Android"
+    } else if user_agent.contains("Mac OS") {
+        "macOS"
+    } else if user_agent.contains("Windows") {
+        "Windows"
+    } else if user_agent.contains("Linux") {
+        "Linux"
+    } else {
+        ""
+    };
+    let browser = if user_agent.contains("Edg/") {
+        "Edge"
+    } else if user_agent.contains("Firefox/") {
+        "Firefox"
+    } else if user_agent.contains("Chrome/") {
+        "Chrome"
+    } else if user_agent.contains("Safari/") {
+        "Safari"
+    } else {
+        "Browser"
+    };
+    match (browser, platform) {
+        ("Chrome", "macOS") => "Chrome on macOS",
+        ("Chrome", "Windows") => "Chrome on Windows",
+        ("Chrome", "Android") => "Chrome on Android",
+        ("Chrome", "Linux") => "Chrome on Linux",
+        ("Safari", "iOS") => "Safari on iOS",
+        ("Safari", "macOS") => "Safari on macOS",
+        ("Firefox", "Windows") => "Firefox on Windows",
+        ("Firefox", "macOS") => "Firefox on macOS",
+        ("Firefox", "Linux") => "Firefox on Linux",
+        ("Edge", _) => "Edge",
+        ("Chrome", _) => "Chrome",
+        ("Safari", _) => "Safari",
+        ("Firefox", _) => "Firefox",
+        _ => "Browser",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn describes_devices_and_browsers() {
+        let e = Event::from_json(json!({"type":"screen","userId":"u","name":"Cart",
+            "context":{"device":{"type":"ios","model":"iPhone15,2","id":"ABCDEF123456"}}}))
+        .unwrap();
+        let s = StoredEvent::from_event(&e, 1, 0, "ios", "ios", vec![]);
+        assert_eq!(s.device.as_deref(), Some("iPhone15,2 (ABCDEF12)"));
+        assert_eq!(s.label, "screen Cart");
+        let w = Event::from_json(json!({"type":"page","anonymousId":"a","context":{"userAgent":
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"}}))
+        .unwrap();
+        let s = StoredEvent::from_event(&w, 2, 0, "web", "web", vec![]);
+        assert_eq!(s.device.as_deref(), Some("Safari on macOS"));
+    }
+}

@@ -1,0 +1,6 @@
+//! Reading the store for people: the read/repair interface, fuzzy search, timelines,
+//! touchpoints, graph health.
+
+pub mod source;
+
+pub use source::{GraphRead, GraphRepair, OpOutcome, SplitPreview};

@@ -1,0 +1,64 @@
+//! The interface the store offers to readers (CLI, explorer, HTTP reads) and to repair flows.
+//! Everything is scoped to one space.
+
+use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
+use crate::resolve::MergePreview;
+
+/// Read access to one space's profiles and provenance.
+pub trait GraphRead {
+    /// The space name.
+    fn space(&self) -> &str;
+    /// Number of profiles.
+    fn profile_count(&self) -> anyhow::Result<u64>;
+    /// Calls `visit` for every profile, in id order; stops early when it returns `false`.
+    fn for_each_profile(&self, visit: &mut dyn FnMut(&Profile) -> bool) -> anyhow::Result<()>;
+    /// A profile by id.
+    fn profile(&self, id: ProfileId) -> anyhow::Result<Option<Profile>>;
+    /// The profile holding an identifier.
+    fn owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>>;
+    /// The profile's events, newest first, at most `limit`.
+    fn timeline(&self, id: ProfileId, limit: usize) -> anyhow::Result<Vec<StoredEvent>>;
+    /// Every link between the profile's identifiers, with provenance.
+    fn links(&self, id: ProfileId) -> anyhow::Result<Vec<Link>>;
+    /// Identifiers dropped from events attributed to the profile, with reasons.
+    fn violations(&self, id: ProfileId) -> anyhow::Result<Vec<Violation>>;
+    /// Journal entries that touched the profile, oldest first.
+    fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>>;
+    /// The whole journal of the space, oldest first.
+    fn journal(&self) -> anyhow::Result<Vec<JournalEntry>>;
+}
+
+/// What a split would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitPreview {
+    pub from: ProfileId,
+    /// Identifiers moving to the new profile.
+    pub moving: Vec<Identifier>,
+    /// Identifiers staying.
+    pub staying: Vec<Identifier>,
+    /// Events moving with them (those only the moving identifiers explain), newest first.
+    pub moving_events: Vec<StoredEvent>,
+    /// Number of events staying.
+    pub staying_events: u64,
+}
+
+/// The result of a manual operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpOutcome {
+    /// The journal entry written.
+    pub entry: JournalEntry,
+}
+
+/// Manual repair of one space: every operation is journaled with user and reason.
+pub trait GraphRepair: GraphRead {
+    /// Previews merging the profiles holding two identifiers (or two profile ids).
+    fn preview_merge(&self, a: ProfileId, b: ProfileId) -> anyhow::Result<MergePreview>;
+    /// Merges two profiles; fails on rule conflicts unless `force`, which records the override.
+    fn merge(&self, a: ProfileId, b: ProfileId, reason: &str, force: bool) -> anyhow::Result<OpOutcome>;
+    /// Previews moving identifiers out of a profile.
+    fn preview_split(&self, from: ProfileId, moving: &[Identifier]) -> anyhow::Result<SplitPreview>;
+    /// Moves identifiers (and the events only they explain) into a new profile, pinned apart.
+    fn split(&self, from: ProfileId, moving: &[Identifier], reason: &str) -> anyhow::Result<OpOutcome>;
+    /// Reverts a journal entry (a merge, automatic merge or split).
+    fn undo(&self, op: u64, reason: &str) -> anyhow::Result<OpOutcome>;
+}
