@@ -80,6 +80,8 @@ pub struct Profile {
     pub event_count: u64,
     /// How many merges this profile has absorbed (checked against the merge cap).
     pub merge_count: u32,
+    /// Identifiers dropped from this profile's events (blocked, limits, caps, pins).
+    pub violation_count: u32,
     pub identifiers: Vec<ProfileIdentifier>,
     pub traits: BTreeMap<String, TraitEntry>,
     /// Timeline clusters whose events belong to this profile (see the store's timeline index).
@@ -95,6 +97,7 @@ impl Profile {
             last_seen: time,
             event_count: 0,
             merge_count: 0,
+            violation_count: 0,
             identifiers: Vec::new(),
             traits: BTreeMap::new(),
             clusters: vec![id.0],
@@ -182,6 +185,7 @@ impl Profile {
         }
         self.event_count += other.event_count;
         self.merge_count += other.merge_count + 1;
+        self.violation_count += other.violation_count;
         self.created_at = self.created_at.min(other.created_at);
         self.last_seen = self.last_seen.max(other.last_seen);
         self.clusters.extend(other.clusters);

@@ -119,6 +119,7 @@ impl WorkingGraph {
                 target.add_identifier(id, at.time, at.source);
             }
             target.record_event(at.time, at.seq, at.traits);
+            target.violation_count += u32::try_from(plan.violations.len()).unwrap_or(u32::MAX);
         }
         for id in &plan.new_identifiers {
             self.owners.insert(id.clone(), target_id);
