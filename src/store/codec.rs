@@ -1,0 +1,52 @@
+//! Record encoding: a format-version byte, then postcard.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The record format version written by this build.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Why a stored record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("record written by an unknown format version {0} (this build reads version {FORMAT_VERSION}); run idgraph backup with the newer build and restore")]
+    Version(u8),
+    #[error("empty record")]
+    Empty,
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] postcard::Error),
+}
+
+/// Encodes a record.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_VERSION];
+    // postcard only fails on writer errors, which a Vec never returns.
+    out.extend(postcard::to_stdvec(value).unwrap_or_default());
+    out
+}
+
+/// Decodes a record, checking its version.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match bytes.split_first() {
+        None => Err(CodecError::Empty),
+        Some((&FORMAT_VERSION, rest)) => Ok(postcard::from_bytes(rest)?),
+        Some((&other, _)) => Err(CodecError::Version(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Profile, ProfileId};
+
+    #[test]
+    fn round_trips_and_checks_version() {
+        let p = Profile::new(ProfileId(4), 10);
+        let bytes = encode(&p);
+        assert_eq!(decode::<Profile>(&bytes).unwrap(), p);
+        let mut wrong = bytes.clone();
+        wrong[0] = 9;
+        assert!(matches!(decode::<Profile>(&wrong), Err(CodecError::Version(9))));
+        assert!(decode::<Profile>(&bytes[..3]).is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! Batch ingest: resolve events against a working set prefetched from sled, then write
+//! everything that changed in one atomic sled batch.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::{SourcedEvent, SubmitOutcome};
+use crate::model::{
+    Identifier, JournalAction, JournalEntry, Link, Millis, ProfileId, Provenance, StoredEvent,
+    Violation,
+};
+use crate::resolve::{
+    Attribution, Decision, EventFacts, GraphView, Plan, WorkingGraph, decide, extract_identifiers,
+    previous_id_type,
+};
+
+use super::codec::encode;
+use super::keys;
+use super::space::{Counters, SpaceStore};
+
+/// What undoing an entry needs that the entry itself does not say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum UndoData {
+    /// The identifiers each absorbed profile held at merge time.
+    Merge { absorbed: Vec<(ProfileId, Vec<Identifier>)> },
+    /// A split: which identifiers stayed.
+    Split { staying: Vec<Identifier> },
+    /// Nothing beyond the entry.
+    None,
+}
+
+/// The OS user running idgraph.
+pub(super) fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Adds a journal entry, its history index entries and undo data to a batch.
+pub(super) fn put_journal(batch: &mut sled::Batch, entry: &JournalEntry, undo: &UndoData) {
+    batch.insert(keys::journal(entry.op), encode(entry));
+    batch.insert(keys::undo(entry.op), encode(undo));
+    for profile in &entry.profiles {
+        batch.insert(keys::history(*profile, entry.op), &[][..]);
+    }
+}
+
+/// Adds a link and its adjacency entries to a batch.
+pub(super) fn put_link(batch: &mut sled::Batch, id: u64, link: &Link) {
+    batch.insert(keys::link(id), encode(link));
+    batch.insert(keys::adjacency(&link.from, id), &[][..]);
+    batch.insert(keys::adjacency(&link.to, id), &[][..]);
+}
+
+/// Writes back what changed in the working graph.
+pub(super) fn put_changes(batch: &mut sled::Batch, graph: &WorkingGraph) {
+    for profile in graph.changed_profiles() {
+        batch.insert(keys::profile(profile.id), encode(profile));
+    }
+    for id in graph.removed_profiles() {
+        batch.remove(keys::profile(id));
+    }
+    for (id, owner) in graph.changed_owners() {
+        batch.insert(keys::identifier(id), &owner.0.to_be_bytes()[..]);
+    }
+    for (cluster, owner) in graph.moved_clusters() {
+        batch.insert(keys::cluster(cluster), &owner.0.to_be_bytes()[..]);
+    }
+}
+
+impl SpaceStore {
+    /// Resolves and stores a group of events atomically. Duplicates (by messageId, within
+    /// the space or the group) are skipped; events left with no usable identifier are
+    /// reported, not stored.
+    pub fn ingest(&self, events: &[SourcedEvent], now: Millis) -> anyhow::Result<SubmitOutcome> {
+        let mut counters = self.lock_writer()?;
+        let mut next = *counters;
+        let mut graph = WorkingGraph::new();
+        let mut batch = sled::Batch::default();
+        let mut outcome = SubmitOutcome::default();
+        for (index, sourced) in events.iter().enumerate() {
+            let event = &sourced.event;
+            if graph.message_seen(&event.message_id)
+                || self.tree.contains_key(keys::message(&event.message_id))?
+            {
+                graph.load_seen(event.message_id.clone());
+                outcome.duplicates += 1;
+                continue;
+            }
+            let extraction = extract_identifiers(event, &self.rules, |previous| {
+                let id = Identifier::new(crate::model::identifier::USER_ID, previous);
+                if graph.knows_owner(&id) {
+                    previous_id_type(&graph, previous)
+                } else if self.load_owner(&id).ok().flatten().is_some() {
+                    crate::model::identifier::USER_ID
+                } else {
+                    crate::model::identifier::ANONYMOUS_ID
+                }
+            });
+            for id in &extraction.identifiers {
+                self.prefetch(&mut graph, id)?;
+            }
+            let time = event.time().unwrap_or(now);
+            let facts = EventFacts {
+                time,
+                alias: event.call == crate::model::CallType::Alias && self.rules.alias_merges,
+            };
+            let plan = match decide(extraction, facts, &self.rules, &graph) {
+                Decision::Apply(plan) => plan,
+                Decision::Duplicate => {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                Decision::Unresolvable { violations } => {
+                    let ids: Vec<String> = violations
+                        .iter()
+                        .map(|(id, reason)| format!("{id} ({reason})"))
+                        .collect();
+                    outcome
+                        .unresolvable
+                        .push((index, format!("no usable identifier: {}", ids.join(", "))));
+                    continue;
+                }
+            };
+            self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
+            outcome.stored += 1;
+            if !plan.absorb.is_empty() {
+                outcome.merges += plan.absorb.len();
+            }
+        }
+        put_changes(&mut batch, &graph);
+        SpaceStore::put_counters(&mut batch, &next);
+        {
+            let _gate = self.write_gate();
+            self.tree.apply_batch(batch)?;
+        }
+        *counters = next;
+        Ok(outcome)
+    }
+
+    /// Loads an identifier's owner and the owner's profile into the working set.
+    fn prefetch(&self, graph: &mut WorkingGraph, id: &Identifier) -> anyhow::Result<()> {
+        if graph.knows_owner(id) {
+            return Ok(());
+        }
+        let Some(owner) = self.load_owner(id)? else {
+            return Ok(());
+        };
+        graph.load_owner(id.clone(), owner);
+        if !graph.has_profile(owner) && !graph.was_removed(owner) {
+            match self.load_profile(owner)? {
+                Some(profile) => graph.load_profile(profile),
+                None => anyhow::bail!(
+                    "space {}: identifier {id} points at missing profile {owner}; run idgraph check --repair",
+                    self.name
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_plan(
+        &self,
+        graph: &mut WorkingGraph,
+        batch: &mut sled::Batch,
+        next: &mut Counters,
+        sourced: &SourcedEvent,
+        plan: &Plan,
+        time: Millis,
+        now: Millis,
+    ) {
+        let event = &sourced.event;
+        let seq = next.next_seq;
+        next.next_seq += 1;
+        next.events += 1;
+        let absorbed_before: Vec<(ProfileId, Vec<Identifier>)> = plan
+            .absorb
+            .iter()
+            .filter_map(|id| graph.profile(*id))
+            .map(|p| (p.id, p.sorted_identifiers()))
+            .collect();
+        let traits = event.profile_traits();
+        let attribution = Attribution {
+            seq,
+            time,
+            source: &sourced.source,
+            message_id: &event.message_id,
+            traits: &traits,
+        };
+        let created = plan.target.is_none();
+        let target = graph.apply(plan, &attribution, &mut || {
+            let id = ProfileId(next.next_profile);
+            next.next_profile += 1;
+            id
+        });
+        if created {
+            next.profiles += 1;
+        }
+        next.profiles = next.profiles.saturating_sub(plan.absorb.len() as u64);
+        let stored = StoredEvent::from_event(
+            event,
+            seq,
+            time,
+            &sourced.source,
+            &sourced.channel,
+            plan.identifiers.clone(),
+        );
+        batch.insert(keys::event(seq), encode(&stored));
+        batch.insert(keys::timeline(target.0, time, seq), &[][..]);
+        batch.insert(keys::message(&event.message_id), &seq.to_be_bytes()[..]);
+        let provenance = Provenance {
+            message_id: event.message_id.clone(),
+            source: sourced.source.clone(),
+            time,
+            op: None,
+        };
+        for (from, to, rule) in &plan.links {
+            let link = Link {
+                from: from.clone(),
+                to: to.clone(),
+                rule: *rule,
+                provenance: provenance.clone(),
+            };
+            put_link(batch, next.next_link, &link);
+            next.next_link += 1;
+        }
+        for (index, (identifier, reason)) in plan.violations.iter().enumerate() {
+            let violation = Violation {
+                identifier: identifier.clone(),
+                reason: reason.clone(),
+                provenance: provenance.clone(),
+            };
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            batch.insert(keys::violation(target.0, seq, index), encode(&violation));
+        }
+        if !plan.absorb.is_empty() {
+            let op = next.next_op;
+            next.next_op += 1;
+            let mut profiles = vec![target];
+            profiles.extend(&plan.absorb);
+            let entry = JournalEntry {
+                op,
+                at: now,
+                user: "idgraph".to_string(),
+                reason: format!(
+                    "{} event {} carried identifiers of {} profiles",
+                    event.call.as_str(),
+                    event.message_id,
+                    plan.absorb.len() + 1
+                ),
+                action: JournalAction::AutoMerge {
+                    survivor: target,
+                    absorbed: plan.absorb.clone(),
+                    message_id: event.message_id.clone(),
+                },
+                profiles,
+                undone_by: None,
+            };
+            put_journal(
+                batch,
+                &entry,
+                &UndoData::Merge {
+                    absorbed: absorbed_before,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Key encoding for a space's sled tree: a one-byte record tag, then big-endian fields so
+//! that scans come out in numeric and time order.
+
+use crate::model::{Identifier, Millis, ProfileId};
+
+/// Record tags (the first byte of every key).
+pub mod tag {
+    /// Counters and store metadata.
+    pub const META: u8 = b'M';
+    /// Profile by id.
+    pub const PROFILE: u8 = b'P';
+    /// Identifier → owning profile.
+    pub const IDENTIFIER: u8 = b'I';
+    /// Event by ingest sequence.
+    pub const EVENT: u8 = b'E';
+    /// Timeline index: cluster, time, seq.
+    pub const TIMELINE: u8 = b'T';
+    /// messageId → seq (deduplication).
+    pub const MESSAGE: u8 = b'D';
+    /// Cluster → profile, for clusters merged into another profile.
+    pub const CLUSTER: u8 = b'C';
+    /// Link by id.
+    pub const LINK: u8 = b'L';
+    /// Identifier → link adjacency.
+    pub const ADJACENCY: u8 = b'A';
+    /// Violations: cluster, seq, index.
+    pub const VIOLATION: u8 = b'V';
+    /// Journal entry by op.
+    pub const JOURNAL: u8 = b'J';
+    /// Undo data by op.
+    pub const UNDO: u8 = b'U';
+    /// Per-profile history: profile, op.
+    pub const HISTORY: u8 = b'H';
+}
+
+/// Encodes a time so that byte order equals numeric order (sign bit flipped).
+pub fn time_bytes(time: Millis) -> [u8; 8] {
+    ((time as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Decodes [`time_bytes`].
+pub fn time_from_bytes(bytes: [u8; 8]) -> Millis {
+    (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
+}
+
+fn with_tag(tag: u8, capacity: usize) -> Vec<u8> {
+    let mut key = Vec::with_capacity(capacity + 1);
+    key.push(tag);
+    key
+}
+
+/// `M` + name.
+pub fn meta(name: &str) -> Vec<u8> {
+    let mut key = with_tag(tag::META, name.len());
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+/// `P` + id.
+pub fn profile(id: ProfileId) -> Vec<u8> {
+    tagged_u64(tag::PROFILE, id.0)
+}
+
+/// `tag` + a big-endian number.
+pub fn tagged_u64(tag: u8, n: u64) -> Vec<u8> {
+    let mut key = with_tag(tag, 8);
+    key.extend_from_slice(&n.to_be_bytes());
+    key
+}
+
+/// Reads the number after the tag of a [`tagged_u64`] key.
+pub fn u64_at(key: &[u8], offset: usize) -> Option<u64> {
+    let bytes: [u8; 8] = key.get(offset..offset + 8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+fn push_identifier(key: &mut Vec<u8>, id: &Identifier, value_last: bool) {
+    let kind = id.kind.as_bytes();
+    key.extend_from_slice(&(kind.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    key.extend_from_slice(kind);
+    if !value_last {
+        key.extend_from_slice(&(id.value.len() as u32).to_be_bytes());
+    }
+    key.extend_from_slice(id.value.as_bytes());
+}
+
+/// `I` + identifier.
+pub fn identifier(id: &Identifier) -> Vec<u8> {
+    let mut key = with_tag(tag::IDENTIFIER, 2 + id.kind.len() + id.value.len());
+    push_identifier(&mut key, id, true);
+    key
+}
+
+/// Reads the identifier back from an `I` key.
+pub fn identifier_from_key(key: &[u8]) -> Option<Identifier> {
+    let len = u16::from_be_bytes(key.get(1..3)?.try_into().ok()?) as usize;
+    let kind = std::str::from_utf8(key.get(3..3 + len)?).ok()?;
+    let value = std::str::from_utf8(key.get(3 + len..)?).ok()?;
+    Some(Identifier::new(kind, value))
+}
+
+/// `E` + seq.
+pub fn event(seq: u64) -> Vec<u8> {
+    tagged_u64(tag::EVENT, seq)
+}
+
+/// `T` + cluster: the prefix of one cluster's timeline.
+pub fn timeline_prefix(cluster: u64) -> Vec<u8> {
+    tagged_u64(tag::TIMELINE, cluster)
+}
+
+/// `T` + cluster + time + seq.
+pub fn timeline(cluster: u64, time: Millis, seq: u64) -> Vec<u8> {
+    let mut key = timeline_prefix(cluster);
+    key.extend_from_slice(&time_bytes(time));
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// Reads (time, seq) from a timeline key.
+pub fn timeline_entry(key: &[u8]) -> Option<(Millis, u64)> {
+    let time: [u8; 8] = key.get(9..17)?.try_into().ok()?;
+    Some((time_from_bytes(time), u64_at(key, 17)?))
+}
+
+/// `D` + messageId.
+pub fn message(message_id: &str) -> Vec<u8> {
+    let mut key = with_tag(tag::MESSAGE, message_id.len());
+    key.extend_from_slice(message_id.as_bytes());
+    key
+}
+
+/// `C` + cluster.
+pub fn cluster(cluster: u64) -> Vec<u8> {
+    tagged_u64(tag::CLUSTER, cluster)
+}
+
+/// `L` + link id.
+pub fn link(id: u64) -> Vec<u8> {
+    tagged_u64(tag::LINK, id)
+}
+
+/// `A` + identifier: the prefix of an identifier's links.
+pub fn adjacency_prefix(id: &Identifier) -> Vec<u8> {
+    let mut key = with_tag(tag::ADJACENCY, 6 + id.kind.len() + id.value.len() + 8);
+    push_identifier(&mut key, id, false);
+    key
+}
+
+/// `A` + identifier + link id.
+pub fn adjacency(id: &Identifier, link: u64) -> Vec<u8> {
+    let mut key = adjacency_prefix(id);
+    key.extend_from_slice(&link.to_be_bytes());
+    key
+}
+
+/// `V` + cluster: the prefix of one cluster's violations.
+pub fn violation_prefix(cluster: u64) -> Vec<u8> {
+    tagged_u64(tag::VIOLATION, cluster)
+}
+
+/// `V` + cluster + seq + index.
+pub fn violation(cluster: u64, seq: u64, index: u16) -> Vec<u8> {
+    let mut key = violation_prefix(cluster);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// `J` + op.
+pub fn journal(op: u64) -> Vec<u8> {
+    tagged_u64(tag::JOURNAL, op)
+}
+
+/// `U` + op.
+pub fn undo(op: u64) -> Vec<u8> {
+    tagged_u64(tag::UNDO, op)
+}
+
+/// `H` + profile: the prefix of a profile's history.
+pub fn history_prefix(profile: ProfileId) -> Vec<u8> {
+    tagged_u64(tag::HISTORY, profile.0)
+}
+
+/// `H` + profile + op.
+pub fn history(profile: ProfileId, op: u64) -> Vec<u8> {
+    let mut key = history_prefix(profile);
+    key.extend_from_slice(&op.to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_sort_as_bytes() {
+        let times = [-5_000_i64, -1, 0, 1, 1_700_000_000_000];
+        let mut keys: Vec<_> = times.iter().map(|t| timeline(3, *t, 1)).collect();
+        keys.sort();
+        let back: Vec<_> = keys.iter().map(|k| timeline_entry(k).unwrap().0).collect();
+        assert_eq!(back, times);
+    }
+
+    #[test]
+    fn identifiers_round_trip_and_do_not_collide() {
+        let id = Identifier::new("email", "a@b.io");
+        assert_eq!(identifier_from_key(&identifier(&id)), Some(id.clone()));
+        let a = adjacency_prefix(&Identifier::new("x", "ab"));
+        let b = adjacency(&Identifier::new("x", "a"), 0x62);
+        assert!(!b.starts_with(&a));
+    }
+}

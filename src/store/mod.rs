@@ -1,0 +1,159 @@
+//! The sled store: one tree per space (fully isolated graphs), keys in `keys`, records in
+//! `codec`, atomic batch ingest in `ingest`, reads in `read`, manual repair in `repair`.
+
+mod codec;
+mod ingest;
+pub mod keys;
+mod read;
+mod space;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+use crate::config::Config;
+
+pub use codec::{CodecError, FORMAT_VERSION, decode, encode};
+pub use space::SpaceStore;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process has the store open.
+    #[error("store {0} is in use by another idgraph process (sled admits one process per store; use `idgraph explore --listen` to view live data while serving)")]
+    InUse(PathBuf),
+    /// Anything else.
+    #[error("cannot open store {path}: {message}")]
+    Other { path: PathBuf, message: String },
+}
+
+/// An open store: a sled database holding one tree per space.
+pub struct Store {
+    db: sled::Db,
+    dir: PathBuf,
+    config: Config,
+    spaces: Mutex<HashMap<String, Arc<SpaceStore>>>,
+}
+
+const SPACE_TREE_PREFIX: &str = "space:";
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, readable by the owner only.
+    pub fn open(dir: &Path, config: Config) -> Result<Store, OpenError> {
+        let other = |message: String| OpenError::Other {
+            path: dir.to_path_buf(),
+            message,
+        };
+        create_private_dir(dir).map_err(|e| other(e.to_string()))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("could not acquire lock") {
+                    OpenError::InUse(dir.to_path_buf())
+                } else {
+                    other(text)
+                }
+            })?;
+        restrict_permissions(dir);
+        Ok(Store {
+            db,
+            dir: dir.to_path_buf(),
+            config,
+            spaces: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A space, opened on first use.
+    pub fn space(&self, name: &str) -> anyhow::Result<Arc<SpaceStore>> {
+        let mut spaces = self
+            .spaces
+            .lock()
+            .map_err(|_| anyhow::anyhow!("space registry lock poisoned"))?;
+        if let Some(space) = spaces.get(name) {
+            return Ok(space.clone());
+        }
+        let rules = self
+            .config
+            .rules_for(name)
+            .map_err(|e| anyhow::anyhow!("space {name}: {e}"))?;
+        let tree = self
+            .db
+            .open_tree(format!("{SPACE_TREE_PREFIX}{name}"))
+            .with_context(|| format!("opening space {name}"))?;
+        let space = Arc::new(SpaceStore::open(name, tree, rules)?);
+        spaces.insert(name.to_string(), space.clone());
+        Ok(space)
+    }
+
+    /// Names of the spaces that hold data, plus those named in the config.
+    pub fn space_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .db
+            .tree_names()
+            .iter()
+            .filter_map(|n| std::str::from_utf8(n).ok())
+            .filter_map(|n| n.strip_prefix(SPACE_TREE_PREFIX))
+            .map(str::to_string)
+            .collect();
+        names.extend(self.config.space_names());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush().context("flushing the store")?;
+        Ok(())
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Makes the files sled created readable by the owner only (the directory already is).
+fn restrict_permissions(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let mode = if path.is_dir() { 0o700 } else { 0o600 };
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+            if path.is_dir() {
+                restrict_permissions(&path);
+            }
+        }
+    }
+}

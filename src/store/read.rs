@@ -1,0 +1,188 @@
+//! Reads of a space: the [`GraphRead`] implementation.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
+use crate::query::GraphRead;
+
+use super::codec::decode;
+use super::keys::{self, tag};
+use super::space::SpaceStore;
+
+impl SpaceStore {
+    /// A profile's events, newest first: a k-way merge of its clusters' timelines.
+    pub(super) fn timeline_seqs(&self, profile: &Profile, limit: usize) -> anyhow::Result<Vec<(i64, u64)>> {
+        let mut iters: Vec<_> = profile
+            .clusters
+            .iter()
+            .map(|c| self.tree.scan_prefix(keys::timeline_prefix(*c)).rev().peekable())
+            .collect();
+        let mut heads: Vec<Option<(i64, u64)>> = Vec::with_capacity(iters.len());
+        for iter in &mut iters {
+            heads.push(next_entry(iter)?);
+        }
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let best = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| h.map(|h| (h, i)))
+                .max();
+            let Some((entry, i)) = best else { break };
+            out.push(entry);
+            heads[i] = next_entry(&mut iters[i])?;
+        }
+        Ok(out)
+    }
+
+    /// Reads stored events by seq.
+    pub(super) fn events(&self, seqs: impl IntoIterator<Item = u64>) -> anyhow::Result<Vec<StoredEvent>> {
+        let mut out = Vec::new();
+        for seq in seqs {
+            if let Some(event) = self.get::<StoredEvent>(&keys::event(seq))? {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Violations recorded in the given clusters.
+    pub(super) fn cluster_violations(&self, clusters: &[u64]) -> anyhow::Result<Vec<(Vec<u8>, Violation)>> {
+        let mut out = Vec::new();
+        for cluster in clusters {
+            for item in self.tree.scan_prefix(keys::violation_prefix(*cluster)) {
+                let (key, value) = item?;
+                out.push((key.to_vec(), decode(&value)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn all_links(&self, profile: &Profile) -> anyhow::Result<Vec<(u64, Link)>> {
+        let mut ids = BTreeSet::new();
+        for held in &profile.identifiers {
+            for item in self.tree.scan_prefix(keys::adjacency_prefix(&held.id)) {
+                let (key, _) = item?;
+                if let Some(id) = keys::u64_at(&key, key.len() - 8) {
+                    ids.insert(id);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(link) = self.get::<Link>(&keys::link(id))? {
+                out.push((id, link));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn next_entry(iter: &mut impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>) -> anyhow::Result<Option<(i64, u64)>> {
+    match iter.next() {
+        Some(item) => Ok(keys::timeline_entry(&item?.0)),
+        None => Ok(None),
+    }
+}
+
+impl GraphRead for SpaceStore {
+    fn space(&self) -> &str {
+        &self.name
+    }
+
+    fn profile_count(&self) -> anyhow::Result<u64> {
+        Ok(self.lock_writer()?.profiles)
+    }
+
+    fn for_each_profile(&self, visit: &mut dyn FnMut(&Profile) -> bool) -> anyhow::Result<()> {
+        let _gate = self.read_gate();
+        for item in self.tree.scan_prefix([tag::PROFILE]) {
+            let (_, value) = item?;
+            let profile: Profile = decode(&value)?;
+            if !visit(&profile) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn profile(&self, id: ProfileId) -> anyhow::Result<Option<Profile>> {
+        let _gate = self.read_gate();
+        self.load_profile(id)
+    }
+
+    fn owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>> {
+        let _gate = self.read_gate();
+        self.load_owner(id)
+    }
+
+    fn timeline(&self, id: ProfileId, limit: usize) -> anyhow::Result<Vec<StoredEvent>> {
+        let _gate = self.read_gate();
+        let Some(profile) = self.load_profile(id)? else {
+            return Ok(Vec::new());
+        };
+        let seqs = self.timeline_seqs(&profile, limit)?;
+        self.events(seqs.into_iter().map(|(_, seq)| seq))
+    }
+
+    fn links(&self, id: ProfileId) -> anyhow::Result<Vec<Link>> {
+        let _gate = self.read_gate();
+        let Some(profile) = self.load_profile(id)? else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .all_links(&profile)?
+            .into_iter()
+            .map(|(_, link)| link)
+            .filter(|l| profile.has(&l.from) && profile.has(&l.to))
+            .collect())
+    }
+
+    fn violations(&self, id: ProfileId) -> anyhow::Result<Vec<Violation>> {
+        let _gate = self.read_gate();
+        let Some(profile) = self.load_profile(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Violation> = self
+            .cluster_violations(&profile.clusters)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        out.sort_by_key(|v| std::cmp::Reverse(v.provenance.time));
+        Ok(out)
+    }
+
+    fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>> {
+        let _gate = self.read_gate();
+        let clusters = match self.load_profile(id)? {
+            Some(profile) => profile.clusters,
+            None => vec![id.0],
+        };
+        let mut ops = BTreeSet::new();
+        for cluster in clusters {
+            for item in self.tree.scan_prefix(keys::history_prefix(ProfileId(cluster))) {
+                let (key, _) = item?;
+                if let Some(op) = keys::u64_at(&key, 9) {
+                    ops.insert(op);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for op in ops {
+            if let Some(entry) = self.get::<JournalEntry>(&keys::journal(op))? {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    fn journal(&self) -> anyhow::Result<Vec<JournalEntry>> {
+        let _gate = self.read_gate();
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([tag::JOURNAL]) {
+            let (_, value) = item?;
+            out.push(decode(&value)?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,118 @@
+//! One space's tree, its counters and the gate that keeps readers from seeing half a batch.
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+
+use crate::config::Rules;
+use crate::model::{Identifier, Profile, ProfileId};
+
+use super::codec::{decode, encode};
+use super::keys;
+
+/// Counters of a space, written with every batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Counters {
+    pub next_seq: u64,
+    pub next_profile: u64,
+    pub next_link: u64,
+    pub next_op: u64,
+    pub profiles: u64,
+    pub events: u64,
+}
+
+const COUNTERS: &str = "counters";
+
+/// One space: an isolated identity graph in its own sled tree.
+pub struct SpaceStore {
+    pub(super) name: String,
+    pub(super) tree: sled::Tree,
+    pub(super) rules: Rules,
+    gate: RwLock<()>,
+    writer: Mutex<Counters>,
+}
+
+impl SpaceStore {
+    pub(super) fn open(name: &str, tree: sled::Tree, rules: Rules) -> anyhow::Result<SpaceStore> {
+        let counters = match tree.get(keys::meta(COUNTERS))? {
+            Some(bytes) => decode(&bytes).with_context(|| format!("space {name}: counters"))?,
+            None => Counters {
+                next_seq: 1,
+                next_profile: 1,
+                next_link: 1,
+                next_op: 1,
+                ..Counters::default()
+            },
+        };
+        Ok(SpaceStore {
+            name: name.to_string(),
+            tree,
+            rules,
+            gate: RwLock::new(()),
+            writer: Mutex::new(counters),
+        })
+    }
+
+    /// The space's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The resolution rules of this space.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Number of stored events.
+    pub fn event_count(&self) -> u64 {
+        self.lock_writer().map(|c| c.events).unwrap_or(0)
+    }
+
+    /// Takes the writer lock (one writer at a time per space).
+    pub(super) fn lock_writer(&self) -> anyhow::Result<MutexGuard<'_, Counters>> {
+        self.writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("space {}: writer lock poisoned", self.name))
+    }
+
+    /// Readers hold this while reading so they never see half a batch.
+    pub(super) fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writers hold this while applying a batch.
+    pub(super) fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds the counters to a batch.
+    pub(super) fn put_counters(batch: &mut sled::Batch, counters: &Counters) {
+        batch.insert(keys::meta(COUNTERS), encode(counters));
+    }
+
+    /// Reads and decodes one record.
+    pub(super) fn get<T: DeserializeOwned>(&self, key: &[u8]) -> anyhow::Result<Option<T>> {
+        match self.tree.get(key)? {
+            Some(bytes) => Ok(Some(decode(&bytes).with_context(|| {
+                format!("space {}: record {}", self.name, String::from_utf8_lossy(&key[..1]))
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored profile with this id.
+    pub(super) fn load_profile(&self, id: ProfileId) -> anyhow::Result<Option<Profile>> {
+        self.get(&keys::profile(id))
+    }
+
+    /// The stored owner of an identifier.
+    pub(super) fn load_owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>> {
+        Ok(self
+            .tree
+            .get(keys::identifier(id))?
+            .and_then(|v| keys::u64_at(&v, 0))
+            .map(ProfileId))
+    }
+}
