@@ -1,6 +1,8 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
 mod config_cmd;
+mod export;
+mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DEFAULT_SPACE};
+use crate::store::Store;
 
 /// idgraph resolves customer events from many apps, devices and channels into unified
 /// profiles, keeps them in a local store, and lets you explore and repair them.
@@ -33,6 +36,10 @@ pub struct Cli {
 pub enum Command {
     /// Print the default settings file, or the settings in effect
     Config(config_cmd::Args),
+    /// Read Segment-spec JSON lines into the store
+    Ingest(ingest::Args),
+    /// Print every profile, one JSON object per line
+    Export(export::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -74,11 +81,20 @@ impl Globals {
     }
 }
 
+impl Globals {
+    /// Opens the store with these settings.
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.store_dir, self.config.clone())?)
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let globals = Globals::from_cli(&cli)?;
     match cli.command {
         Some(Command::Config(args)) => config_cmd::run(args, &globals),
+        Some(Command::Ingest(args)) => ingest::run(args, &globals),
+        Some(Command::Export(args)) => export::run(args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }

@@ -1,0 +1,160 @@
+//! `idgraph ingest FILE...`: Segment-spec JSON lines into the store.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::ingest::reader::{open_input, parse_in_background};
+use crate::ingest::{SourcedEvent, route_event};
+use crate::model::time::now;
+use crate::store::Store;
+
+use super::Globals;
+
+/// Arguments of `idgraph ingest`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files of Segment-spec events, one JSON object per line ('-' = stdin; gzip is detected)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Treat every event as coming from this configured source (its space and channel)
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Print a JSON summary object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The summary of an ingest run.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub lines: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub merges: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+}
+
+/// Most rejected lines printed before the rest are only counted.
+const MAX_PRINTED_ERRORS: u64 = 1000;
+
+/// Reads every file, resolves and stores its events; reports each bad line with its number.
+pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
+    if let Some(name) = &args.source {
+        if globals.config.source_by_name(name).is_none() {
+            anyhow::bail!("unknown source '{name}': add [sources.{name}] to the config");
+        }
+    }
+    let store = globals.open_store()?;
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    for path in &args.files {
+        ingest_file(&store, globals, &args, path, &mut summary)?;
+        summary.files += 1;
+    }
+    store.flush()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
+    if summary.rejected > MAX_PRINTED_ERRORS {
+        eprintln!("idgraph: ... and {} more rejected lines", summary.rejected - MAX_PRINTED_ERRORS);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!(
+            "ingested {} events from {} lines in {:.2}s ({:.0} events/s): {} duplicates skipped, {} rejected, {} merges",
+            summary.stored,
+            summary.lines,
+            summary.seconds,
+            summary.events_per_second,
+            summary.duplicates,
+            summary.rejected,
+            summary.merges
+        );
+    }
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn ingest_file(
+    store: &Store,
+    globals: &Globals,
+    args: &Args,
+    path: &PathBuf,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let name = path.display().to_string();
+    let (reader, size) = open_input(path).with_context(|| format!("cannot read {name}"))?;
+    let bar = progress_bar(size, &name);
+    let progress = bar.clone();
+    let chunks = parse_in_background(reader, move |bytes| progress.set_position(bytes));
+    let mut report = |line: u64, message: &str| {
+        summary.rejected += 1;
+        if summary.rejected <= MAX_PRINTED_ERRORS {
+            bar.suspend(|| eprintln!("idgraph: {name}:{line}: {message}"));
+        }
+    };
+    for chunk in chunks {
+        let received = now();
+        let mut by_space: BTreeMap<String, (Vec<u64>, Vec<SourcedEvent>)> = BTreeMap::new();
+        for (line, parsed) in chunk {
+            summary.lines += 1;
+            let mut event = match parsed {
+                Ok(event) => event,
+                Err(message) => {
+                    report(line, &message);
+                    continue;
+                }
+            };
+            if event.time().is_none() {
+                event.set_received_at(received);
+            }
+            let routing = route_event(&event, &globals.config, &globals.space, args.source.as_deref(), None);
+            let group = by_space.entry(routing.space).or_default();
+            group.0.push(line);
+            group.1.push(SourcedEvent {
+                event,
+                source: routing.source,
+                channel: routing.channel,
+            });
+        }
+        for (space, (lines, events)) in by_space {
+            let outcome = store.space(&space)?.ingest(&events, received)?;
+            summary.stored += outcome.stored as u64;
+            summary.duplicates += outcome.duplicates as u64;
+            summary.merges += outcome.merges as u64;
+            for (index, message) in &outcome.unresolvable {
+                report(lines[*index], message);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn progress_bar(size: Option<u64>, name: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match size {
+        Some(size) => ProgressBar::new(size).with_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_message(name.to_string());
+    bar
+}
