@@ -2,7 +2,12 @@
 
 mod config_cmd;
 mod export;
+mod health;
 mod ingest;
+mod log;
+mod repair;
+mod show;
+mod why;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +45,20 @@ pub enum Command {
     Ingest(ingest::Args),
     /// Print every profile, one JSON object per line
     Export(export::Args),
+    /// Show one profile: identifiers, traits, recent events, violations
+    Show(show::Args),
+    /// Explain why two identifiers share a profile: the chain of events and rules
+    Why(why::Args),
+    /// Merge two profiles by hand (--dry-run previews)
+    Merge(repair::MergeArgs),
+    /// Move identifiers (and the events only they explain) into a new profile
+    Split(repair::SplitArgs),
+    /// Revert a merge or split from the journal
+    Undo(repair::UndoArgs),
+    /// The journal of merges, splits and undos
+    Log(log::Args),
+    /// Graph health: profile sizes and suspicious profiles
+    Health(health::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -95,6 +114,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config(args)) => config_cmd::run(args, &globals),
         Some(Command::Ingest(args)) => ingest::run(args, &globals),
         Some(Command::Export(args)) => export::run(args, &globals),
+        Some(Command::Show(args)) => show::run(args, &globals),
+        Some(Command::Why(args)) => why::run(args, &globals),
+        Some(Command::Merge(args)) => repair::merge(args, &globals),
+        Some(Command::Split(args)) => repair::split(args, &globals),
+        Some(Command::Undo(args)) => repair::undo(args, &globals),
+        Some(Command::Log(args)) => log::run(args, &globals),
+        Some(Command::Health(args)) => health::run(args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }

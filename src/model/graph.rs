@@ -62,7 +62,7 @@ pub struct Link {
 
 /// Why an identifier was not added to a profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ViolationReason {
     /// The value is junk (blocked value or pattern).
     Blocked { rule: String },

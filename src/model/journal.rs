@@ -8,7 +8,7 @@ use super::time::Millis;
 
 /// What a journal entry did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum JournalAction {
     /// Resolution merged profiles because an event carried identifiers of both.
     AutoMerge {

@@ -2,6 +2,8 @@
 //! touchpoints, graph health.
 
 pub mod export;
+pub mod health;
 pub mod source;
+pub mod why;
 
 pub use source::{GraphRead, GraphRepair, OpOutcome, SplitPreview};

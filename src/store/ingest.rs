@@ -31,6 +31,7 @@ pub(super) enum UndoData {
 /// The OS user running idgraph.
 pub(super) fn os_user() -> String {
     std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".to_string())
 }

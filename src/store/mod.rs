@@ -5,6 +5,7 @@ mod codec;
 mod ingest;
 pub mod keys;
 mod read;
+mod repair;
 mod space;
 
 use std::collections::HashMap;

@@ -1,0 +1,472 @@
+//! Manual repair of a space: merge, split (pinned), undo; every action journaled.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
+
+use crate::model::time::now;
+use crate::model::{
+    Event, Identifier, JournalAction, JournalEntry, Link, LinkRule, PinMark, Profile, ProfileId,
+    ProfileIdentifier, Provenance, StoredEvent,
+};
+use crate::query::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
+use crate::resolve::{MergePreview, preview_merge};
+
+use super::codec::encode;
+use super::ingest::{UndoData, os_user, put_journal, put_link};
+use super::keys;
+use super::space::{Counters, SpaceStore};
+
+/// An event of a profile with the timeline cluster it is filed under.
+struct Filed {
+    cluster: u64,
+    event: StoredEvent,
+}
+
+/// The result of splitting a profile in memory, before it is written.
+struct SplitResult {
+    staying: Profile,
+    moved: Profile,
+    moved_events: Vec<Filed>,
+}
+
+impl SpaceStore {
+    fn require_profile(&self, id: ProfileId) -> anyhow::Result<Profile> {
+        self.load_profile(id)?
+            .with_context(|| format!("no profile {id} in space {}", self.name))
+    }
+
+    /// Every event of a profile with its cluster, oldest first.
+    fn filed_events(&self, profile: &Profile) -> anyhow::Result<Vec<Filed>> {
+        let mut out = Vec::new();
+        for cluster in &profile.clusters {
+            for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
+                let (key, _) = item?;
+                let Some((_, seq)) = keys::timeline_entry(&key) else {
+                    continue;
+                };
+                if let Some(event) = self.get::<StoredEvent>(&keys::event(seq))? {
+                    out.push(Filed {
+                        cluster: *cluster,
+                        event,
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|f| (f.event.time, f.event.seq));
+        Ok(out)
+    }
+
+    /// Splits `profile` in memory: `moving` identifiers and the events only they explain go
+    /// to a new profile `into`; traits and counts of both sides are rebuilt from their events.
+    fn split_in_memory(
+        &self,
+        profile: &Profile,
+        moving: &[Identifier],
+        into: ProfileId,
+        exclude: &BTreeSet<u64>,
+    ) -> anyhow::Result<SplitResult> {
+        let moving_set: BTreeSet<&Identifier> = moving.iter().collect();
+        for id in moving {
+            if !profile.has(id) {
+                bail!("{id} is not in profile {}", profile.id);
+            }
+        }
+        if moving.is_empty() {
+            bail!("choose at least one identifier to split out");
+        }
+        if profile.identifiers.iter().all(|h| moving_set.contains(&h.id)) {
+            bail!("cannot split out every identifier of {}: at least one must stay", profile.id);
+        }
+        let (moved_events, staying_events): (Vec<Filed>, Vec<Filed>) = self
+            .filed_events(profile)?
+            .into_iter()
+            .filter(|f| !exclude.contains(&f.event.seq))
+            .partition(|f| {
+                !f.event.identifiers.is_empty()
+                    && f.event.identifiers.iter().all(|i| moving_set.contains(i))
+            });
+        let (moved_ids, staying_ids): (Vec<ProfileIdentifier>, Vec<ProfileIdentifier>) = profile
+            .identifiers
+            .iter()
+            .cloned()
+            .partition(|h| moving_set.contains(&h.id));
+        let moved_violations = self.count_violations(&moved_events)?;
+        let staying_clusters: Vec<u64> = profile.clusters.iter().copied().filter(|c| *c != into.0).collect();
+        let mut staying = rebuild(profile.id, staying_ids, &staying_events, staying_clusters)?;
+        staying.merge_count = profile.merge_count;
+        staying.violation_count = profile.violation_count.saturating_sub(moved_violations);
+        let mut moved = rebuild(into, moved_ids, &moved_events, vec![into.0])?;
+        moved.violation_count = moved_violations;
+        Ok(SplitResult {
+            staying,
+            moved,
+            moved_events,
+        })
+    }
+
+    fn count_violations(&self, events: &[Filed]) -> anyhow::Result<u32> {
+        let mut n = 0_u32;
+        for filed in events {
+            let mut prefix = keys::violation_prefix(filed.cluster);
+            prefix.extend_from_slice(&filed.event.seq.to_be_bytes());
+            n += self.tree.scan_prefix(prefix).count() as u32;
+        }
+        Ok(n)
+    }
+
+    /// Writes a split into a batch: profiles, owners, re-filed events and violations.
+    fn put_split(&self, batch: &mut sled::Batch, split: &SplitResult) -> anyhow::Result<()> {
+        for held in &split.moved.identifiers {
+            batch.insert(keys::identifier(&held.id), &split.moved.id.0.to_be_bytes()[..]);
+        }
+        for filed in &split.moved_events {
+            let e = &filed.event;
+            batch.remove(keys::timeline(filed.cluster, e.time, e.seq));
+            batch.insert(keys::timeline(split.moved.id.0, e.time, e.seq), &[][..]);
+            let mut prefix = keys::violation_prefix(filed.cluster);
+            prefix.extend_from_slice(&e.seq.to_be_bytes());
+            for item in self.tree.scan_prefix(prefix) {
+                let (key, value) = item?;
+                let index = u16::from_be_bytes([key[17], key[18]]);
+                batch.remove(key);
+                batch.insert(keys::violation(split.moved.id.0, e.seq, index), value);
+            }
+        }
+        batch.remove(keys::cluster(split.moved.id.0));
+        batch.insert(keys::profile(split.staying.id), encode(&split.staying));
+        batch.insert(keys::profile(split.moved.id), encode(&split.moved));
+        Ok(())
+    }
+
+    fn commit(&self, mut batch: sled::Batch, counters: &mut Counters, next: Counters) -> anyhow::Result<()> {
+        SpaceStore::put_counters(&mut batch, &next);
+        {
+            let _gate = self.write_gate();
+            self.tree.apply_batch(batch)?;
+        }
+        self.tree.flush()?;
+        *counters = next;
+        Ok(())
+    }
+
+    fn journal_entry(&self, op: u64, reason: &str, action: JournalAction, profiles: Vec<ProfileId>) -> JournalEntry {
+        JournalEntry {
+            op,
+            at: now(),
+            user: os_user(),
+            reason: reason.to_string(),
+            action,
+            profiles,
+            undone_by: None,
+        }
+    }
+
+    /// Merges `absorbed` into `survivor` in a batch (no rule checks here).
+    fn put_merge(&self, batch: &mut sled::Batch, survivor: &Profile, absorbed: &Profile, result: &Profile) {
+        for held in &absorbed.identifiers {
+            batch.insert(keys::identifier(&held.id), &survivor.id.0.to_be_bytes()[..]);
+        }
+        for cluster in &absorbed.clusters {
+            batch.insert(keys::cluster(*cluster), &survivor.id.0.to_be_bytes()[..]);
+        }
+        batch.remove(keys::profile(absorbed.id));
+        batch.insert(keys::profile(result.id), encode(result));
+    }
+}
+
+/// Rebuilds a profile's counts and traits from its events (oldest first).
+fn rebuild(
+    id: ProfileId,
+    identifiers: Vec<ProfileIdentifier>,
+    events: &[Filed],
+    clusters: Vec<u64>,
+) -> anyhow::Result<Profile> {
+    let first = events.first().map_or(0, |f| f.event.time);
+    let mut profile = Profile::new(id, first);
+    profile.identifiers = identifiers;
+    profile.clusters = clusters;
+    for filed in events {
+        let e = &filed.event;
+        let traits = match serde_json::from_str(&e.raw_json).ok().and_then(|v| Event::from_json(v).ok()) {
+            Some(event) => event.profile_traits(),
+            None => serde_json::Map::new(),
+        };
+        profile.record_event(e.time, e.seq, &traits);
+    }
+    if events.is_empty() {
+        profile.created_at = profile.identifiers.iter().map(|h| h.first_seen).min().unwrap_or(0);
+        profile.last_seen = profile.identifiers.iter().map(|h| h.last_seen).max().unwrap_or(0);
+    }
+    Ok(profile)
+}
+
+fn best_identifier(profile: &Profile, rules: &crate::config::Rules) -> Option<Identifier> {
+    profile
+        .identifiers
+        .iter()
+        .map(|h| &h.id)
+        .min_by(|a, b| rules.priority_key(&a.kind).cmp(&rules.priority_key(&b.kind)).then(a.cmp(b)))
+        .cloned()
+}
+
+fn require_reason(reason: &str) -> anyhow::Result<()> {
+    if reason.trim().is_empty() {
+        bail!("a reason is required (--reason TEXT): the journal records why");
+    }
+    Ok(())
+}
+
+impl GraphRepair for SpaceStore {
+    fn preview_merge(&self, a: ProfileId, b: ProfileId) -> anyhow::Result<MergePreview> {
+        let _gate = self.read_gate();
+        if a == b {
+            bail!("{a} and {b} are the same profile");
+        }
+        let (pa, pb) = (self.require_profile(a)?, self.require_profile(b)?);
+        Ok(preview_merge(&pa, &pb, &self.rules, now()))
+    }
+
+    fn merge(&self, a: ProfileId, b: ProfileId, reason: &str, force: bool) -> anyhow::Result<OpOutcome> {
+        require_reason(reason)?;
+        let mut counters = self.lock_writer()?;
+        let mut next = *counters;
+        if a == b {
+            bail!("{a} and {b} are the same profile");
+        }
+        let (pa, pb) = (self.require_profile(a)?, self.require_profile(b)?);
+        let preview = preview_merge(&pa, &pb, &self.rules, now());
+        let overrides: Vec<String> = preview.conflicts.iter().map(ToString::to_string).collect();
+        if !overrides.is_empty() && !force {
+            bail!("merging {a} and {b} would break: {}; use --force to override (the journal records it)", overrides.join("; "));
+        }
+        let (survivor, absorbed) = if preview.survivor == pa.id { (&pa, &pb) } else { (&pb, &pa) };
+        let op = next.next_op;
+        next.next_op += 1;
+        next.profiles = next.profiles.saturating_sub(1);
+        let mut batch = sled::Batch::default();
+        self.put_merge(&mut batch, survivor, absorbed, &preview.result);
+        if let (Some(from), Some(to)) = (best_identifier(survivor, &self.rules), best_identifier(absorbed, &self.rules)) {
+            let link = Link {
+                from,
+                to,
+                rule: LinkRule::ManualMerge,
+                provenance: Provenance {
+                    message_id: format!("op-{op}"),
+                    source: "manual".to_string(),
+                    time: now(),
+                    op: Some(op),
+                },
+            };
+            put_link(&mut batch, next.next_link, &link);
+            next.next_link += 1;
+        }
+        let entry = self.journal_entry(
+            op,
+            reason,
+            JournalAction::Merge {
+                survivor: survivor.id,
+                absorbed: absorbed.id,
+                overrides,
+            },
+            vec![survivor.id, absorbed.id],
+        );
+        let undo = UndoData::Merge {
+            absorbed: vec![(absorbed.id, absorbed.sorted_identifiers())],
+        };
+        put_journal(&mut batch, &entry, &undo);
+        self.commit(batch, &mut counters, next)?;
+        Ok(OpOutcome { entry })
+    }
+
+    fn preview_split(&self, from: ProfileId, moving: &[Identifier]) -> anyhow::Result<SplitPreview> {
+        let _gate = self.read_gate();
+        let profile = self.require_profile(from)?;
+        let split = self.split_in_memory(&profile, moving, ProfileId(0), &BTreeSet::new())?;
+        let mut moving_events: Vec<StoredEvent> = split.moved_events.into_iter().map(|f| f.event).collect();
+        moving_events.reverse();
+        Ok(SplitPreview {
+            from,
+            moving: split.moved.sorted_identifiers(),
+            staying: split.staying.sorted_identifiers(),
+            moving_events,
+            staying_events: split.staying.event_count,
+        })
+    }
+
+    fn split(&self, from: ProfileId, moving: &[Identifier], reason: &str) -> anyhow::Result<OpOutcome> {
+        require_reason(reason)?;
+        let mut counters = self.lock_writer()?;
+        let mut next = *counters;
+        let profile = self.require_profile(from)?;
+        let op = next.next_op;
+        next.next_op += 1;
+        let into = ProfileId(next.next_profile);
+        next.next_profile += 1;
+        next.profiles += 1;
+        let mut split = self.split_in_memory(&profile, moving, into, &BTreeSet::new())?;
+        pin(&mut split, op);
+        let mut batch = sled::Batch::default();
+        self.put_split(&mut batch, &split)?;
+        let entry = self.journal_entry(
+            op,
+            reason,
+            JournalAction::Split {
+                from,
+                into,
+                identifiers: split.moved.sorted_identifiers(),
+                moved_events: split.moved.event_count,
+            },
+            vec![from, into],
+        );
+        let undo = UndoData::Split {
+            staying: split.staying.sorted_identifiers(),
+        };
+        put_journal(&mut batch, &entry, &undo);
+        self.commit(batch, &mut counters, next)?;
+        Ok(OpOutcome { entry })
+    }
+
+    fn undo(&self, op: u64, reason: &str) -> anyhow::Result<OpOutcome> {
+        require_reason(reason)?;
+        let mut counters = self.lock_writer()?;
+        let mut next = *counters;
+        let mut original: JournalEntry = self
+            .get(&keys::journal(op))?
+            .with_context(|| format!("no journal entry #{op} in space {}", self.name))?;
+        if let Some(by) = original.undone_by {
+            bail!("#{op} was already undone by #{by}");
+        }
+        let undo_data: UndoData = self.get(&keys::undo(op))?.unwrap_or(UndoData::None);
+        let undo_op = next.next_op;
+        next.next_op += 1;
+        let mut batch = sled::Batch::default();
+        let touched = match (&original.action, undo_data) {
+            (JournalAction::Merge { .. } | JournalAction::AutoMerge { .. }, UndoData::Merge { absorbed }) => {
+                let pin_op = matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
+                self.undo_merge(&mut batch, &mut next, &absorbed, pin_op)?
+            }
+            (JournalAction::Split { from, into, identifiers, .. }, UndoData::Split { staying }) => {
+                self.undo_split(&mut batch, &mut next, op, *from, *into, identifiers, &staying)?
+            }
+            (JournalAction::Undo { .. }, _) => bail!("#{op} is itself an undo; it cannot be undone"),
+            _ => bail!("#{op} has no undo data"),
+        };
+        original.undone_by = Some(undo_op);
+        batch.insert(keys::journal(op), encode(&original));
+        let entry = self.journal_entry(undo_op, reason, JournalAction::Undo { op }, touched);
+        put_journal(&mut batch, &entry, &UndoData::None);
+        self.commit(batch, &mut counters, next)?;
+        Ok(OpOutcome { entry })
+    }
+}
+
+/// Marks both sides of a split with a pin so later events do not silently re-merge them.
+fn pin(split: &mut SplitResult, op: u64) {
+    for held in &mut split.staying.identifiers {
+        held.pins.push(PinMark { op, side: 0 });
+    }
+    for held in &mut split.moved.identifiers {
+        held.pins.push(PinMark { op, side: 1 });
+    }
+}
+
+impl SpaceStore {
+    /// Splits each absorbed profile's identifiers back out, under its old id when free.
+    fn undo_merge(
+        &self,
+        batch: &mut sled::Batch,
+        next: &mut Counters,
+        absorbed: &[(ProfileId, Vec<Identifier>)],
+        pin_op: Option<u64>,
+    ) -> anyhow::Result<Vec<ProfileId>> {
+        let mut touched = Vec::new();
+        let mut current: Option<Profile> = None;
+        let mut moved_seqs = BTreeSet::new();
+        for (old_id, ids) in absorbed {
+            let Some(first) = ids.first() else { continue };
+            let holder = self
+                .load_owner(first)?
+                .with_context(|| format!("{first} is no longer in any profile"))?;
+            let profile = match current.take() {
+                Some(p) if p.id == holder => p,
+                _ => self.require_profile(holder)?,
+            };
+            let moving: Vec<Identifier> = ids.iter().filter(|i| profile.has(i)).cloned().collect();
+            let into = if self.load_profile(*old_id)?.is_none() && *old_id != holder {
+                *old_id
+            } else {
+                let id = ProfileId(next.next_profile);
+                next.next_profile += 1;
+                id
+            };
+            let mut split = self.split_in_memory(&profile, &moving, into, &moved_seqs)?;
+            moved_seqs.extend(split.moved_events.iter().map(|f| f.event.seq));
+            if let Some(op) = pin_op {
+                pin(&mut split, op);
+            }
+            split.staying.merge_count = split.staying.merge_count.saturating_sub(1 + split.moved.merge_count);
+            self.put_split(batch, &split)?;
+            next.profiles += 1;
+            touched.push(split.moved.id);
+            if !touched.contains(&split.staying.id) {
+                touched.insert(0, split.staying.id);
+            }
+            current = Some(split.staying);
+        }
+        Ok(touched)
+    }
+
+    /// Merges the split-out identifiers back into the profile they left, removing the pin.
+    #[allow(clippy::too_many_arguments)]
+    fn undo_split(
+        &self,
+        batch: &mut sled::Batch,
+        next: &mut Counters,
+        op: u64,
+        from: ProfileId,
+        into: ProfileId,
+        moved: &[Identifier],
+        staying: &[Identifier],
+    ) -> anyhow::Result<Vec<ProfileId>> {
+        let owner = |ids: &[Identifier], fallback: ProfileId| -> anyhow::Result<ProfileId> {
+            for id in ids {
+                if let Some(p) = self.load_owner(id)? {
+                    return Ok(p);
+                }
+            }
+            Ok(fallback)
+        };
+        let survivor_id = owner(staying, from)?;
+        let absorbed_id = owner(moved, into)?;
+        if survivor_id == absorbed_id {
+            bail!("the two sides of split #{op} are already in one profile ({survivor_id})");
+        }
+        let survivor = self.require_profile(survivor_id)?;
+        let absorbed = self.require_profile(absorbed_id)?;
+        let mut result = survivor.clone();
+        result.absorb(absorbed.clone());
+        result.merge_count = survivor.merge_count + absorbed.merge_count;
+        for held in &mut result.identifiers {
+            held.pins.retain(|p| p.op != op);
+        }
+        self.put_merge(batch, &survivor, &absorbed, &result);
+        next.profiles = next.profiles.saturating_sub(1);
+        Ok(vec![survivor_id, absorbed_id])
+    }
+
+    /// The profile holding an identifier, or the profile named by `p<N>`.
+    pub fn find_profile(&self, reference: &str) -> anyhow::Result<Profile> {
+        if let Ok(id) = reference.parse::<ProfileId>() {
+            if let Some(profile) = self.profile(id)? {
+                return Ok(profile);
+            }
+        }
+        let id = Identifier::parse(reference)?;
+        let owner = self
+            .owner(&id)?
+            .with_context(|| format!("no profile holds {id} in space {}", self.name))?;
+        self.profile(owner)?
+            .with_context(|| format!("{id} points at missing profile {owner}; run idgraph check --repair"))
+    }
+}
