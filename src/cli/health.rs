@@ -26,9 +26,18 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("space {}: {} profiles, largest holds {} identifiers", report.space, report.profiles, report.largest_profile);
+    println!(
+        "space {}: {} profiles, largest holds {} identifiers",
+        report.space, report.profiles, report.largest_profile
+    );
     println!("identifiers per profile:");
-    let widest = report.size_distribution.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    let widest = report
+        .size_distribution
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(1)
+        .max(1);
     for (bucket, n) in &report.size_distribution {
         let bar = "#".repeat(((n * 40).div_ceil(widest)) as usize);
         println!("  {bucket:>7} {n:>9} {bar}");
@@ -38,7 +47,13 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     } else {
         println!("suspicious profiles (most suspicious first):");
         for s in &report.suspicious {
-            println!("  {:<8} score {:>4}  {}  {}", s.profile_id.to_string(), s.score, s.name.as_deref().unwrap_or("-"), s.reasons.join(", "));
+            println!(
+                "  {:<8} score {:>4}  {}  {}",
+                s.profile_id.to_string(),
+                s.score,
+                s.name.as_deref().unwrap_or("-"),
+                s.reasons.join(", ")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

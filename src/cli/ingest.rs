@@ -65,7 +65,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
     if summary.rejected > MAX_PRINTED_ERRORS {
-        eprintln!("idgraph: ... and {} more rejected lines", summary.rejected - MAX_PRINTED_ERRORS);
+        eprintln!(
+            "idgraph: ... and {} more rejected lines",
+            summary.rejected - MAX_PRINTED_ERRORS
+        );
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -92,7 +95,7 @@ fn ingest_file(
     store: &Store,
     globals: &Globals,
     args: &Args,
-    path: &PathBuf,
+    path: &std::path::Path,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
@@ -121,7 +124,13 @@ fn ingest_file(
             if event.time().is_none() {
                 event.set_received_at(received);
             }
-            let routing = route_event(&event, &globals.config, &globals.space, args.source.as_deref(), None);
+            let routing = route_event(
+                &event,
+                &globals.config,
+                &globals.space,
+                args.source.as_deref(),
+                None,
+            );
             let group = by_space.entry(routing.space).or_default();
             group.0.push(line);
             group.1.push(SourcedEvent {
@@ -150,8 +159,10 @@ fn progress_bar(size: Option<u64>, name: &str) -> ProgressBar {
     }
     let bar = match size {
         Some(size) => ProgressBar::new(size).with_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::new_spinner(),
     };

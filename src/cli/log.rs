@@ -37,8 +37,18 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         if args.json {
             println!("{}", entry_json(&entry));
         } else {
-            let undone = entry.undone_by.map(|by| format!(" [undone by #{by}]")).unwrap_or_default();
-            println!("#{:<6} {}  {:<10} {}{undone}  -- {}", entry.op, format_time(entry.at), entry.user, entry.summary(), entry.reason);
+            let undone = entry
+                .undone_by
+                .map(|by| format!(" [undone by #{by}]"))
+                .unwrap_or_default();
+            println!(
+                "#{:<6} {}  {:<10} {}{undone}  -- {}",
+                entry.op,
+                format_time(entry.at),
+                entry.user,
+                entry.summary(),
+                entry.reason
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -90,14 +90,24 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         let preview = space.preview_merge(a, b)?;
         let conflicts: Vec<String> = preview.conflicts.iter().map(ToString::to_string).collect();
         if args.json {
-            println!("{}", json!({
-                "survivor": preview.survivor.to_string(), "absorbed": preview.absorbed.to_string(),
-                "identifiers": preview.result.sorted_identifiers(), "traits": preview.result.trait_map(),
-                "event_count": preview.result.event_count, "conflicts": conflicts,
-            }));
+            println!(
+                "{}",
+                json!({
+                    "survivor": preview.survivor.to_string(), "absorbed": preview.absorbed.to_string(),
+                    "identifiers": preview.result.sorted_identifiers(), "traits": preview.result.trait_map(),
+                    "event_count": preview.result.event_count, "conflicts": conflicts,
+                })
+            );
         } else {
-            println!("merge preview: {} survives, {} is absorbed", preview.survivor, preview.absorbed);
-            println!("result: {} identifiers, {} events", preview.result.identifiers.len(), preview.result.event_count);
+            println!(
+                "merge preview: {} survives, {} is absorbed",
+                preview.survivor, preview.absorbed
+            );
+            println!(
+                "result: {} identifiers, {} events",
+                preview.result.identifiers.len(),
+                preview.result.event_count
+            );
             for id in preview.result.sorted_identifiers() {
                 println!("  {id}");
             }
@@ -118,14 +128,23 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 
 /// Splits identifiers out of their profile (or previews the split).
 pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let ids: Vec<Identifier> = args.identifiers.iter().map(|t| Identifier::parse(t)).collect::<Result<_, _>>()?;
+    let ids: Vec<Identifier> = args
+        .identifiers
+        .iter()
+        .map(|t| Identifier::parse(t))
+        .collect::<Result<_, _>>()?;
     let store = globals.open_store()?;
     let space = store.space(&globals.space)?;
     let mut owner = None;
     for id in &ids {
-        let held = space.owner(id)?.with_context(|| format!("no profile holds {id} in space {}", space.space()))?;
+        let held = space
+            .owner(id)?
+            .with_context(|| format!("no profile holds {id} in space {}", space.space()))?;
         match owner {
-            Some(o) if o != held => bail!("{} and {id} are in different profiles ({o} and {held})", ids[0]),
+            Some(o) if o != held => bail!(
+                "{} and {id} are in different profiles ({o} and {held})",
+                ids[0]
+            ),
             _ => owner = Some(held),
         }
     }
@@ -133,17 +152,28 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         let preview = space.preview_split(from, &ids)?;
         if args.json {
-            println!("{}", json!({
-                "from": from.to_string(), "moving": preview.moving, "staying": preview.staying,
-                "moving_events": preview.moving_events.iter().map(|e| json!({"message_id": e.message_id, "label": e.label, "time": format_time(e.time)})).collect::<Vec<_>>(),
-                "staying_events": preview.staying_events,
-            }));
+            println!(
+                "{}",
+                json!({
+                    "from": from.to_string(), "moving": preview.moving, "staying": preview.staying,
+                    "moving_events": preview.moving_events.iter().map(|e| json!({"message_id": e.message_id, "label": e.label, "time": format_time(e.time)})).collect::<Vec<_>>(),
+                    "staying_events": preview.staying_events,
+                })
+            );
         } else {
-            println!("split preview of {from}: {} identifiers move, {} stay", preview.moving.len(), preview.staying.len());
+            println!(
+                "split preview of {from}: {} identifiers move, {} stay",
+                preview.moving.len(),
+                preview.staying.len()
+            );
             for id in &preview.moving {
                 println!("  moves: {id}");
             }
-            println!("{} events move, {} stay", preview.moving_events.len(), preview.staying_events);
+            println!(
+                "{} events move, {} stay",
+                preview.moving_events.len(),
+                preview.staying_events
+            );
             for e in preview.moving_events.iter().take(20) {
                 println!("  {}  {}", format_time(e.time), e.label);
             }

@@ -37,7 +37,8 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         out["first_seen"] = json!(format_time(profile.created_at));
         out["last_seen"] = json!(format_time(profile.last_seen));
         out["merge_count"] = json!(profile.merge_count);
-        out["identifier_details"] = json!(profile.identifiers.iter().map(|h| json!({
+        out["identifier_details"] =
+            json!(profile.identifiers.iter().map(|h| json!({
             "type": h.id.kind, "value": h.id.value, "first_seen": format_time(h.first_seen),
             "last_seen": format_time(h.last_seen), "source": h.source,
         })).collect::<Vec<_>>());
@@ -45,7 +46,8 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
             "message_id": e.message_id, "type": e.call, "label": e.label, "time": format_time(e.time),
             "channel": e.channel, "source": e.source, "device": e.device,
         })).collect::<Vec<_>>());
-        out["violations"] = json!(violations.iter().map(|v| json!({
+        out["violations"] =
+            json!(violations.iter().map(|v| json!({
             "identifier": v.identifier.to_string(), "reason": v.reason.to_string(),
             "message_id": v.provenance.message_id, "time": format_time(v.provenance.time),
         })).collect::<Vec<_>>());
@@ -53,8 +55,14 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let name = profile.display_name().unwrap_or_else(|| "(no name)".into());
-    println!("{} {name}  space {}  {} events  first {}  last {}", profile.id, space.space(),
-        profile.event_count, format_time(profile.created_at), format_time(profile.last_seen));
+    println!(
+        "{} {name}  space {}  {} events  first {}  last {}",
+        profile.id,
+        space.space(),
+        profile.event_count,
+        format_time(profile.created_at),
+        format_time(profile.last_seen)
+    );
     let mut by_type: BTreeMap<&str, Vec<&crate::model::ProfileIdentifier>> = BTreeMap::new();
     for held in &profile.identifiers {
         by_type.entry(&held.id.kind).or_default().push(held);
@@ -62,7 +70,13 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     println!("identifiers:");
     for (kind, held) in by_type {
         for h in held {
-            println!("  {kind:<16} {:<40} first {}  last {}  via {}", h.id.value, format_time(h.first_seen), format_time(h.last_seen), h.source);
+            println!(
+                "  {kind:<16} {:<40} first {}  last {}  via {}",
+                h.id.value,
+                format_time(h.first_seen),
+                format_time(h.last_seen),
+                h.source
+            );
         }
     }
     let traits = profile.trait_map();
@@ -75,13 +89,24 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     if !events.is_empty() {
         println!("recent events:");
         for e in &events {
-            println!("  {}  {:<10} {:<28} {}", format_time(e.time), e.channel, e.label, e.device.as_deref().unwrap_or(""));
+            println!(
+                "  {}  {:<10} {:<28} {}",
+                format_time(e.time),
+                e.channel,
+                e.label,
+                e.device.as_deref().unwrap_or("")
+            );
         }
     }
     if !violations.is_empty() {
         println!("violations:");
         for v in &violations {
-            println!("  {:<40} {}  (event {})", v.identifier.to_string(), v.reason, v.provenance.message_id);
+            println!(
+                "  {:<40} {}  (event {})",
+                v.identifier.to_string(),
+                v.reason,
+                v.provenance.message_id
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -40,7 +40,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
     let links = space.links(pa)?;
     let Some(chain) = explain(&links, &a, &b) else {
-        bail!("{a} and {b} share profile {pa} but no recorded link connects them (a manual merge without links?)");
+        bail!(
+            "{a} and {b} share profile {pa} but no recorded link connects them (a manual merge without links?)"
+        );
     };
     if args.json {
         let steps: Vec<_> = chain.iter().map(|l| json!({
@@ -48,15 +50,26 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
             "explanation": l.rule.explain(), "message_id": l.provenance.message_id,
             "source": l.provenance.source, "time": format_time(l.provenance.time), "op": l.provenance.op,
         })).collect();
-        println!("{}", json!({"profile_id": pa.to_string(), "a": a.to_string(), "b": b.to_string(), "chain": steps}));
+        println!(
+            "{}",
+            json!({"profile_id": pa.to_string(), "a": a.to_string(), "b": b.to_string(), "chain": steps})
+        );
     } else {
-        println!("{a} and {b} share profile {pa} through {} link(s):", chain.len());
+        println!(
+            "{a} and {b} share profile {pa} through {} link(s):",
+            chain.len()
+        );
         for (i, l) in chain.iter().enumerate() {
             println!("{:>3}. {} -> {}", i + 1, l.from, l.to);
             println!("     rule {}: {}", l.rule.name(), l.rule.explain());
             match l.provenance.op {
                 Some(op) => println!("     journal #{op} at {}", format_time(l.provenance.time)),
-                None => println!("     event {} from {} at {}", l.provenance.message_id, l.provenance.source, format_time(l.provenance.time)),
+                None => println!(
+                    "     event {} from {} at {}",
+                    l.provenance.message_id,
+                    l.provenance.source,
+                    format_time(l.provenance.time)
+                ),
             }
         }
     }

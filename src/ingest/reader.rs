@@ -37,7 +37,13 @@ pub fn open_input(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<u6
     let mut buffered = BufReader::with_capacity(1 << 20, raw);
     let is_gzip = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     if is_gzip {
-        Ok((Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(buffered))), size))
+        Ok((
+            Box::new(BufReader::with_capacity(
+                1 << 20,
+                MultiGzDecoder::new(buffered),
+            )),
+            size,
+        ))
     } else {
         Ok((Box::new(buffered), size))
     }
@@ -47,7 +53,10 @@ pub fn open_input(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<u6
 pub fn parse_line(bytes: &[u8]) -> Result<Event, String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
-        format!("invalid JSON: {}", text.split(" at line").next().unwrap_or(&text))
+        format!(
+            "invalid JSON: {}",
+            text.split(" at line").next().unwrap_or(&text)
+        )
     })?;
     Event::from_json(value).map_err(|e| e.to_string())
 }
@@ -103,7 +112,10 @@ mod tests {
     use std::io::Write;
 
     fn collect(reader: Box<dyn BufRead + Send>) -> Vec<ParsedLine> {
-        parse_in_background(reader, |_| {}).iter().flatten().collect()
+        parse_in_background(reader, |_| {})
+            .iter()
+            .flatten()
+            .collect()
     }
 
     #[test]
@@ -114,7 +126,13 @@ mod tests {
         assert_eq!(numbers, [1, 3, 4, 5, 6]);
         assert!(lines[0].1.is_ok());
         assert!(lines[1].1.as_ref().unwrap_err().starts_with("invalid JSON"));
-        assert!(lines[2].1.as_ref().unwrap_err().contains("neither userId nor anonymousId"));
+        assert!(
+            lines[2]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("neither userId nor anonymousId")
+        );
         assert!(lines[3].1.is_err());
         assert!(lines[4].1.is_ok());
     }
@@ -123,7 +141,10 @@ mod tests {
     fn reads_gzip_by_magic_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.data");
-        let mut gz = flate2::write::GzEncoder::new(File::create(&path).unwrap(), flate2::Compression::fast());
+        let mut gz = flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
         writeln!(gz, "{{\"type\":\"page\",\"userId\":\"u1\"}}").unwrap();
         gz.finish().unwrap();
         let (reader, size) = open_input(&path).unwrap();

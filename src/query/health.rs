@@ -15,6 +15,7 @@ pub const MANY_VIOLATIONS: u32 = 5;
 /// A profile that deserves an engineer's look, with the reasons.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Suspicious {
+    #[serde(serialize_with = "as_text")]
     pub profile_id: ProfileId,
     pub name: Option<String>,
     pub score: u32,
@@ -49,7 +50,11 @@ const BUCKETS: [(usize, usize, &str); 8] = [
 /// Scores one profile from what it holds (no store reads).
 fn score_profile(profile: &Profile) -> Option<Suspicious> {
     let identifiers = profile.identifiers.len();
-    let user_ids = profile.identifiers.iter().filter(|h| h.id.kind == USER_ID).count();
+    let user_ids = profile
+        .identifiers
+        .iter()
+        .filter(|h| h.id.kind == USER_ID)
+        .count();
     let mut reasons = Vec::new();
     let mut score = 0;
     if identifiers > OUTSIZED_IDENTIFIERS {
@@ -84,14 +89,17 @@ fn add_violation_reasons(read: &dyn GraphRead, item: &mut Suspicious) -> anyhow:
     let violations = read.violations(item.profile_id)?;
     let attempted = violations
         .iter()
-        .filter(|v| v.identifier.kind == USER_ID && !matches!(v.reason, ViolationReason::Blocked { .. }))
+        .filter(|v| {
+            v.identifier.kind == USER_ID && !matches!(v.reason, ViolationReason::Blocked { .. })
+        })
         .count();
     let junk = violations
         .iter()
         .filter(|v| matches!(v.reason, ViolationReason::Blocked { .. }))
         .count();
     if attempted > 0 {
-        item.reasons.push(format!("{attempted} other user ids attempted"));
+        item.reasons
+            .push(format!("{attempted} other user ids attempted"));
         item.score += 20 * attempted.min(10) as u32;
     }
     if junk > 0 {
@@ -99,6 +107,10 @@ fn add_violation_reasons(read: &dyn GraphRead, item: &mut Suspicious) -> anyhow:
         item.score += junk.min(20) as u32;
     }
     Ok(())
+}
+
+fn as_text<S: serde::Serializer>(id: &ProfileId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(id)
 }
 
 /// Computes the health report, keeping the `top` most suspicious profiles.

@@ -53,7 +53,12 @@ mod tests {
             from: Identifier::parse(a).unwrap(),
             to: Identifier::parse(b).unwrap(),
             rule: LinkRule::SameEvent,
-            provenance: Provenance { message_id: m.into(), source: "web".into(), time: 0, op: None },
+            provenance: Provenance {
+                message_id: m.into(),
+                source: "web".into(),
+                time: 0,
+                op: None,
+            },
         }
     }
 
@@ -67,9 +72,22 @@ mod tests {
         let a = Identifier::parse("ios.id:D").unwrap();
         let b = Identifier::parse("email:x@y.io").unwrap();
         let chain = explain(&links, &a, &b).unwrap();
-        let steps: Vec<String> = chain.iter().map(|l| format!("{}>{}", l.from, l.to)).collect();
-        assert_eq!(steps, ["ios.id:D>anonymous_id:a1", "anonymous_id:a1>user_id:u1", "user_id:u1>email:x@y.io"]);
+        let steps: Vec<String> = chain
+            .iter()
+            .map(|l| format!("{}>{}", l.from, l.to))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "ios.id:D>anonymous_id:a1",
+                "anonymous_id:a1>user_id:u1",
+                "user_id:u1>email:x@y.io"
+            ]
+        );
         assert_eq!(explain(&links, &a, &a), Some(vec![]));
-        assert_eq!(explain(&links, &a, &Identifier::parse("phone:1").unwrap()), None);
+        assert_eq!(
+            explain(&links, &a, &Identifier::parse("phone:1").unwrap()),
+            None
+        );
     }
 }

@@ -9,7 +9,9 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Why a stored record could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
-    #[error("record written by an unknown format version {0} (this build reads version {FORMAT_VERSION}); run idgraph backup with the newer build and restore")]
+    #[error(
+        "record written by an unknown format version {0} (this build reads version {FORMAT_VERSION}); run idgraph backup with the newer build and restore"
+    )]
     Version(u8),
     #[error("empty record")]
     Empty,
@@ -46,7 +48,10 @@ mod tests {
         assert_eq!(decode::<Profile>(&bytes).unwrap(), p);
         let mut wrong = bytes.clone();
         wrong[0] = 9;
-        assert!(matches!(decode::<Profile>(&wrong), Err(CodecError::Version(9))));
+        assert!(matches!(
+            decode::<Profile>(&wrong),
+            Err(CodecError::Version(9))
+        ));
         assert!(decode::<Profile>(&bytes[..3]).is_err());
     }
 }

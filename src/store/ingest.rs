@@ -21,7 +21,9 @@ use super::space::{Counters, SpaceStore};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum UndoData {
     /// The identifiers each absorbed profile held at merge time.
-    Merge { absorbed: Vec<(ProfileId, Vec<Identifier>)> },
+    Merge {
+        absorbed: Vec<(ProfileId, Vec<Identifier>)>,
+    },
     /// A split: which identifiers stayed.
     Split { staying: Vec<Identifier> },
     /// Nothing beyond the entry.

@@ -23,7 +23,9 @@ pub use space::SpaceStore;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// Another process has the store open.
-    #[error("store {0} is in use by another idgraph process (sled admits one process per store; use `idgraph explore --listen` to view live data while serving)")]
+    #[error(
+        "store {0} is in use by another idgraph process (sled admits one process per store; use `idgraph explore --listen` to view live data while serving)"
+    )]
     InUse(PathBuf),
     /// Anything else.
     #[error("cannot open store {path}: {message}")]

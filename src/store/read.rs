@@ -11,11 +11,20 @@ use super::space::SpaceStore;
 
 impl SpaceStore {
     /// A profile's events, newest first: a k-way merge of its clusters' timelines.
-    pub(super) fn timeline_seqs(&self, profile: &Profile, limit: usize) -> anyhow::Result<Vec<(i64, u64)>> {
+    pub(super) fn timeline_seqs(
+        &self,
+        profile: &Profile,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(i64, u64)>> {
         let mut iters: Vec<_> = profile
             .clusters
             .iter()
-            .map(|c| self.tree.scan_prefix(keys::timeline_prefix(*c)).rev().peekable())
+            .map(|c| {
+                self.tree
+                    .scan_prefix(keys::timeline_prefix(*c))
+                    .rev()
+                    .peekable()
+            })
             .collect();
         let mut heads: Vec<Option<(i64, u64)>> = Vec::with_capacity(iters.len());
         for iter in &mut iters {
@@ -36,7 +45,10 @@ impl SpaceStore {
     }
 
     /// Reads stored events by seq.
-    pub(super) fn events(&self, seqs: impl IntoIterator<Item = u64>) -> anyhow::Result<Vec<StoredEvent>> {
+    pub(super) fn events(
+        &self,
+        seqs: impl IntoIterator<Item = u64>,
+    ) -> anyhow::Result<Vec<StoredEvent>> {
         let mut out = Vec::new();
         for seq in seqs {
             if let Some(event) = self.get::<StoredEvent>(&keys::event(seq))? {
@@ -47,7 +59,10 @@ impl SpaceStore {
     }
 
     /// Violations recorded in the given clusters.
-    pub(super) fn cluster_violations(&self, clusters: &[u64]) -> anyhow::Result<Vec<(Vec<u8>, Violation)>> {
+    pub(super) fn cluster_violations(
+        &self,
+        clusters: &[u64],
+    ) -> anyhow::Result<Vec<(Vec<u8>, Violation)>> {
         let mut out = Vec::new();
         for cluster in clusters {
             for item in self.tree.scan_prefix(keys::violation_prefix(*cluster)) {
@@ -78,7 +93,9 @@ impl SpaceStore {
     }
 }
 
-fn next_entry(iter: &mut impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>) -> anyhow::Result<Option<(i64, u64)>> {
+fn next_entry(
+    iter: &mut impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+) -> anyhow::Result<Option<(i64, u64)>> {
     match iter.next() {
         Some(item) => Ok(keys::timeline_entry(&item?.0)),
         None => Ok(None),
@@ -160,7 +177,10 @@ impl GraphRead for SpaceStore {
         };
         let mut ops = BTreeSet::new();
         for cluster in clusters {
-            for item in self.tree.scan_prefix(keys::history_prefix(ProfileId(cluster))) {
+            for item in self
+                .tree
+                .scan_prefix(keys::history_prefix(ProfileId(cluster)))
+            {
                 let (key, _) = item?;
                 if let Some(op) = keys::u64_at(&key, 9) {
                     ops.insert(op);

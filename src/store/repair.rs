@@ -75,8 +75,15 @@ impl SpaceStore {
         if moving.is_empty() {
             bail!("choose at least one identifier to split out");
         }
-        if profile.identifiers.iter().all(|h| moving_set.contains(&h.id)) {
-            bail!("cannot split out every identifier of {}: at least one must stay", profile.id);
+        if profile
+            .identifiers
+            .iter()
+            .all(|h| moving_set.contains(&h.id))
+        {
+            bail!(
+                "cannot split out every identifier of {}: at least one must stay",
+                profile.id
+            );
         }
         let (moved_events, staying_events): (Vec<Filed>, Vec<Filed>) = self
             .filed_events(profile)?
@@ -92,7 +99,12 @@ impl SpaceStore {
             .cloned()
             .partition(|h| moving_set.contains(&h.id));
         let moved_violations = self.count_violations(&moved_events)?;
-        let staying_clusters: Vec<u64> = profile.clusters.iter().copied().filter(|c| *c != into.0).collect();
+        let staying_clusters: Vec<u64> = profile
+            .clusters
+            .iter()
+            .copied()
+            .filter(|c| *c != into.0)
+            .collect();
         let mut staying = rebuild(profile.id, staying_ids, &staying_events, staying_clusters)?;
         staying.merge_count = profile.merge_count;
         staying.violation_count = profile.violation_count.saturating_sub(moved_violations);
@@ -118,7 +130,10 @@ impl SpaceStore {
     /// Writes a split into a batch: profiles, owners, re-filed events and violations.
     fn put_split(&self, batch: &mut sled::Batch, split: &SplitResult) -> anyhow::Result<()> {
         for held in &split.moved.identifiers {
-            batch.insert(keys::identifier(&held.id), &split.moved.id.0.to_be_bytes()[..]);
+            batch.insert(
+                keys::identifier(&held.id),
+                &split.moved.id.0.to_be_bytes()[..],
+            );
         }
         for filed in &split.moved_events {
             let e = &filed.event;
@@ -139,7 +154,12 @@ impl SpaceStore {
         Ok(())
     }
 
-    fn commit(&self, mut batch: sled::Batch, counters: &mut Counters, next: Counters) -> anyhow::Result<()> {
+    fn commit(
+        &self,
+        mut batch: sled::Batch,
+        counters: &mut Counters,
+        next: Counters,
+    ) -> anyhow::Result<()> {
         SpaceStore::put_counters(&mut batch, &next);
         {
             let _gate = self.write_gate();
@@ -150,7 +170,13 @@ impl SpaceStore {
         Ok(())
     }
 
-    fn journal_entry(&self, op: u64, reason: &str, action: JournalAction, profiles: Vec<ProfileId>) -> JournalEntry {
+    fn journal_entry(
+        &self,
+        op: u64,
+        reason: &str,
+        action: JournalAction,
+        profiles: Vec<ProfileId>,
+    ) -> JournalEntry {
         JournalEntry {
             op,
             at: now(),
@@ -163,7 +189,13 @@ impl SpaceStore {
     }
 
     /// Merges `absorbed` into `survivor` in a batch (no rule checks here).
-    fn put_merge(&self, batch: &mut sled::Batch, survivor: &Profile, absorbed: &Profile, result: &Profile) {
+    fn put_merge(
+        &self,
+        batch: &mut sled::Batch,
+        survivor: &Profile,
+        absorbed: &Profile,
+        result: &Profile,
+    ) {
         for held in &absorbed.identifiers {
             batch.insert(keys::identifier(&held.id), &survivor.id.0.to_be_bytes()[..]);
         }
@@ -188,15 +220,28 @@ fn rebuild(
     profile.clusters = clusters;
     for filed in events {
         let e = &filed.event;
-        let traits = match serde_json::from_str(&e.raw_json).ok().and_then(|v| Event::from_json(v).ok()) {
+        let traits = match serde_json::from_str(&e.raw_json)
+            .ok()
+            .and_then(|v| Event::from_json(v).ok())
+        {
             Some(event) => event.profile_traits(),
             None => serde_json::Map::new(),
         };
         profile.record_event(e.time, e.seq, &traits);
     }
     if events.is_empty() {
-        profile.created_at = profile.identifiers.iter().map(|h| h.first_seen).min().unwrap_or(0);
-        profile.last_seen = profile.identifiers.iter().map(|h| h.last_seen).max().unwrap_or(0);
+        profile.created_at = profile
+            .identifiers
+            .iter()
+            .map(|h| h.first_seen)
+            .min()
+            .unwrap_or(0);
+        profile.last_seen = profile
+            .identifiers
+            .iter()
+            .map(|h| h.last_seen)
+            .max()
+            .unwrap_or(0);
     }
     Ok(profile)
 }
@@ -206,7 +251,12 @@ fn best_identifier(profile: &Profile, rules: &crate::config::Rules) -> Option<Id
         .identifiers
         .iter()
         .map(|h| &h.id)
-        .min_by(|a, b| rules.priority_key(&a.kind).cmp(&rules.priority_key(&b.kind)).then(a.cmp(b)))
+        .min_by(|a, b| {
+            rules
+                .priority_key(&a.kind)
+                .cmp(&rules.priority_key(&b.kind))
+                .then(a.cmp(b))
+        })
         .cloned()
 }
 
@@ -227,7 +277,13 @@ impl GraphRepair for SpaceStore {
         Ok(preview_merge(&pa, &pb, &self.rules, now()))
     }
 
-    fn merge(&self, a: ProfileId, b: ProfileId, reason: &str, force: bool) -> anyhow::Result<OpOutcome> {
+    fn merge(
+        &self,
+        a: ProfileId,
+        b: ProfileId,
+        reason: &str,
+        force: bool,
+    ) -> anyhow::Result<OpOutcome> {
         require_reason(reason)?;
         let mut counters = self.lock_writer()?;
         let mut next = *counters;
@@ -238,15 +294,25 @@ impl GraphRepair for SpaceStore {
         let preview = preview_merge(&pa, &pb, &self.rules, now());
         let overrides: Vec<String> = preview.conflicts.iter().map(ToString::to_string).collect();
         if !overrides.is_empty() && !force {
-            bail!("merging {a} and {b} would break: {}; use --force to override (the journal records it)", overrides.join("; "));
+            bail!(
+                "merging {a} and {b} would break: {}; use --force to override (the journal records it)",
+                overrides.join("; ")
+            );
         }
-        let (survivor, absorbed) = if preview.survivor == pa.id { (&pa, &pb) } else { (&pb, &pa) };
+        let (survivor, absorbed) = if preview.survivor == pa.id {
+            (&pa, &pb)
+        } else {
+            (&pb, &pa)
+        };
         let op = next.next_op;
         next.next_op += 1;
         next.profiles = next.profiles.saturating_sub(1);
         let mut batch = sled::Batch::default();
         self.put_merge(&mut batch, survivor, absorbed, &preview.result);
-        if let (Some(from), Some(to)) = (best_identifier(survivor, &self.rules), best_identifier(absorbed, &self.rules)) {
+        if let (Some(from), Some(to)) = (
+            best_identifier(survivor, &self.rules),
+            best_identifier(absorbed, &self.rules),
+        ) {
             let link = Link {
                 from,
                 to,
@@ -279,11 +345,16 @@ impl GraphRepair for SpaceStore {
         Ok(OpOutcome { entry })
     }
 
-    fn preview_split(&self, from: ProfileId, moving: &[Identifier]) -> anyhow::Result<SplitPreview> {
+    fn preview_split(
+        &self,
+        from: ProfileId,
+        moving: &[Identifier],
+    ) -> anyhow::Result<SplitPreview> {
         let _gate = self.read_gate();
         let profile = self.require_profile(from)?;
         let split = self.split_in_memory(&profile, moving, ProfileId(0), &BTreeSet::new())?;
-        let mut moving_events: Vec<StoredEvent> = split.moved_events.into_iter().map(|f| f.event).collect();
+        let mut moving_events: Vec<StoredEvent> =
+            split.moved_events.into_iter().map(|f| f.event).collect();
         moving_events.reverse();
         Ok(SplitPreview {
             from,
@@ -294,7 +365,12 @@ impl GraphRepair for SpaceStore {
         })
     }
 
-    fn split(&self, from: ProfileId, moving: &[Identifier], reason: &str) -> anyhow::Result<OpOutcome> {
+    fn split(
+        &self,
+        from: ProfileId,
+        moving: &[Identifier],
+        reason: &str,
+    ) -> anyhow::Result<OpOutcome> {
         require_reason(reason)?;
         let mut counters = self.lock_writer()?;
         let mut next = *counters;
@@ -342,14 +418,34 @@ impl GraphRepair for SpaceStore {
         next.next_op += 1;
         let mut batch = sled::Batch::default();
         let touched = match (&original.action, undo_data) {
-            (JournalAction::Merge { .. } | JournalAction::AutoMerge { .. }, UndoData::Merge { absorbed }) => {
-                let pin_op = matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
+            (
+                JournalAction::Merge { .. } | JournalAction::AutoMerge { .. },
+                UndoData::Merge { absorbed },
+            ) => {
+                let pin_op =
+                    matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
                 self.undo_merge(&mut batch, &mut next, &absorbed, pin_op)?
             }
-            (JournalAction::Split { from, into, identifiers, .. }, UndoData::Split { staying }) => {
-                self.undo_split(&mut batch, &mut next, op, *from, *into, identifiers, &staying)?
+            (
+                JournalAction::Split {
+                    from,
+                    into,
+                    identifiers,
+                    ..
+                },
+                UndoData::Split { staying },
+            ) => self.undo_split(
+                &mut batch,
+                &mut next,
+                op,
+                *from,
+                *into,
+                identifiers,
+                &staying,
+            )?,
+            (JournalAction::Undo { .. }, _) => {
+                bail!("#{op} is itself an undo; it cannot be undone")
             }
-            (JournalAction::Undo { .. }, _) => bail!("#{op} is itself an undo; it cannot be undone"),
             _ => bail!("#{op} has no undo data"),
         };
         original.undone_by = Some(undo_op);
@@ -405,7 +501,10 @@ impl SpaceStore {
             if let Some(op) = pin_op {
                 pin(&mut split, op);
             }
-            split.staying.merge_count = split.staying.merge_count.saturating_sub(1 + split.moved.merge_count);
+            split.staying.merge_count = split
+                .staying
+                .merge_count
+                .saturating_sub(1 + split.moved.merge_count);
             self.put_split(batch, &split)?;
             next.profiles += 1;
             touched.push(split.moved.id);
@@ -466,7 +565,8 @@ impl SpaceStore {
         let owner = self
             .owner(&id)?
             .with_context(|| format!("no profile holds {id} in space {}", self.name))?;
-        self.profile(owner)?
-            .with_context(|| format!("{id} points at missing profile {owner}; run idgraph check --repair"))
+        self.profile(owner)?.with_context(|| {
+            format!("{id} points at missing profile {owner}; run idgraph check --repair")
+        })
     }
 }

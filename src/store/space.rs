@@ -3,8 +3,8 @@
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Rules;
 use crate::model::{Identifier, Profile, ProfileId};
@@ -96,7 +96,11 @@ impl SpaceStore {
     pub(super) fn get<T: DeserializeOwned>(&self, key: &[u8]) -> anyhow::Result<Option<T>> {
         match self.tree.get(key)? {
             Some(bytes) => Ok(Some(decode(&bytes).with_context(|| {
-                format!("space {}: record {}", self.name, String::from_utf8_lossy(&key[..1]))
+                format!(
+                    "space {}: record {}",
+                    self.name,
+                    String::from_utf8_lossy(&key[..1])
+                )
             })?)),
             None => Ok(None),
         }

@@ -1,0 +1,368 @@
+//! The command-line contract, on the real binary with a temp store.
+
+mod common;
+
+use common::{Workspace, ids_of};
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn journey() -> Vec<Value> {
+    vec![
+        json!({"type":"page","anonymousId":"anon-1","messageId":"m1","timestamp":"2025-01-01T10:00:00Z","name":"Home"}),
+        json!({"type":"identify","anonymousId":"anon-1","userId":"u1","messageId":"m2","timestamp":"2025-01-01T10:05:00Z","traits":{"email":"Ana@Acme.io","name":"Ana Lima"}}),
+        json!({"type":"screen","anonymousId":"ios-anon","messageId":"m3","timestamp":"2025-01-02T10:05:00Z","name":"Cart","context":{"device":{"id":"DEV1","type":"ios"}}}),
+        json!({"type":"identify","anonymousId":"ios-anon","userId":"u1","messageId":"m4","timestamp":"2025-01-02T10:06:00Z","context":{"device":{"id":"DEV1","type":"ios"}}}),
+        json!({"type":"identify","anonymousId":"anon-1","userId":"u2","messageId":"m5","timestamp":"2025-01-03T10:06:00Z","traits":{"email":"bob@acme.io"}}),
+    ]
+}
+
+#[test]
+fn ingest_reports_bad_lines_with_numbers_and_keeps_the_rest() {
+    let ws = Workspace::new();
+    let mut text: String = journey().iter().map(|l| format!("{l}\n")).collect();
+    text.insert_str(0, "{\"type\":\"track\",\"event\":\"x\"}\nnot json\n");
+    let file = ws.write("events.jsonl", &text);
+    ws.idgraph()
+        .args(["ingest", "--json"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "events.jsonl:1: event has neither userId nor anonymousId",
+        ))
+        .stderr(predicate::str::contains("events.jsonl:2: invalid JSON"))
+        .stdout(
+            predicate::str::contains("\"stored\":5")
+                .and(predicate::str::contains("\"rejected\":2")),
+        );
+    let export = ws.export("default");
+    assert_eq!(export.len(), 2);
+}
+
+#[test]
+fn export_has_the_documented_fields_and_profiles() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let export = ws.export("default");
+    let ana = &export[0];
+    for field in [
+        "space",
+        "profile_id",
+        "identifiers",
+        "traits",
+        "event_count",
+    ] {
+        assert!(ana.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(ana["space"], "default");
+    assert_eq!(
+        ids_of(ana),
+        [
+            "anonymous_id:anon-1",
+            "anonymous_id:ios-anon",
+            "email:ana@acme.io",
+            "ios.id:DEV1",
+            "user_id:u1"
+        ]
+    );
+    assert_eq!(ana["event_count"], 4);
+    assert_eq!(ana["traits"]["name"], "Ana Lima");
+    assert_eq!(ids_of(&export[1]), ["email:bob@acme.io", "user_id:u2"]);
+}
+
+#[test]
+fn reingesting_the_same_file_changes_nothing() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let before = ws.export("default");
+    let out = ws.ok(&["ingest", "--json", file.to_str().unwrap()]);
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["stored"], 0);
+    assert_eq!(summary["duplicates"], 5);
+    assert_eq!(ws.export("default"), before);
+}
+
+#[test]
+fn reads_gzip_and_stdin() {
+    let ws = Workspace::new();
+    let path = ws.path().join("e.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    for line in &journey()[..2] {
+        std::io::Write::write_all(&mut gz, format!("{line}\n").as_bytes()).unwrap();
+    }
+    gz.finish().unwrap();
+    ws.ok(&["ingest", path.to_str().unwrap()]);
+    let rest: String = journey()[2..].iter().map(|l| format!("{l}\n")).collect();
+    ws.idgraph()
+        .args(["ingest", "-"])
+        .write_stdin(rest)
+        .assert()
+        .success();
+    assert_eq!(ws.export("default").len(), 2);
+}
+
+#[test]
+fn show_prints_one_profile_and_fails_clearly_when_unknown() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let out = ws.ok(&["show", "email: ANA@acme.io", "--json"]);
+    let profile: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(profile["profile_id"], "p1");
+    assert_eq!(profile["name"], "Ana Lima");
+    assert_eq!(profile["recent_events"].as_array().unwrap().len(), 4);
+    let human = ws.ok(&["show", "user_id:u1"]);
+    assert!(
+        human.contains("Ana Lima") && human.contains("ios.id") && human.contains("screen Cart"),
+        "{human}"
+    );
+    ws.idgraph()
+        .args(["show", "email:nobody@acme.io"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::is_match(
+                "^idgraph: error: no profile holds email:nobody@acme.io in space default\n$",
+            )
+            .unwrap(),
+        );
+    ws.idgraph()
+        .args(["show", "garbage"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("TYPE:VALUE"));
+}
+
+#[test]
+fn why_shows_the_chain_of_events_and_rules() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let out = ws.ok(&["why", "ios.id:DEV1", "email:ana@acme.io", "--json"]);
+    let why: Value = serde_json::from_str(&out).unwrap();
+    let chain = why["chain"].as_array().unwrap();
+    assert_eq!(chain.first().unwrap()["from"], "ios.id:DEV1");
+    assert_eq!(chain.last().unwrap()["to"], "email:ana@acme.io");
+    assert!(
+        chain
+            .iter()
+            .any(|s| s["rule"] == "merge" && s["message_id"] == "m4")
+    );
+    ws.idgraph()
+        .args(["why", "user_id:u1", "user_id:u2"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("are not linked"));
+}
+
+#[test]
+fn merge_needs_a_reason_and_force_for_conflicts_and_undo_restores() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let before = ws.export("default");
+    ws.idgraph()
+        .args(["merge", "user_id:u1", "user_id:u2"])
+        .assert()
+        .code(2);
+    let preview = ws.ok(&["merge", "user_id:u1", "user_id:u2", "--dry-run", "--json"]);
+    let preview: Value = serde_json::from_str(&preview).unwrap();
+    assert_eq!(preview["survivor"], "p1");
+    assert!(
+        preview["conflicts"][0]
+            .as_str()
+            .unwrap()
+            .contains("user_id")
+    );
+    assert_eq!(ws.export("default"), before, "dry run changes nothing");
+    ws.idgraph()
+        .args([
+            "merge",
+            "user_id:u1",
+            "user_id:u2",
+            "--reason",
+            "same person",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--force"));
+    ws.ok(&[
+        "merge",
+        "user_id:u1",
+        "user_id:u2",
+        "--reason",
+        "same person",
+        "--force",
+    ]);
+    assert_eq!(ws.export("default").len(), 1);
+    let log = ws.ok(&["log", "--manual", "--json"]);
+    let entry: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["reason"], "same person");
+    assert!(entry["summary"].as_str().unwrap().contains("forced merge"));
+    ws.ok(&["undo"]);
+    assert_eq!(ws.export("default"), before);
+}
+
+#[test]
+fn split_moves_identifiers_with_their_events_and_stays_split() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let before = ws.export("default");
+    let preview = ws.ok(&[
+        "split",
+        "ios.id:DEV1",
+        "anonymous_id:ios-anon",
+        "--dry-run",
+        "--json",
+    ]);
+    let preview: Value = serde_json::from_str(&preview).unwrap();
+    assert_eq!(preview["moving_events"].as_array().unwrap().len(), 1);
+    ws.ok(&[
+        "split",
+        "ios.id:DEV1",
+        "anonymous_id:ios-anon",
+        "--reason",
+        "shared iPad",
+    ]);
+    let after = ws.export("default");
+    assert_eq!(after.len(), 3);
+    let split_out = after
+        .iter()
+        .find(|p| ids_of(p).contains(&"ios.id:DEV1".to_string()))
+        .unwrap();
+    assert_eq!(ids_of(split_out), ["anonymous_id:ios-anon", "ios.id:DEV1"]);
+    assert_eq!(split_out["event_count"], 1);
+    let later = ws.file(
+        "later.jsonl",
+        &[json!({"type":"track","event":"Opened","anonymousId":"ios-anon","userId":"u1","messageId":"m9",
+            "timestamp":"2025-02-01T00:00:00Z","context":{"device":{"id":"DEV1","type":"ios"}}})],
+    );
+    ws.ok(&["ingest", later.to_str().unwrap()]);
+    assert_eq!(
+        ws.export("default").len(),
+        3,
+        "a later event must not silently re-merge the split"
+    );
+    let undo_target = ws.ok(&["log", "--manual", "--json"]);
+    let op = serde_json::from_str::<Value>(undo_target.lines().next().unwrap()).unwrap()["op"]
+        .as_u64()
+        .unwrap();
+    ws.ok(&["undo", &op.to_string(), "--reason", "was right after all"]);
+    let restored = ws.export("default");
+    assert_eq!(restored.len(), 2);
+    assert_eq!(ids_of(&restored[0]), ids_of(&before[0]));
+}
+
+#[test]
+fn spaces_are_isolated() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["--space", "shop", "ingest", file.to_str().unwrap()]);
+    assert_eq!(ws.export("shop").len(), 2);
+    assert!(ws.export("default").is_empty());
+    ws.idgraph().args(["show", "user_id:u1"]).assert().code(1);
+    ws.ok(&["--space", "shop", "show", "user_id:u1"]);
+}
+
+#[test]
+fn configured_sources_route_events_to_their_space_and_channel() {
+    let ws = Workspace::new();
+    let config = ws.write(
+        "config.toml",
+        "[sources.desk]\nwrite_key = \"DESK\"\nspace = \"support\"\nchannel = \"support\"\n",
+    );
+    let file = ws.file(
+        "e.jsonl",
+        &[json!({"type":"track","event":"Complaint Logged","userId":"u1","writeKey":"DESK","messageId":"s1","timestamp":"2025-01-01T00:00:00Z"})],
+    );
+    ws.idgraph()
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .arg(&file)
+        .assert()
+        .success();
+    let out = ws
+        .idgraph()
+        .arg("--config")
+        .arg(&config)
+        .args(["--space", "support", "show", "user_id:u1", "--json"])
+        .output()
+        .unwrap();
+    let profile: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(profile["recent_events"][0]["channel"], "support");
+    assert_eq!(profile["recent_events"][0]["source"], "desk");
+}
+
+#[test]
+fn a_store_in_use_by_another_process_says_so() {
+    let ws = Workspace::new();
+    let store =
+        idgraph::store::Store::open(&ws.store(), idgraph::config::Config::defaults()).unwrap();
+    ws.idgraph()
+        .arg("export")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "is in use by another idgraph process",
+        ));
+    drop(store);
+    ws.ok(&["export"]);
+}
+
+#[test]
+fn store_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let mode = std::fs::metadata(ws.store()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "store dir mode {mode:o}");
+    for entry in std::fs::read_dir(ws.store()).unwrap().flatten() {
+        let mode = entry.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} mode {mode:o}", entry.path().display());
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_config_default_is_the_asset() {
+    let ws = Workspace::new();
+    ws.idgraph().arg("frobnicate").assert().code(2);
+    ws.idgraph().arg("ingest").assert().code(2);
+    let printed = ws.ok(&["config", "--default"]);
+    assert_eq!(printed, idgraph::config::DEFAULT_CONFIG);
+    let bad = ws.write("bad.toml", "[identity]\nmax_merges = \"lots\"\n");
+    ws.idgraph()
+        .arg("--config")
+        .arg(&bad)
+        .arg("export")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.toml").and(predicate::str::contains("max_merges")));
+}
+
+#[test]
+fn health_flags_forced_merges() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    ws.ok(&[
+        "merge",
+        "user_id:u1",
+        "user_id:u2",
+        "--reason",
+        "test",
+        "--force",
+    ]);
+    let report: Value = serde_json::from_str(&ws.ok(&["health", "--json"])).unwrap();
+    assert_eq!(report["profiles"], 1);
+    let top = &report["suspicious"][0];
+    assert_eq!(top["profile_id"], "p1");
+    assert!(top["reasons"].to_string().contains("2 user ids"));
+}

@@ -1,0 +1,205 @@
+//! Store properties on a real sled directory: idempotent re-ingest, exact undo, pinned splits.
+
+use idgraph::config::Config;
+use idgraph::ingest::SourcedEvent;
+use idgraph::model::{Event, Identifier};
+use idgraph::query::export::export_line;
+use idgraph::query::{GraphRead, GraphRepair};
+use idgraph::store::{SpaceStore, Store};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn sourced(v: Value) -> SourcedEvent {
+    SourcedEvent {
+        event: Event::from_json(v).expect("valid event"),
+        source: "test".into(),
+        channel: "web".into(),
+    }
+}
+
+fn export(space: &SpaceStore) -> Vec<Value> {
+    let mut out = Vec::new();
+    space
+        .for_each_profile(&mut |p| {
+            out.push(export_line(space.space(), p));
+            true
+        })
+        .unwrap();
+    out
+}
+
+/// Events drawn from small pools so that identifiers collide often.
+fn event_strategy() -> impl Strategy<Value = Value> {
+    (
+        0..6u32,
+        proptest::option::of(0..4u32),
+        proptest::option::of(0..6u32),
+        proptest::option::of(0..4u32),
+        proptest::option::of(0..3u32),
+        0..1000i64,
+        prop::sample::select(vec!["identify", "track", "page"]),
+        proptest::option::of(prop::sample::select(vec!["free", "pro", "team"])),
+    )
+        .prop_map(|(m, user, anon, email, device, minute, kind, plan)| {
+            let mut e = json!({
+                "type": kind, "messageId": format!("m{m}-{user:?}-{anon:?}-{email:?}-{device:?}-{minute}"),
+                "timestamp": format!("2025-01-01T00:00:00Z"), "event": "Clicked",
+            });
+            e["timestamp"] = json!(idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000));
+            if let Some(u) = user {
+                e["userId"] = json!(format!("u{u}"));
+            }
+            if anon.is_some() || user.is_none() {
+                e["anonymousId"] = json!(format!("a{}", anon.unwrap_or(9)));
+            }
+            let mut traits = serde_json::Map::new();
+            if let Some(x) = email {
+                traits.insert("email".into(), json!(format!("p{x}@acme.io")));
+            }
+            if let Some(p) = plan {
+                traits.insert("plan".into(), json!(p));
+            }
+            e["traits"] = Value::Object(traits);
+            if let Some(d) = device {
+                e["context"] = json!({"device": {"id": format!("D{d}"), "type": "ios"}});
+            }
+            e
+        })
+}
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(dir, Config::defaults()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reingesting_any_event_set_changes_nothing(events in prop::collection::vec(event_strategy(), 1..40), seed in any::<u64>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let space = store.space("default").unwrap();
+        let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
+        space.ingest(&batch, 0).unwrap();
+        let before = export(&space);
+        let mut shuffled = batch.clone();
+        let len = shuffled.len();
+        for i in 0..len {
+            shuffled.swap(i, (seed as usize).wrapping_mul(31).wrapping_add(i * 7) % len);
+        }
+        let outcome = space.ingest(&shuffled, 0).unwrap();
+        prop_assert_eq!(outcome.stored, 0);
+        prop_assert_eq!(export(&space), before);
+    }
+
+    #[test]
+    fn undo_of_a_manual_merge_or_split_restores_the_export(events in prop::collection::vec(event_strategy(), 2..40), pick in any::<prop::sample::Index>(), split_first in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let space = store.space("default").unwrap();
+        let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
+        space.ingest(&batch, 0).unwrap();
+        let before = export(&space);
+        let mut profiles = Vec::new();
+        space.for_each_profile(&mut |p| { profiles.push(p.clone()); true }).unwrap();
+        if split_first {
+            let splittable: Vec<_> = profiles.iter().filter(|p| p.identifiers.len() > 1).collect();
+            prop_assume!(!splittable.is_empty());
+            let profile = pick.get(&splittable);
+            let moving: Vec<Identifier> = vec![profile.identifiers[pick.index(profile.identifiers.len())].id.clone()];
+            let op = space.split(profile.id, &moving, "test").unwrap().entry.op;
+            prop_assert_ne!(export(&space), before.clone());
+            space.undo(op, "test").unwrap();
+        } else {
+            prop_assume!(profiles.len() > 1);
+            let a = pick.get(&profiles).id;
+            let b = profiles.iter().find(|p| p.id != a).unwrap().id;
+            let op = space.merge(a, b, "test", true).unwrap().entry.op;
+            prop_assert_eq!(export(&space).len(), before.len() - 1);
+            space.undo(op, "test").unwrap();
+        }
+        prop_assert_eq!(export(&space), before);
+    }
+
+    #[test]
+    fn events_after_a_split_do_not_re_merge_it(events in prop::collection::vec(event_strategy(), 2..30), later in prop::collection::vec(event_strategy(), 1..30), pick in any::<prop::sample::Index>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let space = store.space("default").unwrap();
+        space.ingest(&events.iter().cloned().map(sourced).collect::<Vec<_>>(), 0).unwrap();
+        let mut profiles = Vec::new();
+        space.for_each_profile(&mut |p| { if p.identifiers.len() > 1 { profiles.push(p.clone()); } true }).unwrap();
+        prop_assume!(!profiles.is_empty());
+        let profile = pick.get(&profiles);
+        let moved = profile.identifiers[0].id.clone();
+        let stayed = profile.identifiers[1].id.clone();
+        space.split(profile.id, std::slice::from_ref(&moved), "test").unwrap();
+        let later: Vec<SourcedEvent> = later.into_iter().map(|mut e| {
+            e["messageId"] = json!(format!("later-{}", e["messageId"].as_str().unwrap_or("")));
+            sourced(e)
+        }).collect();
+        space.ingest(&later, 0).unwrap();
+        let a = space.owner(&moved).unwrap().unwrap();
+        let b = space.owner(&stayed).unwrap().unwrap();
+        prop_assert_ne!(a, b);
+    }
+}
+
+#[test]
+fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let space = store.space("default").unwrap();
+        space
+            .ingest(&[sourced(json!({"type":"identify","userId":"u1","messageId":"x1","traits":{"email":"a@acme.io"}}))], 0)
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let space = store.space("default").unwrap();
+    assert_eq!(export(&space).len(), 1);
+    space
+        .ingest(
+            &[sourced(
+                json!({"type":"identify","userId":"u2","messageId":"x2"}),
+            )],
+            0,
+        )
+        .unwrap();
+    let ids: Vec<Value> = export(&space)
+        .iter()
+        .map(|p| p["profile_id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("p1"), json!("p2")]);
+    assert_eq!(space.profile_count().unwrap(), 2);
+    assert_eq!(space.event_count(), 2);
+}
+
+#[test]
+fn timelines_read_newest_first_across_merged_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let space = store.space("default").unwrap();
+    let events = [
+        json!({"type":"page","anonymousId":"a1","messageId":"1","timestamp":"2025-01-01T00:00:00Z"}),
+        json!({"type":"page","anonymousId":"a2","messageId":"2","timestamp":"2025-01-03T00:00:00Z"}),
+        json!({"type":"page","anonymousId":"a1","messageId":"3","timestamp":"2025-01-05T00:00:00Z"}),
+        json!({"type":"identify","anonymousId":"a2","userId":"u","messageId":"4","timestamp":"2025-01-02T00:00:00Z"}),
+        json!({"type":"identify","anonymousId":"a1","userId":"u","messageId":"5","timestamp":"2025-01-04T00:00:00Z"}),
+    ];
+    space.ingest(&events.map(sourced), 0).unwrap();
+    let owner = space
+        .owner(&Identifier::parse("user_id:u").unwrap())
+        .unwrap()
+        .unwrap();
+    let timeline = space.timeline(owner, 10).unwrap();
+    let ids: Vec<&str> = timeline.iter().map(|e| e.message_id.as_str()).collect();
+    assert_eq!(ids, ["3", "5", "2", "4", "1"]);
+    assert_eq!(space.timeline(owner, 2).unwrap().len(), 2);
+    assert_eq!(
+        space.journal_for(owner).unwrap().len(),
+        1,
+        "event 5 merged the a1 and a2 profiles"
+    );
+}
