@@ -3,6 +3,7 @@
 
 pub mod reader;
 pub mod source;
+pub mod writer;
 
 use std::future::Future;
 

@@ -244,7 +244,7 @@ impl Event {
 
     /// The original JSON text of the event.
     pub fn raw_json(&self) -> String {
-        Value::Object(self.raw.clone()).to_string()
+        serde_json::to_string(&self.raw).unwrap_or_default()
     }
 }
 
@@ -305,7 +305,7 @@ fn truncate(text: &str, max: usize) -> String {
 /// A stable message id for events that arrive without one: a hash of the JSON content,
 /// so re-ingesting the same line is still recognised as a duplicate.
 fn content_message_id(raw: &Map<String, Value>) -> String {
-    let text = Value::Object(raw.clone()).to_string();
+    let text = serde_json::to_string(raw).unwrap_or_default();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.as_bytes() {
         hash ^= u64::from(*byte);

@@ -47,11 +47,9 @@ pub(super) fn put_journal(batch: &mut sled::Batch, entry: &JournalEntry, undo: &
     }
 }
 
-/// Adds a link and its adjacency entries to a batch.
+/// Adds a link to a batch, filed under the identifier it attached (`to`).
 pub(super) fn put_link(batch: &mut sled::Batch, id: u64, link: &Link) {
-    batch.insert(keys::link(id), encode(link));
-    batch.insert(keys::adjacency(&link.from, id), &[][..]);
-    batch.insert(keys::adjacency(&link.to, id), &[][..]);
+    batch.insert(keys::adjacency(&link.to, id), encode(link));
 }
 
 /// Writes back what changed in the working graph.
@@ -208,9 +206,9 @@ impl SpaceStore {
             &sourced.channel,
             plan.identifiers.clone(),
         );
-        batch.insert(keys::event(seq), encode(&stored));
-        batch.insert(keys::timeline(target.0, time, seq), &[][..]);
-        batch.insert(keys::message(&event.message_id), &seq.to_be_bytes()[..]);
+        let timeline_key = keys::timeline(target.0, time, seq);
+        batch.insert(keys::message(&event.message_id), &timeline_key[..]);
+        batch.insert(timeline_key, encode(&stored));
         let provenance = Provenance {
             message_id: event.message_id.clone(),
             source: sourced.source.clone(),

@@ -11,17 +11,14 @@ pub mod tag {
     pub const PROFILE: u8 = b'P';
     /// Identifier → owning profile.
     pub const IDENTIFIER: u8 = b'I';
-    /// Event by ingest sequence.
-    pub const EVENT: u8 = b'E';
-    /// Timeline index: cluster, time, seq.
+    /// Events: cluster, time, seq → the stored event (a profile's timeline is the union
+    /// of its clusters' ranges, so merges rewrite nothing).
     pub const TIMELINE: u8 = b'T';
-    /// messageId → seq (deduplication).
+    /// messageId → the event's timeline key (deduplication and lookup).
     pub const MESSAGE: u8 = b'D';
     /// Cluster → profile, for clusters merged into another profile.
     pub const CLUSTER: u8 = b'C';
-    /// Link by id.
-    pub const LINK: u8 = b'L';
-    /// Identifier → link adjacency.
+    /// Links, filed under the identifier they attached: identifier, link id → link.
     pub const ADJACENCY: u8 = b'A';
     /// Violations: cluster, seq, index.
     pub const VIOLATION: u8 = b'V';
@@ -99,11 +96,6 @@ pub fn identifier_from_key(key: &[u8]) -> Option<Identifier> {
     Some(Identifier::new(kind, value))
 }
 
-/// `E` + seq.
-pub fn event(seq: u64) -> Vec<u8> {
-    tagged_u64(tag::EVENT, seq)
-}
-
 /// `T` + cluster: the prefix of one cluster's timeline.
 pub fn timeline_prefix(cluster: u64) -> Vec<u8> {
     tagged_u64(tag::TIMELINE, cluster)
@@ -133,11 +125,6 @@ pub fn message(message_id: &str) -> Vec<u8> {
 /// `C` + cluster.
 pub fn cluster(cluster: u64) -> Vec<u8> {
     tagged_u64(tag::CLUSTER, cluster)
-}
-
-/// `L` + link id.
-pub fn link(id: u64) -> Vec<u8> {
-    tagged_u64(tag::LINK, id)
 }
 
 /// `A` + identifier: the prefix of an identifier's links.

@@ -11,22 +11,17 @@ use super::space::SpaceStore;
 
 impl SpaceStore {
     /// A profile's events, newest first: a k-way merge of its clusters' timelines.
-    pub(super) fn timeline_seqs(
+    pub(super) fn timeline_events(
         &self,
         profile: &Profile,
         limit: usize,
-    ) -> anyhow::Result<Vec<(i64, u64)>> {
+    ) -> anyhow::Result<Vec<StoredEvent>> {
         let mut iters: Vec<_> = profile
             .clusters
             .iter()
-            .map(|c| {
-                self.tree
-                    .scan_prefix(keys::timeline_prefix(*c))
-                    .rev()
-                    .peekable()
-            })
+            .map(|c| self.tree.scan_prefix(keys::timeline_prefix(*c)).rev())
             .collect();
-        let mut heads: Vec<Option<(i64, u64)>> = Vec::with_capacity(iters.len());
+        let mut heads: Vec<Option<(Vec<u8>, sled::IVec)>> = Vec::with_capacity(iters.len());
         for iter in &mut iters {
             heads.push(next_entry(iter)?);
         }
@@ -35,25 +30,17 @@ impl SpaceStore {
             let best = heads
                 .iter()
                 .enumerate()
-                .filter_map(|(i, h)| h.map(|h| (h, i)))
+                .filter_map(|(i, h)| {
+                    h.as_ref()
+                        .and_then(|(k, _)| keys::timeline_entry(k))
+                        .map(|e| (e, i))
+                })
                 .max();
-            let Some((entry, i)) = best else { break };
-            out.push(entry);
-            heads[i] = next_entry(&mut iters[i])?;
-        }
-        Ok(out)
-    }
-
-    /// Reads stored events by seq.
-    pub(super) fn events(
-        &self,
-        seqs: impl IntoIterator<Item = u64>,
-    ) -> anyhow::Result<Vec<StoredEvent>> {
-        let mut out = Vec::new();
-        for seq in seqs {
-            if let Some(event) = self.get::<StoredEvent>(&keys::event(seq))? {
-                out.push(event);
+            let Some((_, i)) = best else { break };
+            if let Some((_, value)) = heads[i].take() {
+                out.push(decode(&value)?);
             }
+            heads[i] = next_entry(&mut iters[i])?;
         }
         Ok(out)
     }
@@ -73,20 +60,13 @@ impl SpaceStore {
         Ok(out)
     }
 
-    fn all_links(&self, profile: &Profile) -> anyhow::Result<Vec<(u64, Link)>> {
-        let mut ids = BTreeSet::new();
+    /// Every link filed under one of the profile's identifiers.
+    fn all_links(&self, profile: &Profile) -> anyhow::Result<Vec<Link>> {
+        let mut out = Vec::new();
         for held in &profile.identifiers {
             for item in self.tree.scan_prefix(keys::adjacency_prefix(&held.id)) {
-                let (key, _) = item?;
-                if let Some(id) = keys::u64_at(&key, key.len() - 8) {
-                    ids.insert(id);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(link) = self.get::<Link>(&keys::link(id))? {
-                out.push((id, link));
+                let (_, value) = item?;
+                out.push(decode(&value)?);
             }
         }
         Ok(out)
@@ -95,9 +75,12 @@ impl SpaceStore {
 
 fn next_entry(
     iter: &mut impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-) -> anyhow::Result<Option<(i64, u64)>> {
+) -> anyhow::Result<Option<(Vec<u8>, sled::IVec)>> {
     match iter.next() {
-        Some(item) => Ok(keys::timeline_entry(&item?.0)),
+        Some(item) => {
+            let (key, value) = item?;
+            Ok(Some((key.to_vec(), value)))
+        }
         None => Ok(None),
     }
 }
@@ -138,8 +121,7 @@ impl GraphRead for SpaceStore {
         let Some(profile) = self.load_profile(id)? else {
             return Ok(Vec::new());
         };
-        let seqs = self.timeline_seqs(&profile, limit)?;
-        self.events(seqs.into_iter().map(|(_, seq)| seq))
+        self.timeline_events(&profile, limit)
     }
 
     fn links(&self, id: ProfileId) -> anyhow::Result<Vec<Link>> {
@@ -150,8 +132,7 @@ impl GraphRead for SpaceStore {
         Ok(self
             .all_links(&profile)?
             .into_iter()
-            .map(|(_, link)| link)
-            .filter(|l| profile.has(&l.from) && profile.has(&l.to))
+            .filter(|l: &Link| profile.has(&l.from) && profile.has(&l.to))
             .collect())
     }
 

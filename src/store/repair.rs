@@ -12,7 +12,7 @@ use crate::model::{
 use crate::query::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
 use crate::resolve::{MergePreview, preview_merge};
 
-use super::codec::encode;
+use super::codec::{decode, encode};
 use super::ingest::{UndoData, os_user, put_journal, put_link};
 use super::keys;
 use super::space::{Counters, SpaceStore};
@@ -41,16 +41,11 @@ impl SpaceStore {
         let mut out = Vec::new();
         for cluster in &profile.clusters {
             for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
-                let (key, _) = item?;
-                let Some((_, seq)) = keys::timeline_entry(&key) else {
-                    continue;
-                };
-                if let Some(event) = self.get::<StoredEvent>(&keys::event(seq))? {
-                    out.push(Filed {
-                        cluster: *cluster,
-                        event,
-                    });
-                }
+                let (_, value) = item?;
+                out.push(Filed {
+                    cluster: *cluster,
+                    event: decode(&value)?,
+                });
             }
         }
         out.sort_by_key(|f| (f.event.time, f.event.seq));
@@ -138,7 +133,9 @@ impl SpaceStore {
         for filed in &split.moved_events {
             let e = &filed.event;
             batch.remove(keys::timeline(filed.cluster, e.time, e.seq));
-            batch.insert(keys::timeline(split.moved.id.0, e.time, e.seq), &[][..]);
+            let refiled = keys::timeline(split.moved.id.0, e.time, e.seq);
+            batch.insert(keys::message(&e.message_id), &refiled[..]);
+            batch.insert(refiled, encode(e));
             let mut prefix = keys::violation_prefix(filed.cluster);
             prefix.extend_from_slice(&e.seq.to_be_bytes());
             for item in self.tree.scan_prefix(prefix) {
