@@ -50,7 +50,7 @@ pub fn decide(
         violations,
     };
     let absorbed = match target {
-        Some(target) => merge_within_caps(target, &profiles[1..], rules, &mut plan),
+        Some(target) => merge_within_caps(target, &profiles[1..], &ids, &owners, rules, &mut plan),
         None => Vec::new(),
     };
     let in_target = |owner: &Option<ProfileId>| match (owner, target) {
@@ -102,8 +102,15 @@ fn candidate_profiles<'g>(owners: &[Option<ProfileId>], graph: &'g impl GraphVie
 }
 
 /// The other profiles the target may absorb under the merge caps; the rest stay apart, and
-/// the links they would have made are recorded as violations.
-fn merge_within_caps(target: &Profile, others: &[&Profile], rules: &Rules, plan: &mut Plan) -> Vec<ProfileId> {
+/// the event's identifiers that would have linked them are recorded as violations.
+fn merge_within_caps(
+    target: &Profile,
+    others: &[&Profile],
+    ids: &[Identifier],
+    owners: &[Option<ProfileId>],
+    rules: &Rules,
+    plan: &mut Plan,
+) -> Vec<ProfileId> {
     let mut merges = target.merge_count;
     let mut held = target.identifiers.len();
     let mut absorbed = Vec::new();
@@ -116,8 +123,13 @@ fn merge_within_caps(target: &Profile, others: &[&Profile], rules: &Rules, plan:
             } else {
                 format!("{} identifiers per profile", rules.max_identifiers)
             };
-            if let Some(first) = other.identifiers.first() {
-                plan.violations.push((first.id.clone(), ViolationReason::MergeCap { detail }));
+            for (id, _) in ids.iter().zip(owners).filter(|(_, o)| **o == Some(other.id)) {
+                plan.violations.push((
+                    id.clone(),
+                    ViolationReason::MergeCap {
+                        detail: detail.clone(),
+                    },
+                ));
             }
             continue;
         }
