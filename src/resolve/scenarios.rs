@@ -5,7 +5,7 @@
 //! [`resolve`] and [`WorkingGraph::apply`] exactly as the store does. Each test below is one
 //! rule of the specification, written as a short event sequence and the profiles expected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -55,6 +55,10 @@ struct Sim {
     now: Millis,
     violations: Vec<Dropped>,
     outcomes: Vec<Outcome>,
+    /// Identifiers some plan put in a profile.
+    attributed_ids: BTreeSet<Identifier>,
+    /// Every identifier resolution saw in a plan (attributed or not).
+    touched: BTreeSet<Identifier>,
 }
 
 impl Sim {
@@ -78,6 +82,8 @@ impl Sim {
             now: BASE + 1_000 * DAY,
             violations: Vec::new(),
             outcomes: Vec::new(),
+            attributed_ids: BTreeSet::new(),
+            touched: BTreeSet::new(),
         }
     }
 
@@ -119,6 +125,13 @@ impl Sim {
                     id
                 };
                 let profile = self.graph.apply(&plan, &attribution, &mut next_id);
+                self.attributed_ids.extend(plan.identifiers.iter().cloned());
+                self.touched.extend(plan.identifiers.iter().cloned());
+                self.touched.extend(
+                    plan.links
+                        .iter()
+                        .flat_map(|(a, b, _)| [a.clone(), b.clone()]),
+                );
                 self.record(&event, plan.violations);
                 Outcome::Attributed(profile)
             }
@@ -147,7 +160,9 @@ impl Sim {
         let owner = self
             .owner(id)
             .unwrap_or_else(|| panic!("no profile holds {id}"));
-        self.graph.profile(owner).expect("owners point at live profiles")
+        self.graph
+            .profile(owner)
+            .expect("owners point at live profiles")
     }
 
     /// Whether two identifiers share a profile.
@@ -237,17 +252,32 @@ impl Sim {
             for (kind, n) in per_type {
                 let limit = self.rules.limit(kind);
                 if limit.window == crate::config::Window::Ever && n > limit.max {
-                    return Err(format!("{} holds {n} {kind} (limit {})", profile.id, limit.max));
+                    return Err(format!(
+                        "{} holds {n} {kind} (limit {})",
+                        profile.id, limit.max
+                    ));
                 }
             }
         }
-        // Every identifier any attributed event used is owned by a live profile listing it.
-        for dropped in &self.violations {
-            if let Some(owner) = self.graph.profile_of(&dropped.id) {
-                match self.graph.profile(owner) {
-                    Some(p) if p.has(&dropped.id) => {}
-                    _ => return Err(format!("{} is owned by a dead profile {owner}", dropped.id)),
+        // Every identifier resolution ever touched is owned by nobody (dropped) or by a live
+        // profile that lists it; every identifier a plan attributed is owned.
+        for id in self
+            .touched
+            .iter()
+            .chain(self.violations.iter().map(|d| &d.id))
+        {
+            match self.graph.profile_of(id) {
+                None if self.attributed_ids.contains(id) => {
+                    return Err(format!("{id} was attributed but nobody owns it"));
                 }
+                None => {}
+                Some(owner) => match self.graph.profile(owner) {
+                    Some(p) if p.has(id) => {}
+                    Some(_) => {
+                        return Err(format!("{id} is owned by {owner}, which does not list it"));
+                    }
+                    None => return Err(format!("{id} is owned by a dead profile {owner}")),
+                },
             }
         }
         let counted: u64 = self.graph.profiles().map(|p| p.event_count).sum();
@@ -256,12 +286,6 @@ impl Sim {
                 "profiles count {counted} events, {} were attributed",
                 self.attributed()
             ));
-        }
-        for outcome in &self.outcomes {
-            if let Outcome::Attributed(p) = outcome {
-                // The profile may have been merged since, but then its events live on.
-                let _ = p;
-            }
         }
         Ok(())
     }
@@ -288,8 +312,17 @@ impl Spaces {
     }
 
     fn ingest(&mut self, source: &str, event: Value) -> Outcome {
-        let space = self.config.source_by_name(source).unwrap().config.space.clone();
-        self.spaces.get_mut(&space).unwrap().ingest_from(source, event)
+        let space = self
+            .config
+            .source_by_name(source)
+            .unwrap()
+            .config
+            .space
+            .clone();
+        self.spaces
+            .get_mut(&space)
+            .unwrap()
+            .ingest_from(source, event)
     }
 
     fn space(&self, name: &str) -> &Sim {
@@ -308,14 +341,22 @@ fn id(text: &str) -> Identifier {
 #[test]
 fn anonymous_page_views_join_the_known_profile_on_identify_and_the_older_survives() {
     let mut sim = Sim::new();
-    let first = sim.ingest(json!({"type": "page", "name": "Home", "anonymousId": "a1", "timestamp": at(0, 0)}));
-    sim.ingest(json!({"type": "page", "name": "Pricing", "anonymousId": "a1", "timestamp": at(0, 5)}));
+    let first = sim.ingest(
+        json!({"type": "page", "name": "Home", "anonymousId": "a1", "timestamp": at(0, 0)}),
+    );
+    sim.ingest(
+        json!({"type": "page", "name": "Pricing", "anonymousId": "a1", "timestamp": at(0, 5)}),
+    );
     // A separate known profile for the same user exists already, created later in event time.
-    sim.ingest(json!({"type": "track", "event": "Signed Up", "userId": "u1", "timestamp": at(0, 9)}));
+    sim.ingest(
+        json!({"type": "track", "event": "Signed Up", "userId": "u1", "timestamp": at(0, 9)}),
+    );
     assert_eq!(sim.profile_count(), 2);
 
-    sim.ingest(json!({"type": "identify", "anonymousId": "a1", "userId": "u1",
-        "traits": {"email": "Ana@Acme.io", "name": "Ana"}, "timestamp": at(0, 10)}));
+    sim.ingest(
+        json!({"type": "identify", "anonymousId": "a1", "userId": "u1",
+        "traits": {"email": "Ana@Acme.io", "name": "Ana"}, "timestamp": at(0, 10)}),
+    );
 
     assert_eq!(sim.profile_count(), 1);
     assert_eq!(
@@ -323,7 +364,11 @@ fn anonymous_page_views_join_the_known_profile_on_identify_and_the_older_survive
         ["anonymous_id:a1", "email:ana@acme.io", "user_id:u1"]
     );
     let profile = sim.profile("email:ana@acme.io");
-    assert_eq!(Outcome::Attributed(profile.id), first, "the anonymous (older) profile survives");
+    assert_eq!(
+        Outcome::Attributed(profile.id),
+        first,
+        "the anonymous (older) profile survives"
+    );
     assert_eq!(profile.event_count, 4);
     assert_eq!(profile.merge_count, 1);
     assert_eq!(profile.created_at, BASE);
@@ -335,18 +380,26 @@ fn anonymous_page_views_join_the_known_profile_on_identify_and_the_older_survive
 #[test]
 fn a_second_device_joins_through_the_same_user_id() {
     let mut sim = Sim::new();
-    sim.ingest(json!({"type": "identify", "userId": "u1", "anonymousId": "web-a",
-        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 0)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "anonymousId": "web-a",
+        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 0)}),
+    );
     // The phone browses anonymously first: its own profile.
-    sim.ingest(json!({"type": "screen", "name": "Home", "anonymousId": "ios-a",
-        "context": {"device": {"id": "IPHONE-1", "type": "ios"}}, "timestamp": at(1, 0)}));
+    sim.ingest(
+        json!({"type": "screen", "name": "Home", "anonymousId": "ios-a",
+        "context": {"device": {"id": "IPHONE-1", "type": "ios"}}, "timestamp": at(1, 0)}),
+    );
     assert!(!sim.same("ios.id:IPHONE-1", "user_id:u1"));
     // Logging in on the phone brings the device and its anonymousId over.
-    sim.ingest(json!({"type": "identify", "userId": "u1", "anonymousId": "ios-a",
-        "context": {"device": {"id": "IPHONE-1", "type": "ios"}}, "timestamp": at(1, 3)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "anonymousId": "ios-a",
+        "context": {"device": {"id": "IPHONE-1", "type": "ios"}}, "timestamp": at(1, 3)}),
+    );
     // A third device logs in straight away.
-    sim.ingest(json!({"type": "track", "event": "Opened", "userId": "u1", "anonymousId": "droid-a",
-        "context": {"device": {"id": "PIXEL-7", "type": "android"}}, "timestamp": at(2, 0)}));
+    sim.ingest(
+        json!({"type": "track", "event": "Opened", "userId": "u1", "anonymousId": "droid-a",
+        "context": {"device": {"id": "PIXEL-7", "type": "android"}}, "timestamp": at(2, 0)}),
+    );
 
     assert_eq!(sim.profile_count(), 1);
     assert_eq!(
@@ -371,16 +424,25 @@ fn two_apps_in_one_space_share_a_profile() {
         "[sources.shop-web]\nspace = \"shop\"\nchannel = \"web\"\n\
          [sources.shop-ios]\nspace = \"shop\"\nchannel = \"ios\"\n",
     );
-    spaces.ingest("shop-web", json!({"type": "identify", "userId": "u1", "anonymousId": "w1",
-        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 0)}));
+    spaces.ingest(
+        "shop-web",
+        json!({"type": "identify", "userId": "u1", "anonymousId": "w1",
+        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 0)}),
+    );
     spaces.ingest("shop-ios", json!({"type": "screen", "name": "Cart", "userId": "u1",
         "anonymousId": "i1", "context": {"device": {"id": "D1", "type": "ios"}}, "timestamp": at(0, 30)}));
     let shop = spaces.space("shop");
     assert_eq!(shop.profile_count(), 1);
     assert!(shop.same("anonymous_id:w1", "ios.id:D1"));
     let profile = shop.profile("user_id:u1");
-    assert_eq!(profile.identifier(&id("anonymous_id:w1")).unwrap().source, "shop-web");
-    assert_eq!(profile.identifier(&id("ios.id:D1")).unwrap().source, "shop-ios");
+    assert_eq!(
+        profile.identifier(&id("anonymous_id:w1")).unwrap().source,
+        "shop-web"
+    );
+    assert_eq!(
+        profile.identifier(&id("ios.id:D1")).unwrap().source,
+        "shop-ios"
+    );
     assert_eq!(spaces.space(DEFAULT_SPACE).profile_count(), 0);
 }
 
@@ -391,25 +453,53 @@ fn two_spaces_never_share_profiles_and_keep_their_own_rules() {
          [sources.crm]\nspace = \"b2b\"\n\
          [spaces.b2b.identity]\nalias_merges = true\n",
     );
-    spaces.ingest("shop-web", json!({"type": "identify", "userId": "u1", "anonymousId": "w1",
-        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 0)}));
-    spaces.ingest("crm", json!({"type": "identify", "userId": "u1",
-        "traits": {"email": "ana@acme.io", "phone": "+4915112345678"}, "timestamp": at(0, 1)}));
-    spaces.ingest("crm", json!({"type": "alias", "userId": "u1", "previousId": "lead-9", "timestamp": at(0, 2)}));
-    spaces.ingest("shop-web", json!({"type": "alias", "userId": "u1", "previousId": "lead-9", "timestamp": at(0, 3)}));
+    spaces.ingest(
+        "shop-web",
+        json!({"type": "identify", "userId": "u1", "anonymousId": "w1",
+        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 0)}),
+    );
+    spaces.ingest(
+        "crm",
+        json!({"type": "identify", "userId": "u1",
+        "traits": {"email": "ana@acme.io", "phone": "+4915112345678"}, "timestamp": at(0, 1)}),
+    );
+    spaces.ingest(
+        "crm",
+        json!({"type": "alias", "userId": "u1", "previousId": "lead-9", "timestamp": at(0, 2)}),
+    );
+    spaces.ingest(
+        "shop-web",
+        json!({"type": "alias", "userId": "u1", "previousId": "lead-9", "timestamp": at(0, 3)}),
+    );
 
     let shop = spaces.space("shop");
     let b2b = spaces.space("b2b");
     assert_eq!(shop.profile_count(), 1);
     assert_eq!(b2b.profile_count(), 1);
-    assert_eq!(shop.ids_of("user_id:u1"), ["anonymous_id:w1", "email:ana@acme.io", "user_id:u1"]);
+    assert_eq!(
+        shop.ids_of("user_id:u1"),
+        ["anonymous_id:w1", "email:ana@acme.io", "user_id:u1"]
+    );
     assert_eq!(
         b2b.ids_of("user_id:u1"),
-        ["anonymous_id:lead-9", "email:ana@acme.io", "phone:+4915112345678", "user_id:u1"]
+        [
+            "anonymous_id:lead-9",
+            "email:ana@acme.io",
+            "phone:+4915112345678",
+            "user_id:u1"
+        ]
     );
-    assert_eq!(shop.owner("phone:+4915112345678"), None, "nothing leaks across spaces");
+    assert_eq!(
+        shop.owner("phone:+4915112345678"),
+        None,
+        "nothing leaks across spaces"
+    );
     assert_eq!(b2b.owner("anonymous_id:w1"), None);
-    assert_eq!(shop.owner("anonymous_id:lead-9"), None, "shop does not merge on alias");
+    assert_eq!(
+        shop.owner("anonymous_id:lead-9"),
+        None,
+        "shop does not merge on alias"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -419,19 +509,31 @@ fn two_spaces_never_share_profiles_and_keep_their_own_rules() {
 #[test]
 fn a_shared_anonymous_id_after_logout_keeps_two_users_apart() {
     let mut sim = Sim::new();
-    sim.ingest(json!({"type": "identify", "userId": "alice", "anonymousId": "laptop",
-        "traits": {"email": "alice@acme.io"}, "timestamp": at(0, 0)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "alice", "anonymousId": "laptop",
+        "traits": {"email": "alice@acme.io"}, "timestamp": at(0, 0)}),
+    );
     // Alice logs out without reset(); Bob logs in on the same browser.
-    sim.ingest(json!({"type": "identify", "userId": "bob", "anonymousId": "laptop",
-        "messageId": "bob-login", "traits": {"email": "bob@acme.io"}, "timestamp": at(0, 30)}));
-    sim.ingest(json!({"type": "track", "event": "Viewed", "userId": "bob", "anonymousId": "laptop",
-        "timestamp": at(0, 31)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "bob", "anonymousId": "laptop",
+        "messageId": "bob-login", "traits": {"email": "bob@acme.io"}, "timestamp": at(0, 30)}),
+    );
+    sim.ingest(
+        json!({"type": "track", "event": "Viewed", "userId": "bob", "anonymousId": "laptop",
+        "timestamp": at(0, 31)}),
+    );
 
     assert_eq!(sim.profile_count(), 2);
     assert!(!sim.same("user_id:alice", "user_id:bob"));
-    assert_eq!(sim.ids_of("user_id:bob"), ["email:bob@acme.io", "user_id:bob"]);
+    assert_eq!(
+        sim.ids_of("user_id:bob"),
+        ["email:bob@acme.io", "user_id:bob"]
+    );
     assert_eq!(sim.profile("user_id:bob").event_count, 2);
-    assert!(sim.same("anonymous_id:laptop", "user_id:alice"), "the device stays with its first user");
+    assert!(
+        sim.same("anonymous_id:laptop", "user_id:alice"),
+        "the device stays with its first user"
+    );
     let dropped = sim.violations_of("anonymous_id:laptop");
     assert_eq!(dropped.len(), 2);
     assert_eq!(dropped[0].message_id, "bob-login");
@@ -451,8 +553,10 @@ fn a_shared_team_email_keeps_two_users_apart() {
     let mut sim = Sim::new();
     sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "Team@Acme.io"}, "timestamp": at(0, 0)}));
     sim.ingest(json!({"type": "identify", "userId": "u2", "traits": {"email": "team@acme.io"}, "timestamp": at(0, 1)}));
-    sim.ingest(json!({"type": "identify", "userId": "u2", "anonymousId": "a2",
-        "traits": {"email": "team@acme.io"}, "timestamp": at(0, 2)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "u2", "anonymousId": "a2",
+        "traits": {"email": "team@acme.io"}, "timestamp": at(0, 2)}),
+    );
 
     assert_eq!(sim.profile_count(), 2);
     assert!(!sim.same("user_id:u1", "user_id:u2"));
@@ -468,20 +572,39 @@ fn a_shared_team_email_keeps_two_users_apart() {
 #[test]
 fn junk_values_are_never_identifiers_and_are_recorded_as_blocked() {
     let mut sim = Sim::new();
-    let junk_users = ["undefined", "null", "[object Object]", "0", "-1", "", "  ", "NaN", "anonymous"];
+    let junk_users = [
+        "undefined",
+        "null",
+        "[object Object]",
+        "0",
+        "-1",
+        "",
+        "  ",
+        "NaN",
+        "anonymous",
+    ];
     for (i, junk) in junk_users.iter().enumerate() {
-        sim.ingest(json!({"type": "track", "event": "x", "userId": junk, "anonymousId": format!("a{i}"),
-            "timestamp": at(0, i as i64)}));
+        sim.ingest(
+            json!({"type": "track", "event": "x", "userId": junk, "anonymousId": format!("a{i}"),
+            "timestamp": at(0, i as i64)}),
+        );
     }
     // Numbers are read as text: 0 and -1 are junk too.
     sim.ingest(json!({"type": "track", "event": "x", "userId": 0, "anonymousId": "a-num", "timestamp": at(0, 20)}));
     sim.ingest(json!({"type": "track", "event": "x", "userId": -1, "anonymousId": "a-num2", "timestamp": at(0, 21)}));
-    for (i, email) in ["test@test.com", "none@example.com", "asdf@foo.io", "x@mailinator.com"]
-        .iter()
-        .enumerate()
+    for (i, email) in [
+        "test@test.com",
+        "none@example.com",
+        "asdf@foo.io",
+        "x@mailinator.com",
+    ]
+    .iter()
+    .enumerate()
     {
-        sim.ingest(json!({"type": "identify", "anonymousId": format!("e{i}"), "traits": {"email": email},
-            "timestamp": at(1, i as i64)}));
+        sim.ingest(
+            json!({"type": "identify", "anonymousId": format!("e{i}"), "traits": {"email": email},
+            "timestamp": at(1, i as i64)}),
+        );
     }
     // Nothing was merged through junk: every anonymousId is its own profile.
     assert_eq!(sim.profile_count(), junk_users.len() + 2 + 4);
@@ -499,10 +622,15 @@ fn junk_values_are_never_identifiers_and_are_recorded_as_blocked() {
     assert_eq!(sim.violations_of("email:test@test.com").len(), 1);
 
     // An event with nothing but junk cannot be attributed; its junk is still recorded.
-    let outcome = sim.ingest(json!({"type": "page", "userId": "undefined", "anonymousId": "null",
-        "messageId": "all-junk", "timestamp": at(2, 0)}));
+    let outcome = sim.ingest(
+        json!({"type": "page", "userId": "undefined", "anonymousId": "null",
+        "messageId": "all-junk", "timestamp": at(2, 0)}),
+    );
     assert_eq!(outcome, Outcome::Unresolvable);
-    assert_eq!(sim.violations_of("anonymous_id:null")[0].message_id, "all-junk");
+    assert_eq!(
+        sim.violations_of("anonymous_id:null")[0].message_id,
+        "all-junk"
+    );
     sim.check_invariants().unwrap();
 }
 
@@ -512,9 +640,14 @@ const WEEKLY_EMAIL: &str = "[identity.types.email]\nlimit = 1\nwindow = \"weekly
 fn weekly_limit_drops_a_second_email_within_the_week_and_accepts_it_after() {
     let mut sim = Sim::with_toml(WEEKLY_EMAIL);
     sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "one@acme.io"}, "timestamp": at(0, 0)}));
-    sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "two@acme.io"},
-        "messageId": "too-soon", "timestamp": at(6, 0)}));
-    assert_eq!(sim.ids_of("user_id:u1"), ["email:one@acme.io", "user_id:u1"]);
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "traits": {"email": "two@acme.io"},
+        "messageId": "too-soon", "timestamp": at(6, 0)}),
+    );
+    assert_eq!(
+        sim.ids_of("user_id:u1"),
+        ["email:one@acme.io", "user_id:u1"]
+    );
     assert_eq!(sim.owner("email:two@acme.io"), None);
     let dropped = sim.violations_of("email:two@acme.io");
     assert_eq!(dropped.len(), 1);
@@ -526,7 +659,11 @@ fn weekly_limit_drops_a_second_email_within_the_week_and_accepts_it_after() {
             window: "weekly".into()
         }
     );
-    assert_eq!(sim.profile("user_id:u1").event_count, 2, "the event is still attributed");
+    assert_eq!(
+        sim.profile("user_id:u1").event_count,
+        2,
+        "the event is still attributed"
+    );
 
     sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "two@acme.io"}, "timestamp": at(8, 0)}));
     assert_eq!(
@@ -566,7 +703,10 @@ fn windows_look_both_ways_so_a_late_old_event_is_judged_by_its_own_time() {
     let mut late = Sim::with_toml(WEEKLY_EMAIL);
     late.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "new@acme.io"}, "timestamp": at(10, 0)}));
     late.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "old@acme.io"}, "timestamp": at(0, 0)}));
-    assert_eq!(late.ids_of("user_id:u1"), ["email:new@acme.io", "email:old@acme.io", "user_id:u1"]);
+    assert_eq!(
+        late.ids_of("user_id:u1"),
+        ["email:new@acme.io", "email:old@acme.io", "user_id:u1"]
+    );
     assert!(late.violations.is_empty(), "{:?}", late.violations);
 
     // But a late email from two days before the newer one is within its week: dropped.
@@ -579,11 +719,15 @@ fn windows_look_both_ways_so_a_late_old_event_is_judged_by_its_own_time() {
 fn merge_cap_stops_merging_but_events_are_still_attributed() {
     let mut sim = Sim::with_toml("[identity]\nmax_merges = 2\n");
     for i in 0..4 {
-        sim.ingest(json!({"type": "page", "anonymousId": format!("a{i}"), "timestamp": at(0, i),
-            "context": {"device": {"id": format!("D{i}")}}}));
+        sim.ingest(
+            json!({"type": "page", "anonymousId": format!("a{i}"), "timestamp": at(0, i),
+            "context": {"device": {"id": format!("D{i}")}}}),
+        );
     }
     assert_eq!(sim.profile_count(), 4);
-    sim.ingest(json!({"type": "identify", "userId": "u1", "anonymousId": "a0", "timestamp": at(1, 0)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "anonymousId": "a0", "timestamp": at(1, 0)}),
+    );
     // Each login from another device merges one anonymous profile...
     sim.ingest(json!({"type": "track", "event": "Login", "userId": "u1", "anonymousId": "a1", "timestamp": at(1, 1)}));
     sim.ingest(json!({"type": "track", "event": "Login", "userId": "u1", "anonymousId": "a2", "timestamp": at(1, 2)}));
@@ -591,27 +735,45 @@ fn merge_cap_stops_merging_but_events_are_still_attributed() {
     // ...until the cap: the third stays apart, but the event still counts for the user.
     let outcome = sim.ingest(json!({"type": "track", "event": "Login", "userId": "u1",
         "context": {"device": {"id": "D3"}}, "messageId": "capped", "timestamp": at(1, 3)}));
-    assert_eq!(outcome, Outcome::Attributed(sim.owner("user_id:u1").unwrap()));
+    assert_eq!(
+        outcome,
+        Outcome::Attributed(sim.owner("user_id:u1").unwrap())
+    );
     assert_eq!(sim.profile_count(), 2);
     assert!(!sim.same("user_id:u1", "anonymous_id:a3"));
     let user = sim.profile("user_id:u1");
     assert_eq!(user.merge_count, 2);
     assert_eq!(user.event_count, 3 + 4);
     let dropped = sim.violations_of("device_id:D3");
-    assert_eq!(dropped.len(), 1, "the event's identifier that could not merge is recorded");
-    assert!(sim.violations_of("anonymous_id:a3").is_empty(), "not some other identifier");
+    assert_eq!(
+        dropped.len(),
+        1,
+        "the event's identifier that could not merge is recorded"
+    );
+    assert!(
+        sim.violations_of("anonymous_id:a3").is_empty(),
+        "not some other identifier"
+    );
     assert_eq!(dropped[0].message_id, "capped");
-    assert!(matches!(dropped[0].reason, ViolationReason::MergeCap { .. }));
+    assert!(matches!(
+        dropped[0].reason,
+        ViolationReason::MergeCap { .. }
+    ));
     sim.check_invariants().unwrap();
 }
 
 #[test]
 fn identifier_cap_stops_growth_but_events_are_still_attributed() {
     let mut sim = Sim::with_toml("[identity]\nmax_identifiers = 3\n");
-    sim.ingest(json!({"type": "identify", "userId": "u1", "anonymousId": "a1",
-        "traits": {"email": "one@acme.io"}, "timestamp": at(0, 0)}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "anonymousId": "a1",
+        "traits": {"email": "one@acme.io"}, "timestamp": at(0, 0)}),
+    );
     sim.ingest(json!({"type": "track", "event": "x", "userId": "u1", "anonymousId": "a2", "timestamp": at(0, 1)}));
-    assert_eq!(sim.ids_of("user_id:u1"), ["anonymous_id:a1", "email:one@acme.io", "user_id:u1"]);
+    assert_eq!(
+        sim.ids_of("user_id:u1"),
+        ["anonymous_id:a1", "email:one@acme.io", "user_id:u1"]
+    );
     assert_eq!(sim.profile("user_id:u1").event_count, 2);
     assert!(matches!(
         sim.violations_of("anonymous_id:a2")[0].reason,
@@ -633,10 +795,16 @@ fn identifier_cap_stops_growth_but_events_are_still_attributed() {
 fn newest_trait_wins_by_event_time_regardless_of_arrival_order() {
     let newer = json!({"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "timestamp": at(0, 10)});
     let older = json!({"type": "identify", "userId": "u1", "traits": {"plan": "free", "name": "Ana"}, "timestamp": at(0, 0)});
-    for order in [[newer.clone(), older.clone()], [older.clone(), newer.clone()]] {
+    for order in [
+        [newer.clone(), older.clone()],
+        [older.clone(), newer.clone()],
+    ] {
         let mut sim = Sim::new();
         sim.ingest_all(order);
-        assert_eq!(sim.traits("user_id:u1"), *json!({"plan": "pro", "name": "Ana"}).as_object().unwrap());
+        assert_eq!(
+            sim.traits("user_id:u1"),
+            *json!({"plan": "pro", "name": "Ana"}).as_object().unwrap()
+        );
     }
 }
 
@@ -646,9 +814,14 @@ fn null_removes_a_trait_and_an_empty_string_sets_it_empty() {
     sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"company": "Acme", "title": "CTO"}, "timestamp": at(0, 0)}));
     sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"company": null, "title": ""}, "timestamp": at(0, 1)}));
     // An older event arriving late cannot resurrect the removed trait.
-    sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"company": "Initech"},
-        "context": {"traits": {"title": "Intern"}}, "timestamp": at(0, 0)}));
-    assert_eq!(sim.traits("user_id:u1"), *json!({"title": ""}).as_object().unwrap());
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "traits": {"company": "Initech"},
+        "context": {"traits": {"title": "Intern"}}, "timestamp": at(0, 0)}),
+    );
+    assert_eq!(
+        sim.traits("user_id:u1"),
+        *json!({"title": ""}).as_object().unwrap()
+    );
     // context.traits count for identify calls; other calls never set traits.
     sim.ingest(json!({"type": "identify", "userId": "u1", "context": {"traits": {"title": "CEO"}}, "timestamp": at(0, 2)}));
     sim.ingest(json!({"type": "track", "event": "x", "userId": "u1", "context": {"traits": {"title": "Janitor"}}, "timestamp": at(0, 3)}));
@@ -664,7 +837,10 @@ fn a_merge_keeps_the_newest_value_of_each_trait() {
     sim.ingest(json!({"type": "identify", "anonymousId": "a1", "traits": {"plan": "pro", "city": null}, "timestamp": at(0, 8)}));
     sim.ingest(json!({"type": "track", "event": "Login", "userId": "u1", "anonymousId": "a1", "timestamp": at(0, 9)}));
     assert_eq!(sim.profile_count(), 1);
-    assert_eq!(sim.traits("user_id:u1"), *json!({"name": "Ana", "plan": "pro"}).as_object().unwrap());
+    assert_eq!(
+        sim.traits("user_id:u1"),
+        *json!({"name": "Ana", "plan": "pro"}).as_object().unwrap()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -685,7 +861,11 @@ fn alias_does_not_link_by_default() {
     sim.ingest_all(alias_journey());
     assert_eq!(sim.profile_count(), 2);
     assert!(!sim.same("anonymous_id:anon-9", "user_id:u1"));
-    assert_eq!(sim.profile("user_id:u1").event_count, 2, "the alias call is still attributed by its userId");
+    assert_eq!(
+        sim.profile("user_id:u1").event_count,
+        2,
+        "the alias call is still attributed by its userId"
+    );
 }
 
 #[test]
@@ -716,7 +896,11 @@ fn external_ids_in_the_users_collection_are_identifiers() {
         ]}}));
     assert_eq!(
         sim.ids_of("user_id:u1"),
-        ["email:ana@acme.io", "stripe_customer_id:cus_123", "user_id:u1"]
+        [
+            "email:ana@acme.io",
+            "stripe_customer_id:cus_123",
+            "user_id:u1"
+        ]
     );
     // A support tool that only knows the Stripe customer reaches the same person.
     sim.ingest(json!({"type": "track", "event": "Ticket Opened", "anonymousId": "zendesk-77", "timestamp": at(1, 0),
@@ -743,8 +927,10 @@ fn reingesting_the_same_events_changes_nothing() {
     assert_eq!(sim.snapshot(), before);
     assert_eq!(sim.violations, violations);
     // The same messageId with different content is a duplicate too.
-    let outcome = sim.ingest(json!({"type": "identify", "userId": "u1", "messageId": "m-u2",
-        "traits": {"plan": "enterprise"}, "timestamp": at(5, 0)}));
+    let outcome = sim.ingest(
+        json!({"type": "identify", "userId": "u1", "messageId": "m-u2",
+        "traits": {"plan": "enterprise"}, "timestamp": at(5, 0)}),
+    );
     assert_eq!(outcome, Outcome::Duplicate);
     assert_eq!(sim.traits("user_id:u1")["plan"], "free");
 }
@@ -753,25 +939,33 @@ fn reingesting_the_same_events_changes_nothing() {
 fn identifiers_are_dropped_lowest_priority_first() {
     let mut sim = Sim::new();
     // One profile for "owner" holding one of each type.
-    sim.ingest(json!({"type": "identify", "userId": "owner", "anonymousId": "a1", "timestamp": at(0, 0),
+    sim.ingest(
+        json!({"type": "identify", "userId": "owner", "anonymousId": "a1", "timestamp": at(0, 0),
         "traits": {"email": "o@acme.io", "phone": "+4915100000001"},
-        "context": {"device": {"id": "D1", "type": "ios"}}}));
+        "context": {"device": {"id": "D1", "type": "ios"}}}),
+    );
     // Another user's event carries all of them: each is dropped in priority order until no
     // conflict is left — phone, ios.id, anonymous_id (alphabetically after email), email.
-    sim.ingest(json!({"type": "identify", "userId": "intruder", "anonymousId": "a1", "timestamp": at(0, 1),
+    sim.ingest(
+        json!({"type": "identify", "userId": "intruder", "anonymousId": "a1", "timestamp": at(0, 1),
         "messageId": "intruder", "traits": {"email": "o@acme.io", "phone": "+4915100000001"},
-        "context": {"device": {"id": "D1", "type": "ios"}}}));
+        "context": {"device": {"id": "D1", "type": "ios"}}}),
+    );
     let order: Vec<String> = sim.violations.iter().map(|d| d.id.kind.clone()).collect();
     assert_eq!(order, ["phone", "ios.id", "anonymous_id", "email"]);
     assert_eq!(sim.ids_of("user_id:intruder"), ["user_id:intruder"]);
     assert_eq!(sim.profile_count(), 2);
 
     // When dropping a low-priority identifier is enough, the rest still link.
-    sim.ingest(json!({"type": "identify", "userId": "owner", "anonymousId": "a9", "timestamp": at(0, 2),
-        "traits": {"email": "new@acme.io"}}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "owner", "anonymousId": "a9", "timestamp": at(0, 2),
+        "traits": {"email": "new@acme.io"}}),
+    );
     sim.ingest(json!({"type": "page", "anonymousId": "a9", "context": {"device": {"id": "D2"}}, "timestamp": at(0, 3)}));
-    sim.ingest(json!({"type": "track", "event": "x", "userId": "intruder", "timestamp": at(0, 4),
-        "anonymousId": "a-int", "context": {"device": {"id": "D2"}}}));
+    sim.ingest(
+        json!({"type": "track", "event": "x", "userId": "intruder", "timestamp": at(0, 4),
+        "anonymousId": "a-int", "context": {"device": {"id": "D2"}}}),
+    );
     assert!(sim.same("anonymous_id:a-int", "user_id:intruder"));
     assert!(sim.same("device_id:D2", "user_id:owner"));
     assert_eq!(sim.violations.last().unwrap().id, id("device_id:D2"));
@@ -783,10 +977,20 @@ fn the_older_profile_survives_even_when_it_arrived_later() {
     let mut sim = Sim::new();
     let young = sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "ana@acme.io"}, "timestamp": at(5, 0)}));
     let old = sim.ingest(json!({"type": "page", "anonymousId": "a1", "timestamp": at(1, 0)}));
-    assert_eq!((young, old), (Outcome::Attributed(ProfileId(1)), Outcome::Attributed(ProfileId(2))));
+    assert_eq!(
+        (young, old),
+        (
+            Outcome::Attributed(ProfileId(1)),
+            Outcome::Attributed(ProfileId(2))
+        )
+    );
     sim.ingest(json!({"type": "track", "event": "x", "userId": "u1", "anonymousId": "a1", "timestamp": at(6, 0)}));
     let survivor = sim.profile("user_id:u1");
-    assert_eq!(survivor.id, ProfileId(2), "p2 saw the first event, so it survives");
+    assert_eq!(
+        survivor.id,
+        ProfileId(2),
+        "p2 saw the first event, so it survives"
+    );
     assert_eq!(survivor.created_at, BASE + DAY);
     assert!(!sim.graph.has_profile(ProfileId(1)));
     assert!(sim.graph.was_removed(ProfileId(1)));
@@ -813,7 +1017,14 @@ fn three_profiles_merge_at_once_into_the_oldest() {
     assert_eq!(profile.event_count, 4);
     assert_eq!(
         sim.ids_of("user_id:u1"),
-        ["android.id:D2", "anonymous_id:a1", "anonymous_id:a2", "anonymous_id:a3", "email:ana@acme.io", "user_id:u1"]
+        [
+            "android.id:D2",
+            "anonymous_id:a1",
+            "anonymous_id:a2",
+            "anonymous_id:a3",
+            "email:ana@acme.io",
+            "user_id:u1"
+        ]
     );
     assert_eq!(sim.traits("anonymous_id:a2")["name"], "Ana");
     sim.check_invariants().unwrap();
@@ -822,12 +1033,18 @@ fn three_profiles_merge_at_once_into_the_oldest() {
 #[test]
 fn pins_from_a_split_keep_later_events_from_re_merging() {
     let mut sim = Sim::new();
-    sim.ingest(json!({"type": "identify", "userId": "u1", "anonymousId": "kiosk", "timestamp": at(0, 0),
-        "traits": {"email": "ana@acme.io"}}));
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "anonymousId": "kiosk", "timestamp": at(0, 0),
+        "traits": {"email": "ana@acme.io"}}),
+    );
     // Someone splits the shared kiosk browser out of Ana's profile (split op #7).
     let mut ana = sim.profile("user_id:u1").clone();
     let mut kiosk = Profile::new(ProfileId(100), BASE);
-    let held = ana.identifiers.iter().position(|h| h.id == id("anonymous_id:kiosk")).unwrap();
+    let held = ana
+        .identifiers
+        .iter()
+        .position(|h| h.id == id("anonymous_id:kiosk"))
+        .unwrap();
     let mut moved = ana.identifiers.remove(held);
     moved.pins.push(PinMark { op: 7, side: 1 });
     kiosk.identifiers.push(moved);
@@ -839,8 +1056,10 @@ fn pins_from_a_split_keep_later_events_from_re_merging() {
     assert!(!sim.same("user_id:u1", "anonymous_id:kiosk"));
 
     // Later events carrying both sides do not re-merge them.
-    sim.ingest(json!({"type": "track", "event": "x", "userId": "u1", "anonymousId": "kiosk",
-        "messageId": "again", "timestamp": at(1, 0)}));
+    sim.ingest(
+        json!({"type": "track", "event": "x", "userId": "u1", "anonymousId": "kiosk",
+        "messageId": "again", "timestamp": at(1, 0)}),
+    );
     sim.ingest(json!({"type": "identify", "anonymousId": "kiosk", "traits": {"email": "ana@acme.io"}, "timestamp": at(1, 1)}));
     assert!(!sim.same("user_id:u1", "anonymous_id:kiosk"));
     let dropped = sim.violations_of("anonymous_id:kiosk");
@@ -849,10 +1068,222 @@ fn pins_from_a_split_keep_later_events_from_re_merging() {
     // Not even through a third, unpinned profile.
     sim.ingest(json!({"type": "page", "anonymousId": "bridge", "context": {"device": {"id": "B1"}}, "timestamp": at(2, 0)}));
     sim.ingest(json!({"type": "page", "anonymousId": "kiosk", "context": {"device": {"id": "B1"}}, "timestamp": at(2, 1)}));
-    sim.ingest(json!({"type": "page", "userId": "u1", "anonymousId": "bridge", "timestamp": at(2, 2)}));
+    sim.ingest(
+        json!({"type": "page", "userId": "u1", "anonymousId": "bridge", "timestamp": at(2, 2)}),
+    );
     assert!(!sim.same("user_id:u1", "anonymous_id:kiosk"));
     assert!(sim.same("device_id:B1", "anonymous_id:kiosk"));
     // Identifiers on the same side still join freely.
     sim.ingest(json!({"type": "track", "event": "y", "userId": "u1", "anonymousId": "phone", "timestamp": at(3, 0)}));
     assert!(sim.same("user_id:u1", "anonymous_id:phone"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties over generated event streams
+// ---------------------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Small pools so that collisions (shared devices, emails, anonymousIds, junk) are frequent.
+    const USERS: [&str; 6] = ["u0", "u1", "u2", "u3", "u4", "undefined"];
+    const ANONS: [&str; 7] = ["a0", "a1", "a2", "a3", "a4", "a5", "null"];
+    const EMAILS: [&str; 6] = [
+        "e0@acme.io",
+        "e1@acme.io",
+        " E1@Acme.IO ",
+        "e2@acme.io",
+        "team@acme.io",
+        "test@test.com",
+    ];
+    const DEVICES: [&str; 5] = ["d0", "d1", "d2", "d3", "0"];
+    const PLANS: [Option<&str>; 4] = [Some("free"), Some("pro"), Some(""), None];
+
+    /// One generated event, kept as a plain description so failures print readably.
+    #[derive(Debug, Clone)]
+    struct Spec {
+        call: u8,
+        user: Option<usize>,
+        anon: Option<usize>,
+        email: Option<(usize, bool)>,
+        device: Option<(usize, u8)>,
+        external: Option<usize>,
+        previous: (bool, usize),
+        day: i64,
+        minute: i64,
+        message: Option<usize>,
+        plan: Option<usize>,
+    }
+
+    impl Spec {
+        fn to_json(&self) -> Value {
+            let call = ["identify", "track", "page", "screen", "alias"][usize::from(self.call)];
+            let mut user = self.user.map(|u| USERS[u]);
+            let mut anon = self.anon.map(|a| ANONS[a]);
+            if call == "alias" && user.is_none() {
+                user = Some(USERS[0]);
+            }
+            if user.is_none() && anon.is_none() {
+                anon = Some(ANONS[0]);
+            }
+            let mut event = json!({"type": call, "timestamp": at(self.day, self.minute)});
+            let map = event.as_object_mut().unwrap();
+            if let Some(u) = user {
+                map.insert("userId".into(), json!(u));
+            }
+            if let Some(a) = anon {
+                map.insert("anonymousId".into(), json!(a));
+            }
+            if call == "track" {
+                map.insert("event".into(), json!("Clicked"));
+            }
+            if call == "alias" {
+                let (known, i) = self.previous;
+                let previous = if known {
+                    USERS[i % USERS.len()]
+                } else {
+                    ANONS[i % ANONS.len()]
+                };
+                map.insert("previousId".into(), json!(previous));
+            }
+            if let Some(m) = self.message {
+                map.insert("messageId".into(), json!(format!("m{m}")));
+            }
+            let mut traits = Map::new();
+            let mut context = Map::new();
+            let mut context_traits = Map::new();
+            if let Some((e, in_context)) = self.email {
+                if in_context {
+                    context_traits.insert("email".into(), json!(EMAILS[e]));
+                } else {
+                    traits.insert("email".into(), json!(EMAILS[e]));
+                }
+            }
+            if let Some(p) = self.plan {
+                traits.insert("plan".into(), PLANS[p].map_or(Value::Null, |p| json!(p)));
+            }
+            if let Some((d, platform)) = self.device {
+                let mut device = json!({"id": DEVICES[d]});
+                if platform > 0 {
+                    device["type"] = json!(["ios", "android"][usize::from(platform - 1)]);
+                }
+                context.insert("device".into(), device);
+            }
+            if let Some(x) = self.external {
+                context.insert(
+                    "externalIds".into(),
+                    json!([{"id": format!("cus_{x}"), "type": "stripe_id", "collection": "users"}]),
+                );
+            }
+            if !context_traits.is_empty() {
+                context.insert("traits".into(), Value::Object(context_traits));
+            }
+            if !traits.is_empty() {
+                map.insert("traits".into(), Value::Object(traits));
+            }
+            if !context.is_empty() {
+                map.insert("context".into(), Value::Object(context));
+            }
+            event
+        }
+    }
+
+    prop_compose! {
+        fn spec()(
+            call in 0u8..5,
+            user in proptest::option::weighted(0.5, 0..USERS.len()),
+            anon in proptest::option::weighted(0.7, 0..ANONS.len()),
+            email in proptest::option::weighted(0.4, (0..EMAILS.len(), any::<bool>())),
+            device in proptest::option::weighted(0.4, (0..DEVICES.len(), 0u8..3)),
+            external in proptest::option::weighted(0.15, 0usize..3),
+            previous in (any::<bool>(), 0usize..8),
+            day in 0i64..21,
+            minute in 0i64..1440,
+            message in proptest::option::weighted(0.8, 0usize..60),
+            plan in proptest::option::weighted(0.5, 0..PLANS.len()),
+        ) -> Spec {
+            Spec { call, user, anon, email, device, external, previous, day, minute, message, plan }
+        }
+    }
+
+    fn events(max: usize) -> impl Strategy<Value = Vec<Value>> {
+        proptest::collection::vec(spec(), 1..max)
+            .prop_map(|specs| specs.iter().map(Spec::to_json).collect())
+    }
+
+    /// Tight rules: caps and limits are reached often; alias links; a windowed email limit.
+    const TIGHT: &str = "[identity]\nalias_merges = true\nmax_merges = 2\nmax_identifiers = 6\n\
+        [identity.types.email]\nlimit = 1\nwindow = \"weekly\"\n\
+        [identity.types.anonymous_id]\nlimit = 2\n";
+
+    fn run(mut sim: Sim, events: &[Value]) -> Sim {
+        sim.ingest_all(events.iter().cloned());
+        sim
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+        /// (a) A second ingest of the same events, in any order, changes nothing.
+        #[test]
+        fn reingest_in_any_order_changes_nothing(
+            (events, shuffled) in events(40).prop_flat_map(|v| (Just(v.clone()), Just(v).prop_shuffle())),
+            tight in any::<bool>(),
+        ) {
+            let sim = if tight { Sim::with_toml(TIGHT) } else { Sim::new() };
+            let mut sim = run(sim, &events);
+            let before = sim.snapshot();
+            let violations = sim.violations.len();
+            let outcomes = sim.ingest_all(shuffled);
+            prop_assert!(outcomes.iter().all(|o| *o == Outcome::Duplicate), "{outcomes:?}");
+            prop_assert_eq!(sim.snapshot(), before);
+            prop_assert_eq!(sim.violations.len(), violations);
+        }
+
+        /// (b) Structural invariants hold after any sequence, under default and tight rules.
+        #[test]
+        fn invariants_hold_after_any_sequence(events in events(60), tight in any::<bool>()) {
+            let sim = if tight { Sim::with_toml(TIGHT) } else { Sim::new() };
+            let sim = run(sim, &events);
+            if let Err(broken) = sim.check_invariants() {
+                prop_assert!(false, "{broken}\nevents: {events:#?}");
+            }
+        }
+
+        /// (c) Two different user_ids never end up in one profile (default rules, and with
+        /// alias links on).
+        #[test]
+        fn two_user_ids_never_share_a_profile(events in events(60), alias in any::<bool>()) {
+            let sim = if alias { Sim::with_toml("[identity]\nalias_merges = true\n") } else { Sim::new() };
+            let sim = run(sim, &events);
+            for profile in sim.graph.profiles() {
+                let users: Vec<&str> = profile
+                    .identifiers
+                    .iter()
+                    .filter(|h| h.id.kind == "user_id")
+                    .map(|h| h.id.value.as_str())
+                    .collect();
+                prop_assert!(users.len() <= 1, "{} holds {users:?}", profile.id);
+            }
+            for user in USERS {
+                let id = Identifier::new("user_id", user);
+                if sim.attributed_ids.contains(&id) {
+                    prop_assert!(sim.graph.profile_of(&id).is_some(), "{id} lost");
+                }
+            }
+        }
+
+        /// Replaying the same stream later (another wall clock) gives the same graph.
+        #[test]
+        fn replay_gives_the_same_graph(events in events(40), tight in any::<bool>()) {
+            let fresh = || if tight { Sim::with_toml(TIGHT) } else { Sim::new() };
+            let live = run(fresh(), &events);
+            let mut later = fresh();
+            later.now += 500 * DAY;
+            let later = run(later, &events);
+            prop_assert_eq!(live.snapshot(), later.snapshot());
+            prop_assert_eq!(live.violations, later.violations);
+        }
+    }
 }
