@@ -19,7 +19,11 @@ pub fn decide(
 ) -> Decision {
     let mut violations = extraction.blocked;
     let mut ids = extraction.identifiers;
-    ids.sort_by(|a, b| rules.priority_key(&a.kind).cmp(&rules.priority_key(&b.kind)));
+    ids.sort_by(|a, b| {
+        rules
+            .priority_key(&a.kind)
+            .cmp(&rules.priority_key(&b.kind))
+    });
     if ids.is_empty() {
         return Decision::Unresolvable { violations };
     }
@@ -82,12 +86,22 @@ pub fn decide(
         }
     }
     plan.absorb = absorbed.clone();
-    plan.links = links(&ids, &owners, target.map(|t| t.id), &absorbed, &plan, facts.alias);
+    plan.links = links(
+        &ids,
+        &owners,
+        target.map(|t| t.id),
+        &absorbed,
+        &plan,
+        facts.alias,
+    );
     Decision::Apply(plan)
 }
 
 /// The distinct profiles holding any of the identifiers, oldest first.
-fn candidate_profiles<'g>(owners: &[Option<ProfileId>], graph: &'g impl GraphView) -> Vec<&'g Profile> {
+fn candidate_profiles<'g>(
+    owners: &[Option<ProfileId>],
+    graph: &'g impl GraphView,
+) -> Vec<&'g Profile> {
     let mut profiles: Vec<&Profile> = Vec::new();
     for owner in owners.iter().flatten() {
         if profiles.iter().any(|p| p.id == *owner) {
@@ -123,7 +137,11 @@ fn merge_within_caps(
             } else {
                 format!("{} identifiers per profile", rules.max_identifiers)
             };
-            for (id, _) in ids.iter().zip(owners).filter(|(_, o)| **o == Some(other.id)) {
+            for (id, _) in ids
+                .iter()
+                .zip(owners)
+                .filter(|(_, o)| **o == Some(other.id))
+            {
                 plan.violations.push((
                     id.clone(),
                     ViolationReason::MergeCap {
@@ -152,7 +170,11 @@ fn links(
     alias: bool,
 ) -> Vec<(Identifier, Identifier, LinkRule)> {
     let anchor = match target {
-        Some(t) => ids.iter().zip(owners).find(|(_, o)| **o == Some(t)).map(|(id, _)| id),
+        Some(t) => ids
+            .iter()
+            .zip(owners)
+            .find(|(_, o)| **o == Some(t))
+            .map(|(id, _)| id),
         None => plan.new_identifiers.first(),
     };
     let Some(anchor) = anchor else {
@@ -161,13 +183,21 @@ fn links(
     let mut out = Vec::new();
     for profile in absorbed {
         if let Some((id, _)) = ids.iter().zip(owners).find(|(_, o)| **o == Some(*profile)) {
-            let rule = if alias { LinkRule::Alias } else { LinkRule::Merge };
+            let rule = if alias {
+                LinkRule::Alias
+            } else {
+                LinkRule::Merge
+            };
             out.push((anchor.clone(), id.clone(), rule));
         }
     }
     for id in &plan.new_identifiers {
         if id != anchor {
-            let rule = if alias { LinkRule::Alias } else { LinkRule::SameEvent };
+            let rule = if alias {
+                LinkRule::Alias
+            } else {
+                LinkRule::SameEvent
+            };
             out.push((anchor.clone(), id.clone(), rule));
         }
     }
