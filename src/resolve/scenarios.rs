@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{Config, DEFAULT_SPACE, Rules};
 use crate::model::time::{DAY, format_time};
-use crate::model::{Event, Identifier, Millis, PinMark, Profile, ProfileId, ViolationReason};
+use crate::model::{
+    Event, Identifier, LinkRule, Millis, PinMark, Profile, ProfileId, ViolationReason,
+};
 
 use super::{Attribution, Decision, GraphView, WorkingGraph, resolve};
 
@@ -55,6 +57,8 @@ struct Sim {
     now: Millis,
     violations: Vec<Dropped>,
     outcomes: Vec<Outcome>,
+    /// Links the plans made, as `(from, to, rule, messageId)` text.
+    links: Vec<(String, String, LinkRule, String)>,
     /// Identifiers some plan put in a profile.
     attributed_ids: BTreeSet<Identifier>,
     /// Every identifier resolution saw in a plan (attributed or not).
@@ -82,6 +86,7 @@ impl Sim {
             now: BASE + 1_000 * DAY,
             violations: Vec::new(),
             outcomes: Vec::new(),
+            links: Vec::new(),
             attributed_ids: BTreeSet::new(),
             touched: BTreeSet::new(),
         }
@@ -125,6 +130,14 @@ impl Sim {
                     id
                 };
                 let profile = self.graph.apply(&plan, &attribution, &mut next_id);
+                for (from, to, rule) in &plan.links {
+                    self.links.push((
+                        from.to_string(),
+                        to.to_string(),
+                        *rule,
+                        event.message_id.clone(),
+                    ));
+                }
                 self.attributed_ids.extend(plan.identifiers.iter().cloned());
                 self.touched.extend(plan.identifiers.iter().cloned());
                 self.touched.extend(
@@ -1076,6 +1089,52 @@ fn pins_from_a_split_keep_later_events_from_re_merging() {
     // Identifiers on the same side still join freely.
     sim.ingest(json!({"type": "track", "event": "y", "userId": "u1", "anonymousId": "phone", "timestamp": at(3, 0)}));
     assert!(sim.same("user_id:u1", "anonymous_id:phone"));
+}
+
+#[test]
+fn every_link_names_the_event_and_rule_that_made_it() {
+    let mut sim = Sim::with_toml("[identity]\nalias_merges = true\n");
+    sim.ingest(
+        json!({"type": "page", "anonymousId": "a1", "messageId": "view", "timestamp": at(0, 0)}),
+    );
+    sim.ingest(
+        json!({"type": "identify", "userId": "u1", "messageId": "signup",
+        "traits": {"email": "ana@acme.io"}, "timestamp": at(0, 1)}),
+    );
+    sim.ingest(
+        json!({"type": "track", "event": "Login", "userId": "u1", "anonymousId": "a1",
+        "messageId": "login", "timestamp": at(0, 2)}),
+    );
+    sim.ingest(
+        json!({"type": "alias", "userId": "u1", "previousId": "lead-7", "messageId": "alias",
+        "timestamp": at(0, 3)}),
+    );
+    sim.ingest(
+        json!({"type": "track", "event": "Login", "userId": "u1", "anonymousId": "a1",
+        "messageId": "known", "timestamp": at(0, 4)}),
+    );
+    let link = |from: &str, to: &str, rule, message: &str| {
+        (from.to_string(), to.to_string(), rule, message.to_string())
+    };
+    assert_eq!(
+        sim.links,
+        [
+            link(
+                "user_id:u1",
+                "email:ana@acme.io",
+                LinkRule::SameEvent,
+                "signup"
+            ),
+            // The anonymous profile is older: it survives, and the link starts from it.
+            link("anonymous_id:a1", "user_id:u1", LinkRule::Merge, "login"),
+            link(
+                "user_id:u1",
+                "anonymous_id:lead-7",
+                LinkRule::Alias,
+                "alias"
+            ),
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
