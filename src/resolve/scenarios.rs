@@ -293,6 +293,28 @@ impl Sim {
                 },
             }
         }
+        // What the store would flush is consistent with the graph.
+        for (id, owner) in self.graph.changed_owners() {
+            match self.graph.profile(owner) {
+                Some(p) if p.has(id) => {}
+                _ => return Err(format!("changed owner {id} -> {owner} is stale")),
+            }
+        }
+        for removed in self.graph.removed_profiles() {
+            if self.graph.has_profile(removed) {
+                return Err(format!("{removed} is both removed and live"));
+            }
+        }
+        for (cluster, owner) in self.graph.moved_clusters() {
+            match self.graph.profile(owner) {
+                Some(p) if p.clusters.contains(&cluster) => {}
+                _ => {
+                    return Err(format!(
+                        "cluster {cluster} moved to {owner}, which lacks it"
+                    ));
+                }
+            }
+        }
         let counted: u64 = self.graph.profiles().map(|p| p.event_count).sum();
         if counted != self.attributed() {
             return Err(format!(
@@ -1134,6 +1156,46 @@ fn every_link_names_the_event_and_rule_that_made_it() {
                 "alias"
             ),
         ]
+    );
+}
+
+#[test]
+fn a_manual_merge_preview_shows_the_survivor_and_the_rules_it_would_break() {
+    let mut sim = Sim::with_toml("[identity]\nmax_merges = 1\n");
+    sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"name": "Ana"}, "timestamp": at(1, 0)}));
+    sim.ingest(json!({"type": "identify", "userId": "u2", "traits": {"name": "Bo"}, "timestamp": at(2, 0)}));
+    sim.ingest(json!({"type": "page", "anonymousId": "a1", "timestamp": at(0, 0)}));
+    let (u1, u2, a1) = (
+        sim.profile("user_id:u1").clone(),
+        sim.profile("user_id:u2").clone(),
+        sim.profile("anonymous_id:a1").clone(),
+    );
+    let now = BASE + 3 * DAY;
+    // Anonymous + known: clean, and the anonymous profile is older.
+    let clean = super::preview_merge(&u1, &a1, &sim.rules, now);
+    assert_eq!((clean.survivor, clean.absorbed), (a1.id, u1.id));
+    assert!(clean.conflicts.is_empty());
+    assert_eq!(clean.result.trait_text("name").as_deref(), Some("Ana"));
+    assert_eq!(clean.result.event_count, 2);
+    // Two users: the user_id limit would break (a forced merge records the override).
+    let users = super::preview_merge(&u2, &u1, &sim.rules, now);
+    assert_eq!(users.survivor, u1.id);
+    assert_eq!(
+        users.conflicts,
+        [ViolationReason::Limit {
+            identifier_type: "user_id".into(),
+            max: 1,
+            window: "ever".into()
+        }]
+    );
+    // A profile at its merge cap reports the cap.
+    let mut capped = clean.result.clone();
+    capped.merge_count = 1;
+    let over = super::preview_merge(&capped, &u2, &sim.rules, now);
+    assert!(
+        over.conflicts
+            .iter()
+            .any(|c| matches!(c, ViolationReason::MergeCap { .. }))
     );
 }
 
