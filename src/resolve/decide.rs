@@ -54,7 +54,7 @@ pub fn decide(
         violations,
     };
     let absorbed = match target {
-        Some(target) => merge_within_caps(target, &profiles[1..], rules, &mut plan),
+        Some(target) => merge_within_caps(target, &profiles[1..], &ids, &owners, rules, &mut plan),
         None => Vec::new(),
     };
     let in_target = |owner: &Option<ProfileId>| match (owner, target) {
@@ -116,10 +116,12 @@ fn candidate_profiles<'g>(
 }
 
 /// The other profiles the target may absorb under the merge caps; the rest stay apart, and
-/// the links they would have made are recorded as violations.
+/// the event's identifiers that would have linked them are recorded as violations.
 fn merge_within_caps(
     target: &Profile,
     others: &[&Profile],
+    ids: &[Identifier],
+    owners: &[Option<ProfileId>],
     rules: &Rules,
     plan: &mut Plan,
 ) -> Vec<ProfileId> {
@@ -135,9 +137,17 @@ fn merge_within_caps(
             } else {
                 format!("{} identifiers per profile", rules.max_identifiers)
             };
-            if let Some(first) = other.identifiers.first() {
-                plan.violations
-                    .push((first.id.clone(), ViolationReason::MergeCap { detail }));
+            for (id, _) in ids
+                .iter()
+                .zip(owners)
+                .filter(|(_, o)| **o == Some(other.id))
+            {
+                plan.violations.push((
+                    id.clone(),
+                    ViolationReason::MergeCap {
+                        detail: detail.clone(),
+                    },
+                ));
             }
             continue;
         }

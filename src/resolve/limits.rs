@@ -70,10 +70,15 @@ fn pin_conflict(parts: &[&Profile]) -> Option<u64> {
         .map(|(op, _)| op)
 }
 
+/// Whether a value first seen at `first_seen` counts against a windowed limit for an event
+/// at `time`: it does when the two are less than one window apart, on either side. Looking
+/// both ways keeps late-arriving events honest: a value first seen long *after* the event
+/// (an out-of-order or replayed older event) is not in the event's window, and the outcome
+/// is the same whichever of the two events arrives first.
 fn in_window(rules: &Rules, kind: &str, first_seen: Millis, time: Millis) -> bool {
     match rules.limit(kind).window.millis() {
         None => true,
-        Some(span) => first_seen > time - span,
+        Some(span) => first_seen.abs_diff(time) < span.unsigned_abs(),
     }
 }
 
@@ -148,5 +153,8 @@ mod tests {
         let new = [Identifier::parse("email:new@x.io").unwrap()];
         assert!(union_conflict(&[&p], &new, 3 * day, &rules).is_some());
         assert_eq!(union_conflict(&[&p], &new, 8 * day, &rules), None);
+        // A value first seen long after the event is not in the event's window either.
+        assert!(union_conflict(&[&p], &new, -3 * day, &rules).is_some());
+        assert_eq!(union_conflict(&[&p], &new, -8 * day, &rules), None);
     }
 }

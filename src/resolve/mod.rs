@@ -5,6 +5,8 @@ mod decide;
 mod extract;
 mod limits;
 mod manual;
+#[cfg(test)]
+mod scenarios;
 mod working;
 
 pub use decide::decide;
