@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 /// The default configuration file, as shipped.
@@ -287,8 +287,7 @@ pub struct Rules {
     pub max_merges: u32,
     pub max_identifiers: u32,
     pub promote: Vec<PromoteRule>,
-    blocked_values: Vec<String>,
-    blocked_patterns: Vec<Regex>,
+    blocklist: Blocklist,
     types: BTreeMap<String, CompiledType>,
 }
 
@@ -297,8 +296,46 @@ struct CompiledType {
     limit: Option<u32>,
     window: Window,
     priority: Option<u32>,
-    blocked_values: Vec<String>,
-    blocked_patterns: Vec<Regex>,
+    blocklist: Blocklist,
+}
+
+/// Blocked values (a set, compared lower-cased) and patterns (one regex set).
+#[derive(Debug, Clone)]
+struct Blocklist {
+    values: rustc_hash::FxHashSet<String>,
+    longest_value: usize,
+    patterns: RegexSet,
+}
+
+impl Blocklist {
+    fn compile(values: &[String], patterns: &[String]) -> Result<Blocklist, String> {
+        for p in patterns {
+            Regex::new(p)
+                .map_err(|e| format!("bad pattern '{p}': {}", first_line(&e.to_string())))?;
+        }
+        let values: rustc_hash::FxHashSet<String> =
+            values.iter().map(|v| v.trim().to_lowercase()).collect();
+        Ok(Blocklist {
+            longest_value: values.iter().map(String::len).max().unwrap_or(0),
+            values,
+            patterns: RegexSet::new(patterns).map_err(|e| first_line(&e.to_string()))?,
+        })
+    }
+
+    /// The rule that blocks a trimmed value, if any.
+    fn check(&self, trimmed: &str) -> Option<String> {
+        if trimmed.len() <= self.longest_value {
+            let lowered = trimmed.to_lowercase();
+            if self.values.contains(&lowered) {
+                return Some(format!("blocked value \"{lowered}\""));
+            }
+        }
+        self.patterns
+            .matches(trimmed)
+            .iter()
+            .next()
+            .map(|i| format!("blocked pattern {}", self.patterns.patterns()[i]))
+    }
 }
 
 /// The limit that applies to one identifier type.
@@ -314,16 +351,6 @@ pub const DEFAULT_TYPE_LIMIT: u32 = 5;
 impl Rules {
     /// Compiles an identity section (regexes checked here, with the offending pattern named).
     pub fn compile(identity: &IdentityConfig) -> Result<Rules, String> {
-        let compile_all = |patterns: &[String]| -> Result<Vec<Regex>, String> {
-            patterns
-                .iter()
-                .map(|p| {
-                    Regex::new(p)
-                        .map_err(|e| format!("bad pattern '{p}': {}", first_line(&e.to_string())))
-                })
-                .collect()
-        };
-        let lower = |values: &[String]| values.iter().map(|v| v.trim().to_lowercase()).collect();
         let mut types = BTreeMap::new();
         for (name, t) in &identity.types {
             types.insert(
@@ -332,8 +359,7 @@ impl Rules {
                     limit: t.limit,
                     window: t.window.unwrap_or_default(),
                     priority: t.priority,
-                    blocked_values: lower(&t.blocked_values),
-                    blocked_patterns: compile_all(&t.blocked_patterns)
+                    blocklist: Blocklist::compile(&t.blocked_values, &t.blocked_patterns)
                         .map_err(|e| format!("types.{name}: {e}"))?,
                 },
             );
@@ -343,8 +369,7 @@ impl Rules {
             max_merges: identity.max_merges,
             max_identifiers: identity.max_identifiers,
             promote: identity.promote.clone(),
-            blocked_values: lower(&identity.blocked_values),
-            blocked_patterns: compile_all(&identity.blocked_patterns)?,
+            blocklist: Blocklist::compile(&identity.blocked_values, &identity.blocked_patterns)?,
             types,
         })
     }
@@ -352,29 +377,11 @@ impl Rules {
     /// The blocking rule a value falls under, if any (e.g. `value "null"`, `pattern ^[0-]*$`).
     pub fn blocked_by(&self, kind: &str, value: &str) -> Option<String> {
         let trimmed = value.trim();
-        let lowered = trimmed.to_lowercase();
-        let typed = self.types.get(kind);
-        let values = self
-            .blocked_values
-            .iter()
-            .chain(typed.map(|t| t.blocked_values.iter()).into_iter().flatten());
-        for blocked in values {
-            if *blocked == lowered {
-                return Some(format!("blocked value \"{blocked}\""));
-            }
-        }
-        let patterns = self.blocked_patterns.iter().chain(
-            typed
-                .map(|t| t.blocked_patterns.iter())
-                .into_iter()
-                .flatten(),
-        );
-        for pattern in patterns {
-            if pattern.is_match(trimmed) {
-                return Some(format!("blocked pattern {}", pattern.as_str()));
-            }
-        }
-        None
+        self.blocklist.check(trimmed).or_else(|| {
+            self.types
+                .get(kind)
+                .and_then(|t| t.blocklist.check(trimmed))
+        })
     }
 
     /// The limit on distinct values of a type per profile.
