@@ -93,9 +93,4 @@ impl<S: Sink> ServerState<S> {
             readers: Arc::new(readers),
         }
     }
-
-    /// The settings in use.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
 }
