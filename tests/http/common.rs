@@ -142,7 +142,7 @@ impl GraphRead for MemoryGraph {
     }
     fn timeline(&self, id: ProfileId, limit: usize) -> anyhow::Result<Vec<StoredEvent>> {
         let mut events = self.events.get(&id).cloned().unwrap_or_default();
-        events.sort_by(|a, b| b.time.cmp(&a.time));
+        events.sort_by_key(|e| std::cmp::Reverse(e.time));
         events.truncate(limit);
         Ok(events)
     }
