@@ -110,14 +110,17 @@ pub fn merge_missing(target: &mut Map<String, Value>, defaults: &Map<String, Val
 
 /// Merges the batch's `context`, `integrations` and `sentAt` into one item (item fields win).
 pub fn merge_batch_defaults(item: &mut Map<String, Value>, defaults: &BatchDefaults) {
-    for (field, value) in [
+    for (field, default) in [
         ("context", &defaults.context),
         ("integrations", &defaults.integrations),
     ] {
-        if let Some(value) = value {
-            let mut wrapper = Map::new();
-            wrapper.insert(field.to_string(), Value::Object(value.clone()));
-            merge_missing(item, &wrapper);
+        let Some(default) = default else { continue };
+        match item.get_mut(field) {
+            None | Some(Value::Null) => {
+                item.insert(field.to_string(), Value::Object(default.clone()));
+            }
+            Some(Value::Object(own)) => merge_missing(own, default),
+            Some(_) => {}
         }
     }
     if let Some(sent_at) = &defaults.sent_at {
