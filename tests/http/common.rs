@@ -290,7 +290,10 @@ pub fn post_json(url: &str, key: &str, body: &Value) -> Reply {
     let auth = basic(key);
     post(
         url,
-        &[("Content-Type", "application/json"), ("Authorization", &auth)],
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &auth),
+        ],
         body.to_string().as_bytes(),
     )
 }

@@ -26,7 +26,14 @@ fn graph() -> MemoryGraph {
             let e = Event::from_json(json!({"type": "track", "event": format!("Step {n}"),
                 "userId": "u1", "messageId": format!("m{n}"), "properties": {"n": n}}))
             .unwrap();
-            StoredEvent::from_event(&e, n, 10_000 + n as i64, "web", "web", vec![Identifier::new("user_id", "u1")])
+            StoredEvent::from_event(
+                &e,
+                n,
+                10_000 + n as i64,
+                "web",
+                "web",
+                vec![Identifier::new("user_id", "u1")],
+            )
         })
         .collect();
     MemoryGraph {
@@ -47,7 +54,10 @@ fn bearer() -> (&'static str, &'static str) {
 #[test]
 fn traits_in_segment_shape() {
     let server = server();
-    let reply = get(&server.url(&format!("{PROFILES}/user_id:u1/traits")), &[bearer()]);
+    let reply = get(
+        &server.url(&format!("{PROFILES}/user_id:u1/traits")),
+        &[bearer()],
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
         reply.body,
@@ -56,14 +66,18 @@ fn traits_in_segment_shape() {
                           "next": "", "limit": 10}})
     );
     let reply = get(
-        &server.url(&format!("{PROFILES}/user_id:u1/traits?limit=1&include=plan,name")),
+        &server.url(&format!(
+            "{PROFILES}/user_id:u1/traits?limit=1&include=plan,name"
+        )),
         &[bearer()],
     );
     assert_eq!(reply.body["traits"], json!({"name": "Ana"}));
     assert_eq!(reply.body["cursor"]["has_more"], true);
     let next = reply.body["cursor"]["next"].as_str().unwrap().to_string();
     let reply = get(
-        &server.url(&format!("{PROFILES}/user_id:u1/traits?limit=1&include=plan,name&next={next}")),
+        &server.url(&format!(
+            "{PROFILES}/user_id:u1/traits?limit=1&include=plan,name&next={next}"
+        )),
         &[bearer()],
     );
     assert_eq!(reply.body["traits"], json!({"plan": "pro"}));
@@ -74,7 +88,10 @@ fn external_ids_in_segment_shape() {
     let server = server();
     // Emails are looked up normalised; `+` is sent as %2B.
     for id in ["email:Ana@Acme.IO", "phone:%2B15550100", "anonymous_id:a1"] {
-        let reply = get(&server.url(&format!("{PROFILES}/{id}/external_ids")), &[bearer()]);
+        let reply = get(
+            &server.url(&format!("{PROFILES}/{id}/external_ids")),
+            &[bearer()],
+        );
         assert_eq!(reply.status, 200, "{id}: {}", reply.body);
         let data = reply.body["data"].as_array().unwrap();
         assert_eq!(data.len(), 4);
@@ -111,7 +128,10 @@ fn events_newest_first_with_paging() {
 #[test]
 fn unknown_profiles_and_spaces_are_404() {
     let server = server();
-    let reply = get(&server.url(&format!("{PROFILES}/user_id:nobody/traits")), &[bearer()]);
+    let reply = get(
+        &server.url(&format!("{PROFILES}/user_id:nobody/traits")),
+        &[bearer()],
+    );
     assert_eq!(reply.status, 404);
     assert_eq!(
         reply.body["error"],
@@ -126,7 +146,10 @@ fn unknown_profiles_and_spaces_are_404() {
     let reply = get(&server.url(&format!("{PROFILES}/u1/traits")), &[bearer()]);
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["error"]["code"], "validation_error");
-    let reply = get(&server.url(&format!("{PROFILES}/user_id:u1/events?limit=500")), &[bearer()]);
+    let reply = get(
+        &server.url(&format!("{PROFILES}/user_id:u1/events?limit=500")),
+        &[bearer()],
+    );
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["error"]["code"], "invalid_request_error");
 }
@@ -149,7 +172,10 @@ fn reads_need_the_read_token() {
 fn reads_are_disabled_without_a_token() {
     let config = CONFIG.replace("read_token = \"READ_TOKEN\"", "read_token = \"\"");
     let server = TestServer::start(&config, MemorySink::default(), readers(vec![graph()]));
-    let reply = get(&server.url(&format!("{PROFILES}/user_id:u1/traits")), &[bearer()]);
+    let reply = get(
+        &server.url(&format!("{PROFILES}/user_id:u1/traits")),
+        &[bearer()],
+    );
     assert_eq!(reply.status, 403);
     assert_eq!(reply.body["error"]["code"], "reads_disabled");
 }

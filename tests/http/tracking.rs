@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::common::{MemorySink, TestServer, basic, gzip, post, post_json};
 
 fn message(call: &str, n: usize) -> Value {
-    let mut m = json!({"type": call, "userId": format!("u{n}"), "messageId": format!("{call}-{n}")});
+    let mut m =
+        json!({"type": call, "userId": format!("u{n}"), "messageId": format!("{call}-{n}")});
     match call {
         "track" => m["event"] = json!("Order Completed"),
         "alias" => m["previousId"] = json!(format!("anon-{n}")),
@@ -29,7 +30,11 @@ fn every_single_call_endpoint_implies_its_type() {
     for call in CallType::ALL {
         let mut body = message(call.as_str(), 1);
         body.as_object_mut().unwrap().remove("type");
-        let reply = post_json(&server.url(&format!("/v1/{}", call.as_str())), "KEY_WEB", &body);
+        let reply = post_json(
+            &server.url(&format!("/v1/{}", call.as_str())),
+            "KEY_WEB",
+            &body,
+        );
         assert_eq!(reply.status, 200, "{call:?}: {}", reply.body);
         assert_eq!(
             reply.body,
@@ -114,12 +119,21 @@ fn unknown_or_missing_keys_are_refused() {
     assert!(reply.header("www-authenticate").is_some());
 
     let in_body = json!({"batch": [message("track", 1)], "writeKey": "NOPE"});
-    let reply = post(&server.url("/v1/batch"), &[], in_body.to_string().as_bytes());
+    let reply = post(
+        &server.url("/v1/batch"),
+        &[],
+        in_body.to_string().as_bytes(),
+    );
     assert_eq!(reply.status, 401);
 
     let reply = post(&server.url("/v1/batch"), &[], body.to_string().as_bytes());
     assert_eq!(reply.status, 401);
-    assert!(reply.body["error"]["message"].as_str().unwrap().contains("write key"));
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("write key")
+    );
 
     let reply = post(
         &server.url("/v1/track"),
@@ -164,9 +178,15 @@ fn batch_context_and_integrations_merge_into_items() {
     let reply = post_json(&server.url("/v1/batch"), "KEY_WEB", &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let events = sink.events("shop");
-    assert_eq!(events[0].event.raw["context"]["library"]["name"], "batch-lib");
+    assert_eq!(
+        events[0].event.raw["context"]["library"]["name"],
+        "batch-lib"
+    );
     assert_eq!(events[0].event.raw["integrations"], json!({"All": false}));
-    assert_eq!(events[1].event.raw["context"]["library"], json!({"name": "own", "version": "9"}));
+    assert_eq!(
+        events[1].event.raw["context"]["library"],
+        json!({"name": "own", "version": "9"})
+    );
     assert_eq!(events[1].event.raw["context"]["ip"], "203.0.113.1");
 }
 
@@ -216,14 +236,26 @@ fn batch_byte_limit() {
 fn batch_count_limit() {
     let sink = MemorySink::default();
     let server = TestServer::tracking(sink.clone());
-    let items: Vec<Value> = (0..2501).map(|n| json!({"type": "page", "userId": n})).collect();
-    let reply = post_json(&server.url("/v1/batch"), "KEY_WEB", &json!({"batch": items}));
+    let items: Vec<Value> = (0..2501)
+        .map(|n| json!({"type": "page", "userId": n}))
+        .collect();
+    let reply = post_json(
+        &server.url("/v1/batch"),
+        "KEY_WEB",
+        &json!({"batch": items}),
+    );
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["error"]["code"], "too_many_messages");
     assert_eq!(sink.total(), 0);
 
-    let items: Vec<Value> = (0..2500).map(|n| json!({"type": "page", "userId": n})).collect();
-    let reply = post_json(&server.url("/v1/batch"), "KEY_WEB", &json!({"batch": items}));
+    let items: Vec<Value> = (0..2500)
+        .map(|n| json!({"type": "page", "userId": n}))
+        .collect();
+    let reply = post_json(
+        &server.url("/v1/batch"),
+        "KEY_WEB",
+        &json!({"batch": items}),
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["stored"], 2500);
 }
@@ -250,8 +282,14 @@ fn gzip_bomb_is_stopped_at_the_limit() {
     assert_eq!(reply.body["error"]["code"], "payload_too_large");
     assert!(started.elapsed() < Duration::from_secs(5));
     // A compressed body larger than any decodable batch is refused unread.
-    let noise: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let reply = post(&server.url("/v1/batch"), &[("Authorization", &auth)], &gzip(&noise));
+    let noise: Vec<u8> = (0..700_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let reply = post(
+        &server.url("/v1/batch"),
+        &[("Authorization", &auth)],
+        &gzip(&noise),
+    );
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["error"]["code"], "payload_too_large");
 }
@@ -278,7 +316,10 @@ fn invalid_bodies_are_named() {
     }
     let reply = post(
         &server.url("/v1/batch"),
-        &[("Authorization", auth.as_str()), ("Content-Encoding", "gzip")],
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Encoding", "gzip"),
+        ],
         b"{\"batch\": []}",
     );
     assert_eq!(reply.body["error"]["code"], "invalid_gzip");
@@ -320,7 +361,11 @@ fn mixed_batches_store_the_good_items_and_list_the_bad() {
         .collect();
     assert_eq!(
         rejected,
-        vec![(1, "missing_identity"), (2, "missing_type"), (3, "not_an_object")]
+        vec![
+            (1, "missing_identity"),
+            (2, "missing_type"),
+            (3, "not_an_object")
+        ]
     );
     assert_eq!(sink.events("shop").len(), 2);
 }

@@ -60,7 +60,11 @@ fn replay(server: &TestServer, capture: &Value) -> Reply {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    post(&server.url(capture["path"].as_str().unwrap()), &headers, &body)
+    post(
+        &server.url(capture["path"].as_str().unwrap()),
+        &headers,
+        &body,
+    )
 }
 
 fn ms(text: &str) -> Millis {
@@ -85,16 +89,30 @@ fn every_captured_request_is_accepted_with_its_events() {
         assert_eq!(new.len(), items.len(), "{name}");
         for (item, sourced) in items.iter().zip(new) {
             let event = &sourced.event;
-            assert_eq!(event.message_id, item["messageId"].as_str().unwrap(), "{name}");
+            assert_eq!(
+                event.message_id,
+                item["messageId"].as_str().unwrap(),
+                "{name}"
+            );
             let call = CallType::from_name(item["type"].as_str().unwrap()).unwrap();
             assert_eq!(event.call, call, "{name}");
             assert_eq!(sourced.source, "wire");
             assert_eq!(event.user_id.as_deref(), item["userId"].as_str(), "{name}");
-            assert_eq!(event.anonymous_id.as_deref(), item["anonymousId"].as_str(), "{name}");
-            assert!(event.received_at.is_some() && event.timestamp.is_some(), "{name}");
+            assert_eq!(
+                event.anonymous_id.as_deref(),
+                item["anonymousId"].as_str(),
+                "{name}"
+            );
+            assert!(
+                event.received_at.is_some() && event.timestamp.is_some(),
+                "{name}"
+            );
             assert!(event.raw.contains_key("receivedAt"), "{name}");
             assert!(!event.raw.contains_key("writeKey"), "{name}");
-            assert_eq!(event.raw["context"]["library"], item["context"]["library"], "{name}");
+            assert_eq!(
+                event.raw["context"]["library"], item["context"]["library"],
+                "{name}"
+            );
         }
     }
     // Nothing leaked into any other space.

@@ -152,7 +152,9 @@ mod tests {
     #[test]
     fn read_token_checks() {
         assert_eq!(
-            check_read_token(&headers("Bearer s3cret"), "").unwrap_err().status,
+            check_read_token(&headers("Bearer s3cret"), "")
+                .unwrap_err()
+                .status,
             StatusCode::FORBIDDEN
         );
         assert!(check_read_token(&headers("Bearer s3cret"), "s3cret").is_ok());

@@ -192,7 +192,10 @@ pub fn prepare_event(
         other => {
             return Err(Rejection::new(
                 "not_an_object",
-                format!("the message must be a JSON object, not {}", json_kind(&other)),
+                format!(
+                    "the message must be a JSON object, not {}",
+                    json_kind(&other)
+                ),
             ));
         }
     };
@@ -348,16 +351,34 @@ mod tests {
     fn prepare_implies_the_type_and_checks_it() {
         let l = limits();
         let d = BatchDefaults::default();
-        let e = prepare_event(json!({"userId": "u", "event": "Signed Up"}), Some(CallType::Track), &d, &l, 1000)
-            .unwrap();
+        let e = prepare_event(
+            json!({"userId": "u", "event": "Signed Up"}),
+            Some(CallType::Track),
+            &d,
+            &l,
+            1000,
+        )
+        .unwrap();
         assert_eq!(e.call, CallType::Track);
         assert_eq!(e.received_at, Some(1000));
         assert_eq!(e.timestamp, Some(1000));
-        let err = prepare_event(json!({"type": "identify", "userId": "u"}), Some(CallType::Track), &d, &l, 0)
-            .unwrap_err();
+        let err = prepare_event(
+            json!({"type": "identify", "userId": "u"}),
+            Some(CallType::Track),
+            &d,
+            &l,
+            0,
+        )
+        .unwrap_err();
         assert_eq!(err.code, "type_mismatch");
-        let e = prepare_event(json!({"type": "Track", "userId": "u", "event": "e", "writeKey": "K"}), Some(CallType::Track), &d, &l, 0)
-            .unwrap();
+        let e = prepare_event(
+            json!({"type": "Track", "userId": "u", "event": "e", "writeKey": "K"}),
+            Some(CallType::Track),
+            &d,
+            &l,
+            0,
+        )
+        .unwrap();
         assert!(!e.raw.contains_key("writeKey"));
     }
 
@@ -366,13 +387,28 @@ mod tests {
         let l = limits();
         let d = BatchDefaults::default();
         let code = |v: Value| prepare_event(v, None, &d, &l, 0).unwrap_err().code;
-        assert_eq!(code(json!({"type": "track", "event": "x"})), "missing_identity");
+        assert_eq!(
+            code(json!({"type": "track", "event": "x"})),
+            "missing_identity"
+        );
         assert_eq!(code(json!({"userId": "u"})), "missing_type");
         assert_eq!(code(json!({"type": "nope", "userId": "u"})), "unknown_type");
-        assert_eq!(code(json!({"type": "track", "userId": "u"})), "missing_event_name");
-        assert_eq!(code(json!({"type": "alias", "userId": "u"})), "missing_previous_id");
-        assert_eq!(code(json!({"type": "page", "userId": "u", "sentAt": "soon"})), "invalid_time");
-        assert_eq!(code(json!({"type": "page", "userId": {"a": 1}})), "invalid_field");
+        assert_eq!(
+            code(json!({"type": "track", "userId": "u"})),
+            "missing_event_name"
+        );
+        assert_eq!(
+            code(json!({"type": "alias", "userId": "u"})),
+            "missing_previous_id"
+        );
+        assert_eq!(
+            code(json!({"type": "page", "userId": "u", "sentAt": "soon"})),
+            "invalid_time"
+        );
+        assert_eq!(
+            code(json!({"type": "page", "userId": {"a": 1}})),
+            "invalid_field"
+        );
         assert_eq!(code(json!("text")), "not_an_object");
         let big = json!({"type": "page", "userId": "u", "properties": {"x": "y".repeat(40_000)}});
         assert_eq!(code(big), "message_too_large");

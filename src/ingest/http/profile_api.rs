@@ -153,11 +153,7 @@ pub fn traits_body(profile: &Profile, page: &Page, url: &str) -> Value {
         .filter(|(k, _)| page.keeps(k))
         .collect();
     let has_more = all.len() > page.offset.saturating_add(page.limit);
-    let traits: Map<String, Value> = all
-        .into_iter()
-        .skip(page.offset)
-        .take(page.limit)
-        .collect();
+    let traits: Map<String, Value> = all.into_iter().skip(page.offset).take(page.limit).collect();
     json!({"traits": traits, "cursor": page.cursor(url, has_more)})
 }
 
@@ -281,9 +277,8 @@ async fn read<S: Sink>(
                 format!("bad query: {}", e.body_text()),
             )
         })?;
-        let identifier = Identifier::parse(&id).map_err(|e| {
-            ApiError::bad_request("validation_error", e.to_string())
-        })?;
+        let identifier = Identifier::parse(&id)
+            .map_err(|e| ApiError::bad_request("validation_error", e.to_string()))?;
         id_type = Some(identifier.kind.clone());
         let page = Page::parse(resource, &query)?;
         let readers = std::sync::Arc::clone(&state.readers);
@@ -337,9 +332,7 @@ fn read_blocking(
     match resource {
         Resource::Events => {
             let wanted = page.offset.saturating_add(page.limit).saturating_add(1);
-            let events = reader
-                .timeline(profile_id, wanted)
-                .map_err(store_error)?;
+            let events = reader.timeline(profile_id, wanted).map_err(store_error)?;
             Ok(events_body(&events, page, url))
         }
         Resource::Traits | Resource::ExternalIds => {
@@ -381,12 +374,26 @@ mod tests {
     #[test]
     fn pages_are_validated() {
         let page = Page::parse(Resource::Traits, &query(None, None, None)).unwrap();
-        assert_eq!(page, Page { offset: 0, limit: 10, include: None });
-        let page = Page::parse(Resource::ExternalIds, &query(Some("5"), Some("10"), Some("email, user_id")))
-            .unwrap();
+        assert_eq!(
+            page,
+            Page {
+                offset: 0,
+                limit: 10,
+                include: None
+            }
+        );
+        let page = Page::parse(
+            Resource::ExternalIds,
+            &query(Some("5"), Some("10"), Some("email, user_id")),
+        )
+        .unwrap();
         assert_eq!(page.offset, 10);
         assert_eq!(page.include, Some(vec!["email".into(), "user_id".into()]));
-        for bad in [query(Some("0"), None, None), query(Some("101"), None, None), query(Some("x"), None, None)] {
+        for bad in [
+            query(Some("0"), None, None),
+            query(Some("101"), None, None),
+            query(Some("x"), None, None),
+        ] {
             let err = Page::parse(Resource::Events, &bad).unwrap_err();
             assert_eq!(err.code, "invalid_request_error");
         }
@@ -398,31 +405,60 @@ mod tests {
     #[test]
     fn traits_page_with_cursor() {
         let p = profile();
-        let page = Page { offset: 0, limit: 2, include: None };
+        let page = Page {
+            offset: 0,
+            limit: 2,
+            include: None,
+        };
         let body = traits_body(&p, &page, "/u");
         assert_eq!(body["traits"], json!({"a": 1, "b": "two"}));
-        assert_eq!(body["cursor"], json!({"url": "/u", "has_more": true, "next": "2", "limit": 2}));
-        let page = Page { offset: 2, limit: 2, include: None };
+        assert_eq!(
+            body["cursor"],
+            json!({"url": "/u", "has_more": true, "next": "2", "limit": 2})
+        );
+        let page = Page {
+            offset: 2,
+            limit: 2,
+            include: None,
+        };
         let body = traits_body(&p, &page, "/u");
         assert_eq!(body["traits"], json!({"d": true}));
         assert_eq!(body["cursor"]["has_more"], false);
         assert_eq!(body["cursor"]["next"], "");
-        let page = Page { offset: 0, limit: 10, include: Some(vec!["b".into()]) };
+        let page = Page {
+            offset: 0,
+            limit: 10,
+            include: Some(vec!["b".into()]),
+        };
         assert_eq!(traits_body(&p, &page, "/u")["traits"], json!({"b": "two"}));
     }
 
     #[test]
     fn external_ids_in_segment_shape() {
         let p = profile();
-        let page = Page { offset: 0, limit: 25, include: None };
+        let page = Page {
+            offset: 0,
+            limit: 25,
+            include: None,
+        };
         let body = external_ids_body(&p, &page, "/u");
         assert_eq!(
             body["data"][1],
             json!({"id": "a@x.io", "type": "email", "source_id": "ios", "collection": "users",
                    "created_at": "1970-01-01T00:00:02.000Z", "encoding": "none"})
         );
-        let only = Page { offset: 0, limit: 25, include: Some(vec!["user_id".into()]) };
-        assert_eq!(external_ids_body(&p, &only, "/u")["data"].as_array().unwrap().len(), 1);
+        let only = Page {
+            offset: 0,
+            limit: 25,
+            include: Some(vec!["user_id".into()]),
+        };
+        assert_eq!(
+            external_ids_body(&p, &only, "/u")["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -430,8 +466,19 @@ mod tests {
         let e = crate::model::Event::from_json(json!({"type": "track", "event": "Order Completed",
             "userId": "u1", "messageId": "m1", "properties": {"total": 3}, "context": {"ip": "1.2.3.4"}}))
         .unwrap();
-        let stored = StoredEvent::from_event(&e, 7, 5_000, "web", "web", vec![Identifier::new("user_id", "u1")]);
-        let page = Page { offset: 0, limit: 1, include: None };
+        let stored = StoredEvent::from_event(
+            &e,
+            7,
+            5_000,
+            "web",
+            "web",
+            vec![Identifier::new("user_id", "u1")],
+        );
+        let page = Page {
+            offset: 0,
+            limit: 1,
+            include: None,
+        };
         let body = events_body(&[stored.clone(), stored], &page, "/e");
         let first = &body["data"][0];
         assert_eq!(first["message_id"], "m1");

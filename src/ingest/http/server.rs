@@ -31,18 +31,12 @@ pub fn router<S: Sink>(state: ServerState<S>) -> Router {
         .route("/v1/screen", tracking::single::<S>(CallType::Screen))
         .route("/v1/group", tracking::single::<S>(CallType::Group))
         .route("/v1/alias", tracking::single::<S>(CallType::Alias))
-        .route(
-            &format!("{profiles}/traits"),
-            get(profile_api::traits::<S>),
-        )
+        .route(&format!("{profiles}/traits"), get(profile_api::traits::<S>))
         .route(
             &format!("{profiles}/external_ids"),
             get(profile_api::external_ids::<S>),
         )
-        .route(
-            &format!("{profiles}/events"),
-            get(profile_api::events::<S>),
-        )
+        .route(&format!("{profiles}/events"), get(profile_api::events::<S>))
         .fallback(not_found)
         .with_state(state)
 }

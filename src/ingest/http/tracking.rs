@@ -319,7 +319,10 @@ async fn read_body(body: Body, decoded_limit: usize, is_batch: bool) -> Result<B
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
-            format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+            format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
         )),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large(decoded_limit, is_batch)),
