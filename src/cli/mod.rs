@@ -6,6 +6,7 @@ mod health;
 mod ingest;
 mod log;
 mod repair;
+pub mod serve;
 mod show;
 mod why;
 

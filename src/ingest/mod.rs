@@ -1,6 +1,7 @@
 //! Getting events in: sources and channels, the JSON-lines reader, the Segment-compatible
 //! HTTP server. Everything ends in a [`Sink`] that stores events durably.
 
+pub mod http;
 pub mod reader;
 pub mod source;
 pub mod writer;
