@@ -5,6 +5,7 @@ mod export;
 mod health;
 mod ingest;
 mod log;
+mod logging;
 mod repair;
 pub mod serve;
 mod show;
@@ -60,6 +61,8 @@ pub enum Command {
     Log(log::Args),
     /// Graph health: profile sizes and suspicious profiles
     Health(health::Args),
+    /// Segment-compatible HTTP tracking API and Profile API reads
+    Serve(serve::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -122,7 +125,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Undo(args)) => repair::undo(args, &globals),
         Some(Command::Log(args)) => log::run(args, &globals),
         Some(Command::Health(args)) => health::run(args, &globals),
+        Some(Command::Serve(args)) => serve_store(&args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
+    }
+}
+
+/// Runs the HTTP server over the store: events through the group-commit writer, Profile
+/// API reads from the spaces that exist.
+fn serve_store(args: &serve::Args, globals: &Globals) -> anyhow::Result<ExitCode> {
+    logging::to_stderr("info");
+    let store = std::sync::Arc::new(globals.open_store()?);
+    let (sink, writer) = crate::ingest::writer::start_writer(store.clone());
+    let readers = store_readers(store.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(serve::run(args, globals, sink, readers));
+    drop(runtime);
+    writer.join();
+    store.flush()?;
+    result
+}
+
+/// Profile API readers backed by the store: only spaces that exist are readable.
+pub fn store_readers(store: std::sync::Arc<Store>) -> impl crate::ingest::http::SpaceReaders {
+    move |space: &str| -> Option<crate::ingest::http::SharedReader> {
+        if !store.space_names().iter().any(|s| s == space) {
+            return None;
+        }
+        let reader: crate::ingest::http::SharedReader = store.space(space).ok()?;
+        Some(reader)
     }
 }
 
