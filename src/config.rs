@@ -5,9 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
+
+use crate::audience::{AudienceConfig, AudienceSet, ConfigText};
 
 /// The default configuration file, as shipped.
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
@@ -37,6 +40,12 @@ pub struct Config {
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
     pub server: ServerConfig,
+    /// `[audiences.NAME]` definitions as written (compiled in [`Config::audiences`]).
+    #[serde(default)]
+    pub audiences: BTreeMap<String, AudienceConfig>,
+    /// The enabled audiences, compiled when the config is loaded.
+    #[serde(skip)]
+    compiled_audiences: Arc<AudienceSet>,
     /// Free-form sections owned by other parts (keys, theme, audiences): kept as TOML.
     #[serde(flatten)]
     pub extra: BTreeMap<String, toml::Value>,
@@ -196,6 +205,21 @@ impl Config {
             .try_into()
             .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
         config.table = table;
+        let texts = [
+            ConfigText { text, origin },
+            ConfigText {
+                text: DEFAULT_CONFIG,
+                origin: "<default config>",
+            },
+        ];
+        config.compiled_audiences = Arc::new(
+            crate::audience::config::compile(&config.audiences, &texts).map_err(|e| {
+                ConfigError::Invalid {
+                    path: e.origin,
+                    message: e.message,
+                }
+            })?,
+        );
         for name in config.spaces.keys() {
             config
                 .identity_for(name)
@@ -225,6 +249,11 @@ impl Config {
         toml::Value::Table(base)
             .try_into()
             .map_err(|e: toml::de::Error| one_line(&e))
+    }
+
+    /// The enabled audiences (the same for every space).
+    pub fn audiences(&self) -> &Arc<AudienceSet> {
+        &self.compiled_audiences
     }
 
     /// The compiled resolution rules of a space.

@@ -1,5 +1,6 @@
 //! idgraph: identity resolution of customer event streams into unified profiles.
 
+pub mod audience;
 pub mod cli;
 pub mod config;
 pub mod ingest;
