@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
+mod audience;
 mod config_cmd;
 mod export;
 mod health;
@@ -61,6 +62,10 @@ pub enum Command {
     Log(log::Args),
     /// Graph health: profile sizes and suspicious profiles
     Health(health::Args),
+    /// Audiences: every audience with its member count, the members of one, or why a
+    /// profile is or is not in it
+    #[command(visible_alias = "audiences")]
+    Audience(audience::Args),
     /// Segment-compatible HTTP tracking API and Profile API reads
     Serve(serve::Args),
 }
@@ -125,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Undo(args)) => repair::undo(args, &globals),
         Some(Command::Log(args)) => log::run(args, &globals),
         Some(Command::Health(args)) => health::run(args, &globals),
+        Some(Command::Audience(args)) => audience::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }

@@ -1,6 +1,7 @@
 //! Batch ingest: resolve events against a working set prefetched from sled, then write
 //! everything that changed in one atomic sled batch.
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::{SourcedEvent, SubmitOutcome};
@@ -78,6 +79,8 @@ impl SpaceStore {
         let mut graph = WorkingGraph::new();
         let mut batch = sled::Batch::default();
         let mut outcome = SubmitOutcome::default();
+        let keep_audiences = !self.audiences.is_empty();
+        let mut fresh: FxHashMap<u64, Vec<StoredEvent>> = FxHashMap::default();
         for (index, sourced) in events.iter().enumerate() {
             let event = &sourced.event;
             if graph.message_seen(&event.message_id)
@@ -122,13 +125,20 @@ impl SpaceStore {
                     continue;
                 }
             };
-            self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
+            let (target, stored) =
+                self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
+            if keep_audiences {
+                fresh.entry(target.0).or_default().push(stored);
+            }
             outcome.stored += 1;
             if !plan.absorb.is_empty() {
                 outcome.merges += plan.absorb.len();
             }
         }
         put_changes(&mut batch, &graph);
+        if keep_audiences {
+            self.put_batch_standings(&mut batch, &graph, &fresh, now)?;
+        }
         SpaceStore::put_counters(&mut batch, &next);
         {
             let _gate = self.write_gate();
@@ -159,6 +169,8 @@ impl SpaceStore {
         Ok(())
     }
 
+    /// Applies one event's plan to the working graph and the batch; returns the profile
+    /// (and timeline cluster) that received it and its stored record.
     #[allow(clippy::too_many_arguments)]
     fn apply_plan(
         &self,
@@ -169,7 +181,7 @@ impl SpaceStore {
         plan: &Plan,
         time: Millis,
         now: Millis,
-    ) {
+    ) -> (ProfileId, StoredEvent) {
         let event = &sourced.event;
         let seq = next.next_seq;
         next.next_seq += 1;
@@ -265,5 +277,6 @@ impl SpaceStore {
                 },
             );
         }
+        (target, stored)
     }
 }

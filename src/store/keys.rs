@@ -28,6 +28,13 @@ pub mod tag {
     pub const UNDO: u8 = b'U';
     /// Per-profile history: profile, op.
     pub const HISTORY: u8 = b'H';
+    /// Audience members: audience, profile → why (members only).
+    pub const AUDIENCE_MEMBER: u8 = b'X';
+    /// A profile's audience standings: profile, audience → standing (members, and
+    /// non-members whose standing expires).
+    pub const PROFILE_AUDIENCE: u8 = b'Y';
+    /// Expiring audience standings: audience, valid-until time, profile → nothing.
+    pub const AUDIENCE_EXPIRY: u8 = b'Z';
 }
 
 /// Encodes a time so that byte order equals numeric order (sign bit flipped).
@@ -176,6 +183,63 @@ pub fn history(profile: ProfileId, op: u64) -> Vec<u8> {
     key
 }
 
+fn push_name(key: &mut Vec<u8>, name: &str) {
+    key.extend_from_slice(&(name.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    key.extend_from_slice(name.as_bytes());
+}
+
+/// `X` + audience: the prefix of an audience's members.
+pub fn audience_member_prefix(audience: &str) -> Vec<u8> {
+    let mut key = with_tag(tag::AUDIENCE_MEMBER, 2 + audience.len() + 8);
+    push_name(&mut key, audience);
+    key
+}
+
+/// `X` + audience + profile.
+pub fn audience_member(audience: &str, profile: ProfileId) -> Vec<u8> {
+    let mut key = audience_member_prefix(audience);
+    key.extend_from_slice(&profile.0.to_be_bytes());
+    key
+}
+
+/// `Y` + profile: the prefix of a profile's audience standings.
+pub fn profile_audience_prefix(profile: ProfileId) -> Vec<u8> {
+    tagged_u64(tag::PROFILE_AUDIENCE, profile.0)
+}
+
+/// `Y` + profile + audience.
+pub fn profile_audience(profile: ProfileId, audience: &str) -> Vec<u8> {
+    let mut key = profile_audience_prefix(profile);
+    key.extend_from_slice(audience.as_bytes());
+    key
+}
+
+/// Reads the audience name back from a `Y` key.
+pub fn audience_of_profile_key(key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(key.get(9..)?).ok()
+}
+
+/// `Z` + audience: the prefix of an audience's expiring standings.
+pub fn audience_expiry_prefix(audience: &str) -> Vec<u8> {
+    let mut key = with_tag(tag::AUDIENCE_EXPIRY, 2 + audience.len() + 16);
+    push_name(&mut key, audience);
+    key
+}
+
+/// `Z` + audience + valid-until + profile.
+pub fn audience_expiry(audience: &str, until: Millis, profile: ProfileId) -> Vec<u8> {
+    let mut key = audience_expiry_prefix(audience);
+    key.extend_from_slice(&time_bytes(until));
+    key.extend_from_slice(&profile.0.to_be_bytes());
+    key
+}
+
+/// The profile at the end of an `X` or `Z` key.
+pub fn trailing_profile(key: &[u8]) -> Option<ProfileId> {
+    let start = key.len().checked_sub(8)?;
+    u64_at(key, start).map(ProfileId)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +251,22 @@ mod tests {
         keys.sort();
         let back: Vec<_> = keys.iter().map(|k| timeline_entry(k).unwrap().0).collect();
         assert_eq!(back, times);
+    }
+
+    #[test]
+    fn audience_keys_keep_names_apart_and_expiries_in_time_order() {
+        let a = audience_member_prefix("cart");
+        assert!(!audience_member("cart_x", ProfileId(1)).starts_with(&a));
+        assert_eq!(
+            trailing_profile(&audience_member("cart", ProfileId(7))),
+            Some(ProfileId(7))
+        );
+        let key = profile_audience(ProfileId(3), "review_request");
+        assert_eq!(audience_of_profile_key(&key), Some("review_request"));
+        let early = audience_expiry("cart", -5, ProfileId(9));
+        let late = audience_expiry("cart", 10, ProfileId(1));
+        assert!(early < late);
+        assert_eq!(trailing_profile(&late), Some(ProfileId(1)));
     }
 
     #[test]

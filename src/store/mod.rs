@@ -1,6 +1,9 @@
 //! The sled store: one tree per space (fully isolated graphs), keys in `keys`, records in
-//! `codec`, atomic batch ingest in `ingest`, reads in `read`, manual repair in `repair`.
+//! `codec`, atomic batch ingest in `ingest`, reads in `read`, manual repair in `repair`,
+//! audience membership in `audience`.
 
+mod audience;
+mod audience_read;
 mod codec;
 mod ingest;
 pub mod keys;
@@ -99,7 +102,15 @@ impl Store {
             .db
             .open_tree(format!("{SPACE_TREE_PREFIX}{name}"))
             .with_context(|| format!("opening space {name}"))?;
-        let space = Arc::new(SpaceStore::open(name, tree, rules)?);
+        let space = Arc::new(SpaceStore::open(
+            name,
+            tree,
+            rules,
+            self.config.audiences().clone(),
+        )?);
+        space
+            .sync_audiences()
+            .with_context(|| format!("space {name}: rebuilding audience membership"))?;
         spaces.insert(name.to_string(), space.clone());
         Ok(space)
     }

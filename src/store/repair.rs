@@ -12,6 +12,7 @@ use crate::model::{
 use crate::query::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
 use crate::resolve::{MergePreview, preview_merge};
 
+use super::audience::Touched;
 use super::codec::{decode, encode};
 use super::ingest::{UndoData, os_user, put_journal, put_link};
 use super::keys;
@@ -28,12 +29,27 @@ struct SplitResult {
     staying: Profile,
     moved: Profile,
     moved_events: Vec<Filed>,
+    staying_events: Vec<Filed>,
+}
+
+impl SplitResult {
+    /// Records both sides of the split for audience re-evaluation.
+    fn touch(&self, touched: &mut Touched) {
+        let events = |filed: &[Filed]| filed.iter().map(|f| f.event.clone()).collect();
+        touched.update(self.staying.clone(), events(&self.staying_events));
+        touched.update(self.moved.clone(), events(&self.moved_events));
+    }
 }
 
 impl SpaceStore {
     fn require_profile(&self, id: ProfileId) -> anyhow::Result<Profile> {
         self.load_profile(id)?
             .with_context(|| format!("no profile {id} in space {}", self.name))
+    }
+
+    /// Every event of a profile as stored (before the batch being built).
+    fn profile_events(&self, profile: &Profile) -> anyhow::Result<Vec<StoredEvent>> {
+        self.cluster_events(&profile.clusters)
     }
 
     /// Every event of a profile with its cluster, oldest first.
@@ -109,6 +125,7 @@ impl SpaceStore {
             staying,
             moved,
             moved_events,
+            staying_events,
         })
     }
 
@@ -306,6 +323,10 @@ impl GraphRepair for SpaceStore {
         next.profiles = next.profiles.saturating_sub(1);
         let mut batch = sled::Batch::default();
         self.put_merge(&mut batch, survivor, absorbed, &preview.result);
+        let mut touched = Touched::default();
+        touched.update(preview.result.clone(), self.profile_events(&preview.result)?);
+        touched.remove(absorbed.id);
+        self.put_touched(&mut batch, touched)?;
         if let (Some(from), Some(to)) = (
             best_identifier(survivor, &self.rules),
             best_identifier(absorbed, &self.rules),
@@ -381,6 +402,9 @@ impl GraphRepair for SpaceStore {
         pin(&mut split, op);
         let mut batch = sled::Batch::default();
         self.put_split(&mut batch, &split)?;
+        let mut touched = Touched::default();
+        split.touch(&mut touched);
+        self.put_touched(&mut batch, touched)?;
         let entry = self.journal_entry(
             op,
             reason,
@@ -414,6 +438,7 @@ impl GraphRepair for SpaceStore {
         let undo_op = next.next_op;
         next.next_op += 1;
         let mut batch = sled::Batch::default();
+        let mut audience_work = Touched::default();
         let touched = match (&original.action, undo_data) {
             (
                 JournalAction::Merge { .. } | JournalAction::AutoMerge { .. },
@@ -421,7 +446,7 @@ impl GraphRepair for SpaceStore {
             ) => {
                 let pin_op =
                     matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
-                self.undo_merge(&mut batch, &mut next, &absorbed, pin_op)?
+                self.undo_merge(&mut batch, &mut next, &absorbed, pin_op, &mut audience_work)?
             }
             (
                 JournalAction::Split {
@@ -435,16 +460,16 @@ impl GraphRepair for SpaceStore {
                 &mut batch,
                 &mut next,
                 op,
-                *from,
-                *into,
-                identifiers,
-                &staying,
+                (*from, *into),
+                (identifiers, &staying),
+                &mut audience_work,
             )?,
             (JournalAction::Undo { .. }, _) => {
                 bail!("#{op} is itself an undo; it cannot be undone")
             }
             _ => bail!("#{op} has no undo data"),
         };
+        self.put_touched(&mut batch, audience_work)?;
         original.undone_by = Some(undo_op);
         batch.insert(keys::journal(op), encode(&original));
         let entry = self.journal_entry(undo_op, reason, JournalAction::Undo { op }, touched);
@@ -472,6 +497,7 @@ impl SpaceStore {
         next: &mut Counters,
         absorbed: &[(ProfileId, Vec<Identifier>)],
         pin_op: Option<u64>,
+        audience_work: &mut Touched,
     ) -> anyhow::Result<Vec<ProfileId>> {
         let mut touched = Vec::new();
         let mut current: Option<Profile> = None;
@@ -503,6 +529,7 @@ impl SpaceStore {
                 .merge_count
                 .saturating_sub(1 + split.moved.merge_count);
             self.put_split(batch, &split)?;
+            split.touch(audience_work);
             next.profiles += 1;
             touched.push(split.moved.id);
             if !touched.contains(&split.staying.id) {
@@ -514,17 +541,18 @@ impl SpaceStore {
     }
 
     /// Merges the split-out identifiers back into the profile they left, removing the pin.
-    #[allow(clippy::too_many_arguments)]
+    /// `sides` are the (from, into) profiles of the split, `ids` its (moved, staying)
+    /// identifiers.
     fn undo_split(
         &self,
         batch: &mut sled::Batch,
         next: &mut Counters,
         op: u64,
-        from: ProfileId,
-        into: ProfileId,
-        moved: &[Identifier],
-        staying: &[Identifier],
+        sides: (ProfileId, ProfileId),
+        ids: (&[Identifier], &[Identifier]),
+        audience_work: &mut Touched,
     ) -> anyhow::Result<Vec<ProfileId>> {
+        let ((from, into), (moved, staying)) = (sides, ids);
         let owner = |ids: &[Identifier], fallback: ProfileId| -> anyhow::Result<ProfileId> {
             for id in ids {
                 if let Some(p) = self.load_owner(id)? {
@@ -547,6 +575,8 @@ impl SpaceStore {
             held.pins.retain(|p| p.op != op);
         }
         self.put_merge(batch, &survivor, &absorbed, &result);
+        audience_work.update(result.clone(), self.profile_events(&result)?);
+        audience_work.remove(absorbed_id);
         next.profiles = next.profiles.saturating_sub(1);
         Ok(vec![survivor_id, absorbed_id])
     }

@@ -1,11 +1,12 @@
 //! One space's tree, its counters and the gate that keeps readers from seeing half a batch.
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::audience::AudienceSet;
 use crate::config::Rules;
 use crate::model::{Identifier, Profile, ProfileId};
 
@@ -30,12 +31,19 @@ pub struct SpaceStore {
     pub(super) name: String,
     pub(super) tree: sled::Tree,
     pub(super) rules: Rules,
+    /// The audiences whose membership this space keeps current.
+    pub(super) audiences: Arc<AudienceSet>,
     gate: RwLock<()>,
     writer: Mutex<Counters>,
 }
 
 impl SpaceStore {
-    pub(super) fn open(name: &str, tree: sled::Tree, rules: Rules) -> anyhow::Result<SpaceStore> {
+    pub(super) fn open(
+        name: &str,
+        tree: sled::Tree,
+        rules: Rules,
+        audiences: Arc<AudienceSet>,
+    ) -> anyhow::Result<SpaceStore> {
         let counters = match tree.get(keys::meta(COUNTERS))? {
             Some(bytes) => decode(&bytes).with_context(|| format!("space {name}: counters"))?,
             None => Counters {
@@ -50,6 +58,7 @@ impl SpaceStore {
             name: name.to_string(),
             tree,
             rules,
+            audiences,
             gate: RwLock::new(()),
             writer: Mutex::new(counters),
         })
@@ -63,6 +72,11 @@ impl SpaceStore {
     /// The resolution rules of this space.
     pub fn rules(&self) -> &Rules {
         &self.rules
+    }
+
+    /// The audiences whose membership this space keeps.
+    pub fn audiences(&self) -> &AudienceSet {
+        &self.audiences
     }
 
     /// Number of stored events.

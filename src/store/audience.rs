@@ -1,0 +1,320 @@
+//! Audience membership kept current in the space tree, written in the same atomic batch
+//! as the events, merges, splits and undos that change it.
+//!
+//! Records: `X` audience+profile → [`Why`] for members; `Y` profile+audience → [`Standing`]
+//! for members and for non-members whose standing expires; `Z` audience+valid-until+profile
+//! for every standing that expires. Only the profiles a batch or repair touched are
+//! re-evaluated.
+//!
+//! Time: a condition with windows relative to now (`within 7d`, `before 1h ago`) can change
+//! without new events. Each evaluation records `valid_until`, the next time a window edge
+//! crosses one of the profile's matching events; until then the stored standing is exact.
+//! Expired standings are re-evaluated on read (exact answers at any later time), in every
+//! ingest batch (a bounded number) and by [`SpaceStore::refresh_audiences`]. The space's
+//! audience *clock* is the latest "now" any stored standing was evaluated at: writes
+//! evaluate at `max(now, clock)`, and a read at a time before the clock (a replay)
+//! evaluates every profile on the fly instead of trusting stored standings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use crate::audience::{Journey, Why};
+use crate::model::time::now as wall_clock;
+use crate::model::{Millis, Profile, ProfileId, StoredEvent};
+use crate::resolve::WorkingGraph;
+
+use super::codec::{decode, encode};
+use super::keys::{self, tag};
+use super::space::SpaceStore;
+
+/// Bump when evaluation semantics change, so stored standings are rebuilt.
+const EVALUATION_VERSION: &str = "1";
+const META: &str = "audiences";
+/// Most expired standings re-evaluated within one ingest batch (reads stay exact anyway).
+const EXPIRED_PER_BATCH: usize = 1_000;
+
+/// What the stored standings of a space were computed with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct AudienceMeta {
+    /// The latest "now" a stored standing was evaluated at.
+    pub clock: Option<Millis>,
+    /// Audience name → evaluation version and condition fingerprint.
+    pub definitions: BTreeMap<String, String>,
+}
+
+/// A profile's stored standing in one audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Standing {
+    pub member: bool,
+    pub evaluated_at: Millis,
+    pub valid_until: Option<Millis>,
+}
+
+/// Profiles a repair changed (with their events, some not yet in the tree) or removed.
+#[derive(Default)]
+pub(super) struct Touched {
+    updated: BTreeMap<ProfileId, (Profile, Vec<StoredEvent>)>,
+    removed: BTreeSet<ProfileId>,
+}
+
+impl Touched {
+    /// A profile as it will be after the operation, with all its events.
+    pub fn update(&mut self, profile: Profile, events: Vec<StoredEvent>) {
+        self.removed.remove(&profile.id);
+        self.updated.insert(profile.id, (profile, events));
+    }
+
+    /// A profile the operation deletes.
+    pub fn remove(&mut self, id: ProfileId) {
+        self.updated.remove(&id);
+        self.removed.insert(id);
+    }
+}
+
+impl SpaceStore {
+    /// The stored audience bookkeeping.
+    pub(super) fn audience_meta(&self) -> anyhow::Result<AudienceMeta> {
+        Ok(self.get(&keys::meta(META))?.unwrap_or_default())
+    }
+
+    /// The definitions the configured audiences would be stored with.
+    pub(super) fn audience_definitions(&self) -> BTreeMap<String, String> {
+        self.audiences
+            .iter()
+            .map(|a| {
+                let fingerprint = format!("{EVALUATION_VERSION} {}", a.condition.fingerprint());
+                (a.name.clone(), fingerprint)
+            })
+            .collect()
+    }
+
+    /// Every event of the given timeline clusters, as stored.
+    pub(super) fn cluster_events(&self, clusters: &[u64]) -> anyhow::Result<Vec<StoredEvent>> {
+        let mut out = Vec::new();
+        for cluster in clusters {
+            for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
+                let (_, value) = item?;
+                out.push(decode(&value)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Profiles whose stored standing in `audience` expired at or before `now`.
+    pub(super) fn expired_profiles(
+        &self,
+        audience: &str,
+        now: Millis,
+    ) -> anyhow::Result<Vec<ProfileId>> {
+        let start = keys::audience_expiry_prefix(audience);
+        let mut end = start.clone();
+        end.extend_from_slice(&keys::time_bytes(now.saturating_add(1)));
+        let mut out = Vec::new();
+        for item in self.tree.range(start..end) {
+            let (key, _) = item?;
+            out.extend(keys::trailing_profile(&key));
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds every standing when the configured audiences differ from those the stored
+    /// standings were computed with (first use, or the config changed).
+    pub(super) fn sync_audiences(&self) -> anyhow::Result<()> {
+        let meta = self.audience_meta()?;
+        let definitions = self.audience_definitions();
+        if meta.definitions == definitions {
+            return Ok(());
+        }
+        let _writer = self.lock_writer()?;
+        let mut batch = sled::Batch::default();
+        for record in [
+            tag::AUDIENCE_MEMBER,
+            tag::PROFILE_AUDIENCE,
+            tag::AUDIENCE_EXPIRY,
+        ] {
+            for item in self.tree.scan_prefix([record]) {
+                let (key, _) = item?;
+                batch.remove(key);
+            }
+        }
+        let mut clock = meta.clock;
+        let mut profiles = 0_u64;
+        if !self.audiences.is_empty() {
+            for item in self.tree.scan_prefix([tag::PROFILE]) {
+                let (_, value) = item?;
+                let profile: Profile = decode(&value)?;
+                let now = *clock.get_or_insert_with(wall_clock);
+                let events = self.cluster_events(&profile.clusters)?;
+                let standings = self
+                    .audiences
+                    .evaluate(&Journey::new(&profile, &events), now);
+                insert_standings(&mut batch, profile.id, &standings);
+                profiles += 1;
+            }
+        }
+        tracing::info!(
+            space = %self.name,
+            profiles,
+            audiences = definitions.len(),
+            "audience definitions changed: membership rebuilt"
+        );
+        batch.insert(keys::meta(META), encode(&AudienceMeta { clock, definitions }));
+        let _gate = self.write_gate();
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Adds to an ingest batch the new standings of every profile the working graph
+    /// changed or removed (`fresh`: this batch's events by timeline cluster), plus a bounded
+    /// number of expired standings.
+    pub(super) fn put_batch_standings(
+        &self,
+        batch: &mut sled::Batch,
+        graph: &WorkingGraph,
+        fresh: &FxHashMap<u64, Vec<StoredEvent>>,
+        now: Millis,
+    ) -> anyhow::Result<()> {
+        let mut meta = self.audience_meta()?;
+        let now = meta.clock.map_or(now, |clock| clock.max(now));
+        let mut done = FxHashSet::default();
+        for profile in graph.changed_profiles() {
+            let stored = self.cluster_events(&profile.clusters)?;
+            let new = profile.clusters.iter().filter_map(|c| fresh.get(c)).flatten();
+            self.put_standings(batch, profile, stored.iter().chain(new), now)?;
+            done.insert(profile.id);
+        }
+        for id in graph.removed_profiles() {
+            self.remove_standings(batch, id)?;
+            done.insert(id);
+        }
+        self.put_expired(batch, now, &done, EXPIRED_PER_BATCH)?;
+        meta.clock = Some(now);
+        batch.insert(keys::meta(META), encode(&meta));
+        Ok(())
+    }
+
+    /// Adds to a repair batch the new standings of the profiles it touched, evaluated at
+    /// the space's audience clock (the wall clock when nothing was evaluated yet).
+    pub(super) fn put_touched(
+        &self,
+        batch: &mut sled::Batch,
+        touched: Touched,
+    ) -> anyhow::Result<()> {
+        if self.audiences.is_empty() {
+            return Ok(());
+        }
+        let mut meta = self.audience_meta()?;
+        let now = *meta.clock.get_or_insert_with(wall_clock);
+        for (profile, events) in touched.updated.values() {
+            self.put_standings(batch, profile, events.iter(), now)?;
+        }
+        for id in touched.removed {
+            self.remove_standings(batch, id)?;
+        }
+        batch.insert(keys::meta(META), encode(&meta));
+        Ok(())
+    }
+
+    /// Re-evaluates every standing that expired at or before `now` and moves the audience
+    /// clock to `now`; returns how many profiles were re-evaluated. Does nothing for a
+    /// `now` before the clock (time does not run backwards).
+    pub fn refresh_audiences(&self, now: Millis) -> anyhow::Result<usize> {
+        if self.audiences.is_empty() {
+            return Ok(0);
+        }
+        let _writer = self.lock_writer()?;
+        let mut meta = self.audience_meta()?;
+        if meta.clock.is_some_and(|clock| now < clock) {
+            return Ok(0);
+        }
+        let mut batch = sled::Batch::default();
+        let refreshed = self.put_expired(&mut batch, now, &FxHashSet::default(), usize::MAX)?;
+        meta.clock = Some(now);
+        batch.insert(keys::meta(META), encode(&meta));
+        let _gate = self.write_gate();
+        self.tree.apply_batch(batch)?;
+        Ok(refreshed)
+    }
+
+    /// Re-evaluates up to `limit` profiles with an expired standing (not in `skip`).
+    fn put_expired(
+        &self,
+        batch: &mut sled::Batch,
+        now: Millis,
+        skip: &FxHashSet<ProfileId>,
+        limit: usize,
+    ) -> anyhow::Result<usize> {
+        let mut ids = BTreeSet::new();
+        for audience in self.audiences.iter() {
+            let expired = self.expired_profiles(&audience.name, now)?;
+            ids.extend(expired.into_iter().filter(|id| !skip.contains(id)));
+        }
+        let ids: Vec<ProfileId> = ids.into_iter().take(limit).collect();
+        for id in &ids {
+            match self.load_profile(*id)? {
+                Some(profile) => {
+                    let events = self.cluster_events(&profile.clusters)?;
+                    self.put_standings(batch, &profile, events.iter(), now)?;
+                }
+                None => self.remove_standings(batch, *id)?,
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// Evaluates every audience on a profile and replaces its stored standings.
+    fn put_standings<'e>(
+        &self,
+        batch: &mut sled::Batch,
+        profile: &'e Profile,
+        events: impl IntoIterator<Item = &'e StoredEvent>,
+        now: Millis,
+    ) -> anyhow::Result<()> {
+        let standings = self
+            .audiences
+            .evaluate(&Journey::new(profile, events), now);
+        self.remove_standings(batch, profile.id)?;
+        insert_standings(batch, profile.id, &standings);
+        Ok(())
+    }
+
+    /// Removes a profile's stored standings (as the tree holds them before the batch).
+    fn remove_standings(&self, batch: &mut sled::Batch, id: ProfileId) -> anyhow::Result<()> {
+        for item in self.tree.scan_prefix(keys::profile_audience_prefix(id)) {
+            let (key, value) = item?;
+            let standing: Standing = decode(&value)?;
+            if let Some(audience) = keys::audience_of_profile_key(&key) {
+                if standing.member {
+                    batch.remove(keys::audience_member(audience, id));
+                }
+                if let Some(until) = standing.valid_until {
+                    batch.remove(keys::audience_expiry(audience, until, id));
+                }
+            }
+            batch.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Adds a profile's standings to a batch (members, and anything that expires).
+fn insert_standings(batch: &mut sled::Batch, id: ProfileId, standings: &[(String, Why)]) {
+    for (audience, why) in standings {
+        if why.member {
+            batch.insert(keys::audience_member(audience, id), encode(why));
+        }
+        if why.member || why.valid_until.is_some() {
+            let standing = Standing {
+                member: why.member,
+                evaluated_at: why.evaluated_at,
+                valid_until: why.valid_until,
+            };
+            batch.insert(keys::profile_audience(id, audience), encode(&standing));
+        }
+        if let Some(until) = why.valid_until {
+            batch.insert(keys::audience_expiry(audience, until, id), &[][..]);
+        }
+    }
+}
