@@ -6,7 +6,6 @@ use idgraph::model::time::{DAY, parse_time_str};
 use idgraph::model::{Event, Millis, Profile, ProfileId, StoredEvent, derive_channel};
 use serde_json::{Value, json};
 
-
 fn at(text: &str) -> Millis {
     parse_time_str(text).expect("time")
 }
@@ -19,7 +18,14 @@ fn now() -> Millis {
 fn event(seq: u64, v: Value) -> StoredEvent {
     let e = Event::from_json(v).expect("event");
     let source = e.path_str("context.app.name").unwrap_or("test".into());
-    StoredEvent::from_event(&e, seq, e.time().expect("time"), &source, &derive_channel(&e), vec![])
+    StoredEvent::from_event(
+        &e,
+        seq,
+        e.time().expect("time"),
+        &source,
+        &derive_channel(&e),
+        vec![],
+    )
 }
 
 fn track(seq: u64, name: &str, time: &str, extra: Value) -> StoredEvent {
@@ -59,15 +65,39 @@ fn parse_errors_say_where_and_what_was_expected() {
         ("", (1, 1), "the condition is empty"),
         ("did", (1, 4), "expected an event: a quoted event name"),
         ("did Purchased", (1, 5), "found 'Purchased'"),
-        ("did \"A\" within", (1, 15), "expected a duration after 'within'"),
-        ("did \"A\" within 7 days", (1, 16), "expected a duration after 'within'"),
-        ("did \"A\"\nand did \"B\" after cart", (2, 19), "unknown event name 'cart'"),
+        (
+            "did \"A\" within",
+            (1, 15),
+            "expected a duration after 'within'",
+        ),
+        (
+            "did \"A\" within 7 days",
+            (1, 16),
+            "expected a duration after 'within'",
+        ),
+        (
+            "did \"A\"\nand did \"B\" after cart",
+            (2, 19),
+            "unknown event name 'cart'",
+        ),
         ("did \"A\" and (did \"B\"", (1, 21), "expected ')' to close"),
-        ("not did \"A\" as a", (1, 16), "cannot be used on a negated 'did'"),
-        ("did not \"B\" after it", (1, 19), "'it' refers to no earlier event"),
+        (
+            "not did \"A\" as a",
+            (1, 16),
+            "cannot be used on a negated 'did'",
+        ),
+        (
+            "did not \"B\" after it",
+            (1, 19),
+            "'it' refers to no earlier event",
+        ),
         ("trait plan ~ 1", (1, 12), "unexpected character '~'"),
         ("trait plan = ", (1, 14), "expected a value"),
-        ("did \"A\" on web on ios", (1, 16), "this filter is already given"),
+        (
+            "did \"A\" on web on ios",
+            (1, 16),
+            "this filter is already given",
+        ),
     ];
     for (condition, (line, column), message) in cases {
         let (l, c, m) = parse_error(condition);
@@ -86,7 +116,12 @@ fn parse_errors_say_where_and_what_was_expected() {
 
 #[test]
 fn keywords_are_case_insensitive_and_comments_ignored() {
-    let events = [track(1, "Order Completed", "2025-03-09T00:00:00Z", json!({}))];
+    let events = [track(
+        1,
+        "Order Completed",
+        "2025-03-09T00:00:00Z",
+        json!({}),
+    )];
     assert!(member(
         "DID \"Order Completed\" WITHIN 7d # recent buyers\nAND NOT did \"Refund\"",
         &events
@@ -99,13 +134,29 @@ fn keywords_are_case_insensitive_and_comments_ignored() {
 #[test]
 fn events_match_by_name_call_type_channel_source_device_and_properties() {
     let events = [
-        track(1, "Order Completed", "2025-03-01T00:00:00Z", json!({
-            "properties": {"total": 120.5, "currency": "EUR", "coupon": "SPRING", "tags": ["gift", "express"]},
-            "context": {"app": {"name": "Acme iOS"}, "device": {"type": "ios", "id": "D1"}}
-        })),
-        event(2, json!({"type":"screen","name":"Cart","userId":"u1","messageId":"m2","timestamp":"2025-03-02T00:00:00Z","context":{"device":{"type":"android"}}})),
-        event(3, json!({"type":"page","name":"Pricing","anonymousId":"a","messageId":"m3","timestamp":"2025-03-03T00:00:00Z","context":{"channel":"browser"}})),
-        track(4, "Complaint Logged", "2025-03-04T00:00:00Z", json!({"context": {"channel": "support"}})),
+        track(
+            1,
+            "Order Completed",
+            "2025-03-01T00:00:00Z",
+            json!({
+                "properties": {"total": 120.5, "currency": "EUR", "coupon": "SPRING", "tags": ["gift", "express"]},
+                "context": {"app": {"name": "Acme iOS"}, "device": {"type": "ios", "id": "D1"}}
+            }),
+        ),
+        event(
+            2,
+            json!({"type":"screen","name":"Cart","userId":"u1","messageId":"m2","timestamp":"2025-03-02T00:00:00Z","context":{"device":{"type":"android"}}}),
+        ),
+        event(
+            3,
+            json!({"type":"page","name":"Pricing","anonymousId":"a","messageId":"m3","timestamp":"2025-03-03T00:00:00Z","context":{"channel":"browser"}}),
+        ),
+        track(
+            4,
+            "Complaint Logged",
+            "2025-03-04T00:00:00Z",
+            json!({"context": {"channel": "support"}}),
+        ),
     ];
     let yes = [
         "did \"Order Completed\"",
@@ -192,7 +243,10 @@ fn trait_tests_cover_every_operator() {
     }
     let why = eval("trait plan = \"pro\"", &p, &[], now());
     assert_eq!(why.reasons[0].traits[0].key, "plan");
-    assert_eq!(why.reasons[0].traits[0].value_json.as_deref(), Some("\"pro\""));
+    assert_eq!(
+        why.reasons[0].traits[0].value_json.as_deref(),
+        Some("\"pro\"")
+    );
     assert_eq!(why.valid_until, None, "traits do not change with time");
 }
 
@@ -212,7 +266,10 @@ fn and_or_not_and_parentheses() {
     // `and` binds tighter than `or`.
     assert!(member("did \"C\" and did \"D\" or did \"A\"", &events));
     assert!(!member("did \"C\" and (did \"D\" or did \"A\")", &events));
-    assert!(member("not (did \"C\" or did \"D\") and did \"B\"", &events));
+    assert!(member(
+        "not (did \"C\" or did \"D\") and did \"B\"",
+        &events
+    ));
 }
 
 #[test]
@@ -225,7 +282,10 @@ fn windows_relative_to_now() {
     assert!(member("did \"A\" before 1d ago", &events));
     assert!(!member("did \"A\" before 2d ago", &events));
     assert!(member("did \"A\" after \"2025-03-08\"", &events));
-    assert!(!member("did \"A\" before \"2025-03-08T12:00:00Z\"", &events));
+    assert!(!member(
+        "did \"A\" before \"2025-03-08T12:00:00Z\"",
+        &events
+    ));
     // The window is inclusive at both ends and never covers the future.
     let p = profile(json!({}));
     assert!(eval("did \"A\" within 1d", &p, &events, t + DAY).member);
@@ -280,22 +340,37 @@ fn windows_relative_to_another_event() {
 fn why_names_the_excluding_event_and_the_context() {
     let events = [
         track(1, "Order Completed", "2025-03-01T10:00:00Z", json!({})),
-        track(2, "Complaint Logged", "2025-03-02T10:00:00Z", json!({"context":{"channel":"support"}})),
+        track(
+            2,
+            "Complaint Logged",
+            "2025-03-02T10:00:00Z",
+            json!({"context":{"channel":"support"}}),
+        ),
     ];
-    let review = "did \"Order Completed\" within 14d and not did \"Complaint Logged\" on support within 30d";
+    let review =
+        "did \"Order Completed\" within 14d and not did \"Complaint Logged\" on support within 30d";
     let why = eval(review, &profile(json!({})), &events, now());
     assert!(!why.member);
     assert_eq!(why.reasons.len(), 2);
     assert!(why.reasons[0].satisfied());
     assert_eq!(why.reasons[0].events[0].message_id, "m1");
     assert!(!why.reasons[1].satisfied());
-    assert_eq!(why.reasons[1].clause, "did \"Complaint Logged\" on support within 30d");
+    assert_eq!(
+        why.reasons[1].clause,
+        "did \"Complaint Logged\" on support within 30d"
+    );
     assert_eq!(why.reasons[1].events[0].message_id, "m2");
     assert_eq!(why.reasons[1].events[0].channel, "support");
     let lines = why.lines();
-    assert!(lines[1].starts_with("- not did \"Complaint Logged\""), "{lines:?}");
+    assert!(
+        lines[1].starts_with("- not did \"Complaint Logged\""),
+        "{lines:?}"
+    );
     let json = why.to_json();
-    assert_eq!(json["reasons"][1]["events"][0]["time"], "2025-03-02T10:00:00.000Z");
+    assert_eq!(
+        json["reasons"][1]["events"][0]["time"],
+        "2025-03-02T10:00:00.000Z"
+    );
 }
 
 #[test]
@@ -315,5 +390,8 @@ fn validity_is_the_next_window_edge() {
     let older = eval("did \"A\" before 3d ago", &p, &events, now());
     assert!(!older.member);
     assert_eq!(older.valid_until, Some(at("2025-03-11T12:00:00Z") + 1));
-    assert_eq!(eval("did \"A\" after \"2025-01-01\"", &p, &events, now()).valid_until, None);
+    assert_eq!(
+        eval("did \"A\" after \"2025-01-01\"", &p, &events, now()).valid_until,
+        None
+    );
 }

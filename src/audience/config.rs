@@ -69,8 +69,8 @@ pub fn compile(
         let Some(text) = &section.condition else {
             return Err(fail("has no condition".to_string()));
         };
-        let condition = Condition::parse(text).map_err(|e| {
-            match locate(name, text, e.offset, texts) {
+        let condition =
+            Condition::parse(text).map_err(|e| match locate(name, text, e.offset, texts) {
                 Some((origin, line, column)) => AudienceConfigError {
                     origin,
                     message: format!(
@@ -85,8 +85,7 @@ pub fn compile(
                         e.message
                     ))
                 }
-            }
-        })?;
+            })?;
         audiences.push(Audience {
             name: name.clone(),
             description: section.description.trim().to_string(),
@@ -152,7 +151,9 @@ fn offset_in_literal(literal: &str, offset: usize) -> usize {
     let bytes = literal.as_bytes();
     let (mut raw, mut decoded) = (start, 0);
     while raw < bytes.len() {
-        let escape = (bytes[raw] == b'\\').then(|| bytes.get(raw + 1).copied()).flatten();
+        let escape = (bytes[raw] == b'\\')
+            .then(|| bytes.get(raw + 1).copied())
+            .flatten();
         if let Some(b'\n' | b'\r' | b' ' | b'\t') = escape {
             // A line-ending backslash: it and the whitespace after it decode to nothing.
             raw += 1;
@@ -224,7 +225,8 @@ mod tests {
         );
         let text = "[audiences.y]\ncondition = 'did any within'\n";
         assert!(
-            error(text).starts_with("[audiences.y] condition, line 2, column 28: expected a duration"),
+            error(text)
+                .starts_with("[audiences.y] condition, line 2, column 28: expected a duration"),
             "{}",
             error(text)
         );

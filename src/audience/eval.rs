@@ -118,7 +118,12 @@ impl Eval<'_, '_> {
             }
             Expr::Did(did) => {
                 let found = self.found(did);
-                let cited: Vec<usize> = found.iter().rev().take(MAX_EVIDENCE_EVENTS).copied().collect();
+                let cited: Vec<usize> = found
+                    .iter()
+                    .rev()
+                    .take(MAX_EVIDENCE_EVENTS)
+                    .copied()
+                    .collect();
                 Outcome {
                     holds: !found.is_empty(),
                     reasons: vec![self.reason(did, negated, &cited, found.len())],
@@ -236,7 +241,10 @@ impl Eval<'_, '_> {
         };
         let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
         kind_ok
-            && pattern.channel.as_deref().is_none_or(|c| same(c, &event.channel))
+            && pattern
+                .channel
+                .as_deref()
+                .is_none_or(|c| same(c, &event.channel))
             && pattern.source.as_deref().is_none_or(|s| {
                 same(s, &event.source) || event.app.as_deref().is_some_and(|a| same(s, a))
             })
@@ -333,7 +341,10 @@ fn event_name(event: &StoredEvent) -> Option<&str> {
     }
 }
 
-fn lookup<'v, 'p>(root: Option<&'v Value>, path: impl Iterator<Item = &'p str>) -> Option<&'v Value> {
+fn lookup<'v, 'p>(
+    root: Option<&'v Value>,
+    path: impl Iterator<Item = &'p str>,
+) -> Option<&'v Value> {
     let mut current = root?;
     for part in path {
         current = current.as_object()?.get(part)?;

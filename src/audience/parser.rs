@@ -136,9 +136,10 @@ impl Parser<'_> {
         loop {
             let (term, name) = self.unary()?;
             if let Expr::Did(did) = &term {
-                let scope = self.scopes.last_mut().ok_or_else(|| {
-                    ParseError::new(0, "internal: and-chain without a scope")
-                })?;
+                let scope = self
+                    .scopes
+                    .last_mut()
+                    .ok_or_else(|| ParseError::new(0, "internal: and-chain without a scope"))?;
                 if let Some((name, at)) = name {
                     if scope.named.iter().any(|(n, _)| *n == name) {
                         return Err(ParseError::new(
@@ -213,7 +214,11 @@ impl Parser<'_> {
                 set_once(&mut did.pattern.channel, self.name("a channel")?, &token)?;
             } else if token.is_keyword("from") {
                 self.advance();
-                set_once(&mut did.pattern.source, self.name("a source or app")?, &token)?;
+                set_once(
+                    &mut did.pattern.source,
+                    self.name("a source or app")?,
+                    &token,
+                )?;
             } else if token.is_keyword("device") {
                 self.advance();
                 set_once(&mut did.pattern.device, self.name("a device type")?, &token)?;

@@ -78,7 +78,10 @@ fn summaries(
 ) -> anyhow::Result<()> {
     let summaries = space.audience_summaries(now)?;
     if !json && summaries.is_empty() {
-        writeln!(out, "no audiences configured (add [audiences.NAME] to the config)")?;
+        writeln!(
+            out,
+            "no audiences configured (add [audiences.NAME] to the config)"
+        )?;
     }
     for s in summaries {
         if json {
@@ -88,7 +91,11 @@ fn summaries(
             });
             writeln!(out, "{line}")?;
         } else {
-            writeln!(out, "{:<24} {:>8} members  {}", s.name, s.members, s.description)?;
+            writeln!(
+                out,
+                "{:<24} {:>8} members  {}",
+                s.name, s.members, s.description
+            )?;
         }
     }
     Ok(())
@@ -127,7 +134,13 @@ fn members(
                 .map(ToString::to_string)
                 .collect();
             let person = profile.display_name().unwrap_or_else(|| "-".to_string());
-            writeln!(out, "{:<8} {:<24} {}", profile.id.to_string(), person, ids.join(", "))?;
+            writeln!(
+                out,
+                "{:<8} {:<24} {}",
+                profile.id.to_string(),
+                person,
+                ids.join(", ")
+            )?;
         }
     }
     Ok(())
@@ -152,12 +165,21 @@ fn explain(
         return Ok(());
     }
     let verdict = if why.member { "is in" } else { "is not in" };
-    writeln!(out, "{} {verdict} {name} as of {}", profile.id, format_time(now))?;
+    writeln!(
+        out,
+        "{} {verdict} {name} as of {}",
+        profile.id,
+        format_time(now)
+    )?;
     for line in why.lines() {
         writeln!(out, "  {line}")?;
     }
     if let Some(until) = why.valid_until {
-        writeln!(out, "  (may change at {} as time windows move)", format_time(until))?;
+        writeln!(
+            out,
+            "  (may change at {} as time windows move)",
+            format_time(until)
+        )?;
     }
     Ok(())
 }

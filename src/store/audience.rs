@@ -160,7 +160,10 @@ impl SpaceStore {
             audiences = definitions.len(),
             "audience definitions changed: membership rebuilt"
         );
-        batch.insert(keys::meta(META), encode(&AudienceMeta { clock, definitions }));
+        batch.insert(
+            keys::meta(META),
+            encode(&AudienceMeta { clock, definitions }),
+        );
         let _gate = self.write_gate();
         self.tree.apply_batch(batch)?;
         Ok(())
@@ -181,7 +184,11 @@ impl SpaceStore {
         let mut done = FxHashSet::default();
         for profile in graph.changed_profiles() {
             let stored = self.cluster_events(&profile.clusters)?;
-            let new = profile.clusters.iter().filter_map(|c| fresh.get(c)).flatten();
+            let new = profile
+                .clusters
+                .iter()
+                .filter_map(|c| fresh.get(c))
+                .flatten();
             self.put_standings(batch, profile, stored.iter().chain(new), now)?;
             done.insert(profile.id);
         }
@@ -272,9 +279,7 @@ impl SpaceStore {
         events: impl IntoIterator<Item = &'e StoredEvent>,
         now: Millis,
     ) -> anyhow::Result<()> {
-        let standings = self
-            .audiences
-            .evaluate(&Journey::new(profile, events), now);
+        let standings = self.audiences.evaluate(&Journey::new(profile, events), now);
         self.remove_standings(batch, profile.id)?;
         insert_standings(batch, profile.id, &standings);
         Ok(())

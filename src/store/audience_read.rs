@@ -126,7 +126,10 @@ impl AudienceRead for SpaceStore {
             return live();
         }
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(keys::profile_audience_prefix(profile)) {
+        for item in self
+            .tree
+            .scan_prefix(keys::profile_audience_prefix(profile))
+        {
             let (key, value) = item?;
             let standing: Standing = decode(&value)?;
             if standing.valid_until.is_some_and(|until| until <= now) {

@@ -324,7 +324,10 @@ impl GraphRepair for SpaceStore {
         let mut batch = sled::Batch::default();
         self.put_merge(&mut batch, survivor, absorbed, &preview.result);
         let mut touched = Touched::default();
-        touched.update(preview.result.clone(), self.profile_events(&preview.result)?);
+        touched.update(
+            preview.result.clone(),
+            self.profile_events(&preview.result)?,
+        );
         touched.remove(absorbed.id);
         self.put_touched(&mut batch, touched)?;
         if let (Some(from), Some(to)) = (
