@@ -395,3 +395,18 @@ fn validity_is_the_next_window_edge() {
         None
     );
 }
+
+#[test]
+fn conditions_say_which_events_they_look_at() {
+    use idgraph::model::CallType;
+    let c =
+        Condition::parse("did \"Order Completed\" and not did screen \"Cart\" and trait a exists")
+            .unwrap();
+    assert!(c.looks_at(CallType::Track, "Order Completed"));
+    assert!(c.looks_at(CallType::Screen, "screen Cart"));
+    assert!(!c.looks_at(CallType::Screen, "screen Home"));
+    assert!(!c.looks_at(CallType::Track, "Product Added"));
+    assert!(!c.looks_at(CallType::Identify, "identify"));
+    let any = Condition::parse("did identify or did any").unwrap();
+    assert!(any.looks_at(CallType::Page, "page"));
+}

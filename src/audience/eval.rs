@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use serde_json::Value;
 
-use crate::model::{Millis, Profile, StoredEvent};
+use crate::model::{CallType, Millis, Profile, StoredEvent};
 
 use super::ast::{Did, EventKind, EventPattern, Expr, Literal, Op, Test, TimeRule, TraitTest};
 use super::why::{EventRef, MAX_EVIDENCE_EVENTS, Reason, TraitRef, Why};
@@ -232,13 +232,7 @@ impl Eval<'_, '_> {
 
     fn pattern_ok(&self, pattern: &EventPattern, index: usize) -> bool {
         let event = self.journey.events[index];
-        let kind_ok = match &pattern.kind {
-            EventKind::Any => true,
-            EventKind::Call(call) => event.call == *call,
-            EventKind::Named { call, name } => {
-                event.call == *call && event_name(event) == Some(name.as_str())
-            }
-        };
+        let kind_ok = kind_matches(&pattern.kind, event.call, &event.label);
         let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
         kind_ok
             && pattern
@@ -328,14 +322,21 @@ impl Eval<'_, '_> {
     }
 }
 
-/// The name of a track event, or of a page or screen.
-fn event_name(event: &StoredEvent) -> Option<&str> {
-    use crate::model::CallType;
-    match event.call {
-        CallType::Track => Some(event.label.as_str()),
-        CallType::Page | CallType::Screen => event
-            .label
-            .strip_prefix(event.call.as_str())
+/// Whether an event of this call type and label is of the kind (name or call type).
+pub(super) fn kind_matches(kind: &EventKind, call: CallType, label: &str) -> bool {
+    match kind {
+        EventKind::Any => true,
+        EventKind::Call(c) => call == *c,
+        EventKind::Named { call: c, name } => call == *c && event_name(call, label) == Some(name),
+    }
+}
+
+/// The name of a track event, or of a page or screen, from its stored label.
+fn event_name(call: CallType, label: &str) -> Option<&str> {
+    match call {
+        CallType::Track => Some(label),
+        CallType::Page | CallType::Screen => label
+            .strip_prefix(call.as_str())
             .and_then(|rest| rest.strip_prefix(' ')),
         _ => None,
     }

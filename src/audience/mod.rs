@@ -34,7 +34,7 @@ pub use error::ParseError;
 pub use eval::Journey;
 pub use why::{EventRef, Reason, TraitRef, Why};
 
-use crate::model::Millis;
+use crate::model::{CallType, Millis};
 
 /// A parsed condition, ready to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +42,7 @@ pub struct Condition {
     expr: ast::Expr,
     dids: usize,
     fingerprint: String,
+    kinds: Vec<ast::EventKind>,
 }
 
 impl Condition {
@@ -52,7 +53,16 @@ impl Condition {
             expr: parsed.expr,
             dids: parsed.dids,
             fingerprint: parsed.fingerprint,
+            kinds: parsed.kinds,
         })
+    }
+
+    /// Whether some clause can match an event of this call type and label. Events no
+    /// clause looks at never change the outcome, so callers may leave them out.
+    pub fn looks_at(&self, call: CallType, label: &str) -> bool {
+        self.kinds
+            .iter()
+            .any(|kind| eval::kind_matches(kind, call, label))
     }
 
     /// Evaluates the condition on a profile's journey at `now`: member or not, and why.
@@ -101,6 +111,13 @@ impl AudienceSet {
     /// The audience names, sorted.
     pub fn names(&self) -> Vec<&str> {
         self.audiences.iter().map(|a| a.name.as_str()).collect()
+    }
+
+    /// Whether some audience can match an event of this call type and label.
+    pub fn looks_at(&self, call: CallType, label: &str) -> bool {
+        self.audiences
+            .iter()
+            .any(|a| a.condition.looks_at(call, label))
     }
 
     /// Whether there is no audience.

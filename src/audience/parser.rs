@@ -18,6 +18,8 @@ pub(super) struct Parsed {
     pub expr: Expr,
     pub dids: usize,
     pub fingerprint: String,
+    /// The event kinds the `did` clauses look at.
+    pub kinds: Vec<EventKind>,
 }
 
 /// Parses a condition.
@@ -30,6 +32,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, ParseError> {
         scopes: Vec::new(),
         dids: 0,
         referenced: BTreeSet::new(),
+        kinds: Vec::new(),
     };
     if parser.peek().kind == Kind::End {
         return Err(ParseError::new(
@@ -47,6 +50,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, ParseError> {
         expr,
         dids: parser.dids,
         fingerprint,
+        kinds: parser.kinds,
     })
 }
 
@@ -64,6 +68,7 @@ struct Parser<'t> {
     scopes: Vec<Scope>,
     dids: usize,
     referenced: BTreeSet<usize>,
+    kinds: Vec<EventKind>,
 }
 
 const CALLS: &str = "identify, track, page, screen, group or alias";
@@ -196,6 +201,9 @@ impl Parser<'_> {
         let id = self.dids;
         self.dids += 1;
         let kind = self.event_kind()?;
+        if !self.kinds.contains(&kind) {
+            self.kinds.push(kind.clone());
+        }
         let mut did = Did {
             id,
             pattern: EventPattern {

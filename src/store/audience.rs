@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::audience::{Journey, Why};
 use crate::model::time::now as wall_clock;
-use crate::model::{Millis, Profile, ProfileId, StoredEvent};
+use crate::model::{CallType, Millis, Profile, ProfileId, StoredEvent};
 use crate::resolve::WorkingGraph;
 
-use super::codec::{decode, encode};
+use super::codec::{decode, decode_borrowed, encode};
 use super::keys::{self, tag};
 use super::space::SpaceStore;
 
@@ -50,6 +50,22 @@ pub(super) struct Standing {
     pub member: bool,
     pub evaluated_at: Millis,
     pub valid_until: Option<Millis>,
+}
+
+/// The leading fields of a stored [`StoredEvent`] record, borrowed: postcard writes fields
+/// in declaration order, so these must mirror its first fields (a test checks).
+#[derive(Deserialize)]
+struct EventHead<'a> {
+    _seq: u64,
+    _message_id: &'a str,
+    call: CallType,
+    _time: Millis,
+    _received_at: Millis,
+    _source: &'a str,
+    _channel: &'a str,
+    _app: Option<&'a str>,
+    _device: Option<&'a str>,
+    label: &'a str,
 }
 
 /// Profiles a repair changed (with their events, some not yet in the tree) or removed.
@@ -90,13 +106,17 @@ impl SpaceStore {
             .collect()
     }
 
-    /// Every event of the given timeline clusters, as stored.
-    pub(super) fn cluster_events(&self, clusters: &[u64]) -> anyhow::Result<Vec<StoredEvent>> {
+    /// The events of the given timeline clusters that some audience looks at (only their
+    /// leading fields are decoded to tell; the others could not change any outcome).
+    pub(super) fn audience_events(&self, clusters: &[u64]) -> anyhow::Result<Vec<StoredEvent>> {
         let mut out = Vec::new();
         for cluster in clusters {
             for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
                 let (_, value) = item?;
-                out.push(decode(&value)?);
+                let head: EventHead<'_> = decode_borrowed(&value)?;
+                if self.audiences.looks_at(head.call, head.label) {
+                    out.push(decode(&value)?);
+                }
             }
         }
         Ok(out)
@@ -146,7 +166,7 @@ impl SpaceStore {
                 let (_, value) = item?;
                 let profile: Profile = decode(&value)?;
                 let now = *clock.get_or_insert_with(wall_clock);
-                let events = self.cluster_events(&profile.clusters)?;
+                let events = self.audience_events(&profile.clusters)?;
                 let standings = self
                     .audiences
                     .evaluate(&Journey::new(&profile, &events), now);
@@ -183,7 +203,7 @@ impl SpaceStore {
         let now = meta.clock.map_or(now, |clock| clock.max(now));
         let mut done = FxHashSet::default();
         for profile in graph.changed_profiles() {
-            let stored = self.cluster_events(&profile.clusters)?;
+            let stored = self.audience_events(&profile.clusters)?;
             let new = profile
                 .clusters
                 .iter()
@@ -197,8 +217,10 @@ impl SpaceStore {
             done.insert(id);
         }
         self.put_expired(batch, now, &done, EXPIRED_PER_BATCH)?;
-        meta.clock = Some(now);
-        batch.insert(keys::meta(META), encode(&meta));
+        if meta.clock != Some(now) {
+            meta.clock = Some(now);
+            batch.insert(keys::meta(META), encode(&meta));
+        }
         Ok(())
     }
 
@@ -213,14 +235,24 @@ impl SpaceStore {
             return Ok(());
         }
         let mut meta = self.audience_meta()?;
-        let now = *meta.clock.get_or_insert_with(wall_clock);
+        let now = match meta.clock {
+            Some(clock) => clock,
+            None => {
+                let now = wall_clock();
+                meta.clock = Some(now);
+                batch.insert(keys::meta(META), encode(&meta));
+                now
+            }
+        };
         for (profile, events) in touched.updated.values() {
-            self.put_standings(batch, profile, events.iter(), now)?;
+            let relevant = events
+                .iter()
+                .filter(|e| self.audiences.looks_at(e.call, &e.label));
+            self.put_standings(batch, profile, relevant, now)?;
         }
         for id in touched.removed {
             self.remove_standings(batch, id)?;
         }
-        batch.insert(keys::meta(META), encode(&meta));
         Ok(())
     }
 
@@ -262,7 +294,7 @@ impl SpaceStore {
         for id in &ids {
             match self.load_profile(*id)? {
                 Some(profile) => {
-                    let events = self.cluster_events(&profile.clusters)?;
+                    let events = self.audience_events(&profile.clusters)?;
                     self.put_standings(batch, &profile, events.iter(), now)?;
                 }
                 None => self.remove_standings(batch, *id)?,
@@ -271,7 +303,7 @@ impl SpaceStore {
         Ok(ids.len())
     }
 
-    /// Evaluates every audience on a profile and replaces its stored standings.
+    /// Evaluates every audience on a profile and writes the standings that changed.
     fn put_standings<'e>(
         &self,
         batch: &mut sled::Batch,
@@ -280,46 +312,116 @@ impl SpaceStore {
         now: Millis,
     ) -> anyhow::Result<()> {
         let standings = self.audiences.evaluate(&Journey::new(profile, events), now);
-        self.remove_standings(batch, profile.id)?;
-        insert_standings(batch, profile.id, &standings);
+        let mut before = self.stored_standings(profile.id)?;
+        for (audience, why) in &standings {
+            let old = before.remove(audience);
+            if self.unchanged(profile.id, audience, old, why)? {
+                continue;
+            }
+            if let Some(old) = old {
+                remove_standing(batch, profile.id, audience, old);
+            }
+            insert_standing(batch, profile.id, audience, why);
+        }
+        for (audience, old) in before {
+            remove_standing(batch, profile.id, &audience, old);
+        }
         Ok(())
     }
 
-    /// Removes a profile's stored standings (as the tree holds them before the batch).
-    fn remove_standings(&self, batch: &mut sled::Batch, id: ProfileId) -> anyhow::Result<()> {
+    /// Whether a stored standing (or its absence) already says what `why` says: same
+    /// membership, validity and evidence. (It stays exact: it was evaluated earlier, with
+    /// the same result holding until the same time.)
+    fn unchanged(
+        &self,
+        id: ProfileId,
+        audience: &str,
+        old: Option<Standing>,
+        why: &Why,
+    ) -> anyhow::Result<bool> {
+        Ok(match old {
+            None => !why.member && why.valid_until.is_none(),
+            Some(old) if old.member != why.member || old.valid_until != why.valid_until => false,
+            Some(_) if !why.member => true,
+            Some(_) => self
+                .get::<Why>(&keys::audience_member(audience, id))?
+                .is_some_and(|stored| stored.reasons == why.reasons),
+        })
+    }
+
+    /// A profile's stored standings by audience (as the tree holds them before the batch).
+    fn stored_standings(&self, id: ProfileId) -> anyhow::Result<BTreeMap<String, Standing>> {
+        let mut out = BTreeMap::new();
         for item in self.tree.scan_prefix(keys::profile_audience_prefix(id)) {
             let (key, value) = item?;
-            let standing: Standing = decode(&value)?;
             if let Some(audience) = keys::audience_of_profile_key(&key) {
-                if standing.member {
-                    batch.remove(keys::audience_member(audience, id));
-                }
-                if let Some(until) = standing.valid_until {
-                    batch.remove(keys::audience_expiry(audience, until, id));
-                }
+                out.insert(audience.to_string(), decode(&value)?);
             }
-            batch.remove(key);
+        }
+        Ok(out)
+    }
+
+    /// Removes a profile's stored standings.
+    fn remove_standings(&self, batch: &mut sled::Batch, id: ProfileId) -> anyhow::Result<()> {
+        for (audience, old) in self.stored_standings(id)? {
+            remove_standing(batch, id, &audience, old);
         }
         Ok(())
     }
 }
 
-/// Adds a profile's standings to a batch (members, and anything that expires).
+/// Removes one stored standing and the member and expiry records that go with it.
+fn remove_standing(batch: &mut sled::Batch, id: ProfileId, audience: &str, old: Standing) {
+    if old.member {
+        batch.remove(keys::audience_member(audience, id));
+    }
+    if let Some(until) = old.valid_until {
+        batch.remove(keys::audience_expiry(audience, until, id));
+    }
+    batch.remove(keys::profile_audience(id, audience));
+}
+
+/// Adds a profile's standings to a batch.
 fn insert_standings(batch: &mut sled::Batch, id: ProfileId, standings: &[(String, Why)]) {
     for (audience, why) in standings {
-        if why.member {
-            batch.insert(keys::audience_member(audience, id), encode(why));
-        }
-        if why.member || why.valid_until.is_some() {
-            let standing = Standing {
-                member: why.member,
-                evaluated_at: why.evaluated_at,
-                valid_until: why.valid_until,
-            };
-            batch.insert(keys::profile_audience(id, audience), encode(&standing));
-        }
-        if let Some(until) = why.valid_until {
-            batch.insert(keys::audience_expiry(audience, until, id), &[][..]);
-        }
+        insert_standing(batch, id, audience, why);
+    }
+}
+
+/// Adds one standing: the member record, the profile's standing (kept for members and
+/// for anything that expires) and the expiry record.
+fn insert_standing(batch: &mut sled::Batch, id: ProfileId, audience: &str, why: &Why) {
+    if why.member {
+        batch.insert(keys::audience_member(audience, id), encode(why));
+    }
+    if why.member || why.valid_until.is_some() {
+        let standing = Standing {
+            member: why.member,
+            evaluated_at: why.evaluated_at,
+            valid_until: why.valid_until,
+        };
+        batch.insert(keys::profile_audience(id, audience), encode(&standing));
+    }
+    if let Some(until) = why.valid_until {
+        batch.insert(keys::audience_expiry(audience, until, id), &[][..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Event;
+
+    #[test]
+    fn event_heads_mirror_stored_events() {
+        let event = Event::from_json(serde_json::json!({"type":"screen","name":"Cart",
+            "userId":"u","messageId":"m","context":{"app":{"name":"Acme"},"device":{"type":"ios","id":"D"}}}))
+        .unwrap();
+        let stored = StoredEvent::from_event(&event, 7, -3, "src", "ios", vec![]);
+        let bytes = encode(&stored);
+        let head: EventHead<'_> = decode_borrowed(&bytes).unwrap();
+        assert_eq!((head.call, head.label), (CallType::Screen, "screen Cart"));
+        assert_eq!((head._seq, head._time, head._channel), (7, -3, "ios"));
+        assert_eq!(head._device, stored.device.as_deref());
     }
 }

@@ -36,7 +36,7 @@ impl SpaceStore {
         only: Option<&Audience>,
         now: Millis,
     ) -> anyhow::Result<Vec<(String, Why)>> {
-        let events = self.cluster_events(&profile.clusters)?;
+        let events = self.audience_events(&profile.clusters)?;
         let journey = Journey::new(profile, &events);
         Ok(match only {
             Some(a) => vec![(a.name.clone(), a.condition.evaluate(&journey, now))],

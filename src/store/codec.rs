@@ -1,7 +1,7 @@
 //! Record encoding: a format-version byte, then postcard.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// The record format version written by this build.
 pub const FORMAT_VERSION: u8 = 1;
@@ -29,6 +29,11 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Decodes a record, checking its version.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_borrowed(bytes)
+}
+
+/// Decodes a record (or a leading part of it) borrowing strings from `bytes`.
+pub fn decode_borrowed<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
     match bytes.split_first() {
         None => Err(CodecError::Empty),
         Some((&FORMAT_VERSION, rest)) => Ok(postcard::from_bytes(rest)?),

@@ -127,7 +127,7 @@ impl SpaceStore {
             };
             let (target, stored) =
                 self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
-            if keep_audiences {
+            if keep_audiences && self.audiences.looks_at(stored.call, &stored.label) {
                 fresh.entry(target.0).or_default().push(stored);
             }
             outcome.stored += 1;

@@ -47,9 +47,9 @@ impl SpaceStore {
             .with_context(|| format!("no profile {id} in space {}", self.name))
     }
 
-    /// Every event of a profile as stored (before the batch being built).
+    /// The events of a profile some audience looks at, as stored (before the batch).
     fn profile_events(&self, profile: &Profile) -> anyhow::Result<Vec<StoredEvent>> {
-        self.cluster_events(&profile.clusters)
+        self.audience_events(&profile.clusters)
     }
 
     /// Every event of a profile with its cluster, oldest first.
