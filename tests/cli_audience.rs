@@ -104,7 +104,7 @@ fn list_counts_members_and_explain_says_why_not() {
     );
     let human = ws.ok(&["audiences", "--now", NOW]);
     assert!(human.contains("abandoned_cart"), "{human}");
-    assert!(human.contains("1 members"), "{human}");
+    assert!(human.contains("1 member "), "{human}");
 
     let explained = ws.ok(&[
         "audience",

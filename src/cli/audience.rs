@@ -112,8 +112,9 @@ fn members(
     if !json {
         writeln!(
             out,
-            "{name}: {} members in space {} as of {}",
+            "{name}: {} {} in space {} as of {}",
             members.len(),
+            members_word(members.len()),
             space.space(),
             format_time(now)
         )?;
@@ -144,6 +145,10 @@ fn members(
         }
     }
     Ok(())
+}
+
+fn members_word(n: usize) -> &'static str {
+    if n == 1 { "member" } else { "members" }
 }
 
 fn explain(
