@@ -93,8 +93,11 @@ fn summaries(
         } else {
             writeln!(
                 out,
-                "{:<24} {:>8} members  {}",
-                s.name, s.members, s.description
+                "{:<24} {:>8} {:<7}  {}",
+                s.name,
+                s.members,
+                members_word(s.members),
+                s.description
             )?;
         }
     }
