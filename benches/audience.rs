@@ -3,8 +3,11 @@
 //! definition change. Prints wall and CPU time (user + system of the whole process, from
 //! /proc/self/stat) because the benchmark machine may be shared.
 //!
+//! Ingest is measured in alternating rounds (audiences off, on, off, on, ...) and the
+//! fastest round of each is reported, since load from other processes only slows runs down.
+//!
 //! Run with `cargo bench --bench audience` (IDGRAPH_BENCH_PEOPLE sets the population,
-//! default 10000, about 12 events each).
+//! default 10000, about 7 events each; IDGRAPH_BENCH_ROUNDS the rounds, default 3).
 
 use std::time::Instant;
 
@@ -21,8 +24,8 @@ use idgraph::store::Store;
 const HOUR: Millis = 3_600_000;
 /// Events per ingest call in bulk mode, as `idgraph ingest` reads them.
 const CHUNK: usize = 4096;
-/// Events ingested one per call in the per-event measurement.
-const SINGLES: usize = 2000;
+/// People whose events are ingested one per call in the per-event measurement.
+const SINGLE_PEOPLE: usize = 2000;
 
 /// A small deterministic PRNG (splitmix64).
 struct Rng(u64);
@@ -162,17 +165,48 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Runs `work`, printing wall and CPU time, and per-item costs for `items`.
-fn timed<T>(label: &str, items: usize, work: impl FnOnce() -> T) -> T {
+/// Wall and CPU seconds of one measurement.
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Runs `work` and measures it.
+fn measure<T>(work: impl FnOnce() -> T) -> (T, Cost) {
     let (wall, cpu) = (Instant::now(), cpu_seconds());
     let out = work();
-    let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let cost = Cost {
+        wall: wall.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - cpu,
+    };
+    (out, cost)
+}
+
+/// Prints a cost with per-item figures.
+fn report(label: &str, items: usize, cost: Cost) {
     println!(
-        "{label:<58} wall {wall:>7.2} s  cpu {cpu:>7.2} s  {:>9.1} us/item (wall)  {:>9.1} us/item (cpu)  {items} items",
-        wall * 1e6 / items.max(1) as f64,
-        cpu * 1e6 / items.max(1) as f64,
+        "{label:<58} wall {:>7.2} s  cpu {:>7.2} s  {:>8.1} us/item wall  {:>8.1} us/item cpu  ({items} items)",
+        cost.wall,
+        cost.cpu,
+        cost.wall * 1e6 / items.max(1) as f64,
+        cost.cpu * 1e6 / items.max(1) as f64,
     );
+}
+
+/// Runs `work`, printing its cost.
+fn timed<T>(label: &str, items: usize, work: impl FnOnce() -> T) -> T {
+    let (out, cost) = measure(work);
+    report(label, items, cost);
     out
+}
+
+/// The fastest of several measurements (wall and CPU minimised separately).
+fn fastest(costs: &[Cost]) -> Cost {
+    Cost {
+        wall: costs.iter().map(|c| c.wall).fold(f64::INFINITY, f64::min),
+        cpu: costs.iter().map(|c| c.cpu).fold(f64::INFINITY, f64::min),
+    }
 }
 
 fn config(audiences: bool, review_window: &str) -> Config {
@@ -187,31 +221,30 @@ fn config(audiences: bool, review_window: &str) -> Config {
     Config::from_toml_str(&text, "bench").unwrap_or_else(|e| panic!("bench config: {e}"))
 }
 
-fn bulk_ingest(dir: &std::path::Path, events: &[SourcedEvent], audiences: bool) {
+/// Bulk-ingests `events` into a new store, then `singles` one event per call; returns the
+/// two costs.
+fn ingest_round(
+    dir: &std::path::Path,
+    events: &[SourcedEvent],
+    singles: &[SourcedEvent],
+    audiences: bool,
+) -> (Cost, Cost) {
     let store = Store::open(dir, config(audiences, "14d")).unwrap_or_else(|e| panic!("{e}"));
     let space = store.space("default").unwrap_or_else(|e| panic!("{e}"));
-    let label = format!(
-        "bulk ingest, {CHUNK}-event batches, audiences {}",
-        if audiences { "on " } else { "off" }
-    );
-    timed(&label, events.len(), || {
+    let ((), bulk) = measure(|| {
         for chunk in events.chunks(CHUNK) {
             space.ingest(chunk, now()).unwrap_or_else(|e| panic!("{e}"));
         }
         store.flush().unwrap_or_else(|e| panic!("{e}"));
     });
-    let singles = journeys(SINGLES as u64, "single");
-    let label = format!(
-        "then single-event batches (HTTP-like), audiences {}",
-        if audiences { "on " } else { "off" }
-    );
-    timed(&label, singles.len(), || {
-        for event in &singles {
+    let ((), single) = measure(|| {
+        for event in singles {
             space
                 .ingest(std::slice::from_ref(event), now())
                 .unwrap_or_else(|e| panic!("{e}"));
         }
     });
+    (bulk, single)
 }
 
 fn main() {
@@ -219,13 +252,51 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    let rounds: usize = std::env::var("IDGRAPH_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let events = journeys(people, "bulk");
-    println!("{people} people, {} events", events.len());
-    let off = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    bulk_ingest(off.path(), &events, false);
-    let on = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    bulk_ingest(on.path(), &events, true);
-
+    let singles = journeys(SINGLE_PEOPLE as u64, "single");
+    println!(
+        "{people} people, {} events; then {} events one per ingest call; {rounds} rounds",
+        events.len(),
+        singles.len()
+    );
+    let mut costs: [Vec<(Cost, Cost)>; 2] = [Vec::new(), Vec::new()];
+    let mut last_on = None;
+    for _ in 0..rounds {
+        for audiences in [false, true] {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            costs[usize::from(audiences)].push(ingest_round(
+                dir.path(),
+                &events,
+                &singles,
+                audiences,
+            ));
+            if audiences {
+                last_on = Some(dir);
+            }
+        }
+    }
+    for (audiences, runs) in costs.iter().enumerate() {
+        let state = if audiences == 1 { "on " } else { "off" };
+        let bulk: Vec<Cost> = runs.iter().map(|r| r.0).collect();
+        let single: Vec<Cost> = runs.iter().map(|r| r.1).collect();
+        report(
+            &format!("bulk ingest, {CHUNK}-event batches, audiences {state}"),
+            events.len(),
+            fastest(&bulk),
+        );
+        report(
+            &format!("single-event batches (HTTP-like), audiences {state}"),
+            singles.len(),
+            fastest(&single),
+        );
+    }
+    let Some(on) = last_on else {
+        return;
+    };
     let store = Store::open(on.path(), config(true, "14d")).unwrap_or_else(|e| panic!("{e}"));
     let space = store.space("default").unwrap_or_else(|e| panic!("{e}"));
     let mut journeys_in_memory = Vec::new();
