@@ -331,6 +331,18 @@ fn main() {
         },
     );
     println!("  {members} of {profiles} profiles are in some audience");
+    // A read at a time before the audience clock re-evaluates from the stored events: the
+    // work an ingest batch does for each profile it touched, before writing.
+    let ids: Vec<_> = loaded.iter().map(|(p, _)| p.id).collect();
+    timed(
+        "re-evaluate one touched profile from the store",
+        profiles,
+        || {
+            ids.iter()
+                .filter_map(|id| space.audiences_of(*id, now() - 1).ok())
+                .count()
+        },
+    );
     let counts = timed("read member lists (stored standings)", profiles, || {
         space.audience_summaries(now()).unwrap_or_default()
     });
