@@ -243,6 +243,7 @@ fn ingest_round(
                 .ingest(std::slice::from_ref(event), now())
                 .unwrap_or_else(|e| panic!("{e}"));
         }
+        store.flush().unwrap_or_else(|e| panic!("{e}"));
     });
     (bulk, single)
 }
