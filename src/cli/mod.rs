@@ -1,6 +1,7 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
 mod config_cmd;
+pub mod search;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

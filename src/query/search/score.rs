@@ -105,12 +105,6 @@ impl Pattern {
         }
     }
 
-    /// Whether the whole text equals the pattern (case-insensitively unless case-sensitive).
-    pub fn equals(&self, text: &[u8]) -> bool {
-        text.len() == self.bytes.len()
-            && text.iter().zip(&self.bytes).all(|(&h, &p)| self.eq(h, p))
-    }
-
     /// Scores an ASCII text in linear time: the leftmost match end, tightened backwards to
     /// the shortest window, scored with Skim's bonuses. `None` when the pattern is not a
     /// subsequence of the text.
@@ -228,7 +222,6 @@ mod tests {
     fn smart_case() {
         assert!(Pattern::new("Ana").score(b"ana").is_none());
         assert!(Pattern::new("ana").score(b"ANA").is_some());
-        assert!(Pattern::new("ana").equals(b"ANA"));
     }
 
     #[test]
