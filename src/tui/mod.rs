@@ -15,3 +15,5 @@ pub mod worker;
 
 #[cfg(test)]
 pub(crate) mod fixture;
+#[cfg(test)]
+pub(crate) mod harness;

@@ -443,7 +443,12 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             let Some(data) = data else {
                 return Vec::new();
             };
-            let query = data.profile.display_name().unwrap_or_default();
+            // Start from the first word of the name: duplicates often differ in the rest.
+            let query = data
+                .profile
+                .display_name()
+                .and_then(|n| n.split_whitespace().next().map(str::to_string))
+                .unwrap_or_default();
             state.modal = Some(Modal::Merge(MergeFlow::Pick {
                 query: query.clone(),
                 results: Default::default(),
