@@ -11,6 +11,7 @@ pub mod state;
 pub mod text;
 pub mod theme;
 pub mod update;
+pub mod views;
 pub mod worker;
 
 #[cfg(test)]
