@@ -34,7 +34,13 @@ impl Args {
 /// lines (`{"profile_id","score","matched","exact","name","identifiers"}`) or as text.
 /// A `TYPE:VALUE` query held by a profile prints that profile alone. Returns the number of
 /// matches printed.
-pub fn run_search(read: &dyn GraphRead, query: &str, limit: usize, json: bool, out: &mut impl Write) -> anyhow::Result<usize> {
+pub fn run_search(
+    read: &dyn GraphRead,
+    query: &str,
+    limit: usize,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<usize> {
     let hits = match exact_owner(read, query)? {
         Some(hit) => vec![hit],
         None => {
@@ -49,7 +55,13 @@ pub fn run_search(read: &dyn GraphRead, query: &str, limit: usize, json: bool, o
         } else {
             let name = hit.name.as_deref().unwrap_or("(no name)");
             let exact = if hit.exact { "  exact" } else { "" };
-            writeln!(out, "{}\t{name}\t{}\tscore {}{exact}", hit.profile, hit.matched(), hit.score)?;
+            writeln!(
+                out,
+                "{}\t{name}\t{}\tscore {}{exact}",
+                hit.profile,
+                hit.matched(),
+                hit.score
+            )?;
         }
     }
     Ok(hits.len())

@@ -25,7 +25,11 @@ pub fn route_event(
     let event_key = event.raw.get("writeKey").and_then(|v| v.as_str());
     let configured = source_name
         .and_then(|name| config.source_by_name(name))
-        .or_else(|| write_key.or(event_key).and_then(|key| config.source_by_write_key(key)));
+        .or_else(|| {
+            write_key
+                .or(event_key)
+                .and_then(|key| config.source_by_write_key(key))
+        });
     match configured {
         Some(source) => Routing {
             source: source.name.to_string(),
@@ -63,16 +67,32 @@ mod tests {
 
     #[test]
     fn configured_sources_decide_space_and_channel() {
-        let e = Event::from_json(json!({"type":"track","event":"Ticket Created","userId":"u","writeKey":"ZK"}))
-            .unwrap();
+        let e = Event::from_json(
+            json!({"type":"track","event":"Ticket Created","userId":"u","writeKey":"ZK"}),
+        )
+        .unwrap();
         let r = route_event(&e, &config(), "default", None, None);
-        assert_eq!(r, Routing { source: "zendesk".into(), space: "acme".into(), channel: "support".into() });
+        assert_eq!(
+            r,
+            Routing {
+                source: "zendesk".into(),
+                space: "acme".into(),
+                channel: "support".into()
+            }
+        );
         let plain = Event::from_json(json!({"type":"screen","userId":"u",
             "context":{"app":{"name":"Acme iOS"},"device":{"type":"ios"}}}))
         .unwrap();
         let r = route_event(&plain, &config(), "default", None, Some("ZK"));
         assert_eq!(r.space, "acme");
         let r = route_event(&plain, &config(), "default", None, None);
-        assert_eq!(r, Routing { source: "Acme iOS".into(), space: "default".into(), channel: "ios".into() });
+        assert_eq!(
+            r,
+            Routing {
+                source: "Acme iOS".into(),
+                space: "default".into(),
+                channel: "ios".into()
+            }
+        );
     }
 }

@@ -24,7 +24,9 @@ impl LinkRule {
     pub fn explain(self) -> &'static str {
         match self {
             LinkRule::SameEvent => "both identifiers arrived on the same event",
-            LinkRule::Merge => "the event carried identifiers of two profiles, merged within every limit",
+            LinkRule::Merge => {
+                "the event carried identifiers of two profiles, merged within every limit"
+            }
             LinkRule::Alias => "alias call linked previousId to userId (alias_merges = true)",
             LinkRule::ManualMerge => "merged by hand",
         }
@@ -86,7 +88,10 @@ impl std::fmt::Display for ViolationReason {
                 identifier_type,
                 max,
                 window,
-            } => write!(f, "limit of {max} {identifier_type} per profile ({window}) would be exceeded"),
+            } => write!(
+                f,
+                "limit of {max} {identifier_type} per profile ({window}) would be exceeded"
+            ),
             ViolationReason::MergeCap { detail } => write!(f, "merge cap reached: {detail}"),
             ViolationReason::Pinned { op } => write!(f, "kept apart by split #{op}"),
         }

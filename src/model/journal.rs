@@ -59,7 +59,10 @@ impl JournalEntry {
                 message_id,
             } => {
                 let absorbed: Vec<String> = absorbed.iter().map(ToString::to_string).collect();
-                format!("auto-merge {survivor} <- {} (event {message_id})", absorbed.join(", "))
+                format!(
+                    "auto-merge {survivor} <- {} (event {message_id})",
+                    absorbed.join(", ")
+                )
             }
             JournalAction::Merge {
                 survivor,
@@ -69,7 +72,10 @@ impl JournalEntry {
                 if overrides.is_empty() {
                     format!("merge {survivor} <- {absorbed}")
                 } else {
-                    format!("forced merge {survivor} <- {absorbed} (overrode: {})", overrides.join("; "))
+                    format!(
+                        "forced merge {survivor} <- {absorbed} (overrode: {})",
+                        overrides.join("; ")
+                    )
                 }
             }
             JournalAction::Split {
@@ -79,7 +85,10 @@ impl JournalEntry {
                 moved_events,
             } => {
                 let ids: Vec<String> = identifiers.iter().map(ToString::to_string).collect();
-                format!("split {from} -> {into}: {} ({moved_events} events moved)", ids.join(", "))
+                format!(
+                    "split {from} -> {into}: {} ({moved_events} events moved)",
+                    ids.join(", ")
+                )
             }
             JournalAction::Undo { op } => format!("undo #{op}"),
         }

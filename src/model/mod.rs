@@ -14,6 +14,6 @@ pub use event::{CallType, Event, EventError};
 pub use graph::{Link, LinkRule, Provenance, Violation, ViolationReason};
 pub use identifier::{Identifier, ParseIdentifierError};
 pub use journal::{JournalAction, JournalEntry};
-pub use stored::StoredEvent;
 pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};
+pub use stored::StoredEvent;
 pub use time::Millis;

@@ -61,7 +61,9 @@ impl StoredEvent {
 
     /// Whether the event carried a user id (a known, signed-up person).
     pub fn is_known(&self) -> bool {
-        self.identifiers.iter().any(|i| i.kind == super::identifier::USER_ID)
+        self.identifiers
+            .iter()
+            .any(|i| i.kind == super::identifier::USER_ID)
     }
 
     /// Whether the event carried both an anonymous id and a user id (a conversion point).

@@ -18,7 +18,10 @@ pub enum Finding {
     /// Identifiers were dropped from its events.
     Violations { count: usize },
     /// It holds a value the current rules call junk.
-    JunkHeld { identifier: Identifier, rule: String },
+    JunkHeld {
+        identifier: Identifier,
+        rule: String,
+    },
     /// Junk values arrived on its events and were blocked.
     JunkBlocked { count: usize },
 }
@@ -122,7 +125,11 @@ pub fn scan_health(
     Ok(Some(HealthReport {
         profiles: counts.len() as u64,
         typical_identifiers: typical,
-        distribution: labels.iter().map(|l| l.to_string()).zip(distribution).collect(),
+        distribution: labels
+            .iter()
+            .map(|l| l.to_string())
+            .zip(distribution)
+            .collect(),
         items,
     }))
 }
@@ -138,7 +145,10 @@ fn summarize(p: &Profile, rules: Option<&Rules>) -> Summary {
         .map(|r| {
             p.identifiers
                 .iter()
-                .filter_map(|i| r.blocked_by(&i.id.kind, &i.id.value).map(|rule| (i.id.clone(), rule)))
+                .filter_map(|i| {
+                    r.blocked_by(&i.id.kind, &i.id.value)
+                        .map(|rule| (i.id.clone(), rule))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -152,7 +162,12 @@ fn summarize(p: &Profile, rules: Option<&Rules>) -> Summary {
     }
 }
 
-fn judge(mut s: Summary, violations: &[Violation], typical: usize, threshold: usize) -> Option<HealthItem> {
+fn judge(
+    mut s: Summary,
+    violations: &[Violation],
+    typical: usize,
+    threshold: usize,
+) -> Option<HealthItem> {
     let mut score = 0u64;
     let mut findings = Vec::new();
     if s.identifiers > threshold {
@@ -165,7 +180,9 @@ fn judge(mut s: Summary, violations: &[Violation], typical: usize, threshold: us
     let mut blocked = 0;
     for v in violations {
         match &v.reason {
-            ViolationReason::Limit { identifier_type, .. } if identifier_type == USER_ID => {
+            ViolationReason::Limit {
+                identifier_type, ..
+            } if identifier_type == USER_ID => {
                 s.user_ids.insert(v.identifier.value.clone());
             }
             _ if v.identifier.kind == USER_ID => {
@@ -177,7 +194,9 @@ fn judge(mut s: Summary, violations: &[Violation], typical: usize, threshold: us
     }
     if s.user_ids.len() > 1 {
         score += 30 * (s.user_ids.len() - 1) as u64;
-        findings.push(Finding::SeveralUserIds { count: s.user_ids.len() });
+        findings.push(Finding::SeveralUserIds {
+            count: s.user_ids.len(),
+        });
     }
     let non_junk = violations.len() - blocked;
     if non_junk > 0 {
@@ -239,19 +258,38 @@ mod tests {
     #[test]
     fn flags_outsized_profiles_and_user_id_conflicts() {
         let big = judge(summary(1, 30), &[], 3, 9).unwrap();
-        assert_eq!(big.findings, vec![Finding::ManyIdentifiers { count: 30, typical: 3 }]);
+        assert_eq!(
+            big.findings,
+            vec![Finding::ManyIdentifiers {
+                count: 30,
+                typical: 3
+            }]
+        );
         let limit = ViolationReason::Limit {
             identifier_type: "user_id".into(),
             max: 1,
             window: "ever".into(),
         };
-        let v = [violation("user_id:u2", limit.clone()), violation("user_id:u3", limit)];
+        let v = [
+            violation("user_id:u2", limit.clone()),
+            violation("user_id:u3", limit),
+        ];
         let conflicted = judge(summary(2, 3), &v, 3, 9).unwrap();
-        assert!(conflicted.findings.contains(&Finding::SeveralUserIds { count: 3 }));
+        assert!(
+            conflicted
+                .findings
+                .contains(&Finding::SeveralUserIds { count: 3 })
+        );
         assert!(conflicted.score > big.score);
-        let junk = [violation("email:test@test.com", ViolationReason::Blocked { rule: "x".into() })];
+        let junk = [violation(
+            "email:test@test.com",
+            ViolationReason::Blocked { rule: "x".into() },
+        )];
         let j = judge(summary(3, 2), &junk, 3, 9).unwrap();
         assert_eq!(j.findings, vec![Finding::JunkBlocked { count: 1 }]);
-        assert_eq!(Finding::SeveralUserIds { count: 3 }.to_string(), "3 user_ids attempted");
+        assert_eq!(
+            Finding::SeveralUserIds { count: 3 }.to_string(),
+            "3 user_ids attempted"
+        );
     }
 }

@@ -54,11 +54,23 @@ pub trait GraphRepair: GraphRead {
     /// Previews merging the profiles holding two identifiers (or two profile ids).
     fn preview_merge(&self, a: ProfileId, b: ProfileId) -> anyhow::Result<MergePreview>;
     /// Merges two profiles; fails on rule conflicts unless `force`, which records the override.
-    fn merge(&self, a: ProfileId, b: ProfileId, reason: &str, force: bool) -> anyhow::Result<OpOutcome>;
+    fn merge(
+        &self,
+        a: ProfileId,
+        b: ProfileId,
+        reason: &str,
+        force: bool,
+    ) -> anyhow::Result<OpOutcome>;
     /// Previews moving identifiers out of a profile.
-    fn preview_split(&self, from: ProfileId, moving: &[Identifier]) -> anyhow::Result<SplitPreview>;
+    fn preview_split(&self, from: ProfileId, moving: &[Identifier])
+    -> anyhow::Result<SplitPreview>;
     /// Moves identifiers (and the events only they explain) into a new profile, pinned apart.
-    fn split(&self, from: ProfileId, moving: &[Identifier], reason: &str) -> anyhow::Result<OpOutcome>;
+    fn split(
+        &self,
+        from: ProfileId,
+        moving: &[Identifier],
+        reason: &str,
+    ) -> anyhow::Result<OpOutcome>;
     /// Reverts a journal entry (a merge, automatic merge or split).
     fn undo(&self, op: u64, reason: &str) -> anyhow::Result<OpOutcome>;
 }

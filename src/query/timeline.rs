@@ -28,7 +28,9 @@ pub fn conversion_point(events: &[StoredEvent]) -> Option<u64> {
 /// The phase of every event, in the order given.
 pub fn phases(events: &[StoredEvent]) -> Vec<Phase> {
     let conversion = conversion_point(events);
-    let conversion_at = conversion.and_then(|seq| events.iter().find(|e| e.seq == seq)).map(|e| (e.time, e.seq));
+    let conversion_at = conversion
+        .and_then(|seq| events.iter().find(|e| e.seq == seq))
+        .map(|e| (e.time, e.seq));
     events
         .iter()
         .map(|e| match conversion_at {
@@ -54,7 +56,10 @@ impl TimelineFilter {
     pub fn matches(&self, e: &StoredEvent) -> bool {
         self.channel.as_ref().is_none_or(|c| *c == e.channel)
             && self.app.as_ref().is_none_or(|a| Some(a) == e.app.as_ref())
-            && self.device.as_ref().is_none_or(|d| Some(d) == e.device.as_ref())
+            && self
+                .device
+                .as_ref()
+                .is_none_or(|d| Some(d) == e.device.as_ref())
             && self.call.is_none_or(|c| c == e.call)
     }
 
@@ -113,7 +118,13 @@ pub fn facets(events: &[StoredEvent]) -> Facets {
 
 /// Events per bucket for one channel: `buckets` buckets of `bucket_ms` each, ending at `end`
 /// (the newest bucket last). Events outside the range are ignored.
-pub fn activity(events: &[StoredEvent], channel: &str, end: Millis, buckets: usize, bucket_ms: Millis) -> Vec<u64> {
+pub fn activity(
+    events: &[StoredEvent],
+    channel: &str,
+    end: Millis,
+    buckets: usize,
+    bucket_ms: Millis,
+) -> Vec<u64> {
     let mut counts = vec![0; buckets];
     let start = end - bucket_ms * buckets as Millis;
     for e in events.iter().filter(|e| e.channel == channel) {
@@ -166,7 +177,13 @@ pub(crate) mod tests {
         assert_eq!(conversion_point(&events), Some(3));
         assert_eq!(
             phases(&events),
-            vec![Phase::Known, Phase::Conversion, Phase::Anonymous, Phase::Anonymous, Phase::Known]
+            vec![
+                Phase::Known,
+                Phase::Conversion,
+                Phase::Anonymous,
+                Phase::Anonymous,
+                Phase::Known
+            ]
         );
         assert!(phases(&events[3..4]).iter().all(|p| *p == Phase::Anonymous));
     }
@@ -189,7 +206,12 @@ pub(crate) mod tests {
 
     #[test]
     fn buckets_activity_per_channel() {
-        let events = vec![ev(1, 0, "web", &[]), ev(2, DAY, "web", &[]), ev(3, DAY + 5, "web", &[]), ev(4, DAY, "ios", &[])];
+        let events = vec![
+            ev(1, 0, "web", &[]),
+            ev(2, DAY, "web", &[]),
+            ev(3, DAY + 5, "web", &[]),
+            ev(4, DAY, "ios", &[]),
+        ];
         assert_eq!(activity(&events, "web", 3 * DAY, 3, DAY), vec![1, 2, 0]);
         assert_eq!(bucket_width(0, 10 * DAY, 5), 3 * DAY);
     }

@@ -34,7 +34,7 @@ pub fn touchpoints(events: &[StoredEvent], keep: usize) -> Vec<Touchpoint> {
     }
     let mut out: Vec<Touchpoint> = by_channel.into_values().collect();
     for t in &mut out {
-        t.latest.sort_by(|a, b| (b.time, b.seq).cmp(&(a.time, a.seq)));
+        t.latest.sort_by_key(|e| std::cmp::Reverse((e.time, e.seq)));
         t.latest.truncate(keep);
     }
     out.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.channel.cmp(&b.channel)));

@@ -19,7 +19,11 @@ pub fn decide(
 ) -> Decision {
     let mut violations = extraction.blocked;
     let mut ids = extraction.identifiers;
-    ids.sort_by(|a, b| rules.priority_key(&a.kind).cmp(&rules.priority_key(&b.kind)));
+    ids.sort_by(|a, b| {
+        rules
+            .priority_key(&a.kind)
+            .cmp(&rules.priority_key(&b.kind))
+    });
     if ids.is_empty() {
         return Decision::Unresolvable { violations };
     }
@@ -82,12 +86,22 @@ pub fn decide(
         }
     }
     plan.absorb = absorbed.clone();
-    plan.links = links(&ids, &owners, target.map(|t| t.id), &absorbed, &plan, facts.alias);
+    plan.links = links(
+        &ids,
+        &owners,
+        target.map(|t| t.id),
+        &absorbed,
+        &plan,
+        facts.alias,
+    );
     Decision::Apply(plan)
 }
 
 /// The distinct profiles holding any of the identifiers, oldest first.
-fn candidate_profiles<'g>(owners: &[Option<ProfileId>], graph: &'g impl GraphView) -> Vec<&'g Profile> {
+fn candidate_profiles<'g>(
+    owners: &[Option<ProfileId>],
+    graph: &'g impl GraphView,
+) -> Vec<&'g Profile> {
     let mut profiles: Vec<&Profile> = Vec::new();
     for owner in owners.iter().flatten() {
         if profiles.iter().any(|p| p.id == *owner) {
@@ -103,7 +117,12 @@ fn candidate_profiles<'g>(owners: &[Option<ProfileId>], graph: &'g impl GraphVie
 
 /// The other profiles the target may absorb under the merge caps; the rest stay apart, and
 /// the links they would have made are recorded as violations.
-fn merge_within_caps(target: &Profile, others: &[&Profile], rules: &Rules, plan: &mut Plan) -> Vec<ProfileId> {
+fn merge_within_caps(
+    target: &Profile,
+    others: &[&Profile],
+    rules: &Rules,
+    plan: &mut Plan,
+) -> Vec<ProfileId> {
     let mut merges = target.merge_count;
     let mut held = target.identifiers.len();
     let mut absorbed = Vec::new();
@@ -117,7 +136,8 @@ fn merge_within_caps(target: &Profile, others: &[&Profile], rules: &Rules, plan:
                 format!("{} identifiers per profile", rules.max_identifiers)
             };
             if let Some(first) = other.identifiers.first() {
-                plan.violations.push((first.id.clone(), ViolationReason::MergeCap { detail }));
+                plan.violations
+                    .push((first.id.clone(), ViolationReason::MergeCap { detail }));
             }
             continue;
         }
@@ -140,7 +160,11 @@ fn links(
     alias: bool,
 ) -> Vec<(Identifier, Identifier, LinkRule)> {
     let anchor = match target {
-        Some(t) => ids.iter().zip(owners).find(|(_, o)| **o == Some(t)).map(|(id, _)| id),
+        Some(t) => ids
+            .iter()
+            .zip(owners)
+            .find(|(_, o)| **o == Some(t))
+            .map(|(id, _)| id),
         None => plan.new_identifiers.first(),
     };
     let Some(anchor) = anchor else {
@@ -149,13 +173,21 @@ fn links(
     let mut out = Vec::new();
     for profile in absorbed {
         if let Some((id, _)) = ids.iter().zip(owners).find(|(_, o)| **o == Some(*profile)) {
-            let rule = if alias { LinkRule::Alias } else { LinkRule::Merge };
+            let rule = if alias {
+                LinkRule::Alias
+            } else {
+                LinkRule::Merge
+            };
             out.push((anchor.clone(), id.clone(), rule));
         }
     }
     for id in &plan.new_identifiers {
         if id != anchor {
-            let rule = if alias { LinkRule::Alias } else { LinkRule::SameEvent };
+            let rule = if alias {
+                LinkRule::Alias
+            } else {
+                LinkRule::SameEvent
+            };
             out.push((anchor.clone(), id.clone(), rule));
         }
     }

@@ -74,7 +74,11 @@ pub fn extract_identifiers(
             let id = item.get("id").and_then(scalar_text);
             if let (Some(kind), Some(id)) = (kind, id) {
                 if !kind.is_empty() {
-                    let kind = if kind.eq_ignore_ascii_case("email") { EMAIL } else { kind };
+                    let kind = if kind.eq_ignore_ascii_case("email") {
+                        EMAIL
+                    } else {
+                        kind
+                    };
                     out.push(rules, kind, &id);
                 }
             }
@@ -189,8 +193,10 @@ mod tests {
 
     #[test]
     fn junk_is_blocked_with_its_rule() {
-        let e = extract(json!({"type": "identify", "userId": "undefined", "anonymousId": "a1",
-            "traits": {"email": "test@test.com"}}));
+        let e = extract(
+            json!({"type": "identify", "userId": "undefined", "anonymousId": "a1",
+            "traits": {"email": "test@test.com"}}),
+        );
         assert_eq!(ids(&e), ["anonymous_id:a1"]);
         assert_eq!(e.blocked.len(), 2);
         assert_eq!(e.blocked[0].0.to_string(), "user_id:undefined");

@@ -100,8 +100,18 @@ mod tests {
         let a = profile(1, &["user_id:u1"]);
         let b = profile(2, &["user_id:u2"]);
         let reason = union_conflict(&[&a, &b], &[], 0, &rules()).unwrap();
-        assert!(matches!(reason, ViolationReason::Limit { ref identifier_type, max: 1, .. } if identifier_type == "user_id"));
-        assert_eq!(union_conflict(&[&a], &[Identifier::parse("email:x@y.io").unwrap()], 0, &rules()), None);
+        assert!(
+            matches!(reason, ViolationReason::Limit { ref identifier_type, max: 1, .. } if identifier_type == "user_id")
+        );
+        assert_eq!(
+            union_conflict(
+                &[&a],
+                &[Identifier::parse("email:x@y.io").unwrap()],
+                0,
+                &rules()
+            ),
+            None
+        );
     }
 
     #[test]

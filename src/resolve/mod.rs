@@ -71,9 +71,8 @@ pub fn resolve(event: &Event, rules: &Rules, graph: &impl GraphView, now: Millis
     if graph.message_seen(&event.message_id) {
         return Decision::Duplicate;
     }
-    let extraction = extract_identifiers(event, rules, |previous| {
-        previous_id_type(graph, previous)
-    });
+    let extraction =
+        extract_identifiers(event, rules, |previous| previous_id_type(graph, previous));
     let facts = EventFacts {
         time: event.time().unwrap_or(now),
         alias: event.call == crate::model::CallType::Alias && rules.alias_merges,

@@ -142,7 +142,9 @@ impl WorkingGraph {
 
     /// Profiles created or changed, to write back.
     pub fn changed_profiles(&self) -> impl Iterator<Item = &Profile> {
-        self.changed_profiles.iter().filter_map(|id| self.profiles.get(id))
+        self.changed_profiles
+            .iter()
+            .filter_map(|id| self.profiles.get(id))
     }
 
     /// Profiles merged away, to delete.

@@ -31,7 +31,12 @@ impl Harness {
     }
 
     pub fn with(settings: Settings) -> Harness {
-        let state = State::new(vec!["default".into(), "eu-shop".into()], "default".into(), settings, NOW);
+        let state = State::new(
+            vec!["default".into(), "eu-shop".into()],
+            "default".into(),
+            settings,
+            NOW,
+        );
         let mut h = Harness {
             state,
             session: StoreSession::new(crate::config::Config::defaults().rules_for("default").ok()),
@@ -70,10 +75,14 @@ impl Harness {
             match effect {
                 Effect::Store(request) => {
                     let mut replies = Vec::new();
-                    self.session.handle(request, &mut |space| Fixture::open(space), &mut |r| replies.push(r));
+                    self.session
+                        .handle(request, &mut |space| Fixture::open(space), &mut |r| {
+                            replies.push(r)
+                        });
                     for reply in replies {
                         if let Reply::Index { index, .. } = &reply {
-                            self.engine = Some(SearchEngine::new(Arc::clone(index)).with_threads(1));
+                            self.engine =
+                                Some(SearchEngine::new(Arc::clone(index)).with_threads(1));
                             // The worker answers the latest query again on a new index.
                             if let Some((generation, query)) = self.latest_query() {
                                 msgs.push(Msg::Reply(reply));
@@ -84,7 +93,9 @@ impl Harness {
                         msgs.push(Msg::Reply(reply));
                     }
                 }
-                Effect::Search { generation, query, .. } => {
+                Effect::Search {
+                    generation, query, ..
+                } => {
                     if self.engine.is_some() {
                         msgs.push(self.search(generation, &query));
                     }
@@ -100,7 +111,9 @@ impl Harness {
 
     fn latest_query(&self) -> Option<(u64, String)> {
         self.effects.iter().rev().find_map(|e| match e {
-            Effect::Search { generation, query, .. } => Some((*generation, query.clone())),
+            Effect::Search {
+                generation, query, ..
+            } => Some((*generation, query.clone())),
             _ => None,
         })
     }

@@ -103,7 +103,8 @@ pub struct Chord {
 impl Chord {
     /// Normalises a terminal key event.
     pub fn from_event(event: &KeyEvent) -> Chord {
-        let mut mods = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods =
+            event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let code = match event.code {
             KeyCode::Char(c) => {
                 mods.remove(KeyModifiers::SHIFT);
@@ -162,7 +163,10 @@ impl Chord {
             "pagedown" => KeyCode::PageDown,
             "home" => KeyCode::Home,
             "end" => KeyCode::End,
-            f if f.len() > 1 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            f if f.len() > 1
+                && f.starts_with('f')
+                && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+            {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             _ => {
@@ -231,7 +235,11 @@ pub struct Binding {
 impl Binding {
     /// The keys as written, e.g. `g g`.
     pub fn key_text(&self) -> String {
-        self.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+        self.keys
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -239,7 +247,10 @@ impl Binding {
 #[serde(untagged)]
 enum BindingSpec {
     Action(String),
-    Full { action: String, desc: Option<String> },
+    Full {
+        action: String,
+        desc: Option<String>,
+    },
 }
 
 /// What a key press resolved to.
@@ -260,11 +271,15 @@ pub struct Keymap {
 impl Keymap {
     /// The default keymap.
     pub fn defaults() -> Keymap {
-        let table: toml::Table = DEFAULT_KEYMAP.parse().expect("embedded keymap is valid TOML");
+        let table: toml::Table = DEFAULT_KEYMAP
+            .parse()
+            .expect("embedded keymap is valid TOML");
         let mut keymap = Keymap {
             sections: BTreeMap::new(),
         };
-        keymap.apply(&table, true).expect("embedded keymap is valid");
+        keymap
+            .apply(&table, true)
+            .expect("embedded keymap is valid");
         keymap
     }
 
@@ -272,7 +287,9 @@ impl Keymap {
     pub fn from_config(section: Option<&toml::Value>) -> anyhow::Result<Keymap> {
         let mut keymap = Keymap::defaults();
         if let Some(value) = section {
-            let table = value.as_table().context("[keys] must be a table of contexts")?;
+            let table = value
+                .as_table()
+                .context("[keys] must be a table of contexts")?;
             keymap.apply(table, false)?;
         }
         Ok(keymap)
@@ -282,7 +299,10 @@ impl Keymap {
         for (context_name, bindings) in table {
             let context = KeyContext::from_name(context_name).with_context(|| {
                 let names: Vec<&str> = KeyContext::ALL.iter().map(|c| c.name()).collect();
-                format!("[keys.{context_name}]: unknown context (expected one of {})", names.join(", "))
+                format!(
+                    "[keys.{context_name}]: unknown context (expected one of {})",
+                    names.join(", ")
+                )
             })?;
             let bindings = bindings
                 .as_table()
@@ -311,9 +331,17 @@ impl Keymap {
                 }
                 let action: Action = toml::Value::String(action_name.clone())
                     .try_into()
-                    .map_err(|_| anyhow::anyhow!("[keys.{context_name}] \"{key_text}\": unknown action '{action_name}'"))?;
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "[keys.{context_name}] \"{key_text}\": unknown action '{action_name}'"
+                        )
+                    })?;
                 let desc = desc
-                    .or_else(|| (!defaults).then(|| Keymap::defaults().desc_of(action)).flatten())
+                    .or_else(|| {
+                        (!defaults)
+                            .then(|| Keymap::defaults().desc_of(action))
+                            .flatten()
+                    })
                     .unwrap_or_else(|| action_name.replace('_', " "));
                 section.push(Binding { keys, action, desc });
             }
@@ -322,12 +350,19 @@ impl Keymap {
     }
 
     fn desc_of(&self, action: Action) -> Option<String> {
-        self.sections.values().flatten().find(|b| b.action == action).map(|b| b.desc.clone())
+        self.sections
+            .values()
+            .flatten()
+            .find(|b| b.action == action)
+            .map(|b| b.desc.clone())
     }
 
     /// The bindings of one context, in file order.
     pub fn bindings(&self, context: KeyContext) -> &[Binding] {
-        self.sections.get(&context).map(Vec::as_slice).unwrap_or_default()
+        self.sections
+            .get(&context)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Resolves `pending` + `key` in the active contexts, most specific first.
@@ -367,12 +402,17 @@ impl Keymap {
     pub fn grouped(&self, context: KeyContext) -> Vec<(String, String)> {
         let mut out: Vec<(Action, Vec<String>, String)> = Vec::new();
         for b in self.bindings(context) {
-            match out.iter_mut().find(|(a, _, d)| *a == b.action && *d == b.desc) {
+            match out
+                .iter_mut()
+                .find(|(a, _, d)| *a == b.action && *d == b.desc)
+            {
                 Some((_, keys, _)) => keys.push(b.key_text()),
                 None => out.push((b.action, vec![b.key_text()], b.desc.clone())),
             }
         }
-        out.into_iter().map(|(_, keys, desc)| (keys.join("/"), desc)).collect()
+        out.into_iter()
+            .map(|(_, keys, desc)| (keys.join("/"), desc))
+            .collect()
     }
 }
 
@@ -428,15 +468,34 @@ mod tests {
     #[test]
     fn specific_contexts_win_and_sequences_wait() {
         let km = Keymap::defaults();
-        let profile = [KeyContext::Profile, KeyContext::Navigation, KeyContext::Global];
-        assert_eq!(km.resolve(&profile, &[], key("n")), Resolved::Action(Action::NextMatch));
-        assert_eq!(km.resolve(&profile, &[], key("q")), Resolved::Action(Action::Quit));
+        let profile = [
+            KeyContext::Profile,
+            KeyContext::Navigation,
+            KeyContext::Global,
+        ];
+        assert_eq!(
+            km.resolve(&profile, &[], key("n")),
+            Resolved::Action(Action::NextMatch)
+        );
+        assert_eq!(
+            km.resolve(&profile, &[], key("q")),
+            Resolved::Action(Action::Quit)
+        );
         let mut reader = KeyReader::default();
         assert_eq!(reader.feed(&km, &profile, key("g")), Resolved::Pending);
-        assert_eq!(reader.feed(&km, &profile, key("g")), Resolved::Action(Action::Top));
+        assert_eq!(
+            reader.feed(&km, &profile, key("g")),
+            Resolved::Action(Action::Top)
+        );
         assert_eq!(reader.feed(&km, &profile, key("g")), Resolved::Pending);
-        assert_eq!(reader.feed(&km, &profile, key("j")), Resolved::Action(Action::Down));
-        assert_eq!(km.resolve(&[KeyContext::Input], &[], key("q")), Resolved::Unbound);
+        assert_eq!(
+            reader.feed(&km, &profile, key("j")),
+            Resolved::Action(Action::Down)
+        );
+        assert_eq!(
+            km.resolve(&[KeyContext::Input], &[], key("q")),
+            Resolved::Unbound
+        );
     }
 
     #[test]
@@ -447,12 +506,26 @@ mod tests {
         .unwrap();
         let km = Keymap::from_config(Some(&section)).unwrap();
         let tl = [KeyContext::Timeline];
-        assert_eq!(km.resolve(&tl, &[], key("t")), Resolved::Action(Action::Filter));
+        assert_eq!(
+            km.resolve(&tl, &[], key("t")),
+            Resolved::Action(Action::Filter)
+        );
         assert_eq!(km.resolve(&tl, &[], key("f")), Resolved::Unbound);
-        assert!(km.grouped(KeyContext::Timeline).contains(&("t".into(), "filter".into())));
-        assert!(km.grouped(KeyContext::Global).contains(&("ctrl-q".into(), "leave".into())));
+        assert!(
+            km.grouped(KeyContext::Timeline)
+                .contains(&("t".into(), "filter".into()))
+        );
+        assert!(
+            km.grouped(KeyContext::Global)
+                .contains(&("ctrl-q".into(), "leave".into()))
+        );
         let bad: toml::Value = toml::from_str("[timeline]\n\"t\" = \"fly\"\n").unwrap();
-        assert!(Keymap::from_config(Some(&bad)).unwrap_err().to_string().contains("unknown action 'fly'"));
+        assert!(
+            Keymap::from_config(Some(&bad))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown action 'fly'")
+        );
         let bad: toml::Value = toml::from_str("[nowhere]\n\"t\" = \"quit\"\n").unwrap();
         assert!(Keymap::from_config(Some(&bad)).is_err());
     }

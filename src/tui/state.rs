@@ -4,12 +4,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::model::{Identifier, JournalEntry, Link, Millis, Profile, ProfileId, StoredEvent, Violation};
+use crate::model::{
+    Identifier, JournalEntry, Link, Millis, Profile, ProfileId, StoredEvent, Violation,
+};
+use crate::query::SplitPreview;
 use crate::query::health::HealthReport;
 use crate::query::search::SearchResults;
 use crate::query::timeline::{Facets, Phase, TimelineFilter, facets, phases};
 use crate::query::touchpoints::{Touchpoint, touchpoints};
-use crate::query::SplitPreview;
 use crate::resolve::MergePreview;
 
 /// How many events a profile load asks for.
@@ -90,7 +92,13 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [Tab::Overview, Tab::Timeline, Tab::Touchpoints, Tab::Graph, Tab::History];
+    pub const ALL: [Tab; 5] = [
+        Tab::Overview,
+        Tab::Timeline,
+        Tab::Touchpoints,
+        Tab::Graph,
+        Tab::History,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -288,7 +296,12 @@ pub enum FilterField {
 }
 
 impl FilterField {
-    pub const ALL: [FilterField; 4] = [FilterField::Channel, FilterField::App, FilterField::Device, FilterField::Type];
+    pub const ALL: [FilterField; 4] = [
+        FilterField::Channel,
+        FilterField::App,
+        FilterField::Device,
+        FilterField::Type,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {

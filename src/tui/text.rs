@@ -29,7 +29,8 @@ pub fn clean(text: &str) -> Cow<'_, str> {
 }
 
 fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 /// Identifier types and trait keys whose values are personal data masked by `--redact`.
@@ -37,7 +38,15 @@ pub fn is_personal(kind: &str) -> bool {
     let k = kind.to_ascii_lowercase();
     matches!(
         k.as_str(),
-        "email" | "phone" | "name" | "firstname" | "first_name" | "lastname" | "last_name" | "username" | "address"
+        "email"
+            | "phone"
+            | "name"
+            | "firstname"
+            | "first_name"
+            | "lastname"
+            | "last_name"
+            | "username"
+            | "address"
     ) || k.ends_with("email")
         || k.ends_with("phone")
 }
@@ -53,7 +62,13 @@ pub fn mask(kind: &str, value: &str) -> String {
         return chars
             .iter()
             .enumerate()
-            .map(|(i, &c)| if i == 0 || i + 2 >= chars.len() || !c.is_ascii_digit() { c } else { '*' })
+            .map(|(i, &c)| {
+                if i == 0 || i + 2 >= chars.len() || !c.is_ascii_digit() {
+                    c
+                } else {
+                    '*'
+                }
+            })
             .collect();
     }
     value
@@ -82,7 +97,13 @@ fn mask_email(value: &str) -> String {
 /// Redacts personal data inside free text (emails anywhere in it).
 pub fn mask_free_text(text: &str) -> String {
     text.split(' ')
-        .map(|w| if w.contains('@') && w.contains('.') { mask_email(w) } else { w.to_string() })
+        .map(|w| {
+            if w.contains('@') && w.contains('.') {
+                mask_email(w)
+            } else {
+                w.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -93,7 +114,9 @@ pub fn redact_json(value: &mut serde_json::Value) {
         serde_json::Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 match v {
-                    serde_json::Value::String(s) if is_personal(key) || looks_like_email(s) => *s = mask(key, s),
+                    serde_json::Value::String(s) if is_personal(key) || looks_like_email(s) => {
+                        *s = mask(key, s)
+                    }
                     _ => redact_json(v),
                 }
             }
@@ -161,7 +184,10 @@ mod tests {
     #[test]
     fn escapes_never_pass() {
         assert_eq!(clean("Eve \u{1b}[31mRed"), "Eve ␛[31mRed");
-        assert_eq!(clean("a\u{7}b\u{9b}c\u{202e}d"), "a\\u{7}b\\u{9b}c\\u{202e}d");
+        assert_eq!(
+            clean("a\u{7}b\u{9b}c\u{202e}d"),
+            "a\\u{7}b\\u{9b}c\\u{202e}d"
+        );
         assert!(matches!(clean("plain"), Cow::Borrowed(_)));
     }
 

@@ -128,7 +128,9 @@ fn to_style(spec: Option<&StyleSpec>, colors: bool) -> anyhow::Result<Style> {
 }
 
 fn parse_color(text: &str) -> anyhow::Result<Color> {
-    Color::from_str(text).map_err(|_| anyhow::anyhow!("'{text}' is not a colour (a name like \"cyan\", \"#rrggbb\" or 0-255)"))
+    Color::from_str(text).map_err(|_| {
+        anyhow::anyhow!("'{text}' is not a colour (a name like \"cyan\", \"#rrggbb\" or 0-255)")
+    })
 }
 
 impl Theme {
@@ -139,7 +141,11 @@ impl Theme {
 
     /// A built-in theme with `[theme.styles]`-style overrides laid over it. Without colours
     /// (`NO_COLOR`), selection and highlights fall back to reverse video and underlines.
-    pub fn load(name: &str, overrides: Option<&toml::Table>, colors: bool) -> anyhow::Result<Theme> {
+    pub fn load(
+        name: &str,
+        overrides: Option<&toml::Table>,
+        colors: bool,
+    ) -> anyhow::Result<Theme> {
         let text = match name {
             "dark" => DARK,
             "light" => LIGHT,
@@ -148,7 +154,10 @@ impl Theme {
         let mut file: ThemeFile = toml::from_str(text).context("built-in theme")?;
         if let Some(table) = overrides {
             for (key, value) in table {
-                let spec: StyleSpec = value.clone().try_into().with_context(|| format!("[theme.styles] {key}"))?;
+                let spec: StyleSpec = value
+                    .clone()
+                    .try_into()
+                    .with_context(|| format!("[theme.styles] {key}"))?;
                 file.styles.insert(key.clone(), spec);
             }
         }
@@ -178,7 +187,9 @@ impl Theme {
                 }
             }
         }
-        let styles = table.and_then(|t| t.get("styles")).and_then(toml::Value::as_table);
+        let styles = table
+            .and_then(|t| t.get("styles"))
+            .and_then(toml::Value::as_table);
         Theme::load(name, styles, colors)
     }
 }
@@ -203,7 +214,13 @@ mod tests {
     #[test]
     fn no_color_drops_every_colour() {
         let plain = Theme::named("dark", false).unwrap();
-        for style in [plain.title, plain.selected, plain.status, plain.error, plain.popup] {
+        for style in [
+            plain.title,
+            plain.selected,
+            plain.status,
+            plain.error,
+            plain.popup,
+        ] {
             assert_eq!(style.fg, None);
             assert_eq!(style.bg, None);
         }
@@ -212,7 +229,8 @@ mod tests {
 
     #[test]
     fn config_selects_and_overrides() {
-        let section: toml::Value = toml::from_str("name = \"light\"\n[styles]\ntitle = { fg = \"red\" }\n").unwrap();
+        let section: toml::Value =
+            toml::from_str("name = \"light\"\n[styles]\ntitle = { fg = \"red\" }\n").unwrap();
         let theme = Theme::from_config(Some(&section), true).unwrap();
         assert_eq!(theme.title.fg, Some(Color::Red));
         let bad: toml::Value = toml::from_str("[styles]\ntitle = { fg = \"nocolour\" }\n").unwrap();

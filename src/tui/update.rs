@@ -11,8 +11,8 @@ use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
 use super::action::Action;
 use super::keymap::KeyContext;
 use super::state::{
-    ConfirmAction, Cursor, FilterField, MergeFlow, Modal, Notice, ProfileData, ProfileView, Screen, SplitFlow,
-    SplitStage, State, StoreStatus, Tab,
+    ConfirmAction, Cursor, FilterField, MergeFlow, Modal, Notice, ProfileData, ProfileView, Screen,
+    SplitFlow, SplitStage, State, StoreStatus, Tab,
 };
 use super::text::{clean, mask};
 use super::worker::{Reply, Request};
@@ -57,9 +57,15 @@ pub enum Effect {
     /// Ask the store worker (load profile, health, previews, merge, split, undo, switch space).
     Store(Request),
     /// Ask the search worker.
-    Search { generation: u64, query: String, limit: usize },
+    Search {
+        generation: u64,
+        query: String,
+        limit: usize,
+    },
     /// Put text on the clipboard (OSC 52).
-    Copy { text: String },
+    Copy {
+        text: String,
+    },
     Quit,
 }
 
@@ -76,7 +82,9 @@ pub fn init(state: &mut State) -> Vec<Effect> {
 pub fn key_contexts(state: &State) -> Vec<KeyContext> {
     use KeyContext::*;
     match &state.modal {
-        Some(Modal::Help { .. } | Modal::Event { .. } | Modal::Spaces { .. } | Modal::Filter { .. }) => {
+        Some(
+            Modal::Help { .. } | Modal::Event { .. } | Modal::Spaces { .. } | Modal::Filter { .. },
+        ) => {
             vec![Popup, Navigation]
         }
         Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Input],
@@ -98,7 +106,10 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
                     Tab::History => Some(History),
                     Tab::Overview | Tab::Touchpoints => None,
                 };
-                specific.into_iter().chain([Profile, Navigation, Global]).collect()
+                specific
+                    .into_iter()
+                    .chain([Profile, Navigation, Global])
+                    .collect()
             }
         },
     }
@@ -196,7 +207,10 @@ fn edit(state: &mut State, change: impl FnOnce(&mut String)) -> Vec<Effect> {
 
 fn search_merge_pick(state: &mut State, query: String) -> Vec<Effect> {
     let generation = state.generation();
-    if let Some(Modal::Merge(MergeFlow::Pick { issued, pending, .. })) = &mut state.modal {
+    if let Some(Modal::Merge(MergeFlow::Pick {
+        issued, pending, ..
+    })) = &mut state.modal
+    {
         *issued = generation;
         *pending = Some(generation);
     }
@@ -209,7 +223,11 @@ fn search_merge_pick(state: &mut State, query: String) -> Vec<Effect> {
 
 fn open_profile(state: &mut State, id: ProfileId, return_to: Screen) -> Vec<Effect> {
     let generation = state.generation();
-    let tab = state.profile.as_ref().map(|p| p.tab).filter(|_| state.screen == Screen::Profile);
+    let tab = state
+        .profile
+        .as_ref()
+        .map(|p| p.tab)
+        .filter(|_| state.screen == Screen::Profile);
     let mut view = ProfileView::new(id, return_to);
     if let Some(tab) = tab {
         view.tab = tab;
@@ -227,7 +245,10 @@ fn reload_profile(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     view.pending = Some(generation);
-    vec![Effect::Store(Request::LoadProfile { generation, id: view.id })]
+    vec![Effect::Store(Request::LoadProfile {
+        generation,
+        id: view.id,
+    })]
 }
 
 fn load_health(state: &mut State) -> Vec<Effect> {
@@ -264,7 +285,11 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::SwitchSpace => {
-            let selected = state.spaces.iter().position(|s| *s == state.space).unwrap_or(0);
+            let selected = state
+                .spaces
+                .iter()
+                .position(|s| *s == state.space)
+                .unwrap_or(0);
             state.modal = Some(Modal::Spaces {
                 cursor: Cursor { selected },
             });
@@ -281,13 +306,20 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Action::ClearInput if state.screen == Screen::Find && state.find.editing => edit(state, String::clear),
+        Action::ClearInput if state.screen == Screen::Find && state.find.editing => {
+            edit(state, String::clear)
+        }
         Action::Refresh => match state.screen {
             Screen::Profile => reload_profile(state),
             Screen::Health => load_health(state),
             Screen::Find => search_find(state),
         },
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {
             move_cursor(state, action);
             Vec::new()
         }
@@ -342,7 +374,12 @@ fn move_cursor(state: &mut State, action: Action) {
 fn act_find(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Open => {
-            let hit = state.find.results.hits.get(state.find.cursor.selected).map(|h| h.profile);
+            let hit = state
+                .find
+                .results
+                .hits
+                .get(state.find.cursor.selected)
+                .map(|h| h.profile);
             match hit {
                 Some(id) => {
                     state.find.editing = false;
@@ -409,7 +446,10 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::NextTab | Action::PrevTab => {
             let i = tab.index() as isize + if action == Action::NextTab { 1 } else { -1 };
-            set_tab(state, Tab::ALL[i.rem_euclid(Tab::ALL.len() as isize) as usize]);
+            set_tab(
+                state,
+                Tab::ALL[i.rem_euclid(Tab::ALL.len() as isize) as usize],
+            );
             Vec::new()
         }
         Action::TabOverview => tab_to(state, Tab::Overview),
@@ -476,7 +516,11 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Undo if tab == Tab::History => {
-            let Some(entry) = data.as_ref().and_then(|d| d.journal.get(view.history.selected)).cloned() else {
+            let Some(entry) = data
+                .as_ref()
+                .and_then(|d| d.journal.get(view.history.selected))
+                .cloned()
+            else {
                 return Vec::new();
             };
             if entry.undoable() {
@@ -488,7 +532,13 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             } else if let Some(by) = entry.undone_by {
                 error(state, format!("#{} was already undone by #{by}", entry.op));
             } else {
-                error(state, format!("#{} is an undo; undo the original entry again instead", entry.op));
+                error(
+                    state,
+                    format!(
+                        "#{} is an undo; undo the original entry again instead",
+                        entry.op
+                    ),
+                );
             }
             Vec::new()
         }
@@ -497,15 +547,23 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
                 return Vec::new();
             };
             let text = match tab {
-                Tab::Overview => overview_identifier(&data, view.overview.selected).map(|i| i.to_string()),
-                Tab::Graph => data.nodes.get(view.graph.cursor.selected).map(ToString::to_string),
+                Tab::Overview => {
+                    overview_identifier(&data, view.overview.selected).map(|i| i.to_string())
+                }
+                Tab::Graph => data
+                    .nodes
+                    .get(view.graph.cursor.selected)
+                    .map(ToString::to_string),
                 Tab::Timeline => view
                     .timeline
                     .rows
                     .get(view.timeline.cursor.selected)
                     .and_then(|&i| data.events.get(i))
                     .map(|e| e.raw_json.clone()),
-                Tab::Touchpoints => data.touchpoints.get(view.touchpoints.selected).map(|t| t.channel.clone()),
+                Tab::Touchpoints => data
+                    .touchpoints
+                    .get(view.touchpoints.selected)
+                    .map(|t| t.channel.clone()),
                 Tab::History => data.journal.get(view.history.selected).map(|e| e.summary()),
             };
             match text {
@@ -521,9 +579,12 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             None => Vec::new(),
         },
         Action::Open if tab == Tab::Timeline => {
-            let event = data
-                .as_ref()
-                .and_then(|d| view.timeline.rows.get(view.timeline.cursor.selected).and_then(|&i| d.events.get(i)));
+            let event = data.as_ref().and_then(|d| {
+                view.timeline
+                    .rows
+                    .get(view.timeline.cursor.selected)
+                    .and_then(|&i| d.events.get(i))
+            });
             if let Some(e) = event {
                 let json = event_json(&e.raw_json, state.settings.redact);
                 state.modal = Some(Modal::Event {
@@ -555,7 +616,9 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Filter if tab == Tab::Timeline => {
-            state.modal = Some(Modal::Filter { cursor: Cursor::default() });
+            state.modal = Some(Modal::Filter {
+                cursor: Cursor::default(),
+            });
             Vec::new()
         }
         Action::ClearFilter if tab == Tab::Timeline => {
@@ -576,7 +639,9 @@ fn tab_to(state: &mut State, tab: Tab) -> Vec<Effect> {
 
 /// The identifier on row `row` of the overview (grouped by type, as shown).
 pub fn overview_identifier(data: &ProfileData, row: usize) -> Option<&crate::model::Identifier> {
-    overview_order(data).get(row).map(|&i| &data.profile.identifiers[i].id)
+    overview_order(data)
+        .get(row)
+        .map(|&i| &data.profile.identifiers[i].id)
 }
 
 /// The overview's identifier order: by type priority then value.
@@ -591,7 +656,11 @@ pub fn overview_order(data: &ProfileData) -> Vec<usize> {
     let ids = &data.profile.identifiers;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|&a, &b| {
-        (rank(&ids[a].id.kind), &ids[a].id.kind, &ids[a].id.value).cmp(&(rank(&ids[b].id.kind), &ids[b].id.kind, &ids[b].id.value))
+        (rank(&ids[a].id.kind), &ids[a].id.kind, &ids[a].id.value).cmp(&(
+            rank(&ids[b].id.kind),
+            &ids[b].id.kind,
+            &ids[b].id.value,
+        ))
     });
     order
 }
@@ -666,7 +735,11 @@ fn act_modal(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Modal::Event { title, json, mut scroll } => match action {
+        Modal::Event {
+            title,
+            json,
+            mut scroll,
+        } => match action {
             Action::Back | Action::Open => Vec::new(),
             Action::Copy => {
                 state.modal = Some(Modal::Event {
@@ -678,7 +751,11 @@ fn act_modal(state: &mut State, action: Action) -> Vec<Effect> {
             }
             a => {
                 scroll_by(&mut scroll, a);
-                state.modal = Some(Modal::Event { title, json, scroll });
+                state.modal = Some(Modal::Event {
+                    title,
+                    json,
+                    scroll,
+                });
                 Vec::new()
             }
         },
@@ -698,14 +775,21 @@ fn act_modal(state: &mut State, action: Action) -> Vec<Effect> {
         Modal::Filter { mut cursor } => {
             match action {
                 Action::Back | Action::Open => return Vec::new(),
-                Action::Left | Action::Right => cycle_filter(state, FilterField::ALL[cursor.selected], action == Action::Right),
+                Action::Left | Action::Right => cycle_filter(
+                    state,
+                    FilterField::ALL[cursor.selected],
+                    action == Action::Right,
+                ),
                 Action::ClearFilter => {
                     if let Some(view) = &mut state.profile {
                         view.timeline.filter = Default::default();
                     }
                     refilter(state);
                 }
-                a => cursor.step(step_of(a, 1, FilterField::ALL.len(), cursor.selected), FilterField::ALL.len()),
+                a => cursor.step(
+                    step_of(a, 1, FilterField::ALL.len(), cursor.selected),
+                    FilterField::ALL.len(),
+                ),
             }
             state.modal = Some(Modal::Filter { cursor });
             Vec::new()
@@ -739,7 +823,11 @@ fn act_modal(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
             _ => {
-                state.modal = Some(Modal::Undo { entry, reason, hint: None });
+                state.modal = Some(Modal::Undo {
+                    entry,
+                    reason,
+                    hint: None,
+                });
                 Vec::new()
             }
         },
@@ -798,9 +886,15 @@ fn cycle_filter(state: &mut State, field: FilterField, forward: bool) {
         FilterField::Type => filter.call.map(|c| c.as_str().to_string()),
     };
     // Positions: 0 = any, 1.. = values.
-    let at = current.and_then(|c| values.iter().position(|v| *v == c)).map_or(0, |i| i + 1);
+    let at = current
+        .and_then(|c| values.iter().position(|v| *v == c))
+        .map_or(0, |i| i + 1);
     let n = values.len() + 1;
-    let next = if forward { (at + 1) % n } else { (at + n - 1) % n };
+    let next = if forward {
+        (at + 1) % n
+    } else {
+        (at + n - 1) % n
+    };
     let chosen = next.checked_sub(1).map(|i| values[i].clone());
     match field {
         FilterField::Channel => filter.channel = chosen,
@@ -833,7 +927,10 @@ fn act_merge(state: &mut State, flow: MergeFlow, action: Action) -> Vec<Effect> 
                 search_merge_pick(state, String::new())
             }
             Action::Open | Action::Confirm => {
-                let (Some(other), Some(me)) = (results.hits.get(cursor.selected).map(|h| h.profile), current) else {
+                let (Some(other), Some(me)) = (
+                    results.hits.get(cursor.selected).map(|h| h.profile),
+                    current,
+                ) else {
                     state.modal = Some(Modal::Merge(MergeFlow::Pick {
                         query,
                         results,
@@ -894,7 +991,9 @@ fn act_merge(state: &mut State, flow: MergeFlow, action: Action) -> Vec<Effect> 
                 Action::ClearInput => reason.clear(),
                 Action::Confirm | Action::Open => match &preview {
                     None => hint = Some("wait for the preview".into()),
-                    Some(_) if reason.trim().is_empty() => hint = Some("type a reason first".into()),
+                    Some(_) if reason.trim().is_empty() => {
+                        hint = Some("type a reason first".into())
+                    }
                     Some(p) if !p.conflicts.is_empty() && !force => {
                         hint = Some("the merge breaks rules: press ctrl-f to force it".into());
                     }
@@ -948,7 +1047,11 @@ fn act_split(state: &mut State, mut flow: SplitFlow, action: Action) -> Vec<Effe
                     *hint = Some("at least one identifier must stay".into());
                 } else {
                     let generation = state.generation();
-                    let moving: Vec<_> = flow.marked.iter().map(|&i| flow.identifiers[i].clone()).collect();
+                    let moving: Vec<_> = flow
+                        .marked
+                        .iter()
+                        .map(|&i| flow.identifiers[i].clone())
+                        .collect();
                     flow.stage = SplitStage::Preview {
                         preview: None,
                         error: None,
@@ -968,7 +1071,8 @@ fn act_split(state: &mut State, mut flow: SplitFlow, action: Action) -> Vec<Effe
             }
             a => {
                 let len = flow.identifiers.len();
-                flow.cursor.step(step_of(a, state.half_page, len, flow.cursor.selected), len);
+                flow.cursor
+                    .step(step_of(a, state.half_page, len, flow.cursor.selected), len);
             }
         },
         SplitStage::Preview {
@@ -1026,7 +1130,12 @@ fn run_confirmed(state: &mut State, confirm: ConfirmAction) -> Vec<Effect> {
             },
             format!("merging {absorbed} into {survivor}…"),
         ),
-        ConfirmAction::Split { from, moving, reason, .. } => (
+        ConfirmAction::Split {
+            from,
+            moving,
+            reason,
+            ..
+        } => (
             Request::Split {
                 generation,
                 from,
@@ -1035,7 +1144,14 @@ fn run_confirmed(state: &mut State, confirm: ConfirmAction) -> Vec<Effect> {
             },
             format!("splitting {from}…"),
         ),
-        ConfirmAction::Undo { op, reason, .. } => (Request::Undo { generation, op, reason }, format!("undoing #{op}…")),
+        ConfirmAction::Undo { op, reason, .. } => (
+            Request::Undo {
+                generation,
+                op,
+                reason,
+            },
+            format!("undoing #{op}…"),
+        ),
     };
     notice(state, doing);
     vec![Effect::Store(request)]
@@ -1051,11 +1167,17 @@ fn click(state: &mut State, target: Target) -> Vec<Effect> {
         }
         Target::Row(row) => {
             match &mut state.modal {
-                Some(Modal::Spaces { cursor }) => cursor.selected = row.min(state.spaces.len().saturating_sub(1)),
-                Some(Modal::Merge(MergeFlow::Pick { cursor, results, .. })) => {
+                Some(Modal::Spaces { cursor }) => {
+                    cursor.selected = row.min(state.spaces.len().saturating_sub(1))
+                }
+                Some(Modal::Merge(MergeFlow::Pick {
+                    cursor, results, ..
+                })) => {
                     cursor.selected = row.min(results.hits.len().saturating_sub(1));
                 }
-                Some(Modal::Split(flow)) => flow.cursor.selected = row.min(flow.identifiers.len().saturating_sub(1)),
+                Some(Modal::Split(flow)) => {
+                    flow.cursor.selected = row.min(flow.identifiers.len().saturating_sub(1))
+                }
                 Some(_) => {}
                 None => {
                     let current = current_cursor(state);
@@ -1089,7 +1211,11 @@ fn current_cursor(state: &State) -> usize {
 }
 
 fn on_search(state: &mut State, update: SearchUpdate) -> Vec<Effect> {
-    let SearchUpdate { generation, mut results, .. } = update;
+    let SearchUpdate {
+        generation,
+        mut results,
+        ..
+    } = update;
     if generation == state.find.issued {
         let complete = results.complete;
         let exact = results.exact;
@@ -1152,7 +1278,11 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Reply::Profile { generation, id, result } => {
+        Reply::Profile {
+            generation,
+            id,
+            result,
+        } => {
             let Some(view) = &mut state.profile else {
                 return Vec::new();
             };
@@ -1194,7 +1324,10 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
         }
         Reply::MergePreview { generation, result } => {
             if let Some(Modal::Merge(MergeFlow::Preview {
-                preview, error: err, pending, ..
+                preview,
+                error: err,
+                pending,
+                ..
             })) = &mut state.modal
                 && *pending == Some(generation)
             {
@@ -1208,9 +1341,13 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
         }
         Reply::SplitPreview { generation, result } => {
             if let Some(Modal::Split(SplitFlow {
-                stage: SplitStage::Preview {
-                    preview, error: err, pending, ..
-                },
+                stage:
+                    SplitStage::Preview {
+                        preview,
+                        error: err,
+                        pending,
+                        ..
+                    },
                 ..
             })) = &mut state.modal
                 && *pending == Some(generation)
@@ -1231,7 +1368,10 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             match result {
                 Ok(outcome) => {
                     let entry = outcome.entry;
-                    notice(state, format!("done: #{} {} — {}", entry.op, entry.summary(), entry.reason));
+                    notice(
+                        state,
+                        format!("done: #{} {} — {}", entry.op, entry.summary(), entry.reason),
+                    );
                     state.health.report = None;
                     let mut effects = Vec::new();
                     if state.screen == Screen::Health {
@@ -1239,9 +1379,9 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     }
                     // Follow the person: a merged-away profile lives on in the survivor.
                     let follow = match &entry.action {
-                        crate::model::JournalAction::Merge { survivor, absorbed, .. }
-                            if state.profile.as_ref().is_some_and(|p| p.id == *absorbed) =>
-                        {
+                        crate::model::JournalAction::Merge {
+                            survivor, absorbed, ..
+                        } if state.profile.as_ref().is_some_and(|p| p.id == *absorbed) => {
                             Some(*survivor)
                         }
                         _ => None,
@@ -1274,7 +1414,9 @@ pub fn shown(state: &State, kind: &str, value: &str) -> String {
 
 /// The profile's display name as shown.
 pub fn shown_name(state: &State, data: &Arc<ProfileData>) -> Option<String> {
-    data.profile.display_name().map(|n| shown(state, "name", &n))
+    data.profile
+        .display_name()
+        .map(|n| shown(state, "name", &n))
 }
 
 #[cfg(test)]

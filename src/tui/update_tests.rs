@@ -43,7 +43,15 @@ fn typing_searches_and_stale_results_are_dropped() {
     init(&mut state);
     let first = update(&mut state, Msg::Insert('a'));
     let second = update(&mut state, Msg::Insert('n'));
-    let (Effect::Search { generation: g1, .. }, Effect::Search { generation: g2, query, .. }) = (&first[0], &second[0]) else {
+    let (
+        Effect::Search { generation: g1, .. },
+        Effect::Search {
+            generation: g2,
+            query,
+            ..
+        },
+    ) = (&first[0], &second[0])
+    else {
         panic!("searches expected");
     };
     assert_eq!(query, "an");
@@ -61,7 +69,10 @@ fn typing_searches_and_stale_results_are_dropped() {
             elapsed: Default::default(),
         }),
     );
-    assert_eq!(state.find.results.matched, 0, "stale results must be dropped");
+    assert_eq!(
+        state.find.results.matched, 0,
+        "stale results must be dropped"
+    );
     assert_eq!(state.find.pending, Some(*g2));
     update(&mut state, Msg::Backspace);
     assert_eq!(state.find.query, "a");
@@ -71,7 +82,11 @@ fn typing_searches_and_stale_results_are_dropped() {
 fn search_flow_opens_the_ranked_profile() {
     let mut h = Harness::new();
     assert_eq!(h.state.store, StoreStatus::Ready { profiles: 5 });
-    assert_eq!(h.state.find.results.hits.len(), 5, "recent profiles before typing");
+    assert_eq!(
+        h.state.find.results.hits.len(),
+        5,
+        "recent profiles before typing"
+    );
     h.type_text("bruno");
     assert_eq!(h.state.find.results.hits[0].profile, ProfileId(2));
     h.act(Action::Open);
@@ -96,7 +111,14 @@ fn pasting_an_exact_identifier_jumps_to_its_profile() {
 fn next_and_previous_match_walk_the_results() {
     let mut h = Harness::new();
     h.type_text("ana");
-    let order: Vec<ProfileId> = h.state.find.results.hits.iter().map(|h| h.profile).collect();
+    let order: Vec<ProfileId> = h
+        .state
+        .find
+        .results
+        .hits
+        .iter()
+        .map(|h| h.profile)
+        .collect();
     assert!(order.len() >= 2);
     h.act(Action::Open);
     h.act(Action::NextMatch);
@@ -136,7 +158,10 @@ fn timeline_filters_and_event_popup() {
     let view = h.state.profile.as_ref().unwrap();
     assert_eq!(view.timeline.filter.channel.as_deref(), Some("android"));
     assert_eq!(view.timeline.rows.len(), 2);
-    h.act(Action::Down).act(Action::Down).act(Action::Down).act(Action::Right); // type: identify
+    h.act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Right); // type: identify
     assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), 0);
     h.act(Action::ClearFilter).act(Action::Back);
     assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), all);
@@ -157,18 +182,34 @@ fn merge_preview_needs_a_reason_and_can_be_cancelled() {
     let Some(Modal::Merge(MergeFlow::Pick { results, .. })) = &h.state.modal else {
         panic!("merge picker expected");
     };
-    assert!(results.hits.iter().all(|hit| hit.profile != ProfileId(1)), "own profile hidden");
-    assert_eq!(results.hits[0].profile, ProfileId(4), "the duplicate ranks first");
+    assert!(
+        results.hits.iter().all(|hit| hit.profile != ProfileId(1)),
+        "own profile hidden"
+    );
+    assert_eq!(
+        results.hits[0].profile,
+        ProfileId(4),
+        "the duplicate ranks first"
+    );
     h.act(Action::Open);
-    let Some(Modal::Merge(MergeFlow::Preview { preview: Some(p), .. })) = &h.state.modal else {
+    let Some(Modal::Merge(MergeFlow::Preview {
+        preview: Some(p), ..
+    })) = &h.state.modal
+    else {
         panic!("preview expected: {:?}", h.state.modal);
     };
     assert!(p.conflicts.is_empty());
     h.act(Action::Confirm);
-    assert!(matches!(&h.state.modal, Some(Modal::Merge(MergeFlow::Preview { hint: Some(_), .. }))));
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Merge(MergeFlow::Preview { hint: Some(_), .. }))
+    ));
     h.type_text("same person, personal email");
     h.act(Action::Confirm);
-    assert!(matches!(&h.state.modal, Some(Modal::Confirm(ConfirmAction::Merge { .. }))));
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Confirm(ConfirmAction::Merge { .. }))
+    ));
     h.act(Action::Back);
     assert!(h.state.modal.is_none());
     assert_eq!(h.state.notice.as_ref().unwrap().text, "cancelled");
@@ -178,12 +219,26 @@ fn merge_preview_needs_a_reason_and_can_be_cancelled() {
 fn merge_confirmed_reloads_and_reindexes() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
-    h.act(Action::Merge).act(Action::Open).type_text("same person").act(Action::Confirm).act(Action::Confirm);
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
     assert_eq!(h.state.op_pending, None);
     let data = h.state.profile_data().unwrap();
     assert_eq!(data.profile.id, ProfileId(1));
-    assert!(data.profile.has(&Identifier::new("email", "ana.silva@gmail.com")));
-    assert!(h.state.notice.as_ref().unwrap().text.contains("merge p1 <- p4"));
+    assert!(
+        data.profile
+            .has(&Identifier::new("email", "ana.silva@gmail.com"))
+    );
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("merge p1 <- p4")
+    );
     assert_eq!(h.state.index.map(|(profiles, _)| profiles), Some(4));
 }
 
@@ -191,13 +246,23 @@ fn merge_confirmed_reloads_and_reindexes() {
 fn merge_with_conflicts_requires_force() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
-    h.act(Action::Merge).act(Action::ClearInput).type_text("carla").act(Action::Open);
-    let Some(Modal::Merge(MergeFlow::Preview { preview: Some(p), .. })) = &h.state.modal else {
+    h.act(Action::Merge)
+        .act(Action::ClearInput)
+        .type_text("carla")
+        .act(Action::Open);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        preview: Some(p), ..
+    })) = &h.state.modal
+    else {
         panic!("preview expected");
     };
     assert!(!p.conflicts.is_empty());
-    h.type_text("shared tablet, same family").act(Action::Confirm);
-    let Some(Modal::Merge(MergeFlow::Preview { hint: Some(hint), .. })) = &h.state.modal else {
+    h.type_text("shared tablet, same family")
+        .act(Action::Confirm);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        hint: Some(hint), ..
+    })) = &h.state.modal
+    else {
         panic!("hint expected");
     };
     assert!(hint.contains("force"));
@@ -207,7 +272,14 @@ fn merge_with_conflicts_requires_force() {
     };
     assert!(force);
     h.act(Action::Confirm);
-    assert!(h.state.notice.as_ref().unwrap().text.contains("forced merge"));
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("forced merge")
+    );
 }
 
 #[test]
@@ -218,16 +290,32 @@ fn split_marks_previews_and_confirms_with_reason() {
     let Some(Modal::Split(flow)) = &h.state.modal else {
         panic!("split expected");
     };
-    let kid = flow.identifiers.iter().position(|i| i.value == "kid.novak@school.example.net").unwrap();
-    let anon = flow.identifiers.iter().position(|i| i.value == "a-ipad-002").unwrap();
+    let kid = flow
+        .identifiers
+        .iter()
+        .position(|i| i.value == "kid.novak@school.example.net")
+        .unwrap();
+    let anon = flow
+        .identifiers
+        .iter()
+        .position(|i| i.value == "a-ipad-002")
+        .unwrap();
     h.act(Action::Open);
-    assert!(matches!(&h.state.modal, Some(Modal::Split(SplitFlow { stage: SplitStage::Mark { hint: Some(_) }, .. }))));
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Split(SplitFlow {
+            stage: SplitStage::Mark { hint: Some(_) },
+            ..
+        }))
+    ));
     for target in [anon, kid] {
         h.send(Msg::Click(Target::Row(target))).act(Action::Mark);
     }
     h.act(Action::Open);
     let Some(Modal::Split(SplitFlow {
-        stage: SplitStage::Preview { preview: Some(p), .. },
+        stage: SplitStage::Preview {
+            preview: Some(p), ..
+        },
         ..
     })) = &h.state.modal
     else {
@@ -235,9 +323,19 @@ fn split_marks_previews_and_confirms_with_reason() {
     };
     assert_eq!(p.moving.len(), 2);
     h.type_text("kid's own account").act(Action::Confirm);
-    assert!(matches!(&h.state.modal, Some(Modal::Confirm(ConfirmAction::Split { .. }))));
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Confirm(ConfirmAction::Split { .. }))
+    ));
     h.act(Action::Confirm);
-    assert!(h.state.notice.as_ref().unwrap().text.contains("split p3 -> p6"));
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("split p3 -> p6")
+    );
     assert_eq!(h.state.profile_data().unwrap().profile.identifiers.len(), 7);
 }
 
@@ -245,17 +343,34 @@ fn split_marks_previews_and_confirms_with_reason() {
 fn undo_from_history() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
-    h.act(Action::Merge).act(Action::Open).type_text("dup").act(Action::Confirm).act(Action::Confirm);
-    h.act(Action::TabHistory).act(Action::Bottom).act(Action::Undo);
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("dup")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    h.act(Action::TabHistory)
+        .act(Action::Bottom)
+        .act(Action::Undo);
     let Some(Modal::Undo { entry, .. }) = &h.state.modal else {
         panic!("undo form expected");
     };
     assert_eq!(entry.op, 2);
     h.act(Action::Confirm);
-    assert!(matches!(&h.state.modal, Some(Modal::Undo { hint: Some(_), .. })));
-    h.type_text("not the same person").act(Action::Confirm).act(Action::Confirm);
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Undo { hint: Some(_), .. })
+    ));
+    h.type_text("not the same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
     assert!(h.state.notice.as_ref().unwrap().text.contains("undo #2"));
-    assert!(!h.state.profile_data().unwrap().profile.has(&Identifier::new("email", "ana.silva@gmail.com")));
+    assert!(
+        !h.state
+            .profile_data()
+            .unwrap()
+            .profile
+            .has(&Identifier::new("email", "ana.silva@gmail.com"))
+    );
     // The undone entry cannot be undone twice.
     h.act(Action::Top).act(Action::Down).act(Action::Undo);
     assert!(h.state.modal.is_none());
@@ -266,12 +381,17 @@ fn undo_from_history() {
 fn space_switch_isolates_everything() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana");
-    h.act(Action::SwitchSpace).act(Action::Down).act(Action::Open);
+    h.act(Action::SwitchSpace)
+        .act(Action::Down)
+        .act(Action::Open);
     assert_eq!(h.state.space, "eu-shop");
     assert!(h.state.profile.is_none());
     assert_eq!(h.state.store, StoreStatus::Ready { profiles: 1 });
     h.type_text("ana");
-    assert!(h.state.find.results.hits.is_empty(), "no profile of another space leaks");
+    assert!(
+        h.state.find.results.hits.is_empty(),
+        "no profile of another space leaks"
+    );
     h.act(Action::ClearInput).type_text("farid");
     assert_eq!(h.state.find.results.hits.len(), 1);
 }
@@ -318,7 +438,12 @@ fn health_lists_the_bad_merge_first_and_opens_it() {
 fn graph_marks_two_nodes_for_why() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
-    h.act(Action::TabGraph).act(Action::Mark).act(Action::Down).act(Action::Mark).act(Action::Down).act(Action::Mark);
+    h.act(Action::TabGraph)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark);
     assert_eq!(h.state.profile.as_ref().unwrap().graph.marked, vec![1, 2]);
     h.act(Action::ClearMarks);
     assert!(h.state.profile.as_ref().unwrap().graph.marked.is_empty());
@@ -338,6 +463,9 @@ fn copy_identifier_and_profile_json() {
 #[test]
 fn quit_from_anywhere() {
     let mut state = fresh();
-    assert_eq!(update(&mut state, Msg::Action(Action::Quit)), vec![Effect::Quit]);
+    assert_eq!(
+        update(&mut state, Msg::Action(Action::Quit)),
+        vec![Effect::Quit]
+    );
     assert!(state.quit);
 }

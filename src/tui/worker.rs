@@ -27,21 +27,53 @@ pub const HEALTH_LIMIT: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Open a space (closing the current one) and index it.
-    OpenSpace { space: String },
-    LoadProfile { generation: u64, id: ProfileId },
-    LoadHealth { generation: u64 },
-    PreviewMerge { generation: u64, a: ProfileId, b: ProfileId },
-    Merge { generation: u64, a: ProfileId, b: ProfileId, reason: String, force: bool },
-    PreviewSplit { generation: u64, from: ProfileId, moving: Vec<Identifier> },
-    Split { generation: u64, from: ProfileId, moving: Vec<Identifier>, reason: String },
-    Undo { generation: u64, op: u64, reason: String },
+    OpenSpace {
+        space: String,
+    },
+    LoadProfile {
+        generation: u64,
+        id: ProfileId,
+    },
+    LoadHealth {
+        generation: u64,
+    },
+    PreviewMerge {
+        generation: u64,
+        a: ProfileId,
+        b: ProfileId,
+    },
+    Merge {
+        generation: u64,
+        a: ProfileId,
+        b: ProfileId,
+        reason: String,
+        force: bool,
+    },
+    PreviewSplit {
+        generation: u64,
+        from: ProfileId,
+        moving: Vec<Identifier>,
+    },
+    Split {
+        generation: u64,
+        from: ProfileId,
+        moving: Vec<Identifier>,
+        reason: String,
+    },
+    Undo {
+        generation: u64,
+        op: u64,
+        reason: String,
+    },
 }
 
 impl Request {
     fn reads_only(&self) -> bool {
         matches!(
             self,
-            Request::LoadProfile { .. } | Request::PreviewMerge { .. } | Request::PreviewSplit { .. }
+            Request::LoadProfile { .. }
+                | Request::PreviewMerge { .. }
+                | Request::PreviewSplit { .. }
         )
     }
 }
@@ -49,16 +81,41 @@ impl Request {
 /// What the store answered. Errors are one-line texts.
 #[derive(Debug, Clone)]
 pub enum Reply {
-    Opened { space: String, profiles: u64 },
-    OpenFailed { space: String, error: String },
+    Opened {
+        space: String,
+        profiles: u64,
+    },
+    OpenFailed {
+        space: String,
+        error: String,
+    },
     /// A (re)built search index for `space`.
-    Index { space: String, index: Arc<SearchIndex> },
-    Profile { generation: u64, id: ProfileId, result: Result<Arc<ProfileData>, String> },
-    Health { generation: u64, result: Result<HealthReport, String> },
-    MergePreview { generation: u64, result: Result<MergePreview, String> },
-    SplitPreview { generation: u64, result: Result<SplitPreview, String> },
+    Index {
+        space: String,
+        index: Arc<SearchIndex>,
+    },
+    Profile {
+        generation: u64,
+        id: ProfileId,
+        result: Result<Arc<ProfileData>, String>,
+    },
+    Health {
+        generation: u64,
+        result: Result<HealthReport, String>,
+    },
+    MergePreview {
+        generation: u64,
+        result: Result<MergePreview, String>,
+    },
+    SplitPreview {
+        generation: u64,
+        result: Result<SplitPreview, String>,
+    },
     /// A merge, split or undo finished.
-    Done { generation: u64, result: Result<OpOutcome, String> },
+    Done {
+        generation: u64,
+        result: Result<OpOutcome, String>,
+    },
 }
 
 fn one_line(error: &anyhow::Error) -> String {
@@ -132,10 +189,16 @@ impl StoreSession {
                     emit(not_open(request));
                     return;
                 };
-                let changed = matches!(request, Request::Merge { .. } | Request::Split { .. } | Request::Undo { .. });
+                let changed = matches!(
+                    request,
+                    Request::Merge { .. } | Request::Split { .. } | Request::Undo { .. }
+                );
                 let reply = answer(store, request);
                 let index = match &reply {
-                    Reply::Done { result: Ok(outcome), .. } if changed => self.patch_index(store, outcome),
+                    Reply::Done {
+                        result: Ok(outcome),
+                        ..
+                    } if changed => self.patch_index(store, outcome),
                     _ => None,
                 };
                 emit(reply);
@@ -151,7 +214,11 @@ impl StoreSession {
 
     /// Scans the space's health; `interleave` is called between steps and may stop it
     /// (`None` is returned then).
-    pub fn health(&self, generation: u64, interleave: &mut dyn FnMut() -> Interleave) -> Option<Reply> {
+    pub fn health(
+        &self,
+        generation: u64,
+        interleave: &mut dyn FnMut() -> Interleave,
+    ) -> Option<Reply> {
         let Some(store) = self.store.as_deref() else {
             return Some(not_open(Request::LoadHealth { generation }));
         };
@@ -216,12 +283,12 @@ fn not_open(request: Request) -> Reply {
             generation,
             result: Err(error),
         },
-        Request::Merge { generation, .. } | Request::Split { generation, .. } | Request::Undo { generation, .. } => {
-            Reply::Done {
-                generation,
-                result: Err(error),
-            }
-        }
+        Request::Merge { generation, .. }
+        | Request::Split { generation, .. }
+        | Request::Undo { generation, .. } => Reply::Done {
+            generation,
+            result: Err(error),
+        },
         Request::OpenSpace { space } => Reply::OpenFailed { space, error },
     }
 }
@@ -262,7 +329,11 @@ fn answer(store: &dyn GraphRepair, request: Request) -> Reply {
             generation,
             result: store.merge(a, b, &reason, force).map_err(err),
         },
-        Request::PreviewSplit { generation, from, moving } => Reply::SplitPreview {
+        Request::PreviewSplit {
+            generation,
+            from,
+            moving,
+        } => Reply::SplitPreview {
             generation,
             result: store.preview_split(from, &moving).map_err(err),
         },
@@ -275,7 +346,11 @@ fn answer(store: &dyn GraphRepair, request: Request) -> Reply {
             generation,
             result: store.split(from, &moving, &reason).map_err(err),
         },
-        Request::Undo { generation, op, reason } => Reply::Done {
+        Request::Undo {
+            generation,
+            op,
+            reason,
+        } => Reply::Done {
             generation,
             result: store.undo(op, &reason).map_err(err),
         },
@@ -341,8 +416,12 @@ impl Drop for StoreWorker {
 
 /// The worker loop. While a health scan runs, read requests that arrive are answered
 /// between its steps; a space switch or a newer scan stops it; writes wait for it to end.
-fn run<O>(mut opener: O, rules: Option<Rules>, requests: &Receiver<Request>, replies: &Sender<Reply>)
-where
+fn run<O>(
+    mut opener: O,
+    rules: Option<Rules>,
+    requests: &Receiver<Request>,
+    replies: &Sender<Reply>,
+) where
     O: FnMut(&str) -> anyhow::Result<SpaceHandle>,
 {
     let mut session = StoreSession::new(rules);

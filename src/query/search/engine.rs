@@ -21,7 +21,7 @@ use super::index::{SearchIndex, Slot};
 use super::score::{EXACT_BONUS, Pattern, is_subsequence};
 
 /// Profiles scanned per thread between cancellation checks and snapshots.
-const ROUND: usize = 65_536;
+const ROUND: usize = 16_384;
 /// Below this many candidates one thread is faster than several.
 const PARALLEL_MIN: usize = 16_384;
 /// A scan running longer than this sends partial results.
@@ -153,7 +153,9 @@ impl SearchEngine {
             parsed.text.clone()
         };
         let pattern = Pattern::new(&text);
-        let pool = (limit * 4).max(200);
+        let pool = (limit * 2).max(100);
+        let ceiling = pattern.max_score();
+        let exact = index.exact_slots(&text, kind);
         let reuse = self.narrow.take().filter(|n| {
             n.kind == kind
                 && n.pattern.case_sensitive == pattern.case_sensitive
@@ -169,34 +171,70 @@ impl SearchEngine {
             matched: Vec::new(),
             top: BinaryHeap::new(),
         };
-        let threads = if candidates.len() < PARALLEL_MIN { 1 } else { self.threads };
+        let threads = if candidates.len() < PARALLEL_MIN {
+            1
+        } else {
+            self.threads
+        };
         let round = ROUND * threads;
         let mut offset = 0;
+        let mut final_ranking: Option<SearchResults> = None;
         while offset < candidates.len() {
             if cancelled() {
                 return None;
             }
             let end = (offset + round).min(candidates.len());
-            let parts = self.scan_round(&index, &candidates, offset..end, threads, &pattern, &text, kind, pool);
+            let parts = self.scan_round(
+                &index,
+                &candidates,
+                offset..end,
+                threads,
+                &pattern,
+                &text,
+                kind,
+                pool,
+            );
             for part in parts {
                 total.matched.extend(part.matched);
-                for item in part.top {
-                    push_bounded(&mut total.top, item.0, pool);
+                if final_ranking.is_none() {
+                    for item in part.top {
+                        push_bounded(&mut total.top, item.0, pool);
+                    }
                 }
             }
             offset = end;
+            if final_ranking.is_none()
+                && offset < candidates.len()
+                && saturated(&total.top, pool, ceiling)
+            {
+                // Every pool slot holds the best score any text can reach, and later
+                // profiles lose ties: the ranking is final. Send it now; the rest of the
+                // scan only completes the match count and the list the next keystroke narrows.
+                let mut early = self.rank(&index, query, &text, kind, &total, &exact, limit);
+                early.matched = total.matched.len();
+                snapshot(early.clone());
+                final_ranking = Some(early);
+                continue;
+            }
             let now = Instant::now();
-            if offset < candidates.len()
+            if final_ranking.is_none()
+                && offset < candidates.len()
                 && now - start >= SNAPSHOT_AFTER
                 && now - last_snapshot >= SNAPSHOT_AFTER
             {
                 last_snapshot = now;
-                let mut partial = self.rank(&index, query, &text, kind, &total, limit);
+                let mut partial = self.rank(&index, query, &text, kind, &total, &exact, limit);
                 partial.complete = false;
                 snapshot(partial);
             }
         }
-        let results = self.rank(&index, query, &text, kind, &total, limit);
+        let results = match final_ranking {
+            Some(mut r) => {
+                r.matched = total.matched.len();
+                r
+            }
+            None => self.rank(&index, query, &text, kind, &total, &exact, limit),
+        };
         self.narrow = Some(Narrow {
             kind,
             pattern,
@@ -254,11 +292,30 @@ impl SearchEngine {
     }
 
     /// Re-scores the candidate pool with SkimMatcherV2 and keeps the best `limit`.
-    fn rank(&self, index: &SearchIndex, query: &str, text: &str, kind: Option<u16>, total: &Partial, limit: usize) -> SearchResults {
-        let mut hits: Vec<SearchHit> = total
+    #[allow(clippy::too_many_arguments)]
+    fn rank(
+        &self,
+        index: &SearchIndex,
+        query: &str,
+        text: &str,
+        kind: Option<u16>,
+        total: &Partial,
+        exact: &[u32],
+        limit: usize,
+    ) -> SearchResults {
+        let mut pool: Vec<u32> = total
             .top
             .iter()
-            .filter_map(|Reverse((_, Reverse(slot_index)))| {
+            .map(|Reverse((_, Reverse(slot)))| *slot)
+            .collect();
+        for s in exact {
+            if !pool.contains(s) {
+                pool.push(*s);
+            }
+        }
+        let mut hits: Vec<SearchHit> = pool
+            .iter()
+            .filter_map(|slot_index| {
                 let slot = &index.slots[*slot_index as usize];
                 self.best_hit(index, slot, text, kind)
             })
@@ -269,7 +326,8 @@ impl SearchEngine {
                 .then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)))
                 .then_with(|| a.profile.cmp(&b.profile))
         });
-        let exact_profiles: Vec<ProfileId> = hits.iter().filter(|h| h.exact).map(|h| h.profile).collect();
+        let exact_profiles: Vec<ProfileId> =
+            hits.iter().filter(|h| h.exact).map(|h| h.profile).collect();
         hits.truncate(limit);
         SearchResults {
             query: query.to_string(),
@@ -280,7 +338,13 @@ impl SearchEngine {
         }
     }
 
-    fn best_hit(&self, index: &SearchIndex, slot: &Slot, text: &str, kind: Option<u16>) -> Option<SearchHit> {
+    fn best_hit(
+        &self,
+        index: &SearchIndex,
+        slot: &Slot,
+        text: &str,
+        kind: Option<u16>,
+    ) -> Option<SearchHit> {
         let mut best: Option<(i64, usize, Vec<usize>, bool)> = None;
         for (i, entry) in index.slot_entries(slot).iter().enumerate() {
             if kind.is_some_and(|k| k != entry.kind) {
@@ -329,7 +393,10 @@ impl SearchEngine {
                 top.pop();
             }
         }
-        let mut picked: Vec<(Millis, u32)> = top.into_iter().map(|Reverse((t, Reverse(i)))| (t, i)).collect();
+        let mut picked: Vec<(Millis, u32)> = top
+            .into_iter()
+            .map(|Reverse((t, Reverse(i)))| (t, i))
+            .collect();
         picked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let hits = picked
             .into_iter()
@@ -338,12 +405,16 @@ impl SearchEngine {
                 let entries = index.slot_entries(slot);
                 let shown = entries
                     .iter()
-                    .find(|e| kind.is_none_or(|k| k == e.kind) && index.identifier_kind[e.kind as usize])
+                    .find(|e| {
+                        kind.is_none_or(|k| k == e.kind) && index.identifier_kind[e.kind as usize]
+                    })
                     .or(entries.first());
                 SearchHit {
                     profile: slot.id,
                     score: 0,
-                    kind: shown.map(|e| index.kinds[e.kind as usize].clone()).unwrap_or_default(),
+                    kind: shown
+                        .map(|e| index.kinds[e.kind as usize].clone())
+                        .unwrap_or_default(),
                     text: shown.map(|e| index.text(e).to_string()).unwrap_or_default(),
                     positions: Vec::new(),
                     exact: false,
@@ -414,7 +485,16 @@ fn best_fast_score(
     best
 }
 
-fn push_bounded(heap: &mut BinaryHeap<Reverse<(i32, Reverse<u32>)>>, item: (i32, Reverse<u32>), cap: usize) {
+/// Whether the pool is full of scores no later profile can beat.
+fn saturated(top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>, pool: usize, ceiling: i32) -> bool {
+    top.len() >= pool && top.peek().is_some_and(|min| min.0.0 >= ceiling)
+}
+
+fn push_bounded(
+    heap: &mut BinaryHeap<Reverse<(i32, Reverse<u32>)>>,
+    item: (i32, Reverse<u32>),
+    cap: usize,
+) {
     if heap.len() < cap {
         heap.push(Reverse(item));
     } else if heap.peek().is_some_and(|min| item > min.0) {
@@ -456,16 +536,32 @@ mod tests {
         for text in ids {
             p.add_identifier(&Identifier::parse(text).unwrap(), 1_000, "web");
         }
-        p.record_event(1_000 * id as i64, id, json!({ "name": name }).as_object().unwrap());
+        p.record_event(
+            1_000 * id as i64,
+            id,
+            json!({ "name": name }).as_object().unwrap(),
+        );
         p
     }
 
     fn engine() -> SearchEngine {
         let people = [
-            person(1, "Ana Silva", &["email:ana.silva@acme.io", "user_id:u-1001", "phone:+34612345678"]),
+            person(
+                1,
+                "Ana Silva",
+                &[
+                    "email:ana.silva@acme.io",
+                    "user_id:u-1001",
+                    "phone:+34612345678",
+                ],
+            ),
             person(2, "Banana Joe", &["email:joe@fruit.io", "user_id:u-1002"]),
             person(3, "Jürgen Groß", &["email:jg@beispiel.de", "user_id:42"]),
-            person(4, "Anaïs Nin", &["email:anais@lit.fr", "anonymous_id:anon-ana-7"]),
+            person(
+                4,
+                "Anaïs Nin",
+                &["email:anais@lit.fr", "anonymous_id:anon-ana-7"],
+            ),
             person(5, "Bob", &["user_id:420", "anonymous_id:3f2a-77"]),
         ];
         SearchEngine::new(Arc::new(SearchIndex::from_profiles("default", &people))).with_threads(2)
@@ -546,12 +642,32 @@ mod tests {
     #[test]
     fn parallel_scan_of_many_profiles_keeps_top_k() {
         let people: Vec<Profile> = (1..=40_000)
-            .map(|i| person(i, &format!("Person {i}"), &[&format!("email:p{i}@example.org")]))
+            .map(|i| {
+                person(
+                    i,
+                    &format!("Person {i}"),
+                    &[&format!("email:p{i}@example.org")],
+                )
+            })
             .collect();
-        let mut e = SearchEngine::new(Arc::new(SearchIndex::from_profiles("s", &people))).with_threads(2);
+        let mut e =
+            SearchEngine::new(Arc::new(SearchIndex::from_profiles("s", &people))).with_threads(2);
         let r = e.search("p3999", 5);
         assert_eq!(r.hits[0].profile, ProfileId(3999));
         assert!(r.matched >= 5);
         assert_eq!(r.hits.len(), 5);
+        // "p" saturates the pool early: ranking is final, counts still complete, exact found.
+        let mut early = Vec::new();
+        let r = e
+            .search_with("p", 5, &|| false, &mut |s| early.push(s))
+            .unwrap();
+        assert!(
+            early.iter().any(|s| s.complete),
+            "an early final ranking is sent"
+        );
+        assert_eq!(r.matched, 40_000);
+        assert_eq!(r.hits[0].profile, ProfileId(1));
+        let r = e.search("p39999@example.org", 5);
+        assert_eq!(r.exact, Some(ProfileId(39_999)));
     }
 }

@@ -54,6 +54,11 @@ pub struct SearchIndex {
     pub(crate) kinds: Vec<String>,
     /// Kinds that are identifier types (exact matches count for those only).
     pub(crate) identifier_kind: Vec<bool>,
+    /// (hash of the lower-cased value, entry) for every identifier entry, sorted: finds
+    /// exact identifier values without a scan.
+    pub(crate) exact: Vec<(u64, u32)>,
+    /// The slot of every entry.
+    pub(crate) owner: Vec<u32>,
 }
 
 impl SearchIndex {
@@ -68,7 +73,10 @@ impl SearchIndex {
     }
 
     /// Builds the index from profiles in memory (tests, benchmarks).
-    pub fn from_profiles<'a>(space: &str, profiles: impl IntoIterator<Item = &'a Profile>) -> SearchIndex {
+    pub fn from_profiles<'a>(
+        space: &str,
+        profiles: impl IntoIterator<Item = &'a Profile>,
+    ) -> SearchIndex {
         let mut builder = IndexBuilder::new(space);
         for profile in profiles {
             builder.add(profile);
@@ -138,6 +146,29 @@ impl SearchIndex {
         &self.entries[slot.first as usize..slot.first as usize + slot.count as usize]
     }
 
+    /// Slots holding an identifier whose value is exactly `text` (emails case-insensitively),
+    /// optionally of one kind.
+    pub(crate) fn exact_slots(&self, text: &str, kind: Option<u16>) -> Vec<u32> {
+        let key = exact_hash(text);
+        let start = self.exact.partition_point(|(h, _)| *h < key);
+        let mut out = Vec::new();
+        for &(h, entry) in &self.exact[start..] {
+            if h != key {
+                break;
+            }
+            let e = &self.entries[entry as usize];
+            let hay = self.text(e);
+            let same = hay == text || (text.contains('@') && hay.eq_ignore_ascii_case(text));
+            if same && kind.is_none_or(|k| k == e.kind) {
+                let slot = self.owner[entry as usize];
+                if !out.contains(&slot) {
+                    out.push(slot);
+                }
+            }
+        }
+        out
+    }
+
     pub(crate) fn name_of(&self, slot: &Slot) -> Option<&str> {
         slot.name.map(|i| self.text(&self.entries[i as usize]))
     }
@@ -186,7 +217,13 @@ impl IndexBuilder {
                 self.push(key, false, &value);
             }
         }
-        self.finish_slot(profile.id, first, name, profile.identifiers.len() as u32, profile.last_seen);
+        self.finish_slot(
+            profile.id,
+            first,
+            name,
+            profile.identifiers.len() as u32,
+            profile.last_seen,
+        );
     }
 
     fn copy_slot(&mut self, from: &SearchIndex, slot: &Slot) {
@@ -201,7 +238,14 @@ impl IndexBuilder {
         self.finish_slot(slot.id, first, name, slot.identifiers, slot.last_seen);
     }
 
-    fn finish_slot(&mut self, id: ProfileId, first: u32, name: Option<u32>, identifiers: u32, last_seen: Millis) {
+    fn finish_slot(
+        &mut self,
+        id: ProfileId,
+        first: u32,
+        name: Option<u32>,
+        identifiers: u32,
+        last_seen: Millis,
+    ) {
         let count = (self.entries.len() as u32 - first).min(u32::from(u16::MAX)) as u16;
         self.entries.truncate(first as usize + count as usize);
         let bag = self.entries[first as usize..]
@@ -258,7 +302,28 @@ impl IndexBuilder {
         self.arena.shrink_to_fit();
         self.entries.shrink_to_fit();
         self.slots.shrink_to_fit();
+        let mut owner = vec![0u32; self.entries.len()];
+        for (i, slot) in self.slots.iter().enumerate() {
+            for o in &mut owner[slot.first as usize..slot.first as usize + slot.count as usize] {
+                *o = i as u32;
+            }
+        }
+        let mut exact: Vec<(u64, u32)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| self.identifier_kind[e.kind as usize])
+            .map(|(i, e)| {
+                (
+                    exact_hash(&self.arena[e.start as usize..e.start as usize + e.len as usize]),
+                    i as u32,
+                )
+            })
+            .collect();
+        exact.sort_unstable();
         SearchIndex {
+            exact,
+            owner,
             space: self.space,
             arena: self.arena,
             entries: self.entries,
@@ -267,6 +332,13 @@ impl IndexBuilder {
             identifier_kind: self.identifier_kind,
         }
     }
+}
+
+/// FNV-1a of the ASCII-lower-cased text.
+fn exact_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The longest prefix of `text` of at most `max` bytes, on a character boundary.

@@ -105,6 +105,14 @@ impl Pattern {
         }
     }
 
+    /// The highest score any text can get (a whole-word prefix match), exact bonus aside.
+    pub fn max_score(&self) -> i32 {
+        match self.bytes.len() {
+            0 => 0,
+            n => SCORE_MATCH + 2 * BONUS_HEAD + (n as i32 - 1) * (SCORE_MATCH + BONUS_HEAD),
+        }
+    }
+
     /// Scores an ASCII text in linear time: the leftmost match end, tightened backwards to
     /// the shortest window, scored with Skim's bonuses. `None` when the pattern is not a
     /// subsequence of the text.
@@ -149,7 +157,11 @@ impl Pattern {
         let mut prev_matched = false;
         let mut consecutive_bonus = 0;
         let mut in_gap = false;
-        let mut prev_class = if start == 0 { Class::Empty } else { class(hay[start - 1]) };
+        let mut prev_class = if start == 0 {
+            Class::Empty
+        } else {
+            class(hay[start - 1])
+        };
         for (j, &h) in hay.iter().enumerate().take(end + 1).skip(start) {
             let cur_class = class(h);
             let bonus = in_place_bonus(prev_class, cur_class);
@@ -170,7 +182,11 @@ impl Pattern {
                 prev_matched = true;
                 in_gap = false;
             } else {
-                score += if in_gap { GAP_EXTENSION } else { GAP_START + GAP_EXTENSION };
+                score += if in_gap {
+                    GAP_EXTENSION
+                } else {
+                    GAP_START + GAP_EXTENSION
+                };
                 in_gap = true;
                 prev_matched = false;
             }

@@ -109,7 +109,8 @@ fn run(commands: &Receiver<Command>, updates: &Sender<SearchUpdate>, latest: &At
                 }
             }
         }
-        let (Some(engine), Some((generation, text, limit)), true) = (engine.as_mut(), &last, rerun) else {
+        let (Some(engine), Some((generation, text, limit)), true) = (engine.as_mut(), &last, rerun)
+        else {
             continue;
         };
         let generation = *generation;

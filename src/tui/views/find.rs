@@ -22,13 +22,20 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         Span::styled(cursor, t.border_focus),
     ]);
     let title = "Search names, emails, phones, ids (TYPE:VALUE for exact)";
-    frame.render_widget(Paragraph::new(query).block(panel(title, find.editing, t)), input);
+    frame.render_widget(
+        Paragraph::new(query).block(panel(title, find.editing, t)),
+        input,
+    );
 
     let results = &find.results;
     let heading = if find.query.trim().is_empty() {
         "Recently seen".to_string()
     } else {
-        let more = if results.complete { "" } else { " (still searching)" };
+        let more = if results.complete {
+            ""
+        } else {
+            " (still searching)"
+        };
         format!("{} matching profiles{more}", results.matched)
     };
     let block = panel(heading, !find.editing, t);
@@ -36,19 +43,41 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     frame.render_widget(block, list);
     if results.hits.is_empty() {
         let text = match (&state.store, state.index) {
-            (StoreStatus::Failed(e), _) => Line::styled(format!("The store could not be opened: {}", clean(e)), t.error),
+            (StoreStatus::Failed(e), _) => Line::styled(
+                format!("The store could not be opened: {}", clean(e)),
+                t.error,
+            ),
             (_, None) => Line::styled("Opening the store and indexing profiles…", t.dim),
             _ if find.pending.is_some() => Line::styled("Searching…", t.dim),
-            _ => Line::styled("No profile matches. Try fewer letters, or TYPE:VALUE.", t.dim),
+            _ => Line::styled(
+                "No profile matches. Try fewer letters, or TYPE:VALUE.",
+                t.dim,
+            ),
         };
         frame.render_widget(Paragraph::new(text), inner);
         return;
     }
-    hit_rows(frame, inner, state, ctx, &results.hits, find.cursor.selected, hits);
+    hit_rows(
+        frame,
+        inner,
+        state,
+        ctx,
+        &results.hits,
+        find.cursor.selected,
+        hits,
+    );
 }
 
 /// Draws ranked hits (shared with the merge picker); only visible rows are built.
-pub fn hit_rows(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, list: &[SearchHit], selected: usize, hits: &mut HitMap) {
+pub fn hit_rows(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    ctx: &Ctx,
+    list: &[SearchHit],
+    selected: usize,
+    hits: &mut HitMap,
+) {
     let t = ctx.theme;
     let height = area.height as usize;
     hits.viewport = height;
@@ -57,9 +86,17 @@ pub fn hit_rows(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, list: &
     let name_w = if wide { 26 } else { 18 };
     for (row, hit) in list.iter().enumerate().skip(offset).take(height) {
         let y = area.y + (row - offset) as u16;
-        let rect = Rect { y, height: 1, ..area };
+        let rect = Rect {
+            y,
+            height: 1,
+            ..area
+        };
         let base = if row == selected { t.selected } else { t.base };
-        let name = hit.name.as_deref().map(|n| shown(state, "name", n)).unwrap_or_else(|| "(no name)".into());
+        let name = hit
+            .name
+            .as_deref()
+            .map(|n| shown(state, "name", n))
+            .unwrap_or_else(|| "(no name)".into());
         let mut spans = vec![
             Span::styled(format!("{:<6}", hit.profile.to_string()), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
@@ -70,14 +107,23 @@ pub fn hit_rows(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, list: &
         if redacted {
             spans.push(Span::styled(mask(&hit.kind, &hit.text), base));
         } else {
-            spans.extend(highlighted(&clean(&hit.text), &hit.positions, base, t.matched));
+            spans.extend(highlighted(
+                &clean(&hit.text),
+                &hit.positions,
+                base,
+                t.matched,
+            ));
         }
         if hit.exact {
             spans.push(Span::styled(" exact", base.patch(t.ok)));
         }
         let used: usize = spans.iter().map(|s| s.width()).sum();
         let tail = if wide {
-            format!("{} ids · {}", hit.identifiers, ago(hit.last_seen, state.now))
+            format!(
+                "{} ids · {}",
+                hit.identifiers,
+                ago(hit.last_seen, state.now)
+            )
         } else {
             format!("{} ids", hit.identifiers)
         };

@@ -25,23 +25,48 @@ fn id_text(state: &State, id: &Identifier) -> String {
     format!("{}:{}", clean(&id.kind), shown(state, &id.kind, &id.value))
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, data: &ProfileData, ctx: &Ctx, hits: &mut HitMap) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
     let t = ctx.theme;
-    let [left, right] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
     let nodes = &data.nodes;
-    let marked: Vec<&Identifier> = view.graph.marked.iter().filter_map(|&i| nodes.get(i)).collect();
+    let marked: Vec<&Identifier> = view
+        .graph
+        .marked
+        .iter()
+        .filter_map(|&i| nodes.get(i))
+        .collect();
     let path: Option<Vec<&Link>> = match marked.as_slice() {
         [a, b] => why_path(&data.links, a, b),
         _ => None,
     };
-    let on_path = |l: &Link| path.as_ref().is_some_and(|p| p.iter().any(|x| std::ptr::eq(*x, l)));
+    let on_path = |l: &Link| {
+        path.as_ref()
+            .is_some_and(|p| p.iter().any(|x| std::ptr::eq(*x, l)))
+    };
     let index_of = |id: &Identifier| nodes.iter().position(|n| n == id);
 
     // The drawing.
     let edge_color = t.edge.fg.unwrap_or(Color::Reset);
     let path_color = t.path.fg.unwrap_or(Color::Reset);
     let canvas = Canvas::default()
-        .block(panel(format!("Graph · {} identifiers · {} links", nodes.len(), data.links.len()), false, t))
+        .block(panel(
+            format!(
+                "Graph · {} identifiers · {} links",
+                nodes.len(),
+                data.links.len()
+            ),
+            false,
+            t,
+        ))
         .x_bounds([-1.3, 1.3])
         .y_bounds([-1.3, 1.3])
         .paint(|c| {
@@ -51,8 +76,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
                 };
                 let (x1, y1) = position(a, nodes.len());
                 let (x2, y2) = position(b, nodes.len());
-                let color = if on_path(link) { path_color } else { edge_color };
-                c.draw(&Segment { x1, y1, x2, y2, color });
+                let color = if on_path(link) {
+                    path_color
+                } else {
+                    edge_color
+                };
+                c.draw(&Segment {
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    color,
+                });
             }
             c.layer();
             for (i, _) in nodes.iter().enumerate() {
@@ -71,7 +106,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
 
     // Nodes list and details.
     let detail_h = (right.height / 2).max(6);
-    let [list_area, detail_area] = Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(right);
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(right);
     let block = panel("Identifiers (space marks two for why)", true, t);
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
@@ -79,8 +115,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
     hits.viewport = height;
     let offset = scroll_offset(view.graph.cursor.selected, height, nodes.len());
     for (row, id) in nodes.iter().enumerate().skip(offset).take(height) {
-        let rect = Rect { y: inner.y + (row - offset) as u16, height: 1, ..inner };
-        let base = if row == view.graph.cursor.selected { t.selected } else { t.base };
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == view.graph.cursor.selected {
+            t.selected
+        } else {
+            t.base
+        };
         let mark = match view.graph.marked.iter().position(|&m| m == row) {
             Some(0) => Span::styled("A ", base.patch(t.node_marked)),
             Some(_) => Span::styled("B ", base.patch(t.node_marked)),
@@ -90,7 +134,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
         let spans = vec![
             mark,
             Span::styled(format!("{:>2} ", row + 1), base.patch(t.node)),
-            Span::styled(id_text(state, id), base.patch(if held { t.value } else { t.dim })),
+            Span::styled(
+                id_text(state, id),
+                base.patch(if held { t.value } else { t.dim }),
+            ),
             Span::styled(if held { "" } else { "  (not held)" }, base.patch(t.dim)),
         ];
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
@@ -99,7 +146,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
 
     let mut lines: Vec<Line> = Vec::new();
     let link_line = |l: &Link, style| {
-        let op = l.provenance.op.map(|o| format!(" op #{o}")).unwrap_or_default();
+        let op = l
+            .provenance
+            .op
+            .map(|o| format!(" op #{o}"))
+            .unwrap_or_default();
         vec![
             Line::from(vec![
                 Span::styled(id_text(state, &l.from), style),
@@ -120,7 +171,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
     };
     let title = match (&marked[..], &path) {
         ([a, b], Some(p)) => {
-            lines.push(Line::styled(format!("{} → {}: {} links", id_text(state, a), id_text(state, b), p.len()), t.path));
+            lines.push(Line::styled(
+                format!(
+                    "{} → {}: {} links",
+                    id_text(state, a),
+                    id_text(state, b),
+                    p.len()
+                ),
+                t.path,
+            ));
             for l in p {
                 lines.extend(link_line(l, t.path));
                 lines.push(Line::styled(format!("   {}", l.rule.explain()), t.label));
@@ -128,12 +187,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
             "Why are they together?".to_string()
         }
         ([a, b], None) => {
-            lines.push(Line::styled(format!("No chain of links joins {} and {}.", id_text(state, a), id_text(state, b)), t.warning));
+            lines.push(Line::styled(
+                format!(
+                    "No chain of links joins {} and {}.",
+                    id_text(state, a),
+                    id_text(state, b)
+                ),
+                t.warning,
+            ));
             "Why are they together?".to_string()
         }
         _ => {
             let selected = nodes.get(view.graph.cursor.selected);
-            for l in data.links.iter().filter(|l| selected.is_some_and(|s| *s == l.from || *s == l.to)) {
+            for l in data
+                .links
+                .iter()
+                .filter(|l| selected.is_some_and(|s| *s == l.from || *s == l.to))
+            {
                 lines.extend(link_line(l, t.value));
             }
             if lines.is_empty() {
@@ -144,17 +214,28 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
     };
     if !data.violations.is_empty() {
         lines.push(Line::default());
-        lines.push(Line::styled(format!("Violations ({})", data.violations.len()), t.warning));
+        lines.push(Line::styled(
+            format!("Violations ({})", data.violations.len()),
+            t.warning,
+        ));
         for v in &data.violations {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {} ", id_text(state, &v.identifier)), t.value),
                 Span::styled(clean(&v.reason.to_string()).into_owned(), t.warning),
             ]));
             lines.push(Line::styled(
-                format!("    event {} · {} · {}", clean(&v.provenance.message_id), clean(&v.provenance.source), short_time(v.provenance.time)),
+                format!(
+                    "    event {} · {} · {}",
+                    clean(&v.provenance.message_id),
+                    clean(&v.provenance.source),
+                    short_time(v.provenance.time)
+                ),
                 t.dim,
             ));
         }
     }
-    frame.render_widget(Paragraph::new(lines).block(panel(title, false, t)), detail_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(title, false, t)),
+        detail_area,
+    );
 }

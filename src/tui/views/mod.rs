@@ -43,7 +43,10 @@ impl HitMap {
         if let Some((_, tab)) = self.tabs.iter().find(|(r, _)| inside(r)) {
             return Some(super::update::Target::Tab(*tab));
         }
-        self.rows.iter().find(|(r, _)| inside(r)).map(|(_, row)| super::update::Target::Row(*row))
+        self.rows
+            .iter()
+            .find(|(r, _)| inside(r))
+            .map(|(_, row)| super::update::Target::Row(*row))
     }
 }
 
@@ -54,7 +57,12 @@ pub fn render(frame: &mut Frame, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     *hits = HitMap::default();
     let area = frame.area();
     frame.render_widget(Block::default().style(ctx.theme.base), area);
-    let [top, main, bottom] = Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [top, main, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     status_bar(frame, top, state, ctx);
     match state.screen {
         Screen::Find => find::render(frame, main, state, ctx, hits),
@@ -77,8 +85,13 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     ];
     match &state.store {
         StoreStatus::Opening => spans.push(Span::styled("· opening store ", t.status)),
-        StoreStatus::Ready { profiles } => spans.push(Span::styled(format!("· {profiles} profiles "), t.status)),
-        StoreStatus::Failed(_) => spans.push(Span::styled("· store unavailable ", t.error.patch(t.status))),
+        StoreStatus::Ready { profiles } => {
+            spans.push(Span::styled(format!("· {profiles} profiles "), t.status))
+        }
+        StoreStatus::Failed(_) => spans.push(Span::styled(
+            "· store unavailable ",
+            t.error.patch(t.status),
+        )),
     }
     if state.index.is_none() && matches!(state.store, StoreStatus::Ready { .. }) {
         spans.push(Span::styled("· indexing ", t.status));
@@ -87,11 +100,17 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
         spans.push(Span::styled("· redacted ", t.warning.patch(t.status)));
     }
     if state.busy() {
-        spans.push(Span::styled(format!("{} ", SPINNER[state.tick % SPINNER.len()]), t.status));
+        spans.push(Span::styled(
+            format!("{} ", SPINNER[state.tick % SPINNER.len()]),
+            t.status,
+        ));
     }
     if let Some(n) = &state.notice {
         let style = if n.error { t.error } else { t.ok };
-        spans.push(Span::styled(format!("│ {}", clean(&n.text)), style.patch(Style::default().bg(t.status.bg.unwrap_or_default()))));
+        spans.push(Span::styled(
+            format!("│ {}", clean(&n.text)),
+            style.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
+        ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status), area);
 }
@@ -104,7 +123,10 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     let mut seen = Vec::new();
     let budget = area.width as usize;
     let mut entries: Vec<(String, String)> = Vec::new();
-    for context in contexts.iter().filter(|c| **c != super::keymap::KeyContext::Navigation) {
+    for context in contexts
+        .iter()
+        .filter(|c| **c != super::keymap::KeyContext::Navigation)
+    {
         entries.extend(ctx.keymap.grouped(*context));
     }
     if let Some(help) = ctx.keymap.key_for(&contexts, super::action::Action::Help) {
@@ -158,13 +180,19 @@ fn highlighted<'a>(text: &str, positions: &[usize], base: Style, mark: Style) ->
     for (i, c) in text.chars().enumerate() {
         let m = positions.contains(&i);
         if m != run_marked && !run.is_empty() {
-            spans.push(Span::styled(std::mem::take(&mut run), if run_marked { base.patch(mark) } else { base }));
+            spans.push(Span::styled(
+                std::mem::take(&mut run),
+                if run_marked { base.patch(mark) } else { base },
+            ));
         }
         run_marked = m;
         run.push(c);
     }
     if !run.is_empty() {
-        spans.push(Span::styled(run, if run_marked { base.patch(mark) } else { base }));
+        spans.push(Span::styled(
+            run,
+            if run_marked { base.patch(mark) } else { base },
+        ));
     }
     spans
 }

@@ -13,15 +13,21 @@ use crate::tui::update::{overview_order, shown};
 use super::{Ctx, HitMap, cell, panel, scroll_offset};
 
 /// Traits shown first in the overview, in this order.
-const KEY_TRAITS: [&str; 8] = ["name", "email", "phone", "plan", "company", "title", "city", "country"];
+const KEY_TRAITS: [&str; 8] = [
+    "name", "email", "phone", "plan", "company", "title", "city", "country",
+];
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     let t = ctx.theme;
     let Some(view) = &state.profile else {
         return;
     };
-    let [header, tabs_area, body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let [header, tabs_area, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(area);
     let Some(data) = &view.data else {
         let text = match &view.error {
             Some(e) => Line::styled(format!("{}: {}", view.id, clean(e)), t.error),
@@ -47,7 +53,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         ),
     ];
     if !data.violations.is_empty() {
-        spans.push(Span::styled(format!("· {} violations", data.violations.len()), t.warning));
+        spans.push(Span::styled(
+            format!("· {} violations", data.violations.len()),
+            t.warning,
+        ));
     }
     if view.pending.is_some() {
         spans.push(Span::styled(" (reloading)", t.dim));
@@ -71,7 +80,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     let mut x = tabs_area.x;
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let w = format!("{} {}", i + 1, tab.title()).chars().count() as u16 + 2;
-        hits.tabs.push((Rect { x, y: tabs_area.y, width: w, height: 1 }, *tab));
+        hits.tabs.push((
+            Rect {
+                x,
+                y: tabs_area.y,
+                width: w,
+                height: 1,
+            },
+            *tab,
+        ));
         x += w + 1;
     }
     match view.tab {
@@ -84,19 +101,35 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
 }
 
 fn shown_name(state: &State, data: &ProfileData) -> String {
-    data.profile.display_name().map(|n| shown(state, "name", &n)).unwrap_or_else(|| "(no name)".into())
+    data.profile
+        .display_name()
+        .map(|n| shown(state, "name", &n))
+        .unwrap_or_else(|| "(no name)".into())
 }
 
-fn overview(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, data: &ProfileData, ctx: &Ctx, hits: &mut HitMap) {
+fn overview(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
     let t = ctx.theme;
     let channels = data.touchpoints.len().min(6) as u16;
-    let [top, spark] = Layout::vertical([Constraint::Min(6), Constraint::Length(channels + 2)]).areas(area);
-    let [left, right] = Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(64)]).areas(top);
+    let [top, spark] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(channels + 2)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(64)]).areas(top);
 
     // Traits and counts.
     let traits = data.profile.trait_map();
     let mut lines: Vec<Line> = Vec::new();
-    let mut keys: Vec<&String> = KEY_TRAITS.iter().filter_map(|k| traits.get_key_value(*k).map(|(k, _)| k)).collect();
+    let mut keys: Vec<&String> = KEY_TRAITS
+        .iter()
+        .filter_map(|k| traits.get_key_value(*k).map(|(k, _)| k))
+        .collect();
     keys.extend(traits.keys().filter(|k| !KEY_TRAITS.contains(&k.as_str())));
     let label_w = 9;
     for key in keys {
@@ -115,9 +148,20 @@ fn overview(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, da
         ("last seen", short_time(p.last_seen)),
         ("events", p.event_count.to_string()),
         ("merges", p.merge_count.to_string()),
-        ("channels", data.touchpoints.iter().map(|c| clean(&c.channel).into_owned()).collect::<Vec<_>>().join(", ")),
+        (
+            "channels",
+            data.touchpoints
+                .iter()
+                .map(|c| clean(&c.channel).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
     ] {
-        lines.push(Line::from(vec![Span::styled(cell(label, label_w), t.label), Span::styled(" ", t.base), Span::styled(value, t.value)]));
+        lines.push(Line::from(vec![
+            Span::styled(cell(label, label_w), t.label),
+            Span::styled(" ", t.base),
+            Span::styled(value, t.value),
+        ]));
     }
     frame.render_widget(Paragraph::new(lines).block(panel("Traits", false, t)), left);
 
@@ -130,71 +174,165 @@ fn overview(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, da
     hits.viewport = height;
     let offset = scroll_offset(view.overview.selected, height, order.len());
     let wide = inner.width >= 90;
-    let kind_w = order.iter().map(|&i| p.identifiers[i].id.kind.chars().count()).max().unwrap_or(4).min(14);
+    let kind_w = order
+        .iter()
+        .map(|&i| p.identifiers[i].id.kind.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(14);
     let mut previous_kind: Option<&str> = None;
     for (row, &i) in order.iter().enumerate().skip(offset).take(height) {
         let held = &p.identifiers[i];
-        let rect = Rect { y: inner.y + (row - offset) as u16, height: 1, ..inner };
-        let base = if row == view.overview.selected { t.selected } else { t.base };
-        let kind = if previous_kind == Some(held.id.kind.as_str()) { String::new() } else { held.id.kind.clone() };
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == view.overview.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let kind = if previous_kind == Some(held.id.kind.as_str()) {
+            String::new()
+        } else {
+            held.id.kind.clone()
+        };
         previous_kind = Some(&held.id.kind);
-        let value_w = (inner.width as usize).saturating_sub(kind_w + if wide { 47 } else { 23 }).max(8);
+        let value_w = (inner.width as usize)
+            .saturating_sub(kind_w + if wide { 47 } else { 23 })
+            .max(8);
         let mut spans = vec![
             Span::styled(cell(&clean(&kind), kind_w), base.patch(t.kind)),
             Span::styled(" ", base),
-            Span::styled(cell(&shown(state, &held.id.kind, &held.id.value), value_w), base.patch(t.value)),
+            Span::styled(
+                cell(&shown(state, &held.id.kind, &held.id.value), value_w),
+                base.patch(t.value),
+            ),
         ];
         if wide {
             spans.push(Span::styled(
-                format!(" {} → {} ", short_time(held.first_seen), short_time(held.last_seen)),
+                format!(
+                    " {} → {} ",
+                    short_time(held.first_seen),
+                    short_time(held.last_seen)
+                ),
                 base.patch(t.dim),
             ));
         } else {
-            spans.push(Span::styled(format!(" {:>8} ", ago(held.last_seen, state.now)), base.patch(t.dim)));
+            spans.push(Span::styled(
+                format!(" {:>8} ", ago(held.last_seen, state.now)),
+                base.patch(t.dim),
+            ));
         }
-        spans.push(Span::styled(cell(&clean(&held.source), 11), base.patch(t.channel)));
+        spans.push(Span::styled(
+            cell(&clean(&held.source), 11),
+            base.patch(t.channel),
+        ));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
         hits.rows.push((rect, row));
     }
 
     // Activity per channel.
-    let block = panel("Activity per channel (events per bucket, oldest → newest)", false, t);
+    let block = panel(
+        "Activity per channel (events per bucket, oldest → newest)",
+        false,
+        t,
+    );
     let inner = block.inner(spark);
     frame.render_widget(block, spark);
-    let first = data.events.iter().map(|e| e.time).min().unwrap_or(state.now);
-    let last = data.events.iter().map(|e| e.time).max().unwrap_or(state.now);
+    let first = data
+        .events
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .unwrap_or(state.now);
+    let last = data
+        .events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .unwrap_or(state.now);
     let label_w = 11u16;
     let buckets = inner.width.saturating_sub(label_w + 8).max(1) as usize;
     let width = bucket_width(first, last, buckets);
     let end = first + width * buckets as i64;
     for (i, tp) in data.touchpoints.iter().take(channels as usize).enumerate() {
-        let row = Rect { y: inner.y + i as u16, height: 1, ..inner };
-        let [label, line, count] =
-            Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1), Constraint::Length(8)]).areas(row);
-        frame.render_widget(Paragraph::new(Span::styled(cell(&clean(&tp.channel), label_w as usize), t.channel)), label);
+        let row = Rect {
+            y: inner.y + i as u16,
+            height: 1,
+            ..inner
+        };
+        let [label, line, count] = Layout::horizontal([
+            Constraint::Length(label_w),
+            Constraint::Min(1),
+            Constraint::Length(8),
+        ])
+        .areas(row);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                cell(&clean(&tp.channel), label_w as usize),
+                t.channel,
+            )),
+            label,
+        );
         let counts = activity(&data.events, &tp.channel, end, buckets, width);
         frame.render_widget(Sparkline::default().data(&counts).style(t.sparkline), line);
-        frame.render_widget(Paragraph::new(Span::styled(format!(" {:>5}", tp.count), t.dim)), count);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!(" {:>5}", tp.count), t.dim)),
+            count,
+        );
     }
 }
 
-fn touchpoints(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, data: &ProfileData, ctx: &Ctx, hits: &mut HitMap) {
+fn touchpoints(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
     let t = ctx.theme;
-    let block = panel("Touchpoints per channel, most recent contact first", true, t);
+    let block = panel(
+        "Touchpoints per channel, most recent contact first",
+        true,
+        t,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();
     let mut starts = Vec::new();
     for (i, tp) in data.touchpoints.iter().enumerate() {
         starts.push(lines.len());
-        let base = if i == view.touchpoints.selected { t.selected } else { t.base };
-        lines.push(Line::from(vec![
-            Span::styled(cell(&clean(&tp.channel), 11), base.patch(t.channel)),
-            Span::styled(format!("{:>4} contacts  ", tp.count), base.patch(t.value)),
-            Span::styled(format!("first {}  last {} ({})", short_time(tp.first), short_time(tp.last), ago(tp.last, state.now)), base.patch(t.dim)),
-        ]).style(base));
+        let base = if i == view.touchpoints.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        lines.push(
+            Line::from(vec![
+                Span::styled(cell(&clean(&tp.channel), 11), base.patch(t.channel)),
+                Span::styled(format!("{:>4} contacts  ", tp.count), base.patch(t.value)),
+                Span::styled(
+                    format!(
+                        "first {}  last {} ({})",
+                        short_time(tp.first),
+                        short_time(tp.last),
+                        ago(tp.last, state.now)
+                    ),
+                    base.patch(t.dim),
+                ),
+            ])
+            .style(base),
+        );
         for e in &tp.latest {
-            let app = e.app.as_deref().map(|a| format!(" · {}", clean(a))).unwrap_or_default();
+            let app = e
+                .app
+                .as_deref()
+                .map(|a| format!(" · {}", clean(a)))
+                .unwrap_or_default();
             lines.push(Line::from(vec![
                 Span::styled("    ", t.base),
                 Span::styled(format!("{}  ", short_time(e.time)), t.dim),
@@ -209,7 +347,14 @@ fn touchpoints(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView,
     let offset = scroll_offset(selected_line, height, lines.len());
     for (i, start) in starts.iter().enumerate() {
         if *start >= offset && *start < offset + height {
-            hits.rows.push((Rect { y: inner.y + (start - offset) as u16, height: 1, ..inner }, i));
+            hits.rows.push((
+                Rect {
+                    y: inner.y + (start - offset) as u16,
+                    height: 1,
+                    ..inner
+                },
+                i,
+            ));
         }
     }
     frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);

@@ -23,7 +23,9 @@ fn draw(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
     };
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let mut hits = HitMap::default();
-    terminal.draw(|frame| render(frame, state, &ctx, &mut hits)).unwrap();
+    terminal
+        .draw(|frame| render(frame, state, &ctx, &mut hits))
+        .unwrap();
     terminal
 }
 
@@ -74,14 +76,21 @@ fn profile_tabs() {
     snap(&h.state, "timeline_filter_popup");
     h.act(Action::Back);
     snap(&h.state, "timeline_filtered");
-    h.act(Action::ClearFilter).act(Action::Down).act(Action::Down).act(Action::Open);
+    h.act(Action::ClearFilter)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Open);
     snap(&h.state, "event_json");
     h.act(Action::Back).act(Action::TabTouchpoints);
     snap(&h.state, "touchpoints");
     h.act(Action::TabGraph);
     snap(&h.state, "graph");
     // Why is the iOS anonymous id in the same profile as the work email?
-    h.act(Action::Top).act(Action::Mark).act(Action::Bottom).act(Action::Up).act(Action::Mark);
+    h.act(Action::Top)
+        .act(Action::Mark)
+        .act(Action::Bottom)
+        .act(Action::Up)
+        .act(Action::Mark);
     snap(&h.state, "graph_why");
     h.act(Action::TabHistory);
     snap(&h.state, "history");
@@ -112,13 +121,19 @@ fn merge_flow_screens() {
     snap(&h.state, "merge_preview");
     h.act(Action::Confirm);
     snap(&h.state, "merge_confirm");
-    h.act(Action::Confirm).act(Action::TabHistory).act(Action::Bottom);
+    h.act(Action::Confirm)
+        .act(Action::TabHistory)
+        .act(Action::Bottom);
     snap(&h.state, "history_after_merge");
     h.act(Action::Undo).type_text("wrong person");
     snap(&h.state, "undo_form");
 
     let mut h = open("ana silva");
-    h.act(Action::Merge).act(Action::ClearInput).type_text("carla").act(Action::Open).type_text("family tablet");
+    h.act(Action::Merge)
+        .act(Action::ClearInput)
+        .type_text("carla")
+        .act(Action::Open)
+        .type_text("family tablet");
     h.act(Action::Confirm).act(Action::ToggleForce);
     snap(&h.state, "merge_preview_conflicts");
 }
@@ -126,7 +141,13 @@ fn merge_flow_screens() {
 #[test]
 fn split_flow_screens() {
     let mut h = open("carla");
-    h.act(Action::Split).act(Action::Down).act(Action::Mark).act(Action::Down).act(Action::Down).act(Action::Down).act(Action::Mark);
+    h.act(Action::Split)
+        .act(Action::Down)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Mark);
     snap(&h.state, "split_mark");
     h.act(Action::Open).type_text("kid's own account");
     snap(&h.state, "split_preview");
@@ -158,7 +179,13 @@ fn redaction_masks_personal_data_everywhere() {
     let text = draw(&h.state, 160, 48).backend().to_string();
     assert!(!text.contains("ana.silva@acme.io"));
     assert!(!text.contains("Ana Silva"));
-    h.act(Action::TabTimeline).act(Action::Bottom).act(Action::Up).act(Action::Up).act(Action::Up).act(Action::Up).act(Action::Open);
+    h.act(Action::TabTimeline)
+        .act(Action::Bottom)
+        .act(Action::Up)
+        .act(Action::Up)
+        .act(Action::Up)
+        .act(Action::Up)
+        .act(Action::Open);
     let text = draw(&h.state, 160, 48).backend().to_string();
     assert!(text.contains("\"email\": \"a***@a***.io\""), "{text}");
 }
@@ -174,7 +201,11 @@ fn escape_sequences_never_reach_the_terminal() {
     for (w, hh) in [(80, 24), (160, 48)] {
         let terminal = draw(&h.state, w, hh);
         for cell in terminal.backend().buffer().content() {
-            assert!(!cell.symbol().chars().any(char::is_control), "control character drawn: {:?}", cell.symbol());
+            assert!(
+                !cell.symbol().chars().any(char::is_control),
+                "control character drawn: {:?}",
+                cell.symbol()
+            );
         }
     }
 }
@@ -190,10 +221,18 @@ fn mouse_hits_tabs_and_rows() {
     };
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     let mut hits = HitMap::default();
-    terminal.draw(|frame| render(frame, &h.state, &ctx, &mut hits)).unwrap();
+    terminal
+        .draw(|frame| render(frame, &h.state, &ctx, &mut hits))
+        .unwrap();
     let (rect, tab) = hits.tabs[1];
-    assert_eq!(hits.at(rect.x + 1, rect.y), Some(crate::tui::update::Target::Tab(tab)));
+    assert_eq!(
+        hits.at(rect.x + 1, rect.y),
+        Some(crate::tui::update::Target::Tab(tab))
+    );
     let (rect, row) = hits.rows[2];
-    assert_eq!(hits.at(rect.x + 3, rect.y), Some(crate::tui::update::Target::Row(row)));
+    assert_eq!(
+        hits.at(rect.x + 3, rect.y),
+        Some(crate::tui::update::Target::Row(row))
+    );
     assert!(hits.viewport > 5);
 }

@@ -13,10 +13,22 @@ use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, panel, scroll_offset};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, data: &ProfileData, ctx: &Ctx, hits: &mut HitMap) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
     let t = ctx.theme;
     let tl = &view.timeline;
-    let mut title = format!("Timeline · {} of {} events", tl.rows.len(), data.events.len());
+    let mut title = format!(
+        "Timeline · {} of {} events",
+        tl.rows.len(),
+        data.events.len()
+    );
     if !tl.filter.is_empty() {
         title.push_str(&format!(" · filter {}", clean(&tl.filter.describe())));
     }
@@ -27,7 +39,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if tl.rows.is_empty() {
-        let text = if data.events.is_empty() { "No events." } else { "No event passes the filter (F clears it)." };
+        let text = if data.events.is_empty() {
+            "No events."
+        } else {
+            "No event passes the filter (F clears it)."
+        };
         frame.render_widget(Paragraph::new(Span::styled(text, t.dim)), inner);
         return;
     }
@@ -39,8 +55,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
     for (row, &i) in tl.rows.iter().enumerate().skip(offset).take(height) {
         let e = &data.events[i];
         let phase = data.phases[i];
-        let rect = Rect { y: inner.y + (row - offset) as u16, height: 1, ..inner };
-        let base = if row == tl.cursor.selected { t.selected } else { t.base };
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == tl.cursor.selected {
+            t.selected
+        } else {
+            t.base
+        };
         let (marker, marker_style) = match phase {
             Phase::Anonymous => ("◌ ", t.anonymous),
             Phase::Conversion => ("★ ", t.conversion),
@@ -53,9 +77,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
             Span::styled(" ", base),
         ];
         if wide {
-            spans.push(Span::styled(cell(&clean(e.app.as_deref().unwrap_or("-")), app_w), base.patch(t.label)));
+            spans.push(Span::styled(
+                cell(&clean(e.app.as_deref().unwrap_or("-")), app_w),
+                base.patch(t.label),
+            ));
             spans.push(Span::styled(" ", base));
-            spans.push(Span::styled(cell(&clean(e.device.as_deref().unwrap_or("-")), device_w), base.patch(t.label)));
+            spans.push(Span::styled(
+                cell(&clean(e.device.as_deref().unwrap_or("-")), device_w),
+                base.patch(t.label),
+            ));
             spans.push(Span::styled(" ", base));
         }
         let label_style = match phase {
@@ -64,7 +94,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
             Phase::Known => t.value,
         };
         let label_w = if wide { 30 } else { 24 };
-        spans.push(Span::styled(cell(&clean(&e.label), label_w), base.patch(label_style)));
+        spans.push(Span::styled(
+            cell(&clean(&e.label), label_w),
+            base.patch(label_style),
+        ));
         let summary = if phase == Phase::Conversion {
             "sign-up: anonymous → known".to_string()
         } else {
@@ -74,7 +107,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &ProfileView, 
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        spans.push(Span::styled(format!(" {}", clean(&summary)), base.patch(if phase == Phase::Conversion { t.conversion } else { t.dim })));
+        spans.push(Span::styled(
+            format!(" {}", clean(&summary)),
+            base.patch(if phase == Phase::Conversion {
+                t.conversion
+            } else {
+                t.dim
+            }),
+        ));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
         hits.rows.push((rect, row));
     }
