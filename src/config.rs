@@ -27,9 +27,14 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
-/// The whole settings file.
+/// Sections kept free-form in [`Config::extra`], owned by other parts of idgraph
+/// (the explorer's keys, theme and switches). Any other unknown section is an error.
+pub const EXTRA_SECTIONS: [&str; 3] = ["keys", "theme", "explorer"];
+
+/// The whole settings file. (Unknown top-level sections are rejected by hand in
+/// [`Config::from_toml_str`]: serde's `deny_unknown_fields` cannot be combined with the
+/// flattened `extra` map.)
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     pub identity: IdentityConfig,
     #[serde(default)]
@@ -196,6 +201,13 @@ impl Config {
             .try_into()
             .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
         config.table = table;
+        if let Some(unknown) = config
+            .extra
+            .keys()
+            .find(|k| !EXTRA_SECTIONS.contains(&k.as_str()))
+        {
+            return Err(invalid(format!("unknown section [{unknown}]")));
+        }
         for name in config.spaces.keys() {
             config
                 .identity_for(name)

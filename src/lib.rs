@@ -7,3 +7,4 @@ pub mod model;
 pub mod query;
 pub mod resolve;
 pub mod store;
+pub mod tui;

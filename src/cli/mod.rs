@@ -7,6 +7,7 @@ mod ingest;
 mod log;
 mod logging;
 mod repair;
+pub mod search;
 pub mod serve;
 mod show;
 mod why;

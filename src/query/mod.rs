@@ -1,9 +1,12 @@
 //! Reading the store for people: the read/repair interface, fuzzy search, timelines,
-//! touchpoints, graph health.
+//! touchpoints, graph health, and why two identifiers are linked.
 
 pub mod export;
 pub mod health;
+pub mod search;
 pub mod source;
+pub mod timeline;
+pub mod touchpoints;
 pub mod why;
 
 pub use source::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
