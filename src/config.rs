@@ -185,7 +185,9 @@ impl Config {
             path: origin.to_string(),
             message,
         };
-        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
+        let user: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
         let mut table: toml::Table = DEFAULT_CONFIG
             .parse()
             .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
@@ -315,7 +317,10 @@ impl Rules {
         let compile_all = |patterns: &[String]| -> Result<Vec<Regex>, String> {
             patterns
                 .iter()
-                .map(|p| Regex::new(p).map_err(|e| format!("bad pattern '{p}': {}", first_line(&e.to_string()))))
+                .map(|p| {
+                    Regex::new(p)
+                        .map_err(|e| format!("bad pattern '{p}': {}", first_line(&e.to_string())))
+                })
                 .collect()
         };
         let lower = |values: &[String]| values.iter().map(|v| v.trim().to_lowercase()).collect();
@@ -358,10 +363,12 @@ impl Rules {
                 return Some(format!("blocked value \"{blocked}\""));
             }
         }
-        let patterns = self
-            .blocked_patterns
-            .iter()
-            .chain(typed.map(|t| t.blocked_patterns.iter()).into_iter().flatten());
+        let patterns = self.blocked_patterns.iter().chain(
+            typed
+                .map(|t| t.blocked_patterns.iter())
+                .into_iter()
+                .flatten(),
+        );
         for pattern in patterns {
             if pattern.is_match(trimmed) {
                 return Some(format!("blocked pattern {}", pattern.as_str()));
@@ -417,8 +424,22 @@ mod tests {
     #[test]
     fn default_blocklist_covers_junk() {
         let rules = Config::defaults().rules_for(DEFAULT_SPACE).unwrap();
-        for junk in ["", "null", "NULL", " undefined ", "NaN", "0", "-1", "anonymous", "[object Object]", "0000-000"] {
-            assert!(rules.blocked_by("user_id", junk).is_some(), "{junk:?} should be blocked");
+        for junk in [
+            "",
+            "null",
+            "NULL",
+            " undefined ",
+            "NaN",
+            "0",
+            "-1",
+            "anonymous",
+            "[object Object]",
+            "0000-000",
+        ] {
+            assert!(
+                rules.blocked_by("user_id", junk).is_some(),
+                "{junk:?} should be blocked"
+            );
         }
         assert!(rules.blocked_by("email", "test@test.com").is_some());
         assert!(rules.blocked_by("email", "ana@example.com").is_some());

@@ -1,6 +1,7 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
 mod config_cmd;
+mod generate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Print the default settings file, or the settings in effect
     Config(config_cmd::Args),
+    /// Generate realistic, messy demo events (many devices, apps and channels) with the
+    /// true person behind every event
+    Generate(generate::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let globals = Globals::from_cli(&cli)?;
     match cli.command {
         Some(Command::Config(args)) => config_cmd::run(args, &globals),
+        Some(Command::Generate(args)) => generate::run(args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }

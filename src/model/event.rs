@@ -284,10 +284,12 @@ fn text_field(raw: &Map<String, Value>, field: &'static str) -> Result<Option<St
 fn time_field(raw: &Map<String, Value>, field: &'static str) -> Result<Option<Millis>, EventError> {
     match raw.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => parse_time(value).map(Some).ok_or_else(|| EventError::BadTime {
-            field,
-            value: truncate(&value.to_string(), 60),
-        }),
+        Some(value) => parse_time(value)
+            .map(Some)
+            .ok_or_else(|| EventError::BadTime {
+                field,
+                value: truncate(&value.to_string(), 60),
+            }),
     }
 }
 
@@ -334,8 +336,8 @@ mod tests {
 
     #[test]
     fn explicit_nulls_count_as_absent() {
-        let e = Event::from_json(json!({"type":"identify","userId":null,"anonymousId":"a"}))
-            .unwrap();
+        let e =
+            Event::from_json(json!({"type":"identify","userId":null,"anonymousId":"a"})).unwrap();
         assert_eq!(e.user_id, None);
         assert!(e.message_id.starts_with("content-"));
     }

@@ -213,8 +213,12 @@ impl Profile {
         if let Some(name) = self.trait_text("name").filter(|n| !n.trim().is_empty()) {
             return Some(name);
         }
-        let first = self.trait_text("firstName").or_else(|| self.trait_text("first_name"));
-        let last = self.trait_text("lastName").or_else(|| self.trait_text("last_name"));
+        let first = self
+            .trait_text("firstName")
+            .or_else(|| self.trait_text("first_name"));
+        let last = self
+            .trait_text("lastName")
+            .or_else(|| self.trait_text("last_name"));
         match (first, last) {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(f), None) => Some(f),

@@ -1,0 +1,106 @@
+//! The fixed calendar journeys are spread over, and fast formatting of event times.
+//!
+//! Generated data never depends on the wall clock: every journey happens in 2025.
+
+use serde::{Serialize, Serializer};
+
+use crate::model::Millis;
+use crate::model::time::DAY;
+
+/// 2025-01-01T00:00:00Z, the first instant a journey may start.
+pub const YEAR_START: Millis = 1_735_689_600_000;
+/// Number of days journeys are spread over.
+pub const YEAR_DAYS: i64 = 365;
+/// 2026-01-01T00:00:00Z: no generated event happens at or after this instant.
+pub const YEAR_END: Millis = YEAR_START + YEAR_DAYS * DAY;
+
+/// An event time serialised as RFC 3339 with milliseconds (`2025-03-01T10:00:00.000Z`),
+/// the same text as [`crate::model::time::format_time`], without going through a calendar
+/// library (it is written three times per generated event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Time(pub Millis);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 24];
+        format_into(self.0, &mut buf);
+        // The buffer holds ASCII digits and separators only.
+        serializer.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
+    }
+}
+
+/// Writes `ms` (years 0 to 9999) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+fn format_into(ms: Millis, out: &mut [u8; 24]) {
+    let days = ms.div_euclid(DAY);
+    let in_day = ms.rem_euclid(DAY);
+    let (year, month, day) = civil_from_days(days);
+    let (hour, minute, second, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    put_digits(&mut out[0..4], year);
+    out[4] = b'-';
+    put_digits(&mut out[5..7], month);
+    out[7] = b'-';
+    put_digits(&mut out[8..10], day);
+    out[10] = b'T';
+    put_digits(&mut out[11..13], hour);
+    out[13] = b':';
+    put_digits(&mut out[14..16], minute);
+    out[16] = b':';
+    put_digits(&mut out[17..19], second);
+    out[19] = b'.';
+    put_digits(&mut out[20..23], milli);
+    out[23] = b'Z';
+}
+
+fn put_digits(slot: &mut [u8], mut value: i64) {
+    for byte in slot.iter_mut().rev() {
+        *byte = b'0' + (value.rem_euclid(10)) as u8;
+        value /= 10;
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::time::format_time;
+    use proptest::prelude::*;
+
+    fn text(ms: Millis) -> String {
+        serde_json::to_value(Time(ms))
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn year_bounds_are_2025() {
+        assert_eq!(text(YEAR_START), "2025-01-01T00:00:00.000Z");
+        assert_eq!(text(YEAR_END - 1), "2025-12-31T23:59:59.999Z");
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_model_formatter(ms in 0i64..253_402_300_799_999) {
+            prop_assert_eq!(text(ms), format_time(ms));
+        }
+    }
+}
