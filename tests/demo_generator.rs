@@ -658,10 +658,11 @@ fn anonymous_browsing_converts_on_identify() {
                     .entry(anon.clone())
                     .or_insert(e.timestamp.unwrap());
             }
-            (Some(_), Some(anon)) if e.call == idgraph::model::CallType::Identify => {
-                if first_alone.contains_key(anon) {
-                    converted.insert(truth[&e.message_id].person.clone());
-                }
+            (Some(_), Some(anon))
+                if e.call == idgraph::model::CallType::Identify
+                    && first_alone.contains_key(anon) =>
+            {
+                converted.insert(truth[&e.message_id].person.clone());
             }
             _ => {}
         }
