@@ -727,7 +727,8 @@ fn bundled_demo_asset_matches_the_generator() {
         truth == data.truth,
         "assets/demo/truth.jsonl drifted from the generator"
     );
-    assert!(events.len() < 1_600_000, "{} bytes", events.len());
+    // Aim: about 1.5 MB; the bound leaves room for changes to the generator.
+    assert!(events.len() < 1_800_000, "{} bytes", events.len());
     // The demo shows every journey and trouble case.
     let st = &data.stats;
     let counts = serde_json::to_value(st).unwrap();

@@ -59,11 +59,6 @@ impl Generator {
         })
     }
 
-    /// The settings in use.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// People planned so far (all of them once the iterator is exhausted).
     pub fn people_done(&self) -> u64 {
         self.next_person

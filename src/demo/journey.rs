@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use fake::Fake;
+use fake::faker::company::raw::CompanyName;
+use fake::locales::EN;
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
@@ -32,10 +35,9 @@ const LAST_START: Millis = YEAR_END - 10 * DAY;
 /// Journeys start within the first 300 days.
 const START_DAYS: i64 = 300;
 
-/// What kind of unit was generated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum UnitKind {
-    #[default]
+/// What kind of unit is generated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UnitKind {
     Single,
     LogoutWithoutReset,
     FamilyIpad,
@@ -45,7 +47,6 @@ pub(crate) enum UnitKind {
 /// One person, or a household of two, with every device, install and planned event.
 #[derive(Debug, Default)]
 pub(crate) struct Unit {
-    pub kind: UnitKind,
     pub people: Vec<Person>,
     pub devices: Vec<Device>,
     pub installs: Vec<Install>,
@@ -134,7 +135,6 @@ impl Planner<'_> {
         } else {
             UnitKind::Single
         };
-        self.unit.kind = kind;
         match kind {
             UnitKind::Single => {
                 let p = self.add_person(first_index);
@@ -167,9 +167,11 @@ impl Planner<'_> {
                     self.add_person(first_index),
                     self.add_person(first_index + 1),
                 );
-                let (_company, mailbox) = team_mailbox(self.rng, &self.codes.tag(first_index));
-                self.unit.people[a].email = mailbox.clone();
-                self.unit.people[b].email = mailbox;
+                let (company, mailbox) = team_mailbox(self.rng, &self.codes.tag(first_index));
+                for p in [a, b] {
+                    self.unit.people[p].email = mailbox.clone();
+                    self.unit.people[p].company = Some(company.clone());
+                }
                 for p in [a, b] {
                     let c = self.customer(p);
                     // Each colleague writes to support from the team mailbox.
@@ -375,6 +377,13 @@ impl Planner<'_> {
         if let Some(phone) = self.unit.people[p].phone.clone() {
             traits.push("phone", phone);
         }
+        if let Some(company) = self.unit.people[p].company.clone() {
+            traits.push(
+                "company",
+                Scalar::Object(Props::default().with("name", company)),
+            );
+        }
+        traits.push("newsletter", self.chance(0.4));
         let converted = s.t;
         self.identify(&mut s, traits);
         let method = ["email", "google", "apple"]
@@ -736,6 +745,13 @@ impl Planner<'_> {
         if let Some(phone) = person.phone.clone() {
             traits.push("phone", phone);
         }
+        // Sales deal with people buying for an office: the CRM knows their company.
+        let company = match person.company.clone() {
+            Some(company) => company,
+            None => CompanyName(EN).fake_with_rng::<String, _>(self.rng).into(),
+        };
+        let account = Props::default().with("name", company.clone());
+        traits.push("company", Scalar::Object(account));
         self.server_identify(c.p, &crm, t, traits);
         for _ in 0..self.rng.random_range(1..=2) {
             t += self.between(10 * MINUTE, 3 * DAY);
@@ -755,6 +771,7 @@ impl Planner<'_> {
                 .with("opportunity_id", format!("006{}", hex(self.rng, 12)))
                 .with("amount", Scalar::Money(amount))
                 .with("stage", "qualification")
+                .with("account_name", company.clone())
                 .with("product", "Office pantry subscription");
             self.server(c.p, &crm, t, "Opportunity Created", opportunity);
         }
@@ -844,12 +861,13 @@ impl Planner<'_> {
     fn family_ipad(&mut self, a: &Customer, b: &Customer) {
         let install = self.add_device_with_shop(DeviceKind::Ios, a.p, true);
         let mut t = self.between(a.signup.max(b.signup) + DAY, LAST_START - 40 * DAY);
-        for turn in 0..self.rng.random_range(3..=6) {
+        for turn in 0..self.rng.random_range(2..=4) {
             let p = if turn % 2 == 0 { a.p } else { b.p };
             let since = self.log_in(p, install, t, false);
             let user = self.unit.people[p].user_id.clone();
             let mut s = self.session(p, install, since + MINUTE, Some(user), Group::Main);
             let pages = self.rng.random_range(1..=3);
+            let pages = self.scaled(pages, 1);
             self.browse(&mut s, pages);
             self.track(&mut s, "Signed Out", Props::default());
             self.unit.installs[install].reset(self.rng, DeviceKind::Ios);

@@ -32,6 +32,8 @@ pub(crate) struct Person {
     /// Whether e-mails of this person arrive in varying case and whitespace.
     pub email_variants: bool,
     pub phone: Option<Text>,
+    /// The company they buy for, when known.
+    pub company: Option<Text>,
     /// The support desk's requester id.
     pub support_id: Text,
     /// The CRM's lead id.
@@ -80,6 +82,7 @@ impl Person {
             changed_email: None,
             email_variants: false,
             phone,
+            company: None,
             support_id: format!("zd-{}", codes.opaque(index, 2)).into(),
             lead_id: format!("00Q{}", codes.opaque(index, 3)).into(),
             contact_id: format!("cio_{}", codes.opaque(index, 4)).into(),
@@ -126,12 +129,15 @@ impl Person {
     }
 }
 
-/// A shared team mailbox at a `fake` company, unique through `tag`.
-pub(crate) fn team_mailbox(rng: &mut ChaCha8Rng, tag: &str) -> (String, Text) {
+/// A `fake` company and a shared team mailbox there, unique through `tag`.
+pub(crate) fn team_mailbox(rng: &mut ChaCha8Rng, tag: &str) -> (Text, Text) {
     let company: String = CompanyName(EN).fake_with_rng(rng);
     let domain = slug(&company);
     let mailbox = TEAM_MAILBOXES.choose(rng).copied().unwrap_or("team");
-    (company, format!("{mailbox}{tag}@{domain}.com").into())
+    (
+        company.into(),
+        format!("{mailbox}{tag}@{domain}.com").into(),
+    )
 }
 
 /// An e-mail as mistyped by forms and tools: other case, or whitespace around it.

@@ -21,6 +21,7 @@ pub(crate) enum Scalar {
     Money(f64),
     Bool(bool),
     List(Vec<Props>),
+    Object(Props),
 }
 
 impl From<&'static str> for Scalar {
@@ -62,6 +63,7 @@ impl Serialize for Scalar {
             Scalar::Money(x) => serializer.serialize_f64((x * 100.0).round() / 100.0),
             Scalar::Bool(b) => serializer.serialize_bool(*b),
             Scalar::List(items) => serializer.collect_seq(items),
+            Scalar::Object(props) => props.serialize(serializer),
         }
     }
 }
