@@ -2,8 +2,6 @@
 //!
 //! Generated data never depends on the wall clock: every journey happens in 2025.
 
-use serde::{Serialize, Serializer};
-
 use crate::model::Millis;
 use crate::model::time::DAY;
 
@@ -14,23 +12,11 @@ pub const YEAR_DAYS: i64 = 365;
 /// 2026-01-01T00:00:00Z: no generated event happens at or after this instant.
 pub const YEAR_END: Millis = YEAR_START + YEAR_DAYS * DAY;
 
-/// An event time serialised as RFC 3339 with milliseconds (`2025-03-01T10:00:00.000Z`),
-/// the same text as [`crate::model::time::format_time`], without going through a calendar
-/// library (it is written three times per generated event).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Time(pub Millis);
-
-impl Serialize for Time {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 24];
-        format_into(self.0, &mut buf);
-        // The buffer holds ASCII digits and separators only.
-        serializer.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
-    }
-}
-
 /// Writes `ms` (years 0 to 9999) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-fn format_into(ms: Millis, out: &mut [u8; 24]) {
+///
+/// The same text as [`crate::model::time::format_time`], without going through a calendar
+/// library (it is written three times per generated event).
+pub(crate) fn format_into(ms: Millis, out: &mut [u8; 24]) {
     let days = ms.div_euclid(DAY);
     let in_day = ms.rem_euclid(DAY);
     let (year, month, day) = civil_from_days(days);
@@ -84,11 +70,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn text(ms: Millis) -> String {
-        serde_json::to_value(Time(ms))
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string()
+        let mut buf = [0u8; 24];
+        format_into(ms, &mut buf);
+        String::from_utf8(buf.to_vec()).unwrap()
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::settings::{Settings, SettingsError};
 use super::sources::SourceId;
 use super::stats::GenerationStats;
 use super::truth::{TruthRecord, Unlinkable};
-use super::wire::{message_id, render};
+use super::wire::{Renderer, message_id};
 use crate::config::DEFAULT_SPACE;
 
 /// One delivered line of the event stream.
@@ -40,6 +40,7 @@ pub struct Generator {
     buffer: ReorderBuffer<Delivery>,
     stats: GenerationStats,
     by_source: [u64; SourceId::ALL.len()],
+    renderer: Renderer,
 }
 
 impl Generator {
@@ -47,6 +48,7 @@ impl Generator {
     pub fn new(settings: Settings) -> Result<Generator, SettingsError> {
         settings.validate()?;
         Ok(Generator {
+            renderer: Renderer::default(),
             codes: Codes::new(settings.seed, settings.people),
             rng: ChaCha8Rng::seed_from_u64(settings.seed),
             noise: ChaCha8Rng::seed_from_u64(splitmix(settings.seed ^ 0x6465_6c69_7665_7279)),
@@ -97,11 +99,21 @@ impl Generator {
         self.next_person += unit.people.len() as u64;
         unit.events.sort_by_key(|e| e.time);
         self.count_unlinkable_people(&unit);
+        let rendered = self
+            .render_unit(&unit)
+            .expect("generated events have string keys only, so serde_json cannot fail");
+        self.pending = rendered.into_iter();
+    }
+
+    /// Renders the unit's events with their truth, in order.
+    fn render_unit(&mut self, unit: &Unit) -> serde_json::Result<Vec<Delivery>> {
+        self.renderer.start_unit(unit)?;
         let mut rendered = Vec::with_capacity(unit.events.len());
         for event in &unit.events {
             let id = message_id(&mut self.rng, event.source, event.time);
-            let json = render(&unit, event, &id)
-                .expect("generated events contain only string map keys and always serialise");
+            let mut line = Vec::with_capacity(1536);
+            self.renderer.render(unit, event, &id, &mut line)?;
+            let json = String::from_utf8(line).map_err(serde::ser::Error::custom)?;
             let person = &unit.people[event.person];
             let space = event.source.space(self.settings.second_space);
             let (fragment, unlinkable) = match event.group {
@@ -124,7 +136,7 @@ impl Generator {
                 }),
             });
         }
-        self.pending = rendered.into_iter();
+        Ok(rendered)
     }
 
     fn count_unlinkable_people(&mut self, unit: &Unit) {

@@ -100,22 +100,34 @@ impl Serialize for Props {
     }
 }
 
-/// A web page: `properties` of a page call and `context.page` of every web event.
+/// A web page: `properties` of a page call and `context.page` of every web event, kept
+/// as JSON because many events repeat it.
 #[derive(Debug)]
 pub(crate) struct Page {
     url: String,
-    title: String,
-    referrer: Text,
+    json: String,
+}
+
+#[derive(Serialize)]
+struct PageFields<'a> {
+    path: &'a str,
+    referrer: &'a str,
+    title: &'a str,
+    url: &'a str,
 }
 
 impl Page {
-    /// A page of the company website at `path`.
-    pub(crate) fn new(path: &str, title: String, referrer: Text) -> Page {
-        Page {
-            url: format!("{WEB_ORIGIN}{path}"),
-            title,
+    /// A page of the company website at `path`, reached from `referrer` (a URL or "").
+    pub(crate) fn new(path: &str, title: &str, referrer: &str) -> Page {
+        let url = format!("{WEB_ORIGIN}{path}");
+        let fields = PageFields {
+            path,
             referrer,
-        }
+            title,
+            url: &url,
+        };
+        let json = serde_json::to_string(&fields).expect("a struct of strings always serialises");
+        Page { url, json }
     }
 
     /// The full URL (the next page's referrer).
@@ -123,19 +135,9 @@ impl Page {
         &self.url
     }
 
-    fn path(&self) -> &str {
-        &self.url[WEB_ORIGIN.len()..]
-    }
-}
-
-impl Serialize for Page {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(4))?;
-        map.serialize_entry("path", self.path())?;
-        map.serialize_entry("referrer", &*self.referrer)?;
-        map.serialize_entry("title", &self.title)?;
-        map.serialize_entry("url", &self.url)?;
-        map.end()
+    /// The page as a JSON object.
+    pub(crate) fn json(&self) -> &str {
+        &self.json
     }
 }
 

@@ -1,168 +1,229 @@
 //! Rendering planned events as the JSON real SDKs send: Segment-spec fields, a `context`
 //! shaped like analytics.js, analytics-ios/-android or a server library's, and `writeKey`.
+//!
+//! Most of an event's bytes are its `context`, and most of that never changes for an app
+//! install (library, app, device, os, user agent, ip, locale, time zone): it is serialised
+//! once per unit and copied into each event, which is what makes generation fast. Every
+//! value still goes through serde_json.
 
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::clock::Time;
-use super::devices::Device;
+use super::clock::format_into;
+use super::devices::{Device, Install};
 use super::ids::{hex, uuid};
 use super::journey::Unit;
-use super::plan::{Page, Payload, PlannedEvent, Props};
+use super::plan::{Payload, PlannedEvent};
 use super::sources::{Library, SourceId};
 use crate::model::Millis;
 
-/// `event` of `unit` as one line of JSON (no newline).
-pub(crate) fn render(
-    unit: &Unit,
-    event: &PlannedEvent,
-    message_id: &str,
-) -> serde_json::Result<String> {
-    let source = event.source;
-    let install = event.install.map(|i| &unit.installs[i]);
-    let device = install.map(|i| &unit.devices[i.device]);
-    let skew = device.map_or(0, |d| d.clock_skew);
-    let original = event.time + skew;
-    let (call, name, properties, traits) = match &event.payload {
-        Payload::Page { name } => (
-            "page",
-            Some(*name),
-            event.page.as_deref().map(Properties::Page),
-            None,
-        ),
-        Payload::Screen { name, props } => ("screen", Some(*name), non_empty(props), None),
-        Payload::Track { props, .. } => ("track", None, Some(Properties::Props(props)), None),
-        Payload::Identify { traits } => ("identify", None, None, Some(traits)),
-    };
-    let event_name = match &event.payload {
-        Payload::Track { event, .. } => Some(*event),
-        _ => None,
-    };
-    let (top_traits, context_traits) = match traits {
-        Some(traits) if source.traits_in_context() => (None, Some(ContextTraits::All(traits))),
-        Some(traits) => (Some(traits), None),
-        None => (
-            None,
-            event
-                .context_email
-                .as_deref()
-                .map(|email| ContextTraits::Email { email }),
-        ),
-    };
-    let nulls = source.writes_null_ids();
-    let wire = Wire {
-        call,
-        message_id,
-        timestamp: Time(event.time),
-        original_timestamp: Time(original),
-        sent_at: Time(original + event.send_delay),
-        user_id: nullable(event.user_id.as_deref(), nulls),
-        anonymous_id: nullable(event.anonymous_id.as_deref(), nulls),
-        event: event_name,
-        name,
-        properties,
-        traits: top_traits,
-        context: Context {
-            library: source.library(),
-            app: install.and_then(|i| {
-                source.releases().get(i.release).map(|r| App {
-                    name: r.name,
-                    version: r.version,
-                    build: r.build,
-                    namespace: r.namespace,
-                })
-            }),
-            device: device
-                .and_then(|d| device_context(d, install.and_then(|i| i.push_token.as_deref()))),
-            os: device.and_then(|d| {
-                d.type_name().map(|_| Os {
-                    name: d.os_name(),
-                    version: d.os_version,
-                })
-            }),
-            page: event.page.as_deref(),
-            user_agent: device.and_then(|d| d.user_agent),
-            ip: device.map(|d| &*d.ip),
-            locale: device.map(|d| d.locale),
-            timezone: device
-                .filter(|d| d.type_name().is_some())
-                .map(|d| d.timezone),
-            channel: source.is_server().then(|| source.channel()),
-            traits: context_traits,
-        },
-        write_key: source.write_key(),
-    };
-    serde_json::to_string(&wire)
+/// Renders the events of one unit after another.
+#[derive(Debug, Default)]
+pub(crate) struct Renderer {
+    /// Per source: `{"library":…` (and `"channel":…` for server tools), not closed.
+    sources: Vec<String>,
+    /// Per install of the current unit: its constant `context` members, not closed.
+    installs: Vec<String>,
 }
 
-/// An id field: omitted when absent, or an explicit `null` for clients that write one.
-fn nullable(id: Option<&str>, nulls: bool) -> Option<Option<&str>> {
-    match id {
-        Some(id) => Some(Some(id)),
-        None if nulls => Some(None),
-        None => None,
+impl Renderer {
+    /// Serialises the constant context of every install of `unit` (and, the first time,
+    /// of every source).
+    pub(crate) fn start_unit(&mut self, unit: &Unit) -> serde_json::Result<()> {
+        if self.sources.is_empty() {
+            for source in SourceId::ALL {
+                self.sources.push(open_object(&SourceContext {
+                    library: source.library(),
+                    channel: source.is_server().then(|| source.channel()),
+                })?);
+            }
+        }
+        self.installs.clear();
+        for install in &unit.installs {
+            let device = &unit.devices[install.device];
+            self.installs
+                .push(open_object(&install_context(install, device))?);
+        }
+        Ok(())
+    }
+
+    /// Writes `event` of the current unit as one line of JSON (no newline) into `out`.
+    pub(crate) fn render(
+        &self,
+        unit: &Unit,
+        event: &PlannedEvent,
+        message_id: &str,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<()> {
+        let source = event.source;
+        let skew = event
+            .install
+            .map_or(0, |i| unit.devices[unit.installs[i].device].clock_skew);
+        let (call, name) = match &event.payload {
+            Payload::Page { name } => ("page", Some(*name)),
+            Payload::Screen { name, .. } => ("screen", Some(*name)),
+            Payload::Track { .. } => ("track", None),
+            Payload::Identify { .. } => ("identify", None),
+        };
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(call.as_bytes());
+        out.extend_from_slice(b"\",\"messageId\":");
+        string(out, message_id)?;
+        time(out, b",\"timestamp\":", event.time);
+        time(out, b",\"originalTimestamp\":", event.time + skew);
+        time(out, b",\"sentAt\":", event.time + skew + event.send_delay);
+        let nulls = source.writes_null_ids();
+        id(out, b",\"userId\":", event.user_id.as_deref(), nulls)?;
+        id(
+            out,
+            b",\"anonymousId\":",
+            event.anonymous_id.as_deref(),
+            nulls,
+        )?;
+        if let Payload::Track { event, .. } = &event.payload {
+            out.extend_from_slice(b",\"event\":");
+            string(out, event)?;
+        }
+        if let Some(name) = name {
+            out.extend_from_slice(b",\"name\":");
+            string(out, name)?;
+        }
+        match &event.payload {
+            Payload::Page { .. } => {
+                if let Some(page) = &event.page {
+                    out.extend_from_slice(b",\"properties\":");
+                    out.extend_from_slice(page.json().as_bytes());
+                }
+            }
+            Payload::Screen { props, .. } if props.is_empty() => {}
+            Payload::Screen { props, .. } | Payload::Track { props, .. } => {
+                out.extend_from_slice(b",\"properties\":");
+                serde_json::to_writer(&mut *out, props)?;
+            }
+            Payload::Identify { traits } if !source.traits_in_context() => {
+                out.extend_from_slice(b",\"traits\":");
+                serde_json::to_writer(&mut *out, traits)?;
+            }
+            Payload::Identify { .. } => {}
+        }
+        out.extend_from_slice(b",\"context\":");
+        let context = match event.install {
+            Some(i) => &self.installs[i],
+            None => &self.sources[source as usize],
+        };
+        out.extend_from_slice(context.as_bytes());
+        if let Some(page) = &event.page {
+            out.extend_from_slice(b",\"page\":");
+            out.extend_from_slice(page.json().as_bytes());
+        }
+        match (&event.payload, &event.context_email) {
+            (Payload::Identify { traits }, _) if source.traits_in_context() => {
+                out.extend_from_slice(b",\"traits\":");
+                serde_json::to_writer(&mut *out, traits)?;
+            }
+            (Payload::Identify { .. }, _) | (_, None) => {}
+            (_, Some(email)) => {
+                out.extend_from_slice(b",\"traits\":{\"email\":");
+                string(out, email)?;
+                out.push(b'}');
+            }
+        }
+        out.extend_from_slice(b"},\"writeKey\":");
+        string(out, source.write_key())?;
+        out.push(b'}');
+        Ok(())
     }
 }
 
-fn non_empty(props: &Props) -> Option<Properties<'_>> {
-    (!props.is_empty()).then_some(Properties::Props(props))
+/// A messageId in the style of the source's library: analytics.js `ajs-next-<hex>`,
+/// upper-case UUIDs on iOS, `node-next-<ms>-<uuid>` from Node, plain UUIDs elsewhere.
+pub(crate) fn message_id(rng: &mut ChaCha8Rng, source: SourceId, at: Millis) -> String {
+    match source {
+        SourceId::Website => format!("ajs-next-{}", hex(rng, 32)),
+        SourceId::IosApp | SourceId::RecipesIos => uuid(rng, true),
+        SourceId::SupportDesk | SourceId::EmailTool => {
+            format!("node-next-{at}-{}", uuid(rng, false))
+        }
+        _ => uuid(rng, false),
+    }
 }
 
-fn device_context<'a>(device: &'a Device, token: Option<&'a str>) -> Option<DeviceContext<'a>> {
-    Some(DeviceContext {
-        id: device.id.as_deref(),
-        kind: device.type_name()?,
-        model: device.model,
-        manufacturer: device.manufacturer,
-        advertising_id: device.advertising_id.as_deref(),
-        ad_tracking_enabled: device.ad_tracking,
-        token,
-    })
+fn string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
+    serde_json::to_writer(out, text)
+}
+
+fn time(out: &mut Vec<u8>, key: &[u8], at: Millis) {
+    let mut text = [0u8; 24];
+    format_into(at, &mut text);
+    out.extend_from_slice(key);
+    out.push(b'"');
+    out.extend_from_slice(&text);
+    out.push(b'"');
+}
+
+/// An id member: omitted when absent, or an explicit `null` for clients that write one.
+fn id(out: &mut Vec<u8>, key: &[u8], value: Option<&str>, nulls: bool) -> serde_json::Result<()> {
+    match value {
+        Some(value) => {
+            out.extend_from_slice(key);
+            string(out, value)
+        }
+        None if nulls => {
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// A JSON object without its closing brace, for more members to follow.
+fn open_object<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut text = serde_json::to_string(value)?;
+    text.pop();
+    Ok(text)
+}
+
+fn install_context<'a>(install: &'a Install, device: &'a Device) -> InstallContext<'a> {
+    let source = install.source;
+    InstallContext {
+        library: source.library(),
+        app: source.releases().get(install.release).map(|r| App {
+            name: r.name,
+            version: r.version,
+            build: r.build,
+            namespace: r.namespace,
+        }),
+        device: device.type_name().map(|kind| DeviceContext {
+            id: device.id.as_deref(),
+            kind,
+            model: device.model,
+            manufacturer: device.manufacturer,
+            advertising_id: device.advertising_id.as_deref(),
+            ad_tracking_enabled: device.ad_tracking,
+            token: install.push_token.as_deref(),
+        }),
+        os: device.type_name().map(|_| Os {
+            name: device.os_name(),
+            version: device.os_version,
+        }),
+        user_agent: device.user_agent,
+        ip: &device.ip,
+        locale: device.locale,
+        timezone: device.type_name().map(|_| device.timezone),
+    }
+}
+
+#[derive(Serialize)]
+struct SourceContext {
+    library: Library,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'static str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Wire<'a> {
-    #[serde(rename = "type")]
-    call: &'static str,
-    message_id: &'a str,
-    timestamp: Time,
-    original_timestamp: Time,
-    sent_at: Time,
-    /// Outer `None`: omitted; `Some(None)`: an explicit `null` (Python clients).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<Option<&'a str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    anonymous_id: Option<Option<&'a str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    properties: Option<Properties<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    traits: Option<&'a Props>,
-    context: Context<'a>,
-    write_key: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Properties<'a> {
-    Props(&'a Props),
-    Page(&'a Page),
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ContextTraits<'a> {
-    Email { email: &'a str },
-    All(&'a Props),
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Context<'a> {
+struct InstallContext<'a> {
     library: Library,
     #[serde(skip_serializing_if = "Option::is_none")]
     app: Option<App>,
@@ -171,19 +232,11 @@ struct Context<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     os: Option<Os>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    page: Option<&'a Page>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    locale: Option<&'static str>,
+    ip: &'a str,
+    locale: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     timezone: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    traits: Option<ContextTraits<'a>>,
 }
 
 #[derive(Serialize)]
@@ -214,17 +267,4 @@ struct DeviceContext<'a> {
 struct Os {
     name: &'static str,
     version: &'static str,
-}
-
-/// A messageId in the style of the source's library: analytics.js `ajs-next-<hex>`,
-/// upper-case UUIDs on iOS, `node-next-<ms>-<uuid>` from Node, plain UUIDs elsewhere.
-pub(crate) fn message_id(rng: &mut ChaCha8Rng, source: SourceId, at: Millis) -> String {
-    match source {
-        SourceId::Website => format!("ajs-next-{}", hex(rng, 32)),
-        SourceId::IosApp | SourceId::RecipesIos => uuid(rng, true),
-        SourceId::SupportDesk | SourceId::EmailTool => {
-            format!("node-next-{at}-{}", uuid(rng, false))
-        }
-        _ => uuid(rng, false),
-    }
 }

@@ -21,7 +21,7 @@ pub(super) struct Session {
     pub group: Group,
     pub buggy: bool,
     pub page: Option<Arc<Page>>,
-    pub landing: Text,
+    pub landing: &'static str,
     pub cart: Option<Text>,
 }
 
@@ -43,7 +43,7 @@ impl Planner<'_> {
             group,
             buggy: false,
             page: None,
-            landing: landing.into(),
+            landing,
             cart: None,
         }
     }
@@ -150,11 +150,9 @@ impl Planner<'_> {
     }
 
     pub(super) fn page(&mut self, s: &mut Session, name: &'static str, path: &str, title: &str) {
-        let referrer = match &s.page {
-            Some(previous) => Text::from(previous.url()),
-            None => s.landing.clone(),
-        };
-        s.page = Some(Arc::new(Page::new(path, title.to_string(), referrer)));
+        let referrer = s.page.as_ref().map_or(s.landing, |previous| previous.url());
+        let page = Page::new(path, title, referrer);
+        s.page = Some(Arc::new(page));
         let anonymous = (s.buggy && s.user.is_some() && self.chance(0.15)).then(|| self.junk());
         self.emit(s, None, anonymous, Payload::Page { name });
         s.t += self.between(8 * SECOND, 2 * MINUTE);

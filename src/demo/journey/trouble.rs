@@ -7,7 +7,7 @@ use rand::RngExt;
 
 use super::{Customer, DAY, HOUR, LAST_START, MINUTE, Planner, SECOND};
 use crate::demo::devices::DeviceKind;
-use crate::demo::plan::{Group, Page, Payload, Props, Text};
+use crate::demo::plan::{Group, Page, Payload, Props};
 use crate::demo::truth::Unlinkable;
 
 impl Planner<'_> {
@@ -61,12 +61,8 @@ impl Planner<'_> {
             let group = self.fragment(Unlinkable::JunkIdsOnly);
             let (user, anonymous) = (self.junk(), self.junk());
             let mut lost = self.session(c.p, install, s.t, None, group);
-            let referrer = s
-                .page
-                .as_ref()
-                .map(|p| Text::from(p.url()))
-                .unwrap_or_default();
-            let title = "This week's deals | Brightbasket".to_string();
+            let referrer = s.page.as_ref().map_or("", |p| p.url());
+            let title = "This week's deals | Brightbasket";
             lost.page = Some(Arc::new(Page::new("/deals", title, referrer)));
             self.emit(
                 &lost,
