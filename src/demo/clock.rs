@@ -18,35 +18,32 @@ pub const YEAR_END: Millis = YEAR_START + YEAR_DAYS * DAY;
 /// library (it is written three times per generated event).
 pub(crate) fn format_into(ms: Millis, out: &mut [u8; 24]) {
     let days = ms.div_euclid(DAY);
-    let in_day = ms.rem_euclid(DAY);
+    let in_day = ms.rem_euclid(DAY) as u32;
     let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second, milli) = (
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    );
-    put_digits(&mut out[0..4], year);
+    let year = year.clamp(0, 9999) as u32;
+    put2(out, 0, year / 100);
+    put2(out, 2, year % 100);
     out[4] = b'-';
-    put_digits(&mut out[5..7], month);
+    put2(out, 5, month as u32);
     out[7] = b'-';
-    put_digits(&mut out[8..10], day);
+    put2(out, 8, day as u32);
     out[10] = b'T';
-    put_digits(&mut out[11..13], hour);
+    put2(out, 11, in_day / 3_600_000);
     out[13] = b':';
-    put_digits(&mut out[14..16], minute);
+    put2(out, 14, in_day / 60_000 % 60);
     out[16] = b':';
-    put_digits(&mut out[17..19], second);
+    put2(out, 17, in_day / 1000 % 60);
     out[19] = b'.';
-    put_digits(&mut out[20..23], milli);
+    let milli = in_day % 1000;
+    out[20] = b'0' + (milli / 100) as u8;
+    put2(out, 21, milli % 100);
     out[23] = b'Z';
 }
 
-fn put_digits(slot: &mut [u8], mut value: i64) {
-    for byte in slot.iter_mut().rev() {
-        *byte = b'0' + (value.rem_euclid(10)) as u8;
-        value /= 10;
-    }
+/// Writes `value` (below 100) as two digits at `at`.
+fn put2(out: &mut [u8; 24], at: usize, value: u32) {
+    out[at] = b'0' + (value / 10) as u8;
+    out[at + 1] = b'0' + (value % 10) as u8;
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).

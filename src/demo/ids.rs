@@ -8,28 +8,38 @@ const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// A random version-4 UUID, lower- or upper-case (iOS clients send upper-case ones).
 pub(crate) fn uuid<R: Rng + ?Sized>(rng: &mut R, upper: bool) -> String {
+    let mut out = String::with_capacity(36);
+    push_uuid(rng, upper, &mut out);
+    out
+}
+
+/// Appends a random version-4 UUID to `out`.
+pub(crate) fn push_uuid<R: Rng + ?Sized>(rng: &mut R, upper: bool, out: &mut String) {
     let digits = if upper { HEX_UPPER } else { HEX_LOWER };
     let (a, b) = (rng.next_u64(), rng.next_u64());
-    let mut nibbles = [0u8; 32];
-    for (i, n) in nibbles.iter_mut().enumerate() {
+    for i in 0..32 {
         let word = if i < 16 { a } else { b };
-        *n = ((word >> ((i % 16) * 4)) & 0xf) as u8;
-    }
-    nibbles[12] = 4; // version 4
-    nibbles[16] = 8 | (nibbles[16] & 3); // RFC 4122 variant
-    let mut out = String::with_capacity(36);
-    for (i, n) in nibbles.iter().enumerate() {
+        let nibble = match i {
+            12 => 4,                                        // version 4
+            16 => 8 | ((word >> ((i % 16) * 4)) & 3) as u8, // RFC 4122 variant
+            _ => ((word >> ((i % 16) * 4)) & 0xf) as u8,
+        };
         if matches!(i, 8 | 12 | 16 | 20) {
             out.push('-');
         }
-        out.push(digits[usize::from(*n)] as char);
+        out.push(digits[usize::from(nibble)] as char);
     }
-    out
 }
 
 /// `len` random lower-case hex digits.
 pub(crate) fn hex<R: Rng + ?Sized>(rng: &mut R, len: usize) -> String {
     let mut out = String::with_capacity(len);
+    push_hex(rng, len, &mut out);
+    out
+}
+
+/// Appends `len` random lower-case hex digits to `out`.
+pub(crate) fn push_hex<R: Rng + ?Sized>(rng: &mut R, len: usize, out: &mut String) {
     let mut word = 0u64;
     for i in 0..len {
         if i % 16 == 0 {
@@ -37,7 +47,6 @@ pub(crate) fn hex<R: Rng + ?Sized>(rng: &mut R, len: usize) -> String {
         }
         out.push(HEX_LOWER[((word >> ((i % 16) * 4)) & 0xf) as usize] as char);
     }
-    out
 }
 
 /// Collision-free codes for the people of one data set: a bijection of the person index,

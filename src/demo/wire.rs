@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::clock::format_into;
 use super::devices::{Device, Install};
-use super::ids::{hex, uuid};
+use super::ids::{push_hex, push_uuid};
 use super::journey::Unit;
 use super::plan::{Payload, PlannedEvent};
 use super::sources::{Library, SourceId};
@@ -69,9 +69,15 @@ impl Renderer {
         out.extend_from_slice(call.as_bytes());
         out.extend_from_slice(b"\",\"messageId\":");
         string(out, message_id)?;
-        time(out, b",\"timestamp\":", event.time);
-        time(out, b",\"originalTimestamp\":", event.time + skew);
-        time(out, b",\"sentAt\":", event.time + skew + event.send_delay);
+        let mut text = [0u8; 24];
+        format_into(event.time, &mut text);
+        time(out, b",\"timestamp\":", &text);
+        if skew != 0 {
+            format_into(event.time + skew, &mut text);
+        }
+        time(out, b",\"originalTimestamp\":", &text);
+        format_into(event.time + skew + event.send_delay, &mut text);
+        time(out, b",\"sentAt\":", &text);
         let nulls = source.writes_null_ids();
         id(out, b",\"userId\":", event.user_id.as_deref(), nulls)?;
         id(
@@ -138,26 +144,46 @@ impl Renderer {
 /// A messageId in the style of the source's library: analytics.js `ajs-next-<hex>`,
 /// upper-case UUIDs on iOS, `node-next-<ms>-<uuid>` from Node, plain UUIDs elsewhere.
 pub(crate) fn message_id(rng: &mut ChaCha8Rng, source: SourceId, at: Millis) -> String {
+    let mut id = String::with_capacity(60);
     match source {
-        SourceId::Website => format!("ajs-next-{}", hex(rng, 32)),
-        SourceId::IosApp | SourceId::RecipesIos => uuid(rng, true),
-        SourceId::SupportDesk | SourceId::EmailTool => {
-            format!("node-next-{at}-{}", uuid(rng, false))
+        SourceId::Website => {
+            id.push_str("ajs-next-");
+            push_hex(rng, 32, &mut id);
         }
-        _ => uuid(rng, false),
+        SourceId::IosApp | SourceId::RecipesIos => push_uuid(rng, true, &mut id),
+        SourceId::SupportDesk | SourceId::EmailTool => {
+            id.push_str("node-next-");
+            id.push_str(itoa(at, &mut [0u8; 20]));
+            id.push('-');
+            push_uuid(rng, false, &mut id);
+        }
+        _ => push_uuid(rng, false, &mut id),
     }
+    id
+}
+
+/// A non-negative number as decimal text, in `buf`.
+fn itoa(mut n: Millis, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n <= 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 fn string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
     serde_json::to_writer(out, text)
 }
 
-fn time(out: &mut Vec<u8>, key: &[u8], at: Millis) {
-    let mut text = [0u8; 24];
-    format_into(at, &mut text);
+fn time(out: &mut Vec<u8>, key: &[u8], text: &[u8; 24]) {
     out.extend_from_slice(key);
     out.push(b'"');
-    out.extend_from_slice(&text);
+    out.extend_from_slice(text);
     out.push(b'"');
 }
 
