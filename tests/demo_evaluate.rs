@@ -181,6 +181,49 @@ fn a_split_lowers_recall_only() {
 }
 
 #[test]
+fn examples_show_at_most_ten_people_or_profiles() {
+    // One profile with 12 people (one event each), and person A split over 12 profiles.
+    let record = |id: String, person: String| TruthRecord {
+        message_id: id,
+        person,
+        space: None,
+        fragment: None,
+        unlinkable: None,
+    };
+    let mut records: Vec<TruthRecord> = (0..12)
+        .map(|i| record(format!("m{i}"), format!("P{i:02}")))
+        .collect();
+    records.extend((0..12).map(|i| record(format!("a{i}"), "A".into())));
+    let truth = Truth::from_records(records).unwrap();
+    let merged: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+    let mut profiles = vec![ResolvedProfile {
+        profile_id: "big".into(),
+        identifiers: vec![],
+        message_ids: merged,
+    }];
+    profiles.extend((0..12).map(|i| ResolvedProfile {
+        profile_id: format!("s{i:02}"),
+        identifiers: vec![],
+        message_ids: vec![format!("a{i}")],
+    }));
+    let report = evaluate(profiles, &truth);
+    let over = &report.worst_over_merges[0];
+    assert_eq!(
+        (over.people.len(), over.people_count, over.wrong_pairs),
+        (10, 12, 66)
+    );
+    let split = &report.worst_splits[0];
+    assert_eq!(
+        (split.parts.len(), split.profile_count, split.missed_pairs),
+        (10, 12, 66)
+    );
+    let text = report.to_string();
+    assert!(text.contains("12 events of 12 people (P00 1,"), "{text}");
+    assert!(text.contains("+2 more), 66 wrong pairs"), "{text}");
+    assert!(text.contains("+2 more profiles"), "{text}");
+}
+
+#[test]
 fn mixed_mistakes_and_bookkeeping() {
     // p1 = {a1 a2 b1}, p2 = {a3 b2}: 3 + 1 predicted pairs, only a1-a2 right.
     let report = evaluate(

@@ -742,3 +742,37 @@ fn bundled_demo_asset_matches_the_generator() {
     }
     assert!(st.duplicates > 0 && st.late > 0 && st.unlinkable.len() == 3);
 }
+
+#[test]
+fn ideal_rule_based_profiles_reach_exactly_the_ceiling() {
+    // Profiles that link everything shared identifiers can link, and nothing else: one per
+    // truth group. Precision is perfect and recall is the ceiling.
+    let data = busy();
+    let records = data.truth_records();
+    let mut groups: BTreeMap<(String, Option<String>, Option<String>), Vec<String>> =
+        BTreeMap::new();
+    for r in &records {
+        groups
+            .entry((r.person.clone(), r.space.clone(), r.fragment.clone()))
+            .or_default()
+            .push(r.message_id.clone());
+    }
+    let profiles =
+        groups
+            .into_values()
+            .enumerate()
+            .map(|(i, message_ids)| idgraph::demo::ResolvedProfile {
+                profile_id: format!("p{i}"),
+                identifiers: vec![],
+                message_ids,
+            });
+    let truth = Truth::from_records(records.clone()).unwrap();
+    let report = idgraph::demo::evaluate(profiles, &truth);
+    assert_eq!(report.precision, 1.0);
+    assert!(
+        (report.recall - report.ceiling.recall).abs() < 1e-12,
+        "{report}"
+    );
+    assert_eq!(report.split_people, report.ceiling.unrecoverable_people);
+    assert_eq!(report.missing_events, 0);
+}

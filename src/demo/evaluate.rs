@@ -15,6 +15,8 @@ use crate::model::identifier::{EMAIL, USER_ID};
 const WORST: usize = 5;
 /// How many identifiers an example shows.
 const SHOWN_IDENTIFIERS: usize = 10;
+/// How many people of an over-merge, or profiles of a split, an example shows.
+const SHOWN_PARTS: usize = 10;
 
 /// A profile as a resolver produced it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,8 +75,9 @@ pub struct OverMerge {
     pub events: u64,
     /// Pairs of events of different people in the profile.
     pub wrong_pairs: u64,
-    /// The people in it, most events first.
+    /// The people in it, most events first (at most ten).
     pub people: Vec<PersonShare>,
+    pub people_count: usize,
     /// The profile's identifiers (user ids and e-mails first; at most ten).
     pub identifiers: Vec<Identifier>,
     pub identifier_count: usize,
@@ -95,8 +98,9 @@ pub struct Split {
     pub events: u64,
     /// Pairs of the person's events that ended up in different profiles.
     pub missed_pairs: u64,
-    /// The profiles, most events first.
+    /// The profiles, most events first (at most ten).
     pub parts: Vec<SplitPart>,
+    pub profile_count: usize,
 }
 
 /// One profile holding part of a split person.
@@ -166,8 +170,10 @@ where
                 profile_id: profile.profile_id.clone(),
                 events,
                 wrong_pairs: pairs(events) - same_person,
+                people_count: people.len(),
                 people: people
                     .iter()
+                    .take(SHOWN_PARTS)
                     .map(|&(p, n)| PersonShare {
                         person: truth.person_name(p).to_string(),
                         events: n,
@@ -202,8 +208,10 @@ where
             person: truth.person_name(person as u32).to_string(),
             events,
             missed_pairs: pairs(events) - together,
+            profile_count: ordered.len(),
             parts: ordered
                 .iter()
+                .take(SHOWN_PARTS)
                 .map(|&(profile, n)| {
                     let summary = &summaries[profile as usize];
                     SplitPart {
@@ -336,17 +344,20 @@ impl fmt::Display for EvaluationReport {
         if !self.worst_over_merges.is_empty() {
             writeln!(f, "worst over-merges:")?;
             for o in &self.worst_over_merges {
-                let people: Vec<String> = o
+                let mut people: Vec<String> = o
                     .people
                     .iter()
                     .map(|p| format!("{} {}", p.person, p.events))
                     .collect();
+                if o.people_count > o.people.len() {
+                    people.push(format!("+{} more", o.people_count - o.people.len()));
+                }
                 writeln!(
                     f,
                     "  {}: {} events of {} people ({}), {} wrong pairs",
                     o.profile_id,
                     o.events,
-                    o.people.len(),
+                    o.people_count,
                     people.join(", "),
                     o.wrong_pairs
                 )?;
@@ -363,10 +374,7 @@ impl fmt::Display for EvaluationReport {
                 writeln!(
                     f,
                     "  {}: {} events in {} profiles, {} missed pairs",
-                    s.person,
-                    s.events,
-                    s.parts.len(),
-                    s.missed_pairs
+                    s.person, s.events, s.profile_count, s.missed_pairs
                 )?;
                 for part in &s.parts {
                     writeln!(
@@ -375,6 +383,13 @@ impl fmt::Display for EvaluationReport {
                         part.profile_id,
                         part.events,
                         identifier_line(&part.identifiers, part.identifier_count)
+                    )?;
+                }
+                if s.profile_count > s.parts.len() {
+                    writeln!(
+                        f,
+                        "      +{} more profiles",
+                        s.profile_count - s.parts.len()
                     )?;
                 }
             }
