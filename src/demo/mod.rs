@@ -30,7 +30,9 @@ mod truth;
 mod wire;
 
 pub use clock::{YEAR_END, YEAR_START};
-pub use evaluate::{EvaluationReport, OverMerge, ResolvedProfile, Split, SplitPart, evaluate};
+pub use evaluate::{
+    EvaluationReport, OverMerge, PersonShare, ResolvedProfile, Split, SplitPart, evaluate,
+};
 pub use generator::{Delivery, Generator};
 pub use output::{Summary, write_dataset, write_files};
 pub use settings::{
