@@ -364,5 +364,8 @@ fn health_flags_forced_merges() {
     assert_eq!(report["profiles"], 1);
     let top = &report["suspicious"][0];
     assert_eq!(top["profile_id"], "p1");
-    assert!(top["findings"].to_string().contains("2 user_ids attempted"), "{top}");
+    assert!(
+        top["findings"].to_string().contains("2 user_ids attempted"),
+        "{top}"
+    );
 }

@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod export;
+mod generate;
 mod health;
 mod ingest;
 mod log;
@@ -64,6 +65,9 @@ pub enum Command {
     Health(health::Args),
     /// Segment-compatible HTTP tracking API and Profile API reads
     Serve(serve::Args),
+    /// Generate realistic, messy demo events (many devices, apps and channels) with the
+    /// true person behind every event
+    Generate(generate::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -127,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Log(args)) => log::run(args, &globals),
         Some(Command::Health(args)) => health::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
+        Some(Command::Generate(args)) => generate::run(args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }
