@@ -1,6 +1,9 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
 mod config_cmd;
+mod demo;
+mod evaluate;
+mod explore;
 mod export;
 mod generate;
 mod health;
@@ -43,6 +46,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The terminal UI on the store (the default command)
+    Explore(explore::Args),
+    /// Generate demo data into a demo store (once) and open the explorer on it
+    Demo(demo::Args),
     /// Print the default settings file, or the settings in effect
     Config(config_cmd::Args),
     /// Read Segment-spec JSON lines into the store
@@ -68,6 +75,10 @@ pub enum Command {
     /// Generate realistic, messy demo events (many devices, apps and channels) with the
     /// true person behind every event
     Generate(generate::Args),
+    /// The explorer's fuzzy search, top matches as a table or JSON lines (--json)
+    Search(search::Args),
+    /// Score the space's profiles against ground truth (pairwise precision/recall/F1)
+    Evaluate(evaluate::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -77,6 +88,8 @@ pub struct Globals {
     pub config: Config,
     pub config_path: Option<PathBuf>,
     pub space: String,
+    /// The store directory given on the command line (or environment), if any.
+    pub store_flag: Option<PathBuf>,
 }
 
 impl Globals {
@@ -105,6 +118,7 @@ impl Globals {
             config,
             config_path,
             space: cli.space.clone(),
+            store_flag: cli.store.clone(),
         })
     }
 }
@@ -131,8 +145,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Log(args)) => log::run(args, &globals),
         Some(Command::Health(args)) => health::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
+        Some(Command::Explore(args)) => explore::run(args, &globals),
+        None => explore::run(explore::Args::default(), &globals),
+        Some(Command::Demo(args)) => demo::run(args, &globals),
+        Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
+        Some(Command::Search(args)) => {
+            let store = globals.open_store()?;
+            let space = store.space(&globals.space)?;
+            let stdout = std::io::stdout();
+            let found = search::run_search(
+                space.as_ref(),
+                &args.query_text(),
+                args.limit,
+                args.json,
+                &mut stdout.lock(),
+            )?;
+            Ok(if found == 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Some(Command::Generate(args)) => generate::run(args, &globals),
-        None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }
 
@@ -167,4 +201,14 @@ pub fn store_readers(store: std::sync::Arc<Store>) -> impl crate::ingest::http::
 /// An error and its causes on one line.
 pub fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }
