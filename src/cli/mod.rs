@@ -132,6 +132,13 @@ impl Globals {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let prints_to_stdout = !matches!(
+        cli.command,
+        None | Some(Command::Explore(_) | Command::Demo(_) | Command::Serve(_))
+    );
+    if prints_to_stdout {
+        exit_quietly_on_closed_stdout();
+    }
     let globals = Globals::from_cli(&cli)?;
     match cli.command {
         Some(Command::Config(args)) => config_cmd::run(args, &globals),
@@ -195,6 +202,16 @@ pub fn store_readers(store: std::sync::Arc<Store>) -> impl crate::ingest::http::
         }
         let reader: crate::ingest::http::SharedReader = store.space(space).ok()?;
         Some(reader)
+    }
+}
+
+/// Lets a command that prints to stdout end quietly when its reader goes away
+/// (`idgraph export | head`), as Unix tools do, instead of failing on a closed pipe. Only for
+/// commands without sockets: a server must see EPIPE as an error, never be killed by it.
+fn exit_quietly_on_closed_stdout() {
+    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
