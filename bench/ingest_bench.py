@@ -45,14 +45,20 @@ def run_idgraph(binary, events, out):
 
 
 LINKS_SQL = """
+CREATE OR REPLACE TABLE ev AS
+SELECT json_extract_string(json, '$.messageId') AS m,
+       json_extract_string(json, '$.userId') AS user_id,
+       json_extract_string(json, '$.anonymousId') AS anonymous_id,
+       coalesce(json_extract_string(json, '$.traits.email'),
+                json_extract_string(json, '$.context.traits.email')) AS email,
+       json_extract_string(json, '$.context.device.id') AS device
+FROM read_json_objects('{events}', format = 'newline_delimited');
 CREATE OR REPLACE TABLE ids AS
-WITH ev AS (SELECT json AS j FROM read_json_objects(?, format = 'newline_delimited')),
-raw AS (
-  SELECT j->>'messageId' AS m, 'user_id:' || trim(j->>'userId') AS id FROM ev WHERE j->>'userId' IS NOT NULL
-  UNION ALL SELECT j->>'messageId', 'anonymous_id:' || trim(j->>'anonymousId') FROM ev WHERE j->>'anonymousId' IS NOT NULL
-  UNION ALL SELECT j->>'messageId', 'email:' || lower(trim(coalesce(j->'traits'->>'email', j->'context'->'traits'->>'email'))) FROM ev
-    WHERE coalesce(j->'traits'->>'email', j->'context'->'traits'->>'email') IS NOT NULL
-  UNION ALL SELECT j->>'messageId', 'device:' || (j->'context'->'device'->>'id') FROM ev WHERE j->'context'->'device'->>'id' IS NOT NULL
+WITH raw AS (
+  SELECT m, 'user_id:' || trim(user_id) AS id FROM ev WHERE user_id IS NOT NULL
+  UNION ALL SELECT m, 'anonymous_id:' || trim(anonymous_id) FROM ev WHERE anonymous_id IS NOT NULL
+  UNION ALL SELECT m, 'email:' || lower(trim(email)) FROM ev WHERE email IS NOT NULL
+  UNION ALL SELECT m, 'device:' || device FROM ev WHERE device IS NOT NULL
 )
 SELECT DISTINCT m, id FROM raw
 WHERE lower(split_part(id, ':', 2)) NOT IN ('', 'null', 'undefined', '[object object]', 'none', '0', '-1');
@@ -75,7 +81,7 @@ SELECT count(DISTINCT comp) FROM (SELECT node, min(comp) AS comp FROM cc GROUP B
 def run_duckdb(events):
     con = duckdb.connect()
     con.execute("SET threads TO 2")
-    con.execute(LINKS_SQL, [events])
+    con.execute(LINKS_SQL.format(events=events.replace("'", "''")))
     links = con.execute("SELECT count(*) FROM links").fetchone()[0] // 2
     started = time.perf_counter()
     components = con.execute(COMPONENTS_SQL).fetchone()[0]
@@ -87,6 +93,7 @@ def main():
     binary, events, out = sys.argv[1:4]
     input_bytes = os.path.getsize(events)
     idgraph = run_idgraph(binary, events, out)
+    print(f"idgraph: {json.dumps(idgraph)}", file=sys.stderr)
     peer = run_duckdb(events)
     report = {
         "input_bytes": input_bytes,
