@@ -57,6 +57,9 @@ pub struct ExplorerOptions {
     pub rules: Option<Rules>,
     /// Colours allowed (false when `NO_COLOR` is set).
     pub colors: bool,
+    /// The address of the HTTP server running beside the explorer (`--listen`), shown in
+    /// the status bar.
+    pub live: Option<String>,
 }
 
 impl ExplorerOptions {
@@ -88,6 +91,7 @@ impl ExplorerOptions {
             theme: config.extra.get("theme").cloned(),
             rules: config.rules_for(space).ok(),
             colors: theme::colors_allowed(),
+            live: None,
         })
     }
 }
@@ -175,6 +179,7 @@ where
         settings: state::Settings {
             redact: options.redact,
             mouse,
+            live: options.live,
         },
         keymap,
         theme,

@@ -11,6 +11,7 @@ fn fresh() -> State {
         Settings {
             redact: false,
             mouse: true,
+            live: None,
         },
         NOW,
     )
