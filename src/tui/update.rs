@@ -119,6 +119,15 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Action(action) => act(state, action),
+        // `/` is the search key: pressed in the empty search box it only keeps the focus there.
+        Msg::Insert('/')
+            if state.modal.is_none()
+                && state.screen == Screen::Find
+                && state.find.editing
+                && state.find.query.is_empty() =>
+        {
+            Vec::new()
+        }
         Msg::Insert(c) => edit(state, |text| text.push(c)),
         Msg::Backspace => edit(state, |text| {
             text.pop();

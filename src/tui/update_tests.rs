@@ -101,6 +101,15 @@ fn search_flow_opens_the_ranked_profile() {
 }
 
 #[test]
+fn slash_in_the_empty_search_box_is_the_search_key_not_text() {
+    let mut h = Harness::new();
+    h.send(Msg::Insert('/')).type_text("bruno");
+    assert_eq!(h.state.find.query, "bruno");
+    h.send(Msg::Insert('/'));
+    assert_eq!(h.state.find.query, "bruno/");
+}
+
+#[test]
 fn pasting_an_exact_identifier_jumps_to_its_profile() {
     let mut h = Harness::new();
     h.send(Msg::Paste("user_id:u-2001\n".into()));
