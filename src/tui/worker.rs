@@ -277,42 +277,32 @@ impl StoreSession {
         if changes.version == feed.version {
             return;
         }
-        let (index, update) = match changes.profiles {
+        // Profiles are read now: one listed as changed may have been merged away since.
+        let (index, changed, removed, everything) = match changes.profiles {
             ChangedProfiles::Listed { changed, removed } => {
                 let mut profiles = Vec::with_capacity(changed.len());
-                let mut gone = removed.clone();
-                for id in &changed {
-                    match store.profile(*id) {
+                let mut gone = removed;
+                for id in changed {
+                    match store.profile(id) {
                         Ok(Some(profile)) => profiles.push(profile),
-                        Ok(None) => gone.push(*id),
+                        Ok(None) => gone.push(id),
                         Err(_) => return,
                     }
                 }
-                let update = LiveUpdate {
-                    new_events: 0,
-                    changed,
-                    removed,
-                    everything: false,
-                };
-                (index.patched(&profiles, &gone), update)
+                let index = index.patched(&profiles, &gone);
+                (index, profiles.iter().map(|p| p.id).collect(), gone, false)
             }
             ChangedProfiles::Unknown => match SearchIndex::build(store) {
-                Ok(index) => (
-                    index,
-                    LiveUpdate {
-                        new_events: 0,
-                        changed: Vec::new(),
-                        removed: Vec::new(),
-                        everything: true,
-                    },
-                ),
+                Ok(index) => (index, Vec::new(), Vec::new(), true),
                 Err(_) => return,
             },
         };
         feed.version = changes.version;
         let update = LiveUpdate {
             new_events: changes.events.saturating_sub(feed.events_at_open),
-            ..update
+            changed,
+            removed,
+            everything,
         };
         let index = Arc::new(index);
         self.index = Some(Arc::clone(&index));
