@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::store::{Store, known_spaces};
 use crate::tui::{ExplorerOptions, SpaceHandle, run_explorer};
@@ -70,18 +72,17 @@ pub fn explore_store(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The explorer with the HTTP server in the same process (sled admits one process).
+/// The explorer with the HTTP server in the same process (sled admits one process). The
+/// address is bound before the explorer starts, so a busy port fails at once and the status
+/// bar shows the real address (also for port 0).
 fn explore_live(
     listen: &str,
     globals: &Globals,
     dir: &std::path::Path,
     config: &Config,
-    options: ExplorerOptions,
+    mut options: ExplorerOptions,
 ) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(dir, config.clone())?);
-    let (sink, writer) = crate::ingest::writer::start_writer(store.clone());
-    let readers = super::store_readers(store.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_globals = Globals {
         store_dir: PathBuf::from(dir),
         config: config.clone(),
@@ -90,16 +91,25 @@ fn explore_live(
     let serve_args = serve::Args {
         listen: Some(listen.to_string()),
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(serve::bind(&serve_args, &server_globals))?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    options.live = Some(local.to_string());
     let log_path = dir.join("idgraph-serve.log");
     super::logging::to_file(&log_path)?;
+    tracing::info!("serving http://{local} beside the explorer");
+    let (sink, writer) = crate::ingest::writer::start_writer(store.clone());
+    let readers = super::store_readers(store.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::Builder::new()
         .name("idgraph-http".into())
         .spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
             runtime.block_on(serve::serve_until(
-                &serve_args,
+                listener,
                 &server_globals,
                 sink,
                 readers,

@@ -61,19 +61,20 @@ pub async fn run<S: Sink>(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves quietly (logs only) until `shutdown` completes; for the live explorer.
+/// Serves on a bound `listener` quietly (logs only) until `shutdown` completes; for the
+/// live explorer.
 pub async fn serve_until<S: Sink>(
-    args: &Args,
+    listener: tokio::net::TcpListener,
     globals: &Globals,
     sink: S,
     readers: impl SpaceReaders,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = bind(args, globals).await?;
     serve_on(listener, globals, sink, readers, shutdown).await
 }
 
-async fn bind(args: &Args, globals: &Globals) -> anyhow::Result<tokio::net::TcpListener> {
+/// Binds the address of `args` (else the config's `[server] listen`).
+pub async fn bind(args: &Args, globals: &Globals) -> anyhow::Result<tokio::net::TcpListener> {
     let addr = args.listen_addr(&globals.config);
     tokio::net::TcpListener::bind(&addr)
         .await

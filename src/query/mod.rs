@@ -1,6 +1,8 @@
-//! Reading the store for people: the read/repair interface, fuzzy search, timelines,
+//! Reading the store for people: the read/repair interface, the change feed, fuzzy
+//! search, timelines,
 //! touchpoints, graph health, and why two identifiers are linked.
 
+pub mod changes;
 pub mod export;
 pub mod health;
 pub mod search;
@@ -9,4 +11,5 @@ pub mod timeline;
 pub mod touchpoints;
 pub mod why;
 
+pub use changes::{ChangeLog, ChangedProfiles, Changes};
 pub use source::{GraphRead, GraphRepair, OpOutcome, SplitPreview};

@@ -4,6 +4,8 @@
 use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
 use crate::resolve::MergePreview;
 
+use super::changes::Changes;
+
 /// Read access to one space's profiles and provenance.
 pub trait GraphRead {
     /// The space name.
@@ -26,6 +28,13 @@ pub trait GraphRead {
     fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>>;
     /// The whole journal of the space, oldest first.
     fn journal(&self) -> anyhow::Result<Vec<JournalEntry>>;
+    /// What changed after `version` of the space's change feed (see
+    /// [`ChangeLog::since`](super::changes::ChangeLog::since)); cheap enough to poll.
+    /// Stores without a feed keep the default: version 0, nothing ever changes.
+    fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
+        let _ = version;
+        Ok(Changes::none(0, 0))
+    }
 }
 
 /// What a split would do.
@@ -105,6 +114,9 @@ impl<T: GraphRead + ?Sized> GraphRead for std::sync::Arc<T> {
     }
     fn journal(&self) -> anyhow::Result<Vec<JournalEntry>> {
         (**self).journal()
+    }
+    fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
+        (**self).changes_since(version)
     }
 }
 

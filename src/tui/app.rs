@@ -262,6 +262,7 @@ mod tests {
             settings: Settings {
                 redact: false,
                 mouse: true,
+                live: None,
             },
             keymap: Keymap::defaults(),
             theme: Theme::named("dark", true).unwrap(),
@@ -337,6 +338,33 @@ mod tests {
         app.input(key('g'), &mut |_| {});
         app.input(key('q'), &mut |_| {});
         assert!(app.state.quit);
+    }
+
+    #[test]
+    fn the_worker_polls_the_change_feed_between_requests() {
+        let fixture = Arc::new(Fixture::space("default"));
+        let shared = Arc::clone(&fixture);
+        let opener =
+            move |_: &str| -> anyhow::Result<SpaceHandle> { Ok(Box::new(Arc::clone(&shared))) };
+        let mut app = App::start(setup(), opener);
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        for c in "zoe.new".chars() {
+            app.input(key(c), &mut |_| {});
+        }
+        settle(&mut app, &mut terminal, |a| {
+            a.state.index.is_some() && a.state.find.pending.is_none()
+        });
+        assert!(app.state.find.results.hits.is_empty());
+        let id = fixture.arrive(
+            None,
+            "2024-03-20T11:00:00Z",
+            "Signed Up",
+            &["email:zoe.new@example.com"],
+        );
+        settle(&mut app, &mut terminal, |a| {
+            a.state.find.results.hits.first().map(|h| h.profile) == Some(id)
+        });
+        assert_eq!(app.state.new_events, 1);
     }
 
     #[test]

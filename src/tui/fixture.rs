@@ -14,7 +14,7 @@ use crate::model::{
     CallType, Identifier, JournalAction, JournalEntry, Link, LinkRule, Millis, PinMark, Profile,
     ProfileId, Provenance, StoredEvent, Violation, ViolationReason, time::parse_time_str,
 };
-use crate::query::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
+use crate::query::{ChangeLog, Changes, GraphRead, GraphRepair, OpOutcome, SplitPreview};
 use crate::resolve::{MergePreview, preview_merge};
 
 /// The fixed "now" of the fixture: 2024-03-20T12:00:00Z.
@@ -38,6 +38,8 @@ pub struct Fixture {
     data: Mutex<Data>,
     /// State before each manual operation, by op number (undo restores it).
     before: Mutex<Vec<(u64, Data)>>,
+    /// The change feed (manual operations and events that [`Fixture::arrive`]).
+    changes: Mutex<ChangeLog>,
 }
 
 fn t(text: &str) -> Millis {
@@ -826,6 +828,7 @@ impl Fixture {
             "eu-shop" => eu_space(),
             _ => Data::default(),
         };
+        let events = data.events.len() as u64;
         Fixture {
             space: name.to_string(),
             rules: Config::defaults()
@@ -833,7 +836,31 @@ impl Fixture {
                 .expect("default rules"),
             data: Mutex::new(data),
             before: Mutex::new(Vec::new()),
+            changes: Mutex::new(ChangeLog::new(events)),
         }
+    }
+
+    /// An event arriving while the explorer runs (as over HTTP): attached to `profile`, or
+    /// to a new profile holding `ids` when `None`. Returns the profile it went to.
+    pub fn arrive(&self, profile: Option<u64>, time: &str, label: &str, ids: &[&str]) -> ProfileId {
+        let mut data = self.data();
+        let target = match profile {
+            Some(n) => n,
+            None => {
+                let n = data.profiles.iter().map(|p| p.id.0).max().unwrap_or(0) + 1;
+                let held: Vec<(&str, &str, &str)> =
+                    ids.iter().map(|i| (*i, time, "website")).collect();
+                data.profile(n, time, &held, json!({}));
+                n
+            }
+        };
+        data.event(target, spec(time, CallType::Track, label, "web", ids));
+        self.changes.lock().expect("fixture lock").record(
+            vec![ProfileId(target)],
+            Vec::new(),
+            data.events.len() as u64,
+        );
+        ProfileId(target)
     }
 
     /// Opens a fixture space as the explorer's store worker would.
@@ -863,6 +890,15 @@ impl Fixture {
             undone_by: None,
         };
         data.journal.push(entry.clone());
+        let (changed, removed) = entry
+            .profiles
+            .iter()
+            .partition(|id| data.profiles.iter().any(|p| p.id == **id));
+        self.changes.lock().expect("fixture lock").record(
+            changed,
+            removed,
+            data.events.len() as u64,
+        );
         OpOutcome { entry }
     }
 }
@@ -945,6 +981,10 @@ impl GraphRead for Fixture {
 
     fn journal(&self) -> anyhow::Result<Vec<JournalEntry>> {
         Ok(self.data().journal.clone())
+    }
+
+    fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
+        Ok(self.changes.lock().expect("fixture lock").since(version))
     }
 }
 

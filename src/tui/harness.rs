@@ -2,7 +2,7 @@
 //! at once (store requests through the same `StoreSession` the worker thread uses, searches
 //! through the same engine), so tests can walk whole flows and snapshot the screens.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::query::search::{SearchEngine, SearchUpdate};
@@ -16,6 +16,8 @@ use super::worker::{Reply, StoreSession};
 pub struct Harness {
     pub state: State,
     session: StoreSession,
+    /// The fixture spaces opened so far (tests make events [`Fixture::arrive`] in them).
+    fixtures: HashMap<String, Arc<Fixture>>,
     engine: Option<SearchEngine>,
     pub copied: Vec<String>,
     pub effects: Vec<Effect>,
@@ -27,6 +29,7 @@ impl Harness {
         Harness::with(Settings {
             redact: false,
             mouse: true,
+            live: None,
         })
     }
 
@@ -40,6 +43,7 @@ impl Harness {
         let mut h = Harness {
             state,
             session: StoreSession::new(crate::config::Config::defaults().rules_for("default").ok()),
+            fixtures: HashMap::new(),
             engine: None,
             copied: Vec::new(),
             effects: Vec::new(),
@@ -75,23 +79,16 @@ impl Harness {
             match effect {
                 Effect::Store(request) => {
                     let mut replies = Vec::new();
+                    let fixtures = &mut self.fixtures;
+                    let mut opener = |space: &str| -> anyhow::Result<crate::tui::SpaceHandle> {
+                        let fixture = fixtures
+                            .entry(space.to_string())
+                            .or_insert_with(|| Arc::new(Fixture::space(space)));
+                        Ok(Box::new(Arc::clone(fixture)))
+                    };
                     self.session
-                        .handle(request, &mut |space| Fixture::open(space), &mut |r| {
-                            replies.push(r)
-                        });
-                    for reply in replies {
-                        if let Reply::Index { index, .. } = &reply {
-                            self.engine =
-                                Some(SearchEngine::new(Arc::clone(index)).with_threads(1));
-                            // The worker answers the latest query again on a new index.
-                            if let Some((generation, query)) = self.latest_query() {
-                                msgs.push(Msg::Reply(reply));
-                                msgs.push(self.search(generation, &query));
-                                continue;
-                            }
-                        }
-                        msgs.push(Msg::Reply(reply));
-                    }
+                        .handle(request, &mut opener, &mut |r| replies.push(r));
+                    msgs.extend(self.deliver(replies));
                 }
                 Effect::Search {
                     generation, query, ..
@@ -107,6 +104,42 @@ impl Harness {
                 queue.extend(update(&mut self.state, msg));
             }
         }
+    }
+
+    /// The fixture behind an opened space.
+    pub fn fixture(&self, space: &str) -> Arc<Fixture> {
+        Arc::clone(&self.fixtures[space])
+    }
+
+    /// One poll of the store worker's change feed, with everything it leads to.
+    pub fn poll(&mut self) -> &mut Harness {
+        let mut replies = Vec::new();
+        self.session.poll(&mut |r| replies.push(r));
+        let msgs = self.deliver(replies);
+        let mut effects = Vec::new();
+        for msg in msgs {
+            effects.extend(update(&mut self.state, msg));
+        }
+        self.run(effects);
+        self
+    }
+
+    /// Turns store replies into messages, as the app loop does (a new index re-runs the
+    /// latest query).
+    fn deliver(&mut self, replies: Vec<Reply>) -> Vec<Msg> {
+        let mut msgs = Vec::new();
+        for reply in replies {
+            if let Reply::Index { index, .. } = &reply {
+                self.engine = Some(SearchEngine::new(Arc::clone(index)).with_threads(1));
+                if let Some((generation, query)) = self.latest_query() {
+                    msgs.push(Msg::Reply(reply));
+                    msgs.push(self.search(generation, &query));
+                    continue;
+                }
+            }
+            msgs.push(Msg::Reply(reply));
+        }
+        msgs
     }
 
     fn latest_query(&self) -> Option<(u64, String)> {

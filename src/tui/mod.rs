@@ -20,7 +20,7 @@ pub(crate) mod fixture;
 #[cfg(test)]
 pub(crate) mod harness;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -57,6 +57,9 @@ pub struct ExplorerOptions {
     pub rules: Option<Rules>,
     /// Colours allowed (false when `NO_COLOR` is set).
     pub colors: bool,
+    /// The address of the HTTP server running beside the explorer (`--listen`), shown in
+    /// the status bar.
+    pub live: Option<String>,
 }
 
 impl ExplorerOptions {
@@ -88,6 +91,7 @@ impl ExplorerOptions {
             theme: config.extra.get("theme").cloned(),
             rules: config.rules_for(space).ok(),
             colors: theme::colors_allowed(),
+            live: None,
         })
     }
 }
@@ -139,15 +143,11 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let stop = Arc::clone(&stop);
-        let terminate = Arc::clone(&terminate);
+        let input_tx = input_tx.clone();
         std::thread::Builder::new()
             .name("idgraph-input".into())
             .spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    if terminate.load(Ordering::SeqCst) {
-                        let _ = input_tx.send(Input::Terminate);
-                        return;
-                    }
                     match event::poll(Duration::from_millis(100)) {
                         Ok(true) => {
                             let input = match event::read() {
@@ -168,6 +168,23 @@ where
                 }
             })?
     };
+    // Signals and a vanished terminal are watched apart from the input thread: crossterm's
+    // `poll` never returns once the terminal hangs up (it re-reads the dead tty forever).
+    let watcher = {
+        let stop = Arc::clone(&stop);
+        let terminate = Arc::clone(&terminate);
+        std::thread::Builder::new()
+            .name("idgraph-hangup".into())
+            .spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if terminate.load(Ordering::SeqCst) || !std::io::stdin().is_terminal() {
+                        let _ = input_tx.send(Input::Terminate);
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })?
+    };
 
     let setup = AppSetup {
         spaces: options.spaces,
@@ -175,6 +192,7 @@ where
         settings: state::Settings {
             redact: options.redact,
             mouse,
+            live: options.live,
         },
         keymap,
         theme,
@@ -189,7 +207,15 @@ where
     };
     let result = app.run(&mut terminal, &input_rx, &mut copy);
     stop.store(true, Ordering::SeqCst);
-    let _ = reader.join();
+    let _ = watcher.join();
+    // A reader stuck on a hung-up terminal is left behind; the process ends soon after.
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if reader.is_finished() {
+        let _ = reader.join();
+    }
     let _ = execute!(
         std::io::stdout(),
         DisableMouseCapture,

@@ -147,6 +147,8 @@ pub struct Find {
     pub cursor: Cursor,
     /// Generation of the latest query sent.
     pub issued: u64,
+    /// Generation of the query whose results are shown.
+    pub shown: u64,
     /// Generation of the query in flight (until its complete results arrive).
     pub pending: Option<u64>,
     /// The last edit was a paste: an exact identifier match opens its profile at once.
@@ -361,6 +363,8 @@ pub struct Notice {
 pub struct Settings {
     pub redact: bool,
     pub mouse: bool,
+    /// The address the in-process HTTP server listens on (`explore --listen`).
+    pub live: Option<String>,
 }
 
 /// The whole explorer state.
@@ -372,6 +376,8 @@ pub struct State {
     pub spaces: Vec<String>,
     pub space: String,
     pub store: StoreStatus,
+    /// Events stored in the space since it was opened (arriving over HTTP while live).
+    pub new_events: u64,
     /// Profiles and texts indexed, once the index is ready.
     pub index: Option<(usize, usize)>,
     pub screen: Screen,
@@ -404,6 +410,7 @@ impl State {
             spaces,
             space,
             store: StoreStatus::Opening,
+            new_events: 0,
             index: None,
             screen: Screen::Find,
             find: Find {

@@ -15,7 +15,7 @@ use super::state::{
     SplitFlow, SplitStage, State, StoreStatus, Tab,
 };
 use super::text::{clean, mask};
-use super::worker::{Reply, Request};
+use super::worker::{LiveUpdate, Reply, Request};
 
 /// Something that happened: a key's action, typed text, a worker's answer, time passing.
 #[derive(Debug, Clone)]
@@ -119,6 +119,15 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Action(action) => act(state, action),
+        // `/` is the search key: pressed in the empty search box it only keeps the focus there.
+        Msg::Insert('/')
+            if state.modal.is_none()
+                && state.screen == Screen::Find
+                && state.find.editing
+                && state.find.query.is_empty() =>
+        {
+            Vec::new()
+        }
         Msg::Insert(c) => edit(state, |text| text.push(c)),
         Msg::Backspace => edit(state, |text| {
             text.pop();
@@ -851,6 +860,7 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
     }
     state.space = space.clone();
     state.store = StoreStatus::Opening;
+    state.new_events = 0;
     state.index = None;
     state.profile = None;
     state.health = Default::default();
@@ -1219,7 +1229,19 @@ fn on_search(state: &mut State, update: SearchUpdate) -> Vec<Effect> {
     if generation == state.find.issued {
         let complete = results.complete;
         let exact = results.exact;
+        // The same query answered again (on a newer index): the selection stays on its
+        // profile while the list re-ranks.
+        let keep = (state.find.shown == generation)
+            .then(|| state.find.results.hits.get(state.find.cursor.selected))
+            .flatten()
+            .map(|h| h.profile);
         state.find.results = results;
+        state.find.shown = generation;
+        if let Some(row) =
+            keep.and_then(|id| state.find.results.hits.iter().position(|h| h.profile == id))
+        {
+            state.find.cursor.selected = row;
+        }
         state.find.cursor.clamp(state.find.results.hits.len());
         if complete {
             state.find.pending = None;
@@ -1292,6 +1314,22 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             view.pending = None;
             match result {
                 Ok(data) => {
+                    let followed = (data.profile.id != id).then_some(data.profile.id);
+                    if let Some(to) = followed {
+                        view.id = to;
+                    }
+                    // A reload keeps the selected event selected while new ones arrive above.
+                    let selected_seq = view
+                        .data
+                        .as_ref()
+                        .filter(|old| old.profile.id == data.profile.id)
+                        .and_then(|old| {
+                            view.timeline
+                                .rows
+                                .get(view.timeline.cursor.selected)
+                                .and_then(|&i| old.events.get(i))
+                        })
+                        .map(|e| e.seq);
                     view.error = None;
                     view.overview.clamp(data.profile.identifiers.len());
                     view.touchpoints.clamp(data.touchpoints.len());
@@ -1300,6 +1338,19 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     view.history.clamp(data.journal.len());
                     view.data = Some(data);
                     refilter(state);
+                    if let (Some(seq), Some(view)) = (selected_seq, &mut state.profile)
+                        && let Some(data) = &view.data
+                        && let Some(row) = view
+                            .timeline
+                            .rows
+                            .iter()
+                            .position(|&i| data.events.get(i).is_some_and(|e| e.seq == seq))
+                    {
+                        view.timeline.cursor.selected = row;
+                    }
+                    if let Some(to) = followed {
+                        notice(state, format!("{id} was merged into {to}: showing {to}"));
+                    }
                 }
                 Err(e) => {
                     view.error = Some(e.clone());
@@ -1307,6 +1358,13 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                 }
             }
             Vec::new()
+        }
+        Reply::Live { space, update } => {
+            if space != state.space {
+                return Vec::new();
+            }
+            state.new_events = update.new_events;
+            follow_live(state, &update)
         }
         Reply::Health { generation, result } => {
             if state.health.pending != Some(generation) {
@@ -1403,6 +1461,41 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
     }
 }
 
+/// Keeps the open profile current while the space changes: reloads it when it changed,
+/// follows its identifiers when it was merged away (or the feed could not say).
+fn follow_live(state: &mut State, update: &LiveUpdate) -> Vec<Effect> {
+    let Some(view) = &state.profile else {
+        return Vec::new();
+    };
+    // A load in flight is answered after the poll that sent this update: it sees the change.
+    if view.pending.is_some() {
+        return Vec::new();
+    }
+    let removed = update.removed.contains(&view.id);
+    if !(removed || update.everything || update.changed.contains(&view.id)) {
+        return Vec::new();
+    }
+    let via = view
+        .data
+        .as_deref()
+        .and_then(|d| overview_identifier(d, 0).cloned());
+    let generation = state.generation();
+    let Some(view) = &mut state.profile else {
+        return Vec::new();
+    };
+    view.pending = Some(generation);
+    let id = view.id;
+    let request = match via {
+        Some(via) if removed || update.everything => Request::FollowProfile {
+            generation,
+            id,
+            via,
+        },
+        _ => Request::LoadProfile { generation, id },
+    };
+    vec![Effect::Store(request)]
+}
+
 /// A personal value as shown: masked when redacting.
 pub fn shown(state: &State, kind: &str, value: &str) -> String {
     if state.settings.redact && super::text::is_personal(kind) {
@@ -1422,3 +1515,7 @@ pub fn shown_name(state: &State, data: &Arc<ProfileData>) -> Option<String> {
 #[cfg(test)]
 #[path = "update_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "update_live_tests.rs"]
+mod live_tests;

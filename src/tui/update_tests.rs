@@ -11,6 +11,7 @@ fn fresh() -> State {
         Settings {
             redact: false,
             mouse: true,
+            live: None,
         },
         NOW,
     )
@@ -97,6 +98,15 @@ fn search_flow_opens_the_ranked_profile() {
     assert!(!h.state.find.editing);
     h.act(Action::Search);
     assert!(h.state.find.editing);
+}
+
+#[test]
+fn slash_in_the_empty_search_box_is_the_search_key_not_text() {
+    let mut h = Harness::new();
+    h.send(Msg::Insert('/')).type_text("bruno");
+    assert_eq!(h.state.find.query, "bruno");
+    h.send(Msg::Insert('/'));
+    assert_eq!(h.state.find.query, "bruno/");
 }
 
 #[test]

@@ -1,18 +1,23 @@
 //! The store worker: the only thread that touches the store. It opens the space in the
 //! background, builds the search index, and answers requests over channels. Every reply
 //! carries the generation of its request so the explorer can drop stale ones.
+//!
+//! Between requests it polls the space's change feed (every [`POLL_INTERVAL`], and right
+//! after each merge, split or undo): the profiles that changed are re-indexed and the
+//! explorer is told which, so events arriving over HTTP show up while it runs.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Rules;
 use crate::model::{Identifier, ProfileId};
 use crate::query::health::{HealthReport, scan_health};
 use crate::query::search::SearchIndex;
-use crate::query::{GraphRepair, OpOutcome, SplitPreview};
+use crate::query::{ChangedProfiles, GraphRepair, OpOutcome, SplitPreview};
 use crate::resolve::MergePreview;
 
 use super::state::{ProfileData, TIMELINE_LIMIT};
@@ -22,6 +27,10 @@ pub type SpaceHandle = Box<dyn GraphRepair + Send>;
 
 /// How many suspicious profiles the health view lists.
 pub const HEALTH_LIMIT: usize = 200;
+
+/// How often the worker asks the store what changed (a slow poll, one that re-indexed a
+/// large space, waits twice its own time instead).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the explorer asks of the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +42,12 @@ pub enum Request {
     LoadProfile {
         generation: u64,
         id: ProfileId,
+    },
+    /// Load a profile; if it no longer exists (merged away), load the one now holding `via`.
+    FollowProfile {
+        generation: u64,
+        id: ProfileId,
+        via: Identifier,
     },
     LoadHealth {
         generation: u64,
@@ -72,10 +87,31 @@ impl Request {
         matches!(
             self,
             Request::LoadProfile { .. }
+                | Request::FollowProfile { .. }
                 | Request::PreviewMerge { .. }
                 | Request::PreviewSplit { .. }
         )
     }
+
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::Merge { .. } | Request::Split { .. } | Request::Undo { .. }
+        )
+    }
+}
+
+/// What the change feed reported since the previous poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveUpdate {
+    /// Events stored in the space since the explorer opened it.
+    pub new_events: u64,
+    /// Profiles created or changed.
+    pub changed: Vec<ProfileId>,
+    /// Profiles that no longer exist (merged away).
+    pub removed: Vec<ProfileId>,
+    /// The feed could not list them (too much changed): any profile may have.
+    pub everything: bool,
 }
 
 /// What the store answered. Errors are one-line texts.
@@ -94,10 +130,17 @@ pub enum Reply {
         space: String,
         index: Arc<SearchIndex>,
     },
+    /// A loaded profile; `id` is the one asked for (a followed profile's data may hold
+    /// another).
     Profile {
         generation: u64,
         id: ProfileId,
         result: Result<Arc<ProfileData>, String>,
+    },
+    /// The space changed (its new index, if any, was sent just before).
+    Live {
+        space: String,
+        update: LiveUpdate,
     },
     Health {
         generation: u64,
@@ -122,12 +165,21 @@ fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}").replace('\n', " ")
 }
 
-/// The worker's state: the open space and its index.
+/// Where the worker stands in the open space's change feed.
+#[derive(Debug, Clone, Copy)]
+struct Feed {
+    version: u64,
+    /// Events the space held when it was opened.
+    events_at_open: u64,
+}
+
+/// The worker's state: the open space, its index and its place in the change feed.
 pub struct StoreSession {
     space: Option<String>,
     store: Option<SpaceHandle>,
     index: Option<Arc<SearchIndex>>,
     rules: Option<Rules>,
+    feed: Option<Feed>,
 }
 
 impl StoreSession {
@@ -138,6 +190,7 @@ impl StoreSession {
             store: None,
             index: None,
             rules,
+            feed: None,
         }
     }
 
@@ -152,6 +205,7 @@ impl StoreSession {
             Request::OpenSpace { space } => {
                 self.store = None;
                 self.index = None;
+                self.feed = None;
                 self.space = Some(space.clone());
                 match opener(&space) {
                     Ok(store) => {
@@ -159,6 +213,12 @@ impl StoreSession {
                         emit(Reply::Opened {
                             space: space.clone(),
                             profiles,
+                        });
+                        // The feed's place is taken before indexing: what changes meanwhile
+                        // is indexed again by the first poll.
+                        self.feed = store.changes_since(u64::MAX).ok().map(|c| Feed {
+                            version: c.version,
+                            events_at_open: c.events,
                         });
                         match SearchIndex::build(store.as_ref()) {
                             Ok(index) => {
@@ -189,27 +249,69 @@ impl StoreSession {
                     emit(not_open(request));
                     return;
                 };
-                let changed = matches!(
-                    request,
-                    Request::Merge { .. } | Request::Split { .. } | Request::Undo { .. }
-                );
-                let reply = answer(store, request);
-                let index = match &reply {
-                    Reply::Done {
-                        result: Ok(outcome),
-                        ..
-                    } if changed => self.patch_index(store, outcome),
-                    _ => None,
-                };
-                emit(reply);
-                if let Some(index) = index {
-                    if let Reply::Index { index: i, .. } = &index {
-                        self.index = Some(Arc::clone(i));
-                    }
-                    emit(index);
+                let writes = request.writes();
+                emit(answer(store, request));
+                if writes {
+                    // The repair is in the feed now: index it at once.
+                    self.poll(emit);
                 }
             }
         }
+    }
+
+    /// Asks the store what changed since the last poll; re-indexes the changed profiles
+    /// (everything when the feed cannot list them) and reports them. Quiet when nothing
+    /// changed, no space is open or the store cannot answer (the next poll tries again).
+    pub fn poll(&mut self, emit: &mut dyn FnMut(Reply)) {
+        let (Some(store), Some(index), Some(feed), Some(space)) = (
+            self.store.as_deref(),
+            self.index.as_ref(),
+            self.feed.as_mut(),
+            self.space.as_ref(),
+        ) else {
+            return;
+        };
+        let Ok(changes) = store.changes_since(feed.version) else {
+            return;
+        };
+        if changes.version == feed.version {
+            return;
+        }
+        // Profiles are read now: one listed as changed may have been merged away since.
+        let (index, changed, removed, everything) = match changes.profiles {
+            ChangedProfiles::Listed { changed, removed } => {
+                let mut profiles = Vec::with_capacity(changed.len());
+                let mut gone = removed;
+                for id in changed {
+                    match store.profile(id) {
+                        Ok(Some(profile)) => profiles.push(profile),
+                        Ok(None) => gone.push(id),
+                        Err(_) => return,
+                    }
+                }
+                let index = index.patched(&profiles, &gone);
+                (index, profiles.iter().map(|p| p.id).collect(), gone, false)
+            }
+            ChangedProfiles::Unknown => match SearchIndex::build(store) {
+                Ok(index) => (index, Vec::new(), Vec::new(), true),
+                Err(_) => return,
+            },
+        };
+        feed.version = changes.version;
+        let update = LiveUpdate {
+            new_events: changes.events.saturating_sub(feed.events_at_open),
+            changed,
+            removed,
+            everything,
+        };
+        let index = Arc::new(index);
+        self.index = Some(Arc::clone(&index));
+        let space = space.clone();
+        emit(Reply::Index {
+            space: space.clone(),
+            index,
+        });
+        emit(Reply::Live { space, update });
     }
 
     /// Scans the space's health; `interleave` is called between steps and may stop it
@@ -236,24 +338,6 @@ impl StoreSession {
         }
     }
 
-    /// Re-indexes the profiles an operation touched.
-    fn patch_index(&self, store: &dyn GraphRepair, outcome: &OpOutcome) -> Option<Reply> {
-        let index = self.index.as_ref()?;
-        let mut changed = Vec::new();
-        let mut removed = Vec::new();
-        for id in &outcome.entry.profiles {
-            match store.profile(*id) {
-                Ok(Some(p)) => changed.push(p),
-                Ok(None) => removed.push(*id),
-                Err(_) => return None,
-            }
-        }
-        Some(Reply::Index {
-            space: self.space.clone()?,
-            index: Arc::new(index.patched(&changed, &removed)),
-        })
-    }
-
     /// Answers a read request directly (used while a long scan is running).
     fn answer_read(&self, request: Request) -> Reply {
         match self.store.as_deref() {
@@ -266,11 +350,13 @@ impl StoreSession {
 fn not_open(request: Request) -> Reply {
     let error = "the store is not open".to_string();
     match request {
-        Request::LoadProfile { generation, id } => Reply::Profile {
-            generation,
-            id,
-            result: Err(error),
-        },
+        Request::LoadProfile { generation, id } | Request::FollowProfile { generation, id, .. } => {
+            Reply::Profile {
+                generation,
+                id,
+                result: Err(error),
+            }
+        }
         Request::LoadHealth { generation } => Reply::Health {
             generation,
             result: Err(error),
@@ -307,6 +393,21 @@ pub fn load_profile(store: &dyn GraphRepair, id: ProfileId) -> anyhow::Result<Pr
     ))
 }
 
+/// Loads a profile, or the one now holding `via` when it no longer exists.
+pub fn follow_profile(
+    store: &dyn GraphRepair,
+    id: ProfileId,
+    via: &Identifier,
+) -> anyhow::Result<ProfileData> {
+    if store.profile(id)?.is_some() {
+        return load_profile(store, id);
+    }
+    match store.owner(via)? {
+        Some(owner) => load_profile(store, owner),
+        None => anyhow::bail!("profile {id} no longer exists and no profile holds {via}"),
+    }
+}
+
 fn answer(store: &dyn GraphRepair, request: Request) -> Reply {
     let err = |e: anyhow::Error| one_line(&e);
     match request {
@@ -314,6 +415,15 @@ fn answer(store: &dyn GraphRepair, request: Request) -> Reply {
             generation,
             id,
             result: load_profile(store, id).map(Arc::new).map_err(err),
+        },
+        Request::FollowProfile {
+            generation,
+            id,
+            via,
+        } => Reply::Profile {
+            generation,
+            id,
+            result: follow_profile(store, id, &via).map(Arc::new).map_err(err),
         },
         Request::PreviewMerge { generation, a, b } => Reply::MergePreview {
             generation,
@@ -416,6 +526,7 @@ impl Drop for StoreWorker {
 
 /// The worker loop. While a health scan runs, read requests that arrive are answered
 /// between its steps; a space switch or a newer scan stops it; writes wait for it to end.
+/// When no request comes for a poll interval, it polls the change feed.
 fn run<O>(
     mut opener: O,
     rules: Option<Rules>,
@@ -426,39 +537,49 @@ fn run<O>(
 {
     let mut session = StoreSession::new(rules);
     let mut deferred: VecDeque<Request> = VecDeque::new();
+    let mut next_poll = Instant::now() + POLL_INTERVAL;
+    let mut send = |reply| {
+        let _ = replies.send(reply);
+    };
     loop {
         let request = match deferred.pop_front() {
-            Some(r) => r,
-            None => match requests.recv() {
-                Ok(r) => r,
-                Err(_) => return,
+            Some(r) => Some(r),
+            None => match requests.recv_deadline(next_poll) {
+                Ok(r) => Some(r),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
             },
         };
-        if let Request::LoadHealth { generation } = request {
-            let session = &session;
-            let mut interleave = || {
-                let mut stop = Interleave::Continue;
-                for r in requests.try_iter() {
-                    match r {
-                        Request::OpenSpace { .. } | Request::LoadHealth { .. } => {
-                            stop = Interleave::Stop;
-                            deferred.push_back(r);
+        match request {
+            Some(Request::LoadHealth { generation }) => {
+                let session = &session;
+                let mut interleave = || {
+                    let mut stop = Interleave::Continue;
+                    for r in requests.try_iter() {
+                        match r {
+                            Request::OpenSpace { .. } | Request::LoadHealth { .. } => {
+                                stop = Interleave::Stop;
+                                deferred.push_back(r);
+                            }
+                            r if r.reads_only() => {
+                                let _ = replies.send(session.answer_read(r));
+                            }
+                            r => deferred.push_back(r),
                         }
-                        r if r.reads_only() => {
-                            let _ = replies.send(session.answer_read(r));
-                        }
-                        r => deferred.push_back(r),
                     }
+                    stop
+                };
+                if let Some(reply) = session.health(generation, &mut interleave) {
+                    send(reply);
                 }
-                stop
-            };
-            if let Some(reply) = session.health(generation, &mut interleave) {
-                let _ = replies.send(reply);
             }
-        } else {
-            session.handle(request, &mut opener, &mut |reply| {
-                let _ = replies.send(reply);
-            });
+            Some(request) => session.handle(request, &mut opener, &mut send),
+            None => {}
+        }
+        if Instant::now() >= next_poll {
+            let started = Instant::now();
+            session.poll(&mut send);
+            next_poll = Instant::now() + POLL_INTERVAL.max(started.elapsed() * 2);
         }
     }
 }

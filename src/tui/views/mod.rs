@@ -96,6 +96,17 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     if state.index.is_none() && matches!(state.store, StoreStatus::Ready { .. }) {
         spans.push(Span::styled("· indexing ", t.status));
     }
+    if let Some(addr) = &state.settings.live {
+        spans.push(Span::styled(
+            format!("· live {} ", clean(addr)),
+            t.ok.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
+        ));
+        if state.new_events > 0 {
+            let n = state.new_events;
+            let s = if n == 1 { "" } else { "s" };
+            spans.push(Span::styled(format!("· {n} new event{s} "), t.status));
+        }
+    }
     if state.settings.redact {
         spans.push(Span::styled("· redacted ", t.warning.patch(t.status)));
     }

@@ -50,6 +50,7 @@ fn first_frame_before_the_store_opens() {
         Settings {
             redact: false,
             mouse: true,
+            live: None,
         },
         NOW,
     );
@@ -171,6 +172,7 @@ fn redaction_masks_personal_data_everywhere() {
     let mut h = Harness::with(Settings {
         redact: true,
         mouse: true,
+        live: None,
     });
     h.type_text("ana");
     snap(&h.state, "redacted_find");
@@ -235,4 +237,28 @@ fn mouse_hits_tabs_and_rows() {
         Some(crate::tui::update::Target::Row(row))
     );
     assert!(hits.viewport > 5);
+}
+
+#[test]
+fn live_status_counts_new_events() {
+    let mut h = Harness::with(Settings {
+        redact: false,
+        mouse: true,
+        live: Some("127.0.0.1:8088".into()),
+    });
+    let fixture = h.fixture("default");
+    fixture.arrive(
+        None,
+        "2024-03-20T11:00:00Z",
+        "Signed Up",
+        &["user_id:u-9001", "email:zoe.new@example.com"],
+    );
+    fixture.arrive(
+        Some(1),
+        "2024-03-20T11:30:00Z",
+        "Order Completed",
+        &["user_id:u-1001"],
+    );
+    h.poll();
+    snap(&h.state, "live_find");
 }
