@@ -2,12 +2,17 @@
 
 mod audience;
 mod config_cmd;
+mod demo;
+mod evaluate;
+mod explore;
 mod export;
+mod generate;
 mod health;
 mod ingest;
 mod log;
 mod logging;
 mod repair;
+pub mod search;
 pub mod serve;
 mod show;
 mod why;
@@ -42,6 +47,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The terminal UI on the store (the default command)
+    Explore(explore::Args),
+    /// Generate demo data into a demo store (once) and open the explorer on it
+    Demo(demo::Args),
     /// Print the default settings file, or the settings in effect
     Config(config_cmd::Args),
     /// Read Segment-spec JSON lines into the store
@@ -68,6 +77,13 @@ pub enum Command {
     Audience(audience::Args),
     /// Segment-compatible HTTP tracking API and Profile API reads
     Serve(serve::Args),
+    /// Generate realistic, messy demo events (many devices, apps and channels) with the
+    /// true person behind every event
+    Generate(generate::Args),
+    /// The explorer's fuzzy search, top matches as a table or JSON lines (--json)
+    Search(search::Args),
+    /// Score the space's profiles against ground truth (pairwise precision/recall/F1)
+    Evaluate(evaluate::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -77,6 +93,8 @@ pub struct Globals {
     pub config: Config,
     pub config_path: Option<PathBuf>,
     pub space: String,
+    /// The store directory given on the command line (or environment), if any.
+    pub store_flag: Option<PathBuf>,
 }
 
 impl Globals {
@@ -105,6 +123,7 @@ impl Globals {
             config,
             config_path,
             space: cli.space.clone(),
+            store_flag: cli.store.clone(),
         })
     }
 }
@@ -118,6 +137,13 @@ impl Globals {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let prints_to_stdout = !matches!(
+        cli.command,
+        None | Some(Command::Explore(_) | Command::Demo(_) | Command::Serve(_))
+    );
+    if prints_to_stdout {
+        exit_quietly_on_closed_stdout();
+    }
     let globals = Globals::from_cli(&cli)?;
     match cli.command {
         Some(Command::Config(args)) => config_cmd::run(args, &globals),
@@ -132,7 +158,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Health(args)) => health::run(args, &globals),
         Some(Command::Audience(args)) => audience::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
-        None => anyhow::bail!("no command given; see idgraph --help"),
+        Some(Command::Explore(args)) => explore::run(args, &globals),
+        None => explore::run(explore::Args::default(), &globals),
+        Some(Command::Demo(args)) => demo::run(args, &globals),
+        Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
+        Some(Command::Search(args)) => {
+            let store = globals.open_store()?;
+            let space = store.space(&globals.space)?;
+            let stdout = std::io::stdout();
+            let found = search::run_search(
+                space.as_ref(),
+                &args.query_text(),
+                args.limit,
+                args.json,
+                &mut stdout.lock(),
+            )?;
+            Ok(if found == 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Some(Command::Generate(args)) => generate::run(args, &globals),
     }
 }
 
@@ -164,7 +211,27 @@ pub fn store_readers(store: std::sync::Arc<Store>) -> impl crate::ingest::http::
     }
 }
 
+/// Lets a command that prints to stdout end quietly when its reader goes away
+/// (`idgraph export | head`), as Unix tools do, instead of failing on a closed pipe. Only for
+/// commands without sockets: a server must see EPIPE as an error, never be killed by it.
+fn exit_quietly_on_closed_stdout() {
+    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// An error and its causes on one line.
 pub fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }
