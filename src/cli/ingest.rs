@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::ingest::reader::{open_input, parse_in_background};
 use crate::ingest::{SourcedEvent, route_event};
+use crate::model::event::check_time_bounds;
 use crate::model::time::now;
 use crate::store::Store;
 
@@ -123,6 +124,10 @@ fn ingest_file(
             };
             if event.time().is_none() {
                 event.set_received_at(received);
+            }
+            if let Err(error) = check_time_bounds(&event, received) {
+                report(line, &error.to_string());
+                continue;
             }
             let routing = route_event(
                 &event,

@@ -1,11 +1,13 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
+mod check;
 mod config_cmd;
 mod export;
 mod health;
 mod ingest;
 mod log;
 mod logging;
+pub mod printable;
 mod repair;
 pub mod serve;
 mod show;
@@ -63,6 +65,8 @@ pub enum Command {
     Health(health::Args),
     /// Segment-compatible HTTP tracking API and Profile API reads
     Serve(serve::Args),
+    /// Verify every store invariant; --repair rebuilds the derived records
+    Check(check::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -126,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Log(args)) => log::run(args, &globals),
         Some(Command::Health(args)) => health::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
+        Some(Command::Check(args)) => check::run(args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }
@@ -158,7 +163,7 @@ pub fn store_readers(store: std::sync::Arc<Store>) -> impl crate::ingest::http::
     }
 }
 
-/// An error and its causes on one line.
+/// An error and its causes on one line, safe to print on a terminal.
 pub fn one_line(error: &anyhow::Error) -> String {
-    format!("{error:#}").replace('\n', " ")
+    printable::printable(&format!("{error:#}").replace('\n', " ")).into_owned()
 }
