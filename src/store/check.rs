@@ -142,18 +142,29 @@ impl Store {
     }
 }
 
-/// A key as text for messages: the tag, then printable bytes as they are and others as
+/// A key as text for messages: numeric keys as their numbers, other bytes printable or as
 /// `\xNN`.
 fn key_text(key: &[u8]) -> String {
-    let mut out = String::new();
-    for b in key {
-        if b.is_ascii_graphic() {
-            out.push(*b as char);
-        } else {
-            out.push_str(&format!("\\x{b:02x}"));
+    let n = |at: usize| keys::u64_at(key, at).unwrap_or(0);
+    match (key.first().copied(), key.len()) {
+        (Some(t @ (tag::PROFILE | tag::JOURNAL | tag::UNDO | tag::CLUSTER)), 9) => {
+            format!("{}{}", t as char, n(1))
+        }
+        (Some(tag::HISTORY), 17) => format!("H(p{} #{})", n(1), n(9)),
+        (Some(tag::TIMELINE), 25) => format!("T(cluster {} seq {})", n(1), n(17)),
+        (Some(tag::VIOLATION), 19) => format!("V(cluster {} seq {})", n(1), n(9)),
+        _ => {
+            let mut out = String::new();
+            for b in key {
+                if b.is_ascii_graphic() {
+                    out.push(*b as char);
+                } else {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            out
         }
     }
-    out
 }
 
 fn owner_from(value: &[u8]) -> Option<u64> {
@@ -949,7 +960,7 @@ impl SpaceStore {
         let mut counters_guard = self.lock_writer()?;
         let mut counts = RecordCounts::default();
         let mut graph = self.scan_graph(&mut counts)?;
-        if let Some(version) = graph.newer_version {
+        if let Some(version) = graph.newer_version.or(self.newer_record_version()?) {
             anyhow::bail!(
                 "space {}: records were written by a newer idgraph (format version {version}); repair with that version, or back up with it and restore",
                 self.name
@@ -1067,6 +1078,26 @@ impl SpaceStore {
             *counters_guard = next;
         }
         Ok(repair)
+    }
+
+    /// The format version of a record written by a newer build, if any record is.
+    fn newer_record_version(&self) -> anyhow::Result<Option<u8>> {
+        for record_tag in [
+            tag::PROFILE,
+            tag::TIMELINE,
+            tag::ADJACENCY,
+            tag::VIOLATION,
+            tag::JOURNAL,
+            tag::UNDO,
+        ] {
+            for item in self.tree.scan_prefix([record_tag]) {
+                let (_, value) = item?;
+                if let Some(&version) = value.first().filter(|v| **v > super::FORMAT_VERSION) {
+                    return Ok(Some(version));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The clusters that hold events; unreadable or malformed events are removed.
@@ -1237,8 +1268,15 @@ impl SpaceStore {
         let mut ops: BTreeSet<u64> = BTreeSet::new();
         for item in self.tree.scan_prefix([tag::JOURNAL]) {
             let (key, value) = item?;
-            let Some(op) = keys::u64_at(&key, 1) else { continue };
-            let Ok(entry) = decode::<JournalEntry>(&value) else {
+            let entry = decode::<JournalEntry>(&value).ok();
+            let Some((op, entry)) = keys::u64_at(&key, 1)
+                .zip(entry)
+                .filter(|(op, e)| key.len() == 9 && e.op == *op)
+            else {
+                batch.remove(key.as_ref());
+                repair
+                    .actions
+                    .push(format!("removed unreadable journal record {}", key_text(&key)));
                 continue;
             };
             maxima.op = maxima.op.max(op);
@@ -1290,9 +1328,20 @@ impl SpaceStore {
             ));
         }
         for item in self.tree.scan_prefix([tag::ADJACENCY]) {
-            let (key, _) = item?;
-            if let Some(link) = key.len().checked_sub(8).and_then(|at| keys::u64_at(&key, at)) {
-                maxima.link = maxima.link.max(link);
+            let (key, value) = item?;
+            let link_id = key.len().checked_sub(8).and_then(|at| keys::u64_at(&key, at));
+            let filed = decode::<Link>(&value)
+                .ok()
+                .zip(link_id)
+                .is_some_and(|(link, n)| keys::adjacency(&link.to, n) == key.as_ref());
+            match link_id {
+                Some(n) if filed => maxima.link = maxima.link.max(n),
+                _ => {
+                    batch.remove(key.as_ref());
+                    repair
+                        .actions
+                        .push(format!("removed unreadable link record {}", key_text(&key)));
+                }
             }
         }
         Ok(maxima)
