@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
+mod backup;
 mod check;
 mod config_cmd;
 mod export;
@@ -67,6 +68,10 @@ pub enum Command {
     Serve(serve::Args),
     /// Verify every store invariant; --repair rebuilds the derived records
     Check(check::Args),
+    /// Write every space (events in order, journal) to a portable file (.gz compresses)
+    Backup(backup::BackupArgs),
+    /// Rebuild an empty store from a backup file
+    Restore(backup::RestoreArgs),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -131,6 +136,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Health(args)) => health::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
         Some(Command::Check(args)) => check::run(args, &globals),
+        Some(Command::Backup(args)) => backup::backup(args, &globals),
+        Some(Command::Restore(args)) => backup::restore(args, &globals),
         None => anyhow::bail!("no command given; see idgraph --help"),
     }
 }

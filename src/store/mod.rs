@@ -1,6 +1,7 @@
 //! The sled store: one tree per space (fully isolated graphs), keys in `keys`, records in
 //! `codec`, atomic batch ingest in `ingest`, reads in `read`, manual repair in `repair`.
 
+pub mod backup;
 pub mod check;
 mod codec;
 mod ingest;

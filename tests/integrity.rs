@@ -1,6 +1,7 @@
-//! `idgraph check [--repair]` on real stores: clean stores pass after ingest and every kind
-//! of manual repair; each kind of damage is reported on its own line and repaired so that the
-//! export is what it was.
+//! Store integrity on real stores: `idgraph check [--repair]` passes after ingest and every
+//! kind of manual repair; each kind of damage is reported on its own line and repaired so
+//! that the export is what it was; `backup` then `restore` into a fresh store gives the same
+//! profiles and journal.
 
 mod common;
 
@@ -236,4 +237,93 @@ fn records_of_a_newer_format_are_never_repaired() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("newer idgraph (format version 9)"));
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn backup_then_restore_into_a_fresh_store_gives_the_same_store() {
+    let ws = repaired_store();
+    let other = ws.file(
+        "other.jsonl",
+        &[json!({"type":"identify","userId":"o1","messageId":"m1","timestamp":"2025-03-01T00:00:00Z","traits":{"tier":"gold"}})],
+    );
+    ws.ok(&["--space", "other", "ingest", other.to_str().unwrap()]);
+    for name in ["backup.jsonl", "backup.jsonl.gz"] {
+        let file = ws.path().join(name);
+        ws.idgraph()
+            .args(["backup"])
+            .arg(&file)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("backed up 2 space(s), 10 events"));
+        assert_eq!(mode(&file), 0o600, "{name} is private");
+        let fresh = Workspace::new();
+        fresh
+            .idgraph()
+            .arg("restore")
+            .arg(&file)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("restored 10 events, re-applied 5 manual operations"));
+        for space in ["default", "other"] {
+            assert_eq!(fresh.export(space), ws.export(space), "{name}: space {space}");
+            assert_eq!(
+                fresh.ok(&["--space", space, "log", "--json"]),
+                ws.ok(&["--space", space, "log", "--json"]),
+                "{name}: journal of {space}"
+            );
+        }
+        assert_eq!(
+            fresh.ok(&["show", "user_id:u1", "--json"]),
+            ws.ok(&["show", "user_id:u1", "--json"])
+        );
+        assert_eq!(check(&fresh, &[]).0, 0);
+        fresh
+            .idgraph()
+            .arg("restore")
+            .arg(&file)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("restore needs an empty store"));
+    }
+    let text = std::fs::read_to_string(ws.path().join("backup.jsonl")).unwrap();
+    let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(header["format"], "idgraph-backup");
+    assert_eq!(header["format_version"], 1);
+    assert_eq!(header["spaces"][0]["name"], "default");
+    let events: Vec<Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l.get("event").is_some())
+        .collect();
+    assert_eq!(events[0]["event"]["messageId"], "m1");
+    assert_eq!(events[0]["seq"], 1);
+    assert!(events[0]["channel"].is_string() && events[0]["source"].is_string());
+}
+
+#[test]
+fn restore_refuses_what_is_not_a_backup() {
+    let ws = Workspace::new();
+    let file = ws.write("not.jsonl", "{\"type\":\"page\"}\n");
+    ws.idgraph()
+        .arg("restore")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not an idgraph backup"));
+    let newer = ws.write(
+        "newer.jsonl",
+        "{\"format\":\"idgraph-backup\",\"format_version\":7,\"idgraph_version\":\"9.0.0\",\"created_at\":\"x\",\"spaces\":[]}\n",
+    );
+    ws.idgraph()
+        .arg("restore")
+        .arg(&newer)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("format version 7"));
 }
