@@ -327,3 +327,36 @@ fn restore_refuses_what_is_not_a_backup() {
         .code(1)
         .stderr(predicate::str::contains("format version 7"));
 }
+
+/// Every file and directory under `dir`, with its permission bits.
+fn modes_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, u32)>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        out.push((path.clone(), mode(&path)));
+        if path.is_dir() {
+            modes_under(&path, out);
+        }
+    }
+}
+
+#[test]
+fn files_sled_creates_while_the_store_is_open_are_private_too() {
+    let ws = Workspace::new();
+    ws.ok(&["check"]);
+    // A value this large is kept by sled as a separate blob file, created mid-run.
+    let big = json!({"type":"identify","userId":"u-big","messageId":"big",
+        "timestamp":"2025-01-01T00:00:00Z","traits":{"notes":"n".repeat(700_000)}});
+    let file = ws.file("big.jsonl", &[big]);
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let backup = ws.path().join("b.jsonl.gz");
+    ws.ok(&["backup", backup.to_str().unwrap()]);
+    let mut modes = Vec::new();
+    modes_under(&ws.store(), &mut modes);
+    assert!(
+        modes.iter().any(|(p, _)| p.to_string_lossy().contains("blobs/")),
+        "expected a blob file: {modes:?}"
+    );
+    for (path, mode) in modes.iter().chain([(backup.clone(), mode(&backup))].iter()) {
+        assert_eq!(mode & 0o077, 0, "{} has mode {mode:o}", path.display());
+    }
+}

@@ -135,6 +135,13 @@ impl Store {
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    // Every file this process creates from now on (sled's snapshots and blobs written while
+    // the store is open, backups) is readable by the owner only.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
