@@ -28,9 +28,28 @@ fn repaired_store() -> Workspace {
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());
     ws.ok(&["ingest", file.to_str().unwrap()]);
-    ws.ok(&["merge", "user_id:u2", "anonymous_id:anon-3", "--reason", "same"]);
-    ws.ok(&["merge", "user_id:u1", "user_id:u3", "--reason", "same", "--force"]);
-    ws.ok(&["split", "ios.id:DEV1", "anonymous_id:ios-anon", "--reason", "shared iPad"]);
+    ws.ok(&[
+        "merge",
+        "user_id:u2",
+        "anonymous_id:anon-3",
+        "--reason",
+        "same",
+    ]);
+    ws.ok(&[
+        "merge",
+        "user_id:u1",
+        "user_id:u3",
+        "--reason",
+        "same",
+        "--force",
+    ]);
+    ws.ok(&[
+        "split",
+        "ios.id:DEV1",
+        "anonymous_id:ios-anon",
+        "--reason",
+        "shared iPad",
+    ]);
     let later = ws.file(
         "later.jsonl",
         &[
@@ -103,7 +122,11 @@ fn damage_is_found_and_repaired(damage: impl FnOnce(&sled::Tree), expected: &[&s
     for text in expected {
         assert!(out.contains(text), "expected {text:?} in:\n{out}");
     }
-    assert!(out.lines().all(|l| l.starts_with("default: ") || l.starts_with("checked ")), "{out}");
+    assert!(
+        out.lines()
+            .all(|l| l.starts_with("default: ") || l.starts_with("checked ")),
+        "{out}"
+    );
     let (code, out) = check(&ws, &["--repair"]);
     assert_eq!(code, 0, "repair must fix it: {out}");
     assert!(out.contains("repaired: "), "{out}");
@@ -199,7 +222,8 @@ fn a_duplicate_event_is_removed() {
 fn broken_counters_are_rebuilt() {
     damage_is_found_and_repaired(
         |tree| {
-            tree.insert(keys::meta("counters"), &b"\x01\xff"[..]).unwrap();
+            tree.insert(keys::meta("counters"), &b"\x01\xff"[..])
+                .unwrap();
         },
         &["record Mcounters does not decode"],
     );
@@ -268,9 +292,15 @@ fn backup_then_restore_into_a_fresh_store_gives_the_same_store() {
             .arg(&file)
             .assert()
             .success()
-            .stderr(predicate::str::contains("restored 10 events, re-applied 5 manual operations"));
+            .stderr(predicate::str::contains(
+                "restored 10 events, re-applied 5 manual operations",
+            ));
         for space in ["default", "other"] {
-            assert_eq!(fresh.export(space), ws.export(space), "{name}: space {space}");
+            assert_eq!(
+                fresh.export(space),
+                ws.export(space),
+                "{name}: space {space}"
+            );
             assert_eq!(
                 fresh.ok(&["--space", space, "log", "--json"]),
                 ws.ok(&["--space", space, "log", "--json"]),
@@ -354,7 +384,9 @@ fn files_sled_creates_while_the_store_is_open_are_private_too() {
     let backup = ws.path().join("b.jsonl.gz");
     ws.ok(&["backup", backup.to_str().unwrap()]);
     assert!(
-        modes.iter().any(|(p, _)| p.to_string_lossy().contains("blobs/")),
+        modes
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().contains("blobs/")),
         "expected a blob file: {modes:?}"
     );
     for (path, mode) in modes.iter().chain([(backup.clone(), mode(&backup))].iter()) {

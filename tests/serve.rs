@@ -112,7 +112,7 @@ fn every_acknowledged_event_is_in_the_store_after_a_shutdown_mid_load() {
     let stored: BTreeSet<String> = ws
         .export("default")
         .iter()
-        .flat_map(|p| ids_of(p))
+        .flat_map(ids_of)
         .filter_map(|id| id.strip_prefix("user_id:").map(str::to_string))
         .collect();
     let lost: Vec<&String> = acknowledged.difference(&stored).collect();

@@ -32,7 +32,8 @@ pub struct RestoreArgs {
 }
 
 fn is_gzip(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// Creates a file readable and writable by the owner only.
@@ -66,7 +67,10 @@ pub fn backup(args: BackupArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         let header = if is_gzip(&args.file) {
             let mut out = GzEncoder::new(BufWriter::new(file), Compression::default());
             let header = store.backup(&mut out)?;
-            out.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            out.finish()?
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_all()?;
             header
         } else {
             let mut out = BufWriter::new(file);

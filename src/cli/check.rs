@@ -74,7 +74,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
             if problems == 0 {
                 "every invariant holds".to_string()
             } else {
-                format!("{problems} problem(s); idgraph check --repair rebuilds the derived records")
+                format!(
+                    "{problems} problem(s); idgraph check --repair rebuilds the derived records"
+                )
             }
         );
         if !repairs.is_empty() {

@@ -17,6 +17,7 @@ use crate::model::time::now;
 use crate::store::Store;
 
 use super::Globals;
+use super::printable::printable;
 
 /// Arguments of `idgraph ingest`.
 #[derive(Debug, clap::Args)]
@@ -107,7 +108,8 @@ fn ingest_file(
     let mut report = |line: u64, message: &str| {
         summary.rejected += 1;
         if summary.rejected <= MAX_PRINTED_ERRORS {
-            bar.suspend(|| eprintln!("idgraph: {name}:{line}: {message}"));
+            let text = format!("idgraph: {name}:{line}: {message}");
+            bar.suspend(|| eprintln!("{}", printable(&text)));
         }
     };
     for chunk in chunks {

@@ -9,7 +9,8 @@ use std::borrow::Cow;
 /// Whether a character must not be printed raw: C0 and C1 controls, DEL, and the Unicode
 /// bidirectional controls that can reorder what a reader sees.
 fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The text with every unsafe character replaced by a visible `\u{…}` escape, so a line
@@ -44,6 +45,9 @@ mod tests {
         assert!(matches!(printable("plain"), Cow::Borrowed(_)));
         assert_eq!(printable("a\u{1b}[31mred\u{7}"), "a\\u{1b}[31mred\\u{7}");
         assert_eq!(printable("two\nlines\r"), "two\\u{a}lines\\u{d}");
-        assert_eq!(printable("\u{9b}2J \u{202e}evil"), "\\u{9b}2J \\u{202e}evil");
+        assert_eq!(
+            printable("\u{9b}2J \u{202e}evil"),
+            "\\u{9b}2J \\u{202e}evil"
+        );
     }
 }

@@ -71,10 +71,7 @@ pub fn parse_line(bytes: &[u8]) -> Result<Event, String> {
 /// Reads one line (up to and including `\n`) into `buffer`, keeping at most
 /// [`MAX_LINE_BYTES`] + 1 bytes of it. Returns the bytes consumed and whether the line was
 /// longer than the limit (its content is then dropped).
-fn read_line_bounded(
-    reader: &mut dyn BufRead,
-    buffer: &mut Vec<u8>,
-) -> io::Result<(usize, bool)> {
+fn read_line_bounded(reader: &mut dyn BufRead, buffer: &mut Vec<u8>) -> io::Result<(usize, bool)> {
     let mut consumed = 0;
     let mut too_long = false;
     loop {
@@ -201,9 +198,11 @@ mod tests {
 
     #[test]
     fn names_invalid_utf8_and_deep_nesting() {
-        assert!(parse_line(b"{\"type\":\"page\",\"userId\":\"\xff\"}")
-            .unwrap_err()
-            .starts_with("not valid UTF-8"));
+        assert!(
+            parse_line(b"{\"type\":\"page\",\"userId\":\"\xff\"}")
+                .unwrap_err()
+                .starts_with("not valid UTF-8")
+        );
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert_eq!(
             parse_line(deep.as_bytes()).unwrap_err(),

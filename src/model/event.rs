@@ -406,13 +406,11 @@ mod tests {
 
     #[test]
     fn inexact_numeric_ids_are_refused() {
-        let e = Event::from_json(json!({"type":"page","userId":18446744073709551615_u64}))
-            .unwrap();
+        let e = Event::from_json(json!({"type":"page","userId":18446744073709551615_u64})).unwrap();
         assert_eq!(e.user_id.as_deref(), Some("18446744073709551615"));
-        let big: Value = serde_json::from_str(
-            r#"{"type":"page","userId":123456789012345678901234567890}"#,
-        )
-        .unwrap();
+        let big: Value =
+            serde_json::from_str(r#"{"type":"page","userId":123456789012345678901234567890}"#)
+                .unwrap();
         let err = Event::from_json(big).unwrap_err();
         assert!(err.to_string().contains("send it as a string"), "{err}");
         assert!(Event::from_json(json!({"type":"page","anonymousId":1.5})).is_err());
@@ -428,7 +426,10 @@ mod tests {
         assert!(at(json!("2023-11-14T00:00:00Z")).is_ok());
         assert!(at(json!("1970-01-01T00:00:00Z")).is_ok());
         let old = at(json!("0001-01-01T00:00:00Z")).unwrap_err().to_string();
-        assert!(old.contains("\"timestamp\" 0001-01-01T00:00:00.000Z is out of range"), "{old}");
+        assert!(
+            old.contains("\"timestamp\" 0001-01-01T00:00:00.000Z is out of range"),
+            "{old}"
+        );
         assert!(at(json!(received + DAY + 1)).is_err());
         assert!(at(json!(received + DAY)).is_ok());
         let e = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();

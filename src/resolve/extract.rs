@@ -231,13 +231,24 @@ mod tests {
     #[test]
     fn over_long_identifiers_are_blocked_and_quoted_short() {
         let long = "x".repeat(MAX_IDENTIFIER_BYTES + 1);
-        let e = extract(json!({"type": "identify", "userId": long, "anonymousId": "a1",
-            "context": {"externalIds": [{"id": "1", "type": "t".repeat(200), "collection": "users"}]}}));
+        let e = extract(
+            json!({"type": "identify", "userId": long, "anonymousId": "a1",
+            "context": {"externalIds": [{"id": "1", "type": "t".repeat(200), "collection": "users"}]}}),
+        );
         assert_eq!(ids(&e), ["anonymous_id:a1"]);
         assert_eq!(e.blocked.len(), 2);
         assert!(e.blocked[0].0.value.len() < 80);
-        assert!(e.blocked[0].1.to_string().contains("1025 bytes"), "{}", e.blocked[0].1);
-        assert!(e.blocked[1].1.to_string().contains("identifier type is 200 bytes"));
+        assert!(
+            e.blocked[0].1.to_string().contains("1025 bytes"),
+            "{}",
+            e.blocked[0].1
+        );
+        assert!(
+            e.blocked[1]
+                .1
+                .to_string()
+                .contains("identifier type is 200 bytes")
+        );
         let fits = "y".repeat(MAX_IDENTIFIER_BYTES);
         let e = extract(json!({"type": "page", "userId": fits}));
         assert_eq!(e.identifiers.len(), 1);

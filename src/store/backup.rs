@@ -27,10 +27,10 @@ use crate::model::time::{format_time, now};
 use crate::model::{Event, JournalAction, JournalEntry, StoredEvent};
 use crate::query::{GraphRead, GraphRepair};
 
+use super::Store;
 use super::codec::{decode, encode};
 use super::keys::{self, tag};
 use super::space::{Counters, SpaceStore};
-use super::Store;
 
 /// The `format` of the header line.
 pub const BACKUP_FORMAT: &str = "idgraph-backup";
@@ -293,8 +293,8 @@ impl SpaceStore {
         let mut position = 0_u64;
         for item in self.tree.scan_prefix([tag::JOURNAL]) {
             let (_, value) = item?;
-            let entry: JournalEntry = decode(&value)
-                .with_context(|| format!("space {}: journal entry", self.name))?;
+            let entry: JournalEntry =
+                decode(&value).with_context(|| format!("space {}: journal entry", self.name))?;
             position = match &entry.action {
                 JournalAction::AutoMerge { message_id, .. } => self
                     .tree
@@ -345,8 +345,8 @@ impl SpaceStore {
                 .tree
                 .get(&key)?
                 .with_context(|| format!("space {}: event seq {seq} vanished", self.name))?;
-            let stored: StoredEvent = decode(&value)
-                .with_context(|| format!("space {}: event seq {seq}", self.name))?;
+            let stored: StoredEvent =
+                decode(&value).with_context(|| format!("space {}: event seq {seq}", self.name))?;
             let event: Value = serde_json::from_str(&stored.raw_json)
                 .with_context(|| format!("space {}: event seq {seq} JSON", self.name))?;
             let line = EventLine {

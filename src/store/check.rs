@@ -242,10 +242,7 @@ impl SpaceStore {
             );
         }
         for id in &graph.lost_profiles {
-            out.report(
-                "profile",
-                format!("profile p{id}: record does not decode"),
-            );
+            out.report("profile", format!("profile p{id}: record does not decode"));
         }
         let cluster_owner = self.check_membership(&graph, &mut out);
         let wanted = HashSet::new();
@@ -268,12 +265,11 @@ impl SpaceStore {
             }
             graph.unreadable.push((key.to_vec(), error.to_string()));
         };
-        match self.tree.get(keys::meta(COUNTERS))? {
-            Some(bytes) => match decode::<Counters>(&bytes) {
+        if let Some(bytes) = self.tree.get(keys::meta(COUNTERS))? {
+            match decode::<Counters>(&bytes) {
                 Ok(c) => graph.counters = Some(c),
                 Err(e) => note(&mut graph, &keys::meta(COUNTERS), e),
-            },
-            None => {}
+            }
         }
         for item in self.tree.scan_prefix([tag::PROFILE]) {
             let (key, value) = item?;
@@ -314,7 +310,10 @@ impl SpaceStore {
         for item in self.tree.scan_prefix([tag::CLUSTER]) {
             let (key, value) = item?;
             counts.clusters += 1;
-            match ((key.len() == 9).then(|| keys::u64_at(&key, 1)).flatten(), owner_from(&value)) {
+            match (
+                (key.len() == 9).then(|| keys::u64_at(&key, 1)).flatten(),
+                owner_from(&value),
+            ) {
                 (Some(cluster), Some(owner)) => {
                     graph.cluster_map.insert(cluster, owner);
                 }
@@ -371,7 +370,9 @@ impl SpaceStore {
                     } else {
                         out.report(
                             "cluster",
-                            format!("cluster {cluster} is listed by two profiles: p{other} and p{id}"),
+                            format!(
+                                "cluster {cluster} is listed by two profiles: p{other} and p{id}"
+                            ),
                         );
                     }
                 }
@@ -437,7 +438,10 @@ impl SpaceStore {
                 (key.len() == 25).then(|| keys::u64_at(&key, 1)).flatten(),
                 keys::timeline_entry(&key),
             ) else {
-                out.report("event", format!("malformed timeline key {}", key_text(&key)));
+                out.report(
+                    "event",
+                    format!("malformed timeline key {}", key_text(&key)),
+                );
                 continue;
             };
             let stored: StoredEvent = match decode(&value) {
@@ -515,10 +519,11 @@ impl SpaceStore {
             };
             for id in &stored.identifiers {
                 if wanted.contains(id) {
-                    let entry = events
-                        .seen
-                        .entry(id.clone())
-                        .or_insert((time, time, stored.source.clone()));
+                    let entry = events.seen.entry(id.clone()).or_insert((
+                        time,
+                        time,
+                        stored.source.clone(),
+                    ));
                     if time < entry.0 {
                         entry.0 = time;
                         entry.2 = stored.source.clone();
@@ -617,7 +622,10 @@ impl SpaceStore {
                 (key.len() == 19).then(|| keys::u64_at(&key, 1)).flatten(),
                 keys::u64_at(&key, 9),
             ) else {
-                out.report("violation", format!("malformed violation key {}", key_text(&key)));
+                out.report(
+                    "violation",
+                    format!("malformed violation key {}", key_text(&key)),
+                );
                 continue;
             };
             if let Err(e) = decode::<Violation>(&value) {
@@ -667,7 +675,10 @@ impl SpaceStore {
             let (key, value) = item?;
             out.records.journal += 1;
             let Some(op) = (key.len() == 9).then(|| keys::u64_at(&key, 1)).flatten() else {
-                out.report("journal", format!("malformed journal key {}", key_text(&key)));
+                out.report(
+                    "journal",
+                    format!("malformed journal key {}", key_text(&key)),
+                );
                 continue;
             };
             maxima.op = maxima.op.max(op);
@@ -695,7 +706,10 @@ impl SpaceStore {
                 (Some(profile), Some(op)) => {
                     history.insert((profile, op));
                 }
-                _ => out.report("history", format!("malformed history key {}", key_text(&key))),
+                _ => out.report(
+                    "history",
+                    format!("malformed history key {}", key_text(&key)),
+                ),
             }
         }
         let mut undo: BTreeSet<u64> = BTreeSet::new();
@@ -775,11 +789,17 @@ impl SpaceStore {
         for item in self.tree.scan_prefix([tag::ADJACENCY]) {
             let (key, value) = item?;
             out.records.links += 1;
-            let link_id = key.len().checked_sub(8).and_then(|at| keys::u64_at(&key, at));
+            let link_id = key
+                .len()
+                .checked_sub(8)
+                .and_then(|at| keys::u64_at(&key, at));
             let link = match decode::<Link>(&value) {
                 Ok(link) => link,
                 Err(e) => {
-                    out.report("link", format!("link {} does not decode: {e}", key_text(&key)));
+                    out.report(
+                        "link",
+                        format!("link {} does not decode: {e}", key_text(&key)),
+                    );
                     continue;
                 }
             };
@@ -787,7 +807,10 @@ impl SpaceStore {
             else {
                 out.report(
                     "link",
-                    format!("link {} -> {} is filed under another identifier", link.from, link.to),
+                    format!(
+                        "link {} -> {} is filed under another identifier",
+                        link.from, link.to
+                    ),
                 );
                 continue;
             };
@@ -859,7 +882,11 @@ struct Maxima {
 }
 
 /// Differences between a stored profile and what its events say.
-fn derived_mismatches(profile: &Profile, derived: &Derived, violations: Option<u64>) -> Vec<String> {
+fn derived_mismatches(
+    profile: &Profile,
+    derived: &Derived,
+    violations: Option<u64>,
+) -> Vec<String> {
     let mut out = Vec::new();
     if profile.event_count != derived.events {
         out.push(format!(
@@ -940,14 +967,20 @@ fn check_counters(
     if counters.profiles != profiles {
         out.report(
             "counters",
-            format!("profile count is {} but {profiles} profiles are stored", counters.profiles),
+            format!(
+                "profile count is {} but {profiles} profiles are stored",
+                counters.profiles
+            ),
         );
     }
     let stored_events = events.count + events.duplicates.len() as u64;
     if counters.events != stored_events {
         out.report(
             "counters",
-            format!("event count is {} but {stored_events} events are stored", counters.events),
+            format!(
+                "event count is {} but {stored_events} events are stored",
+                counters.events
+            ),
         );
     }
 }
@@ -973,9 +1006,10 @@ impl SpaceStore {
         let mut batch = sled::Batch::default();
         for (key, reason) in &graph.unreadable {
             batch.remove(key.as_slice());
-            repair
-                .actions
-                .push(format!("removed unreadable record {} ({reason})", key_text(key)));
+            repair.actions.push(format!(
+                "removed unreadable record {} ({reason})",
+                key_text(key)
+            ));
         }
         let event_clusters = self.event_clusters(&mut batch, &mut repair)?;
         let mut changed: BTreeSet<u64> = BTreeSet::new();
@@ -995,9 +1029,9 @@ impl SpaceStore {
                 let (vkey, _) = item?;
                 batch.remove(vkey);
             }
-            repair
-                .actions
-                .push(format!("removed duplicate event seq {seq} (its messageId is stored as another event)"));
+            repair.actions.push(format!(
+                "removed duplicate event seq {seq} (its messageId is stored as another event)"
+            ));
         }
         for (message_id, key) in &events.message_fixes {
             batch.insert(keys::message(message_id), key.as_slice());
@@ -1016,9 +1050,9 @@ impl SpaceStore {
                     pins: Vec::new(),
                 });
                 changed.insert(*owner);
-                repair
-                    .actions
-                    .push(format!("added {id} to p{owner}, whose events it attributed"));
+                repair.actions.push(format!(
+                    "added {id} to p{owner}, whose events it attributed"
+                ));
             }
         }
         for (id, profile) in graph.profiles.iter_mut() {
@@ -1050,9 +1084,10 @@ impl SpaceStore {
             profile.violation_count =
                 u32::try_from(violations.get(id).copied().unwrap_or(0)).unwrap_or(u32::MAX);
             changed.insert(*id);
-            repair
-                .actions
-                .push(format!("recomputed p{id} from its events: {}", problems.join("; ")));
+            repair.actions.push(format!(
+                "recomputed p{id} from its events: {}",
+                problems.join("; ")
+            ));
         }
         for id in &changed {
             if let Some(profile) = graph.profiles.get(id) {
@@ -1118,9 +1153,10 @@ impl SpaceStore {
                 }
                 _ => {
                     batch.remove(key.as_ref());
-                    repair
-                        .actions
-                        .push(format!("removed unreadable event record {}", key_text(&key)));
+                    repair.actions.push(format!(
+                        "removed unreadable event record {}",
+                        key_text(&key)
+                    ));
                 }
             }
         }
@@ -1159,9 +1195,9 @@ impl SpaceStore {
                     .is_some_and(|e| e.message_id == message_id);
             if !valid {
                 batch.remove(key);
-                repair
-                    .actions
-                    .push(format!("removed index entry of messageId {message_id}: no such event"));
+                repair.actions.push(format!(
+                    "removed index entry of messageId {message_id}: no such event"
+                ));
             }
         }
         Ok(())
@@ -1226,7 +1262,9 @@ impl SpaceStore {
         for (id, owner) in &owners {
             if graph.owners.get(*id) != Some(owner) {
                 batch.insert(keys::identifier(id), &owner.to_be_bytes()[..]);
-                repair.actions.push(format!("owner of {id} set to p{owner}"));
+                repair
+                    .actions
+                    .push(format!("owner of {id} set to p{owner}"));
             }
         }
         for id in graph.owners.keys() {
@@ -1248,9 +1286,9 @@ impl SpaceStore {
         for cluster in graph.cluster_map.keys() {
             if !clusters.contains_key(cluster) {
                 batch.remove(keys::cluster(*cluster));
-                repair
-                    .actions
-                    .push(format!("removed cluster entry {cluster}: no profile lists it"));
+                repair.actions.push(format!(
+                    "removed cluster entry {cluster}: no profile lists it"
+                ));
             }
         }
         Ok(())
@@ -1274,9 +1312,10 @@ impl SpaceStore {
                 .filter(|(op, e)| key.len() == 9 && e.op == *op)
             else {
                 batch.remove(key.as_ref());
-                repair
-                    .actions
-                    .push(format!("removed unreadable journal record {}", key_text(&key)));
+                repair.actions.push(format!(
+                    "removed unreadable journal record {}",
+                    key_text(&key)
+                ));
                 continue;
             };
             maxima.op = maxima.op.max(op);
@@ -1315,9 +1354,10 @@ impl SpaceStore {
                 }
                 _ => {
                     batch.remove(key.as_ref());
-                    repair
-                        .actions
-                        .push(format!("removed undo data {}: no journal entry", key_text(&key)));
+                    repair.actions.push(format!(
+                        "removed undo data {}: no journal entry",
+                        key_text(&key)
+                    ));
                 }
             }
         }
@@ -1329,7 +1369,10 @@ impl SpaceStore {
         }
         for item in self.tree.scan_prefix([tag::ADJACENCY]) {
             let (key, value) = item?;
-            let link_id = key.len().checked_sub(8).and_then(|at| keys::u64_at(&key, at));
+            let link_id = key
+                .len()
+                .checked_sub(8)
+                .and_then(|at| keys::u64_at(&key, at));
             let filed = decode::<Link>(&value)
                 .ok()
                 .zip(link_id)
@@ -1386,9 +1429,9 @@ fn mend_membership(
         }
         graph.profiles.insert(id, profile);
         changed.insert(id);
-        repair
-            .actions
-            .push(format!("rebuilt lost profile p{id} from its identifiers, clusters and events"));
+        repair.actions.push(format!(
+            "rebuilt lost profile p{id} from its identifiers, clusters and events"
+        ));
     }
     // Each cluster in one profile: the one C names, else the profile of that id, else the
     // lowest id.
@@ -1418,9 +1461,9 @@ fn mend_membership(
                 .retain(|c| (*c != cluster || id == keep) && seen.insert(*c));
             if profile.clusters.len() != before {
                 changed.insert(id);
-                repair
-                    .actions
-                    .push(format!("cluster {cluster} left p{id} (it belongs to p{keep})"));
+                repair.actions.push(format!(
+                    "cluster {cluster} left p{id} (it belongs to p{keep})"
+                ));
             }
         }
     }
@@ -1477,16 +1520,21 @@ fn mend_membership(
         });
         wanted.insert(identifier.clone());
         changed.insert(*owner);
-        repair
-            .actions
-            .push(format!("{identifier} added to p{owner}, which its owner entry names"));
+        repair.actions.push(format!(
+            "{identifier} added to p{owner}, which its owner entry names"
+        ));
     }
     graph.lost_profiles.clear();
     wanted
 }
 
 /// Counters that cover every id in use and count what is stored.
-fn rebuilt_counters(graph: &Graph, events: &Events, maxima: &Maxima, current: Counters) -> Counters {
+fn rebuilt_counters(
+    graph: &Graph,
+    events: &Events,
+    maxima: &Maxima,
+    current: Counters,
+) -> Counters {
     let stored = graph.counters.unwrap_or(current);
     let max_profile = graph
         .profiles

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::time::format_time;
 use crate::model::event::check_time_bounds;
+use crate::model::time::format_time;
 use crate::model::{CallType, Event, EventError, Millis};
 
 use super::decode::json_kind;
