@@ -112,6 +112,7 @@ fn ingest_file(
             bar.suspend(|| eprintln!("{}", printable(&text)));
         }
     };
+    let lines_before = summary.lines;
     for chunk in chunks {
         let received = now();
         let mut by_space: BTreeMap<String, (Vec<u64>, Vec<SourcedEvent>)> = BTreeMap::new();
@@ -157,6 +158,12 @@ fn ingest_file(
         }
     }
     bar.finish_and_clear();
+    if summary.lines == lines_before {
+        eprintln!(
+            "{}",
+            printable(&format!("idgraph: warning: {name} holds no events"))
+        );
+    }
     Ok(())
 }
 
