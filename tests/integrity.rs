@@ -393,3 +393,27 @@ fn files_sled_creates_while_the_store_is_open_are_private_too() {
         assert_eq!(mode & 0o077, 0, "{} has mode {mode:o}", path.display());
     }
 }
+
+/// Regression of the first fuzzing finding: events sent without a messageId get one made
+/// from their content; after a restore, ingesting the same file again must still find
+/// them duplicates.
+#[test]
+fn events_without_message_ids_stay_deduplicated_across_backup_and_restore() {
+    let ws = Workspace::new();
+    let lines = [
+        json!({"type":"alias","userId":"u2","previousId":"a9"}),
+        json!({"type":"page","anonymousId":"a1","name":"Home"}),
+        json!({"type":"identify","userId":"u2","anonymousId":"a1","traits":{"plan":"pro"}}),
+    ];
+    let file = ws.file("e.jsonl", &lines);
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let backup = ws.path().join("b.jsonl");
+    ws.ok(&["backup", backup.to_str().unwrap()]);
+    let fresh = Workspace::new();
+    fresh.ok(&["restore", backup.to_str().unwrap()]);
+    let out = fresh.ok(&["ingest", "--json", file.to_str().unwrap()]);
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["duplicates"], 3, "{summary}");
+    assert_eq!(fresh.export("default"), ws.export("default"));
+    assert_eq!(check(&fresh, &[]).0, 0);
+}

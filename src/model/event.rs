@@ -133,7 +133,7 @@ impl Event {
     }
 
     /// Reads an event from a JSON object.
-    pub fn from_map(raw: Map<String, Value>) -> Result<Event, EventError> {
+    pub fn from_map(mut raw: Map<String, Value>) -> Result<Event, EventError> {
         let call = match raw.get("type") {
             None | Some(Value::Null) => return Err(EventError::MissingType),
             Some(Value::String(name)) => CallType::from_name(&name.to_ascii_lowercase())
@@ -155,7 +155,13 @@ impl Event {
         }
         let message_id = match id_field(&raw, "messageId")? {
             Some(id) => id,
-            None => content_message_id(&raw),
+            None => {
+                // Written into the JSON, so the stored event reads back with the same id
+                // after server-set fields (receivedAt, timestamp) change its content.
+                let id = content_message_id(&raw);
+                raw.insert("messageId".into(), Value::String(id.clone()));
+                id
+            }
         };
         Ok(Event {
             call,
@@ -452,6 +458,21 @@ mod tests {
         let t = e.profile_traits();
         assert_eq!(t["plan"], "pro");
         assert_eq!(t["email"], "a@x.io");
+    }
+
+    /// Found by fuzzing (fuzz/artifacts/event_parser/crash-852a0d8a…): an event without a
+    /// messageId read back from its stored JSON, after receivedAt was set, got another
+    /// content id, so a restore or a re-ingest after restore would duplicate it.
+    #[test]
+    fn generated_message_ids_survive_the_stored_json() {
+        let line = br#"{"type": "alias", "userId": "u2", "previousId": "a9"}"#;
+        let value: Value = serde_json::from_slice(line).unwrap();
+        let mut e = Event::from_json(value.clone()).unwrap();
+        e.set_received_at(1_700_000_000_000);
+        e.set_timestamp(1_700_000_000_000);
+        let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
+        assert_eq!(Event::from_json(stored).unwrap().message_id, e.message_id);
+        assert_eq!(Event::from_json(value).unwrap().message_id, e.message_id);
     }
 
     #[test]
