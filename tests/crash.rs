@@ -76,7 +76,7 @@ fn journeys(events: usize, seed: u64) -> Vec<Vec<Value>> {
                 json!({"type":"identify","anonymousId":anon(d),"userId":user,
                 "messageId":format!("m-{person}-{}", out.len()),"timestamp":tick(&mut rng),
                 "traits":{"email":format!("p{person}@example.io"),"name":format!("Person {person}"),
-                    "plan":["free","pro","team"][rng.below(3) as usize],"device_count":d + 1}}),
+                    "plan":(["free","pro","team"][rng.below(3) as usize]),"device_count":d + 1}}),
             );
         }
         for _ in 0..rng.below(6) {
@@ -159,6 +159,16 @@ fn stored_message_ids(ws: &Workspace) -> BTreeSet<String> {
         .collect()
 }
 
+/// Kills a child process when dropped (a failing test must not leave a server running).
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn kill_9(child: &mut Child) {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
@@ -183,8 +193,13 @@ fn crash_ingest(kills: u64, events: usize, seed: u64) {
     let window = took.as_millis().max(50) as u64;
     let mut progress = Vec::new();
     for kill in 0..kills {
-        let mut child = ws
-            .idgraph()
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("idgraph"))
+            .env("HOME", ws.path())
+            .env("XDG_CONFIG_HOME", ws.path().join("config"))
+            .env_remove("IDGRAPH_CONFIG")
+            .env_remove("IDGRAPH_SPACE")
+            .arg("--store")
+            .arg(ws.store())
             .arg("ingest")
             .arg(&file)
             .stdout(Stdio::null())
@@ -278,7 +293,8 @@ fn crash_serve(kills: u64, events: usize, seed: u64) {
         "config.toml",
         "[sources.web]\nwrite_key = \"WK\"\nspace = \"default\"\nchannel = \"web\"\n",
     );
-    let (mut server, addr) = start_server(&ws, &config);
+    let (server, addr) = start_server(&ws, &config);
+    let mut server = Reaper(server);
     let addr = Arc::new(Mutex::new(addr));
     let acknowledged: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let started = Instant::now();
@@ -323,7 +339,7 @@ fn crash_serve(kills: u64, events: usize, seed: u64) {
     let mut figures = Vec::new();
     for kill in 0..kills {
         std::thread::sleep(Duration::from_millis(100 + rng.below(600)));
-        kill_9(&mut server);
+        kill_9(&mut server.0);
         let acked_before_kill = acknowledged.lock().expect("acked").clone();
         let after = format!("after serve kill {}", kill + 1);
         check_passes(&ws, &after);
@@ -337,17 +353,17 @@ fn crash_serve(kills: u64, events: usize, seed: u64) {
         );
         figures.push((acked_before_kill.len(), stored.len()));
         let (next, next_addr) = start_server(&ws, &config);
-        server = next;
+        server = Reaper(next);
         *addr.lock().expect("addr") = next_addr;
     }
     for client in clients {
         client.join().expect("client");
     }
     Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .expect("kill");
-    server.wait().expect("server exits");
+    server.0.wait().expect("server exits");
     let stored_events = check_passes(&ws, "after the final serve run");
     assert_eq!(
         stored_events,

@@ -114,8 +114,13 @@ fn cli_rejects_each_hostile_line_clearly_and_keeps_the_good_ones() {
         ),
         (
             "escape-type.jsonl",
-            format!("{{\"type\":\"{ESC}[2J{ESC}]0;pwned\\u0007\",\"userId\":\"u\"}}").into_bytes(),
-            "unknown event type",
+            b"{\"type\":\"\\u001b[2J\\u001b]0;pwned\\u0007\",\"userId\":\"u\"}".to_vec(),
+            "unknown event type \"\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\"",
+        ),
+        (
+            "raw-control.jsonl",
+            format!("{{\"type\":\"page\",\"userId\":\"u{ESC}\"}}").into_bytes(),
+            "invalid JSON: control character",
         ),
         (
             "old.jsonl",
@@ -268,6 +273,16 @@ fn start_server(ws: &Workspace, config: &std::path::Path) -> (Child, String) {
     (child, addr)
 }
 
+/// Kills a child process when dropped (a failing test must not leave a server running).
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// POSTs raw bytes to /v1/batch; returns the status and the JSON body (`Null` when the
 /// server closed the connection before answering).
 fn post_raw(addr: &str, body: &[u8]) -> (u16, Value) {
@@ -302,10 +317,11 @@ fn server_answers_hostile_bodies_with_4xx_json_and_keeps_the_good_items() {
         "config.toml",
         "[sources.web]\nwrite_key = \"WK\"\nspace = \"default\"\nchannel = \"web\"\n",
     );
-    let (mut server, addr) = start_server(&ws, &config);
+    let (server, addr) = start_server(&ws, &config);
+    let mut server = Reaper(server);
     let now = idgraph::model::time::format_time(idgraph::model::time::now());
     let ok_item = |n: usize| json!({"type":"identify","userId":format!("good-{n}"),"messageId":format!("good-{n}"),"timestamp":now});
-    let mut expect_error = |body: Vec<u8>, code: &str| {
+    let expect_error = |body: Vec<u8>, code: &str| {
         let (status, reply) = post_raw(&addr, &body);
         assert!((400..500).contains(&status), "{code}: status {status}");
         assert_eq!(reply["success"], false, "{code}: {reply}");
@@ -372,10 +388,10 @@ fn server_answers_hostile_bodies_with_4xx_json_and_keeps_the_good_items() {
     assert_eq!((status, &reply["received"]), (200, &json!(0)));
 
     Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
-    server.wait().unwrap();
+    server.0.wait().unwrap();
     assert_eq!(stored_users(&ws), ["good-1", "good-2"]);
     let export = ws.export("default");
     assert_eq!(export[1]["traits"]["name"], format!("{ESC}[31mEvil\u{7}"));
