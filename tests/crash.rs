@@ -184,15 +184,42 @@ fn clean_run(events: &[Value]) -> (Vec<String>, Duration) {
     (partition(&ws), took)
 }
 
+/// Finishes an ingest-crash store: the same ingest to completion, then the comparison.
+fn finish_ingest(ws: &Workspace, file: &std::path::Path, data: &[Value], clean: &[String]) {
+    ws.ok(&["ingest", file.to_str().expect("path")]);
+    let stored = check_passes(ws, "after the final ingest");
+    assert_eq!(
+        stored,
+        data.len() as u64,
+        "every event once, none duplicated"
+    );
+    assert_eq!(partition(ws), clean, "same profiles as a clean run");
+}
+
 fn crash_ingest(kills: u64, events: usize, seed: u64) {
     let data = interleave(&journeys(events, seed), seed);
     let (clean, took) = clean_run(&data);
-    let ws = Workspace::new();
-    let file = ws.file("events.jsonl", &data);
+    let per_event = took.as_secs_f64() / data.len() as f64;
     let mut rng = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let window = took.as_millis().max(50) as u64;
+    let mut ws = Workspace::new();
+    let mut file = ws.file("events.jsonl", &data);
+    let mut stores = 1;
+    let mut checks = 0;
     let mut progress = Vec::new();
+    let mut stored = 0_u64;
     for kill in 0..kills {
+        if stored == data.len() as u64 {
+            // This store is complete: finish it and crash a fresh one.
+            finish_ingest(&ws, &file, &data, &clean);
+            checks += 1;
+            ws = Workspace::new();
+            file = ws.file("events.jsonl", &data);
+            stores += 1;
+            stored = 0;
+        }
+        // Kill somewhere within the time the remaining events take (plus start-up).
+        let remaining = data.len() as f64 - stored as f64;
+        let window = 30 + (remaining * per_event * 1_000.0) as u64;
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("idgraph"))
             .env("HOME", ws.path())
             .env("XDG_CONFIG_HOME", ws.path().join("config"))
@@ -208,23 +235,20 @@ fn crash_ingest(kills: u64, events: usize, seed: u64) {
             .expect("start ingest");
         std::thread::sleep(Duration::from_millis(rng.below(window)));
         kill_9(&mut child);
-        let stored = check_passes(&ws, &format!("after ingest kill {}", kill + 1));
-        assert!(stored <= data.len() as u64);
+        let now_stored = check_passes(&ws, &format!("after ingest kill {}", kill + 1));
+        checks += 1;
+        assert!(now_stored >= stored, "stored events never go back");
+        assert!(now_stored <= data.len() as u64);
+        stored = now_stored;
         progress.push(stored);
     }
-    ws.ok(&["ingest", file.to_str().expect("path")]);
-    let stored = check_passes(&ws, "after the final ingest");
-    assert_eq!(
-        stored,
-        data.len() as u64,
-        "every event once, none duplicated"
-    );
-    assert_eq!(partition(&ws), clean, "same profiles as a clean run");
+    finish_ingest(&ws, &file, &data, &clean);
+    checks += 1;
     eprintln!(
-        "crash-ingest: {kills} kills of ingest over {} events (clean run {:.2}s); {} stores checked; events stored at each kill {progress:?}; final {stored} events, 0 lost, 0 duplicated, export equal",
+        "crash-ingest: {kills} kills of ingest over {} events (clean run {:.2}s) in {stores} store(s); {checks} checks passed; events stored at each kill {progress:?}; every store ended with {} events, 0 lost, 0 duplicated, export equal to the clean run",
         data.len(),
         took.as_secs_f64(),
-        kills + 1
+        data.len()
     );
 }
 
