@@ -60,19 +60,28 @@ fn op_position_key(op: u64) -> Vec<u8> {
 /// The header line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupHeader {
+    /// Always [`BACKUP_FORMAT`].
     pub format: String,
+    /// The backup format version ([`BACKUP_VERSION`] when written by this build).
     pub format_version: u32,
+    /// The idgraph version that wrote it.
     pub idgraph_version: String,
+    /// When it was written (RFC 3339).
     pub created_at: String,
+    /// The spaces it holds, in the order they follow.
     pub spaces: Vec<SpaceSummary>,
 }
 
 /// What a backup holds of one space.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpaceSummary {
+    /// The space name.
     pub name: String,
+    /// Events stored in it.
     pub events: u64,
+    /// Journal entries.
     pub journal: u64,
+    /// Profiles when the backup was written (for comparison after a restore).
     pub profiles: u64,
 }
 

@@ -60,15 +60,25 @@ pub struct Problem {
 /// How many records of each kind a space holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RecordCounts {
+    /// Profile records (`P`).
     pub profiles: u64,
+    /// Identifier owner entries (`I`).
     pub identifiers: u64,
+    /// Events (`T`).
     pub events: u64,
+    /// messageId index entries (`D`).
     pub messages: u64,
+    /// Cluster map entries (`C`).
     pub clusters: u64,
+    /// Links (`A`).
     pub links: u64,
+    /// Violations (`V`).
     pub violations: u64,
+    /// Journal entries (`J`).
     pub journal: u64,
+    /// Undo data records (`U`).
     pub undo: u64,
+    /// Per-profile history entries (`H`).
     pub history: u64,
     /// Records under tags this build does not know (written by other features or a newer
     /// build); counted, not verified.
@@ -78,7 +88,9 @@ pub struct RecordCounts {
 /// The result of checking one space.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SpaceCheck {
+    /// The space checked.
     pub space: String,
+    /// How many records of each kind it holds.
     pub records: RecordCounts,
     /// Problems found (at most [`MAX_LISTED_PROBLEMS`]).
     pub problems: Vec<Problem>,
@@ -109,6 +121,7 @@ impl SpaceCheck {
 /// What a repair changed in one space.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SpaceRepair {
+    /// The space repaired.
     pub space: String,
     /// One line per change.
     pub actions: Vec<String>,
