@@ -199,7 +199,6 @@ fn finish_ingest(ws: &Workspace, file: &std::path::Path, data: &[Value], clean: 
 fn crash_ingest(kills: u64, events: usize, seed: u64) {
     let data = interleave(&journeys(events, seed), seed);
     let (clean, took) = clean_run(&data);
-    let per_event = took.as_secs_f64() / data.len() as f64;
     let mut rng = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut ws = Workspace::new();
     let mut file = ws.file("events.jsonl", &data);
@@ -217,9 +216,9 @@ fn crash_ingest(kills: u64, events: usize, seed: u64) {
             stores += 1;
             stored = 0;
         }
-        // Kill somewhere within the time the remaining events take (plus start-up).
-        let remaining = data.len() as f64 - stored as f64;
-        let window = 30 + (remaining * per_event * 1_000.0) as u64;
+        // Kill somewhere within a clean run's time: a re-run first reads and skips what
+        // is stored, then resolves the rest (a kill after it finished completes the store).
+        let window = 30 + took.as_millis() as u64;
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("idgraph"))
             .env("HOME", ws.path())
             .env("XDG_CONFIG_HOME", ws.path().join("config"))
