@@ -18,18 +18,20 @@ pub const DEFAULT_SPACE: &str = "default";
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read config {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("config {path}: {message}")]
     Invalid { path: String, message: String },
 }
 
-/// The whole settings file.
+/// Sections kept free-form in [`Config::extra`], owned by other parts of idgraph
+/// (the explorer's keys, theme and switches). Any other unknown section is an error.
+pub const EXTRA_SECTIONS: [&str; 3] = ["keys", "theme", "explorer"];
+
+/// The whole settings file. (Unknown top-level sections are rejected by hand in
+/// [`Config::from_toml_str`]: serde's `deny_unknown_fields` cannot be combined with the
+/// flattened `extra` map.)
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     pub identity: IdentityConfig,
     #[serde(default)]
@@ -172,9 +174,9 @@ impl Config {
 
     /// Loads a user file laid over the defaults.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Config::from_toml_str(&text, &path.display().to_string())
     }
@@ -196,6 +198,13 @@ impl Config {
             .try_into()
             .map_err(|e: toml::de::Error| invalid(one_line(&e)))?;
         config.table = table;
+        if let Some(unknown) = config
+            .extra
+            .keys()
+            .find(|k| !EXTRA_SECTIONS.contains(&k.as_str()))
+        {
+            return Err(invalid(format!("unknown section [{unknown}]")));
+        }
         for name in config.spaces.keys() {
             config
                 .identity_for(name)

@@ -2,8 +2,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod resolve;
 pub mod store;
+pub mod tui;

@@ -364,5 +364,35 @@ fn health_flags_forced_merges() {
     assert_eq!(report["profiles"], 1);
     let top = &report["suspicious"][0];
     assert_eq!(top["profile_id"], "p1");
-    assert!(top["reasons"].to_string().contains("2 user ids"));
+    assert!(
+        top["findings"].to_string().contains("2 user_ids attempted"),
+        "{top}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    let ws = Workspace::new();
+    let people: Vec<Value> = (0..3000)
+        .map(|i| json!({"type":"identify","userId":format!("u{i}"),"messageId":format!("m{i}")}))
+        .collect();
+    let file = ws.file("many.jsonl", &people);
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("idgraph"))
+        .arg("--store")
+        .arg(ws.store())
+        .arg("export")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("profile_id"));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::query::health::health;
+use serde_json::json;
+
+use crate::query::GraphRead;
+use crate::query::health::scan_health;
 
 use super::Globals;
 
@@ -21,38 +24,62 @@ pub struct Args {
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_store()?;
     let space = store.space(&globals.space)?;
-    let report = health(space.as_ref(), args.top)?;
+    let Some(report) = scan_health(space.as_ref(), Some(space.rules()), args.top, &mut || false)?
+    else {
+        anyhow::bail!("the health scan was interrupted");
+    };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let items: Vec<_> = report
+            .items
+            .iter()
+            .map(|item| {
+                json!({
+                    "profile_id": item.profile.to_string(), "name": item.name, "score": item.score,
+                    "identifiers": item.identifiers, "events": item.events,
+                    "findings": item.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "space": space.space(), "profiles": report.profiles,
+                "typical_identifiers": report.typical_identifiers,
+                "size_distribution": report.distribution, "suspicious": items,
+            })
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "space {}: {} profiles, largest holds {} identifiers",
-        report.space, report.profiles, report.largest_profile
+        "space {}: {} profiles, typically {} identifiers each",
+        space.space(),
+        report.profiles,
+        report.typical_identifiers
     );
     println!("identifiers per profile:");
     let widest = report
-        .size_distribution
+        .distribution
         .iter()
         .map(|(_, n)| *n)
         .max()
         .unwrap_or(1)
         .max(1);
-    for (bucket, n) in &report.size_distribution {
-        let bar = "#".repeat(((n * 40).div_ceil(widest)) as usize);
-        println!("  {bucket:>7} {n:>9} {bar}");
+    for (bucket, n) in &report.distribution {
+        let bar = "#".repeat((n * 40).div_ceil(widest) as usize);
+        println!("  {bucket:>5} {n:>9} {bar}");
     }
-    if report.suspicious.is_empty() {
+    if report.items.is_empty() {
         println!("no suspicious profiles");
     } else {
         println!("suspicious profiles (most suspicious first):");
-        for s in &report.suspicious {
+        for item in &report.items {
+            let findings: Vec<String> = item.findings.iter().map(ToString::to_string).collect();
             println!(
                 "  {:<8} score {:>4}  {}  {}",
-                s.profile_id.to_string(),
-                s.score,
-                s.name.as_deref().unwrap_or("-"),
-                s.reasons.join(", ")
+                item.profile.to_string(),
+                item.score,
+                item.name.as_deref().unwrap_or("-"),
+                findings.join(", ")
             );
         }
     }

@@ -57,21 +57,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     }
     let store = globals.open_store()?;
-    let started = Instant::now();
-    let mut summary = Summary::default();
-    for path in &args.files {
-        ingest_file(&store, globals, &args, path, &mut summary)?;
-        summary.files += 1;
-    }
-    store.flush()?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
-    if summary.rejected > MAX_PRINTED_ERRORS {
-        eprintln!(
-            "idgraph: ... and {} more rejected lines",
-            summary.rejected - MAX_PRINTED_ERRORS
-        );
-    }
+    let summary = ingest_paths(&store, globals, args.source.as_deref(), &args.files, true)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -93,11 +79,39 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Ingests files into an open store and flushes it; bad lines are reported on stderr when
+/// `report_lines` (else only counted).
+pub fn ingest_paths(
+    store: &Store,
+    globals: &Globals,
+    source: Option<&str>,
+    paths: &[PathBuf],
+    report_lines: bool,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    for path in paths {
+        ingest_file(store, globals, source, path, report_lines, &mut summary)?;
+        summary.files += 1;
+    }
+    store.flush()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
+    if report_lines && summary.rejected > MAX_PRINTED_ERRORS {
+        eprintln!(
+            "idgraph: ... and {} more rejected lines",
+            summary.rejected - MAX_PRINTED_ERRORS
+        );
+    }
+    Ok(summary)
+}
+
 fn ingest_file(
     store: &Store,
     globals: &Globals,
-    args: &Args,
+    source: Option<&str>,
     path: &std::path::Path,
+    report_lines: bool,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
@@ -107,7 +121,7 @@ fn ingest_file(
     let chunks = parse_in_background(reader, move |bytes| progress.set_position(bytes));
     let mut report = |line: u64, message: &str| {
         summary.rejected += 1;
-        if summary.rejected <= MAX_PRINTED_ERRORS {
+        if report_lines && summary.rejected <= MAX_PRINTED_ERRORS {
             let text = format!("idgraph: {name}:{line}: {message}");
             bar.suspend(|| eprintln!("{}", printable(&text)));
         }
@@ -132,13 +146,7 @@ fn ingest_file(
                 report(line, &error.to_string());
                 continue;
             }
-            let routing = route_event(
-                &event,
-                &globals.config,
-                &globals.space,
-                args.source.as_deref(),
-                None,
-            );
+            let routing = route_event(&event, &globals.config, &globals.space, source, None);
             let group = by_space.entry(routing.space).or_default();
             group.0.push(line);
             group.1.push(SourcedEvent {
@@ -158,7 +166,7 @@ fn ingest_file(
         }
     }
     bar.finish_and_clear();
-    if summary.lines == lines_before {
+    if report_lines && summary.lines == lines_before {
         eprintln!(
             "{}",
             printable(&format!("idgraph: warning: {name} holds no events"))

@@ -3,13 +3,18 @@
 mod backup;
 mod check;
 mod config_cmd;
+mod demo;
+mod evaluate;
+mod explore;
 mod export;
+mod generate;
 mod health;
 mod ingest;
 mod log;
 mod logging;
 pub mod printable;
 mod repair;
+pub mod search;
 pub mod serve;
 mod show;
 mod why;
@@ -44,6 +49,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The terminal UI on the store (the default command)
+    Explore(explore::Args),
+    /// Generate demo data into a demo store (once) and open the explorer on it
+    Demo(demo::Args),
     /// Print the default settings file, or the settings in effect
     Config(config_cmd::Args),
     /// Read Segment-spec JSON lines into the store
@@ -72,6 +81,13 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Rebuild an empty store from a backup file
     Restore(backup::RestoreArgs),
+    /// Generate realistic, messy demo events (many devices, apps and channels) with the
+    /// true person behind every event
+    Generate(generate::Args),
+    /// The explorer's fuzzy search, top matches as a table or JSON lines (--json)
+    Search(search::Args),
+    /// Score the space's profiles against ground truth (pairwise precision/recall/F1)
+    Evaluate(evaluate::Args),
 }
 
 /// What every command needs: where the store is, the settings, the space.
@@ -81,6 +97,8 @@ pub struct Globals {
     pub config: Config,
     pub config_path: Option<PathBuf>,
     pub space: String,
+    /// The store directory given on the command line (or environment), if any.
+    pub store_flag: Option<PathBuf>,
 }
 
 impl Globals {
@@ -109,6 +127,7 @@ impl Globals {
             config,
             config_path,
             space: cli.space.clone(),
+            store_flag: cli.store.clone(),
         })
     }
 }
@@ -122,6 +141,13 @@ impl Globals {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let prints_to_stdout = !matches!(
+        cli.command,
+        None | Some(Command::Explore(_) | Command::Demo(_) | Command::Serve(_))
+    );
+    if prints_to_stdout {
+        exit_quietly_on_closed_stdout();
+    }
     let globals = Globals::from_cli(&cli)?;
     match cli.command {
         Some(Command::Config(args)) => config_cmd::run(args, &globals),
@@ -138,7 +164,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check(args)) => check::run(args, &globals),
         Some(Command::Backup(args)) => backup::backup(args, &globals),
         Some(Command::Restore(args)) => backup::restore(args, &globals),
-        None => anyhow::bail!("no command given; see idgraph --help"),
+        Some(Command::Explore(args)) => explore::run(args, &globals),
+        None => explore::run(explore::Args::default(), &globals),
+        Some(Command::Demo(args)) => demo::run(args, &globals),
+        Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
+        Some(Command::Search(args)) => {
+            let store = globals.open_store()?;
+            let space = store.space(&globals.space)?;
+            let stdout = std::io::stdout();
+            let found = search::run_search(
+                space.as_ref(),
+                &args.query_text(),
+                args.limit,
+                args.json,
+                &mut stdout.lock(),
+            )?;
+            Ok(if found == 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Some(Command::Generate(args)) => generate::run(args, &globals),
     }
 }
 
@@ -170,7 +217,27 @@ pub fn store_readers(store: std::sync::Arc<Store>) -> impl crate::ingest::http::
     }
 }
 
+/// Lets a command that prints to stdout end quietly when its reader goes away
+/// (`idgraph export | head`), as Unix tools do, instead of failing on a closed pipe. Only for
+/// commands without sockets: a server must see EPIPE as an error, never be killed by it.
+fn exit_quietly_on_closed_stdout() {
+    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// An error and its causes on one line, safe to print on a terminal.
 pub fn one_line(error: &anyhow::Error) -> String {
     printable::printable(&format!("{error:#}").replace('\n', " ")).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

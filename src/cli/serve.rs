@@ -30,27 +30,18 @@ impl Args {
 
 /// Serves until SIGINT or SIGTERM, then stops accepting, lets requests in flight finish and
 /// returns, so the caller can flush and close the store. Events go to `sink`; the Profile
-/// API reads through `readers`.
+/// API reads through `readers`. Prints the address it serves on to stderr.
 pub async fn run<S: Sink>(
     args: &Args,
     globals: &Globals,
     sink: S,
     readers: impl SpaceReaders,
 ) -> anyhow::Result<ExitCode> {
-    let addr = args.listen_addr(&globals.config);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = bind(args, globals).await?;
     let local = listener
         .local_addr()
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let keyed: Vec<String> = globals
-        .config
-        .sources
-        .iter()
-        .filter(|(_, s)| s.write_key.is_some())
-        .map(|(name, s)| format!("{name} -> {}", s.space))
-        .collect();
+        .context("cannot read the listening address")?;
+    let keyed = keyed_sources(globals);
     if keyed.is_empty() {
         eprintln!(
             "idgraph: warning: no [sources.NAME] has a write_key, so every tracking request \
@@ -65,12 +56,52 @@ pub async fn run<S: Sink>(
             keyed.join(", ")
         }
     );
-    let state = ServerState::new(Arc::new(globals.config.clone()), sink, readers);
-    serve(listener, state, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    serve_on(listener, globals, sink, readers, shutdown_signal()).await?;
     eprintln!("idgraph: server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves on a bound `listener` quietly (logs only) until `shutdown` completes; for the
+/// live explorer.
+pub async fn serve_until<S: Sink>(
+    listener: tokio::net::TcpListener,
+    globals: &Globals,
+    sink: S,
+    readers: impl SpaceReaders,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_on(listener, globals, sink, readers, shutdown).await
+}
+
+/// Binds the address of `args` (else the config's `[server] listen`).
+pub async fn bind(args: &Args, globals: &Globals) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = args.listen_addr(&globals.config);
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+fn keyed_sources(globals: &Globals) -> Vec<String> {
+    globals
+        .config
+        .sources
+        .iter()
+        .filter(|(_, s)| s.write_key.is_some())
+        .map(|(name, s)| format!("{name} -> {}", s.space))
+        .collect()
+}
+
+async fn serve_on<S: Sink>(
+    listener: tokio::net::TcpListener,
+    globals: &Globals,
+    sink: S,
+    readers: impl SpaceReaders,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = ServerState::new(Arc::new(globals.config.clone()), sink, readers);
+    serve(listener, state, shutdown)
+        .await
+        .context("the HTTP server failed")
 }
 
 #[cfg(test)]

@@ -1,151 +1,290 @@
-//! Graph health: profile size distribution and suspicious profiles (likely bad merges).
+//! Graph health: which profiles look like bad merges, and why.
 
-use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt;
 
+use crate::config::Rules;
 use crate::model::identifier::USER_ID;
-use crate::model::{Profile, ProfileId, ViolationReason};
+use crate::model::{Identifier, Profile, ProfileId, Violation, ViolationReason};
+use crate::query::GraphRead;
 
-use super::GraphRead;
+/// Something suspicious about one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// Far more identifiers than a typical profile.
+    ManyIdentifiers { count: usize, typical: usize },
+    /// Several user ids met this profile (held or refused by the limit).
+    SeveralUserIds { count: usize },
+    /// Identifiers were dropped from its events.
+    Violations { count: usize },
+    /// It holds a value the current rules call junk.
+    JunkHeld {
+        identifier: Identifier,
+        rule: String,
+    },
+    /// Junk values arrived on its events and were blocked.
+    JunkBlocked { count: usize },
+}
 
-/// Profiles with more identifiers than this are outsized.
-pub const OUTSIZED_IDENTIFIERS: usize = 25;
-/// Profiles with at least this many violations are flagged.
-pub const MANY_VIOLATIONS: u32 = 5;
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::ManyIdentifiers { count, typical } => {
+                write!(f, "{count} identifiers (typical {typical})")
+            }
+            Finding::SeveralUserIds { count } => write!(f, "{count} user_ids attempted"),
+            Finding::Violations { count } => write!(f, "{count} violations"),
+            Finding::JunkHeld { identifier, rule } => write!(f, "holds junk {identifier} ({rule})"),
+            Finding::JunkBlocked { count } => write!(f, "{count} junk values blocked"),
+        }
+    }
+}
 
-/// A profile that deserves an engineer's look, with the reasons.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Suspicious {
-    #[serde(serialize_with = "as_text")]
-    pub profile_id: ProfileId,
+/// A suspicious profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthItem {
+    pub profile: ProfileId,
     pub name: Option<String>,
-    pub score: u32,
     pub identifiers: usize,
-    pub user_ids: usize,
-    pub violations: u32,
-    pub reasons: Vec<String>,
+    pub events: u64,
+    /// Higher is more suspicious.
+    pub score: u64,
+    pub findings: Vec<Finding>,
 }
 
-/// The health report of a space.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// The health of a space.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthReport {
-    pub space: String,
     pub profiles: u64,
-    /// (bucket of identifier counts, number of profiles).
-    pub size_distribution: Vec<(String, u64)>,
-    pub largest_profile: usize,
-    pub suspicious: Vec<Suspicious>,
+    /// Median identifiers per profile.
+    pub typical_identifiers: usize,
+    /// Profiles by identifier count: (`1`, `2-3`, `4-7`, `8-15`, `16+`) and how many.
+    pub distribution: Vec<(String, u64)>,
+    /// The most suspicious profiles, most suspicious first.
+    pub items: Vec<HealthItem>,
 }
 
-const BUCKETS: [(usize, usize, &str); 8] = [
-    (1, 1, "1"),
-    (2, 2, "2"),
-    (3, 5, "3-5"),
-    (6, 10, "6-10"),
-    (11, 25, "11-25"),
-    (26, 50, "26-50"),
-    (51, 100, "51-100"),
-    (101, usize::MAX, ">100"),
-];
-
-/// Scores one profile from what it holds (no store reads).
-fn score_profile(profile: &Profile) -> Option<Suspicious> {
-    let identifiers = profile.identifiers.len();
-    let user_ids = profile
-        .identifiers
-        .iter()
-        .filter(|h| h.id.kind == USER_ID)
-        .count();
-    let mut reasons = Vec::new();
-    let mut score = 0;
-    if identifiers > OUTSIZED_IDENTIFIERS {
-        reasons.push(format!("{identifiers} identifiers (outsized)"));
-        score += 10 + (identifiers / 10) as u32;
-    }
-    if user_ids > 1 {
-        reasons.push(format!("{user_ids} user ids in one profile"));
-        score += 30 * user_ids as u32;
-    }
-    if profile.violation_count >= MANY_VIOLATIONS {
-        reasons.push(format!("{} violations", profile.violation_count));
-        score += profile.violation_count.min(100);
-    }
-    if profile.merge_count >= 10 {
-        reasons.push(format!("{} merges", profile.merge_count));
-        score += profile.merge_count.min(100) / 2;
-    }
-    (score > 0 || profile.violation_count > 0).then(|| Suspicious {
-        profile_id: profile.id,
-        name: profile.display_name(),
-        score,
-        identifiers,
-        user_ids,
-        violations: profile.violation_count,
-        reasons,
-    })
+struct Summary {
+    id: ProfileId,
+    name: Option<String>,
+    identifiers: usize,
+    events: u64,
+    user_ids: BTreeSet<String>,
+    junk: Vec<(Identifier, String)>,
 }
 
-/// Adds what the profile's violations say: other user ids attempted, junk values.
-fn add_violation_reasons(read: &dyn GraphRead, item: &mut Suspicious) -> anyhow::Result<()> {
-    let violations = read.violations(item.profile_id)?;
-    let attempted = violations
-        .iter()
-        .filter(|v| {
-            v.identifier.kind == USER_ID && !matches!(v.reason, ViolationReason::Blocked { .. })
-        })
-        .count();
-    let junk = violations
-        .iter()
-        .filter(|v| matches!(v.reason, ViolationReason::Blocked { .. }))
-        .count();
-    if attempted > 0 {
-        item.reasons
-            .push(format!("{attempted} other user ids attempted"));
-        item.score += 20 * attempted.min(10) as u32;
-    }
-    if junk > 0 {
-        item.reasons.push(format!("{junk} junk values blocked"));
-        item.score += junk.min(20) as u32;
-    }
-    Ok(())
-}
-
-fn as_text<S: serde::Serializer>(id: &ProfileId, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(id)
-}
-
-/// Computes the health report, keeping the `top` most suspicious profiles.
-pub fn health(read: &dyn GraphRead, top: usize) -> anyhow::Result<HealthReport> {
-    let mut counts = [0_u64; BUCKETS.len()];
-    let mut profiles = 0;
-    let mut largest = 0;
-    let mut candidates = Vec::new();
-    read.for_each_profile(&mut |profile| {
-        profiles += 1;
-        let n = profile.identifiers.len();
-        largest = largest.max(n);
-        if let Some(i) = BUCKETS.iter().position(|(lo, hi, _)| n >= *lo && n <= *hi) {
-            counts[i] += 1;
+/// Scans every profile (and its violations) and keeps the `limit` most suspicious.
+/// `stop` is called every few hundred profiles; returning true abandons the scan (`Ok(None)`).
+pub fn scan_health(
+    read: &dyn GraphRead,
+    rules: Option<&Rules>,
+    limit: usize,
+    stop: &mut dyn FnMut() -> bool,
+) -> anyhow::Result<Option<HealthReport>> {
+    let mut summaries = Vec::new();
+    let mut stopped = false;
+    read.for_each_profile(&mut |p| {
+        if summaries.len() % 512 == 511 && stop() {
+            stopped = true;
+            return false;
         }
-        if let Some(item) = score_profile(profile) {
-            candidates.push(item);
-        }
+        summaries.push(summarize(p, rules));
         true
     })?;
-    for item in &mut candidates {
-        add_violation_reasons(read, item)?;
+    if stopped {
+        return Ok(None);
     }
-    candidates.retain(|c| c.score > 0);
-    candidates.sort_by(|a, b| b.score.cmp(&a.score).then(a.profile_id.cmp(&b.profile_id)));
-    candidates.truncate(top);
-    Ok(HealthReport {
-        space: read.space().to_string(),
-        profiles,
-        size_distribution: BUCKETS
+    let mut counts: Vec<usize> = summaries.iter().map(|s| s.identifiers).collect();
+    counts.sort_unstable();
+    let typical = counts.get(counts.len() / 2).copied().unwrap_or(0);
+    let threshold = (typical * 3).max(8);
+    let mut distribution = vec![0u64; 5];
+    for &c in &counts {
+        let bucket = match c {
+            0..=1 => 0,
+            2..=3 => 1,
+            4..=7 => 2,
+            8..=15 => 3,
+            _ => 4,
+        };
+        distribution[bucket] += 1;
+    }
+    let mut items = Vec::new();
+    for (i, s) in summaries.into_iter().enumerate() {
+        if i % 256 == 255 && stop() {
+            return Ok(None);
+        }
+        let violations = read.violations(s.id)?;
+        if let Some(item) = judge(s, &violations, typical, threshold) {
+            items.push(item);
+        }
+    }
+    items.sort_by(|a, b| b.score.cmp(&a.score).then(a.profile.cmp(&b.profile)));
+    items.truncate(limit);
+    let labels = ["1", "2-3", "4-7", "8-15", "16+"];
+    Ok(Some(HealthReport {
+        profiles: counts.len() as u64,
+        typical_identifiers: typical,
+        distribution: labels
             .iter()
-            .zip(counts)
-            .map(|((_, _, label), n)| (label.to_string(), n))
+            .map(|l| l.to_string())
+            .zip(distribution)
             .collect(),
-        largest_profile: largest,
-        suspicious: candidates,
+        items,
+    }))
+}
+
+fn summarize(p: &Profile, rules: Option<&Rules>) -> Summary {
+    let user_ids = p
+        .identifiers
+        .iter()
+        .filter(|i| i.id.kind == USER_ID)
+        .map(|i| i.id.value.clone())
+        .collect();
+    let junk = rules
+        .map(|r| {
+            p.identifiers
+                .iter()
+                .filter_map(|i| {
+                    r.blocked_by(&i.id.kind, &i.id.value)
+                        .map(|rule| (i.id.clone(), rule))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Summary {
+        id: p.id,
+        name: p.display_name(),
+        identifiers: p.identifiers.len(),
+        events: p.event_count,
+        user_ids,
+        junk,
+    }
+}
+
+fn judge(
+    mut s: Summary,
+    violations: &[Violation],
+    typical: usize,
+    threshold: usize,
+) -> Option<HealthItem> {
+    let mut score = 0u64;
+    let mut findings = Vec::new();
+    if s.identifiers > threshold {
+        score += 10 + 2 * (s.identifiers - threshold) as u64;
+        findings.push(Finding::ManyIdentifiers {
+            count: s.identifiers,
+            typical,
+        });
+    }
+    let mut blocked = 0;
+    for v in violations {
+        match &v.reason {
+            ViolationReason::Blocked { .. } => blocked += 1,
+            _ if v.identifier.kind == USER_ID => {
+                s.user_ids.insert(v.identifier.value.clone());
+            }
+            _ => {}
+        }
+    }
+    if s.user_ids.len() > 1 {
+        score += 30 * (s.user_ids.len() - 1) as u64;
+        findings.push(Finding::SeveralUserIds {
+            count: s.user_ids.len(),
+        });
+    }
+    let non_junk = violations.len() - blocked;
+    if non_junk > 0 {
+        score += (non_junk as u64).min(50) * 3;
+        findings.push(Finding::Violations { count: non_junk });
+    }
+    for (identifier, rule) in s.junk {
+        score += 20;
+        findings.push(Finding::JunkHeld { identifier, rule });
+    }
+    if blocked > 0 {
+        score += (blocked as u64).min(50);
+        findings.push(Finding::JunkBlocked { count: blocked });
+    }
+    (score > 0).then_some(HealthItem {
+        profile: s.id,
+        name: s.name,
+        identifiers: s.identifiers,
+        events: s.events,
+        score,
+        findings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Provenance;
+
+    fn summary(id: u64, identifiers: usize) -> Summary {
+        Summary {
+            id: ProfileId(id),
+            name: None,
+            identifiers,
+            events: 1,
+            user_ids: BTreeSet::from(["u1".to_string()]),
+            junk: Vec::new(),
+        }
+    }
+
+    fn violation(id: &str, reason: ViolationReason) -> Violation {
+        Violation {
+            identifier: Identifier::parse(id).unwrap(),
+            reason,
+            provenance: Provenance {
+                message_id: "m".into(),
+                source: "web".into(),
+                time: 0,
+                op: None,
+            },
+        }
+    }
+
+    #[test]
+    fn healthy_profiles_are_not_listed() {
+        assert!(judge(summary(1, 3), &[], 3, 9).is_none());
+    }
+
+    #[test]
+    fn flags_outsized_profiles_and_user_id_conflicts() {
+        let big = judge(summary(1, 30), &[], 3, 9).unwrap();
+        assert_eq!(
+            big.findings,
+            vec![Finding::ManyIdentifiers {
+                count: 30,
+                typical: 3
+            }]
+        );
+        let limit = ViolationReason::Limit {
+            identifier_type: "user_id".into(),
+            max: 1,
+            window: "ever".into(),
+        };
+        let v = [
+            violation("user_id:u2", limit.clone()),
+            violation("user_id:u3", limit),
+        ];
+        let conflicted = judge(summary(2, 3), &v, 3, 9).unwrap();
+        assert!(
+            conflicted
+                .findings
+                .contains(&Finding::SeveralUserIds { count: 3 })
+        );
+        assert!(conflicted.score > big.score);
+        let junk = [violation(
+            "email:test@test.com",
+            ViolationReason::Blocked { rule: "x".into() },
+        )];
+        let j = judge(summary(3, 2), &junk, 3, 9).unwrap();
+        assert_eq!(j.findings, vec![Finding::JunkBlocked { count: 1 }]);
+        assert_eq!(
+            Finding::SeveralUserIds { count: 3 }.to_string(),
+            "3 user_ids attempted"
+        );
+    }
 }

@@ -1,9 +1,15 @@
-//! Reading the store for people: the read/repair interface, fuzzy search, timelines,
-//! touchpoints, graph health.
+//! Reading the store for people: the read/repair interface, the change feed, fuzzy
+//! search, timelines,
+//! touchpoints, graph health, and why two identifiers are linked.
 
+pub mod changes;
 pub mod export;
 pub mod health;
+pub mod search;
 pub mod source;
+pub mod timeline;
+pub mod touchpoints;
 pub mod why;
 
+pub use changes::{ChangeLog, ChangedProfiles, Changes};
 pub use source::{GraphRead, GraphRepair, OpOutcome, SplitPreview};

@@ -4,6 +4,8 @@
 use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
 use crate::resolve::MergePreview;
 
+use super::changes::Changes;
+
 /// Read access to one space's profiles and provenance.
 pub trait GraphRead {
     /// The space name.
@@ -26,6 +28,13 @@ pub trait GraphRead {
     fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>>;
     /// The whole journal of the space, oldest first.
     fn journal(&self) -> anyhow::Result<Vec<JournalEntry>>;
+    /// What changed after `version` of the space's change feed (see
+    /// [`ChangeLog::since`](super::changes::ChangeLog::since)); cheap enough to poll.
+    /// Stores without a feed keep the default: version 0, nothing ever changes.
+    fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
+        let _ = version;
+        Ok(Changes::none(0, 0))
+    }
 }
 
 /// What a split would do.
@@ -73,4 +82,73 @@ pub trait GraphRepair: GraphRead {
     ) -> anyhow::Result<OpOutcome>;
     /// Reverts a journal entry (a merge, automatic merge or split).
     fn undo(&self, op: u64, reason: &str) -> anyhow::Result<OpOutcome>;
+}
+
+impl<T: GraphRead + ?Sized> GraphRead for std::sync::Arc<T> {
+    fn space(&self) -> &str {
+        (**self).space()
+    }
+    fn profile_count(&self) -> anyhow::Result<u64> {
+        (**self).profile_count()
+    }
+    fn for_each_profile(&self, visit: &mut dyn FnMut(&Profile) -> bool) -> anyhow::Result<()> {
+        (**self).for_each_profile(visit)
+    }
+    fn profile(&self, id: ProfileId) -> anyhow::Result<Option<Profile>> {
+        (**self).profile(id)
+    }
+    fn owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>> {
+        (**self).owner(id)
+    }
+    fn timeline(&self, id: ProfileId, limit: usize) -> anyhow::Result<Vec<StoredEvent>> {
+        (**self).timeline(id, limit)
+    }
+    fn links(&self, id: ProfileId) -> anyhow::Result<Vec<Link>> {
+        (**self).links(id)
+    }
+    fn violations(&self, id: ProfileId) -> anyhow::Result<Vec<Violation>> {
+        (**self).violations(id)
+    }
+    fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>> {
+        (**self).journal_for(id)
+    }
+    fn journal(&self) -> anyhow::Result<Vec<JournalEntry>> {
+        (**self).journal()
+    }
+    fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
+        (**self).changes_since(version)
+    }
+}
+
+impl<T: GraphRepair + ?Sized> GraphRepair for std::sync::Arc<T> {
+    fn preview_merge(&self, a: ProfileId, b: ProfileId) -> anyhow::Result<MergePreview> {
+        (**self).preview_merge(a, b)
+    }
+    fn merge(
+        &self,
+        a: ProfileId,
+        b: ProfileId,
+        reason: &str,
+        force: bool,
+    ) -> anyhow::Result<OpOutcome> {
+        (**self).merge(a, b, reason, force)
+    }
+    fn preview_split(
+        &self,
+        from: ProfileId,
+        moving: &[Identifier],
+    ) -> anyhow::Result<SplitPreview> {
+        (**self).preview_split(from, moving)
+    }
+    fn split(
+        &self,
+        from: ProfileId,
+        moving: &[Identifier],
+        reason: &str,
+    ) -> anyhow::Result<OpOutcome> {
+        (**self).split(from, moving, reason)
+    }
+    fn undo(&self, op: u64, reason: &str) -> anyhow::Result<OpOutcome> {
+        (**self).undo(op, reason)
+    }
 }

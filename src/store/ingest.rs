@@ -135,6 +135,14 @@ impl SpaceStore {
             self.tree.apply_batch(batch)?;
         }
         *counters = next;
+        let touched: Vec<ProfileId> = graph
+            .changed_profiles()
+            .map(|p| p.id)
+            .chain(graph.removed_profiles())
+            .collect();
+        if !touched.is_empty() {
+            self.record_changes(touched, next.events);
+        }
         Ok(outcome)
     }
 

@@ -97,10 +97,19 @@ impl Store {
             .config
             .rules_for(name)
             .map_err(|e| anyhow::anyhow!("space {name}: {e}"))?;
+        let tree_name = format!("{SPACE_TREE_PREFIX}{name}");
+        let is_new = !self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == tree_name.as_bytes());
         let tree = self
             .db
-            .open_tree(format!("{SPACE_TREE_PREFIX}{name}"))
+            .open_tree(&tree_name)
             .with_context(|| format!("opening space {name}"))?;
+        if is_new {
+            remember_space(&self.dir, name);
+        }
         let space = Arc::new(SpaceStore::open(name, tree, rules)?);
         spaces.insert(name.to_string(), space.clone());
         Ok(space)
@@ -117,6 +126,7 @@ impl Store {
             .map(str::to_string)
             .collect();
         names.extend(self.config.space_names());
+        names.extend(known_spaces(&self.dir));
         names.sort();
         names.dedup();
         names
@@ -131,6 +141,32 @@ impl Store {
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+/// File beside the sled files listing the spaces that hold data, one per line, so the
+/// explorer can offer them before the store has finished opening.
+const SPACES_FILE: &str = "idgraph-spaces";
+
+/// The spaces a store directory holds data for (empty when unknown).
+pub fn known_spaces(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(SPACES_FILE))
+        .map(|text| {
+            text.lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn remember_space(dir: &Path, name: &str) {
+    let mut names = known_spaces(dir);
+    if !names.iter().any(|n| n == name) {
+        names.push(name.to_string());
+        names.sort();
+        let _ = std::fs::write(dir.join(SPACES_FILE), names.join("\n") + "\n");
+        restrict_permissions(dir);
     }
 }
 

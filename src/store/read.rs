@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
-use crate::query::GraphRead;
+use crate::query::{Changes, GraphRead};
 
 use super::codec::decode;
 use super::keys::{self, tag};
@@ -175,6 +175,10 @@ impl GraphRead for SpaceStore {
             }
         }
         Ok(out)
+    }
+
+    fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
+        Ok(self.changes_after(version))
     }
 
     fn journal(&self) -> anyhow::Result<Vec<JournalEntry>> {

@@ -151,11 +151,14 @@ impl SpaceStore {
         Ok(())
     }
 
+    /// Applies a repair batch, flushes it and records the profiles it touched in the
+    /// change feed.
     fn commit(
         &self,
         mut batch: sled::Batch,
         counters: &mut Counters,
         next: Counters,
+        touched: &[ProfileId],
     ) -> anyhow::Result<()> {
         SpaceStore::put_counters(&mut batch, &next);
         super::backup::put_op_position(&mut batch, &next);
@@ -165,6 +168,7 @@ impl SpaceStore {
         }
         self.tree.flush()?;
         *counters = next;
+        self.record_changes(touched.iter().copied(), next.events);
         Ok(())
     }
 
@@ -339,7 +343,7 @@ impl GraphRepair for SpaceStore {
             absorbed: vec![(absorbed.id, absorbed.sorted_identifiers())],
         };
         put_journal(&mut batch, &entry, &undo);
-        self.commit(batch, &mut counters, next)?;
+        self.commit(batch, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
     }
 
@@ -397,7 +401,7 @@ impl GraphRepair for SpaceStore {
             staying: split.staying.sorted_identifiers(),
         };
         put_journal(&mut batch, &entry, &undo);
-        self.commit(batch, &mut counters, next)?;
+        self.commit(batch, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
     }
 
@@ -450,7 +454,7 @@ impl GraphRepair for SpaceStore {
         batch.insert(keys::journal(op), encode(&original));
         let entry = self.journal_entry(undo_op, reason, JournalAction::Undo { op }, touched);
         put_journal(&mut batch, &entry, &UndoData::None);
-        self.commit(batch, &mut counters, next)?;
+        self.commit(batch, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
     }
 }

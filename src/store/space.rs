@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Rules;
 use crate::model::{Identifier, Profile, ProfileId};
+use crate::query::{ChangeLog, Changes};
 
 use super::codec::{decode, encode};
 use super::keys;
@@ -32,6 +33,8 @@ pub struct SpaceStore {
     pub(super) rules: Rules,
     gate: RwLock<()>,
     writer: Mutex<Counters>,
+    /// The change feed; its own lock, so polling never waits for a batch being resolved.
+    changes: Mutex<ChangeLog>,
 }
 
 impl SpaceStore {
@@ -52,6 +55,7 @@ impl SpaceStore {
             rules,
             gate: RwLock::new(()),
             writer: Mutex::new(counters),
+            changes: Mutex::new(ChangeLog::new(counters.events)),
         })
     }
 
@@ -72,6 +76,7 @@ impl SpaceStore {
                     next_op: 1,
                     ..Counters::default()
                 }),
+                changes: Mutex::new(ChangeLog::new(0)),
             },
         }
     }
@@ -96,6 +101,27 @@ impl SpaceStore {
         self.writer
             .lock()
             .map_err(|_| anyhow::anyhow!("space {}: writer lock poisoned", self.name))
+    }
+
+    /// Records an applied batch in the change feed: `touched` profiles that still exist
+    /// count as changed, the others as removed. Call after the batch is applied, with the
+    /// writer lock held (so batches are recorded in the order they were applied).
+    pub(super) fn record_changes(&self, touched: impl IntoIterator<Item = ProfileId>, events: u64) {
+        let (changed, removed): (Vec<ProfileId>, Vec<ProfileId>) = touched
+            .into_iter()
+            .partition(|id| self.tree.contains_key(keys::profile(*id)).unwrap_or(true));
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(changed, removed, events);
+    }
+
+    /// What changed after `version` of the change feed.
+    pub(super) fn changes_after(&self, version: u64) -> Changes {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .since(version)
     }
 
     /// Readers hold this while reading so they never see half a batch.

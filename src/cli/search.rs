@@ -1,0 +1,104 @@
+//! `idgraph search QUERY...`: the explorer's fuzzy search, top matches as text or JSON lines.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::model::{Identifier, Profile};
+use crate::query::GraphRead;
+use crate::query::search::{SearchEngine, SearchHit, SearchIndex};
+
+/// Arguments of `idgraph search`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to look for: part of a name, email, phone or id; `TYPE:VALUE` for an exact identifier
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// How many matches to print
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Print one JSON object per match
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Args {
+    /// The query words joined by spaces.
+    pub fn query_text(&self) -> String {
+        self.query.join(" ")
+    }
+}
+
+/// Searches the space behind `read` and prints the best `limit` matches to `out`, as JSON
+/// lines (`{"profile_id","score","matched","exact","name","identifiers"}`) or as text.
+/// A `TYPE:VALUE` query held by a profile prints that profile alone. Returns the number of
+/// matches printed.
+pub fn run_search(
+    read: &dyn GraphRead,
+    query: &str,
+    limit: usize,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<usize> {
+    let hits = match exact_owner(read, query)? {
+        Some(hit) => vec![hit],
+        None => {
+            let index = Arc::new(SearchIndex::build(read)?);
+            SearchEngine::new(index).search(query, limit).hits
+        }
+    };
+    for hit in &hits {
+        let profile = read.profile(hit.profile)?;
+        if json {
+            writeln!(out, "{}", hit_json(hit, profile.as_ref()))?;
+        } else {
+            let name = hit.name.as_deref().unwrap_or("(no name)");
+            let exact = if hit.exact { "  exact" } else { "" };
+            writeln!(
+                out,
+                "{}\t{name}\t{}\tscore {}{exact}",
+                hit.profile,
+                hit.matched(),
+                hit.score
+            )?;
+        }
+    }
+    Ok(hits.len())
+}
+
+/// The profile holding `TYPE:VALUE` exactly, looked up directly in the store.
+fn exact_owner(read: &dyn GraphRead, query: &str) -> anyhow::Result<Option<SearchHit>> {
+    let Ok(id) = Identifier::parse(query) else {
+        return Ok(None);
+    };
+    let Some(owner) = read.owner(&id)? else {
+        return Ok(None);
+    };
+    let Some(profile) = read.profile(owner)? else {
+        return Ok(None);
+    };
+    Ok(Some(SearchHit {
+        profile: owner,
+        score: i64::MAX,
+        kind: id.kind.clone(),
+        positions: (0..id.value.chars().count()).collect(),
+        text: id.value,
+        exact: true,
+        name: profile.display_name(),
+        identifiers: profile.identifiers.len() as u32,
+        last_seen: profile.last_seen,
+    }))
+}
+
+fn hit_json(hit: &SearchHit, profile: Option<&Profile>) -> serde_json::Value {
+    let identifiers = profile.map(Profile::sorted_identifiers).unwrap_or_default();
+    json!({
+        "profile_id": hit.profile.to_string(),
+        "score": hit.score,
+        "matched": hit.matched(),
+        "exact": hit.exact,
+        "name": hit.name,
+        "identifiers": identifiers,
+    })
+}

@@ -1,0 +1,404 @@
+//! The search index: every searchable text of every profile, packed for fast scans.
+
+use std::collections::HashMap;
+
+use crate::model::{Millis, Profile, ProfileId};
+use crate::query::GraphRead;
+
+use super::score::char_bag;
+
+/// Longest text indexed per entry (longer values are cut on a character boundary).
+const MAX_ENTRY_BYTES: usize = 255;
+
+/// Traits indexed besides the display name and the identifiers.
+const INDEXED_TRAITS: [&str; 3] = ["username", "company", "title"];
+
+/// One searchable text of one profile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    /// Offset of the text in the arena.
+    pub start: u32,
+    /// Length in bytes.
+    pub len: u8,
+    /// Whether the text is pure ASCII (the fast scorer handles only those).
+    pub ascii: bool,
+    /// Index into [`SearchIndex::kinds`].
+    pub kind: u16,
+    /// Characters present (see [`char_bag`]).
+    pub bag: u64,
+}
+
+/// One profile in the index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    pub id: ProfileId,
+    /// First entry of the profile.
+    pub first: u32,
+    /// Number of entries.
+    pub count: u16,
+    /// Entry holding the display name, when the profile has one.
+    pub name: Option<u32>,
+    /// Union of the entries' char bags.
+    pub bag: u64,
+    pub identifiers: u32,
+    pub last_seen: Millis,
+}
+
+/// An immutable snapshot of a space's searchable texts.
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    space: String,
+    pub(crate) arena: String,
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) kinds: Vec<String>,
+    /// Kinds that are identifier types (exact matches count for those only).
+    pub(crate) identifier_kind: Vec<bool>,
+    /// (hash of the lower-cased value, entry) for every identifier entry, sorted: finds
+    /// exact identifier values without a scan.
+    pub(crate) exact: Vec<(u64, u32)>,
+    /// The slot of every entry.
+    pub(crate) owner: Vec<u32>,
+}
+
+impl SearchIndex {
+    /// Builds the index of every profile of the store's space.
+    pub fn build(read: &dyn GraphRead) -> anyhow::Result<SearchIndex> {
+        let mut builder = IndexBuilder::new(read.space());
+        read.for_each_profile(&mut |profile| {
+            builder.add(profile);
+            true
+        })?;
+        Ok(builder.finish())
+    }
+
+    /// Builds the index from profiles in memory (tests, benchmarks).
+    pub fn from_profiles<'a>(
+        space: &str,
+        profiles: impl IntoIterator<Item = &'a Profile>,
+    ) -> SearchIndex {
+        let mut builder = IndexBuilder::new(space);
+        for profile in profiles {
+            builder.add(profile);
+        }
+        builder.finish()
+    }
+
+    /// A copy of this index with some profiles replaced (`changed`) or dropped (`removed`),
+    /// e.g. after a merge, split or undo.
+    pub fn patched(&self, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
+        let skip: std::collections::HashSet<ProfileId> = changed
+            .iter()
+            .map(|p| p.id)
+            .chain(removed.iter().copied())
+            .collect();
+        let mut builder = IndexBuilder::new(&self.space);
+        builder.kinds = self.kinds.clone();
+        builder.identifier_kind = self.identifier_kind.clone();
+        builder.kind_ids = self
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u16))
+            .collect();
+        let mut pending: Vec<&Profile> = changed.iter().collect();
+        pending.sort_by_key(|p| p.id);
+        let mut next = pending.into_iter().peekable();
+        for slot in &self.slots {
+            while let Some(p) = next.next_if(|p| p.id < slot.id) {
+                builder.add(p);
+            }
+            if !skip.contains(&slot.id) {
+                builder.copy_slot(self, slot);
+            }
+        }
+        for p in next {
+            builder.add(p);
+        }
+        builder.finish()
+    }
+
+    /// The space the index was built from.
+    pub fn space(&self) -> &str {
+        &self.space
+    }
+
+    /// Number of profiles indexed.
+    pub fn profile_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Number of searchable texts.
+    pub fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The identifier types and other fields indexed (`name`, `email`, ...).
+    pub fn kinds(&self) -> &[String] {
+        &self.kinds
+    }
+
+    pub(crate) fn text(&self, entry: &Entry) -> &str {
+        &self.arena[entry.start as usize..entry.start as usize + entry.len as usize]
+    }
+
+    pub(crate) fn slot_entries(&self, slot: &Slot) -> &[Entry] {
+        &self.entries[slot.first as usize..slot.first as usize + slot.count as usize]
+    }
+
+    /// Slots holding an identifier whose value is exactly `text` (emails case-insensitively),
+    /// optionally of one kind.
+    pub(crate) fn exact_slots(&self, text: &str, kind: Option<u16>) -> Vec<u32> {
+        let key = exact_hash(text);
+        let start = self.exact.partition_point(|(h, _)| *h < key);
+        let mut out = Vec::new();
+        for &(h, entry) in &self.exact[start..] {
+            if h != key {
+                break;
+            }
+            let e = &self.entries[entry as usize];
+            let hay = self.text(e);
+            let same = hay == text || (text.contains('@') && hay.eq_ignore_ascii_case(text));
+            if same && kind.is_none_or(|k| k == e.kind) {
+                let slot = self.owner[entry as usize];
+                if !out.contains(&slot) {
+                    out.push(slot);
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn name_of(&self, slot: &Slot) -> Option<&str> {
+        slot.name.map(|i| self.text(&self.entries[i as usize]))
+    }
+}
+
+/// Builds a [`SearchIndex`] one profile at a time.
+#[derive(Debug)]
+pub struct IndexBuilder {
+    space: String,
+    arena: String,
+    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    kinds: Vec<String>,
+    identifier_kind: Vec<bool>,
+    kind_ids: HashMap<String, u16>,
+    full: bool,
+}
+
+impl IndexBuilder {
+    /// An empty builder for a space.
+    pub fn new(space: &str) -> IndexBuilder {
+        IndexBuilder {
+            space: space.to_string(),
+            arena: String::new(),
+            entries: Vec::new(),
+            slots: Vec::new(),
+            kinds: Vec::new(),
+            identifier_kind: Vec::new(),
+            kind_ids: HashMap::new(),
+            full: false,
+        }
+    }
+
+    /// Adds a profile's name, identifiers and key traits.
+    pub fn add(&mut self, profile: &Profile) {
+        let first = self.entries.len() as u32;
+        let mut name = None;
+        if let Some(display) = profile.display_name() {
+            name = self.push("name", false, &display);
+        }
+        for held in &profile.identifiers {
+            self.push(&held.id.kind, true, &held.id.value);
+        }
+        for key in INDEXED_TRAITS {
+            if let Some(value) = profile.trait_text(key) {
+                self.push(key, false, &value);
+            }
+        }
+        self.finish_slot(
+            profile.id,
+            first,
+            name,
+            profile.identifiers.len() as u32,
+            profile.last_seen,
+        );
+    }
+
+    fn copy_slot(&mut self, from: &SearchIndex, slot: &Slot) {
+        let first = self.entries.len() as u32;
+        let mut name = None;
+        for (i, entry) in from.slot_entries(slot).iter().enumerate() {
+            let index = self.push_raw(entry.kind, from.text(entry), entry.bag, entry.ascii);
+            if slot.name == Some(slot.first + i as u32) {
+                name = index;
+            }
+        }
+        self.finish_slot(slot.id, first, name, slot.identifiers, slot.last_seen);
+    }
+
+    fn finish_slot(
+        &mut self,
+        id: ProfileId,
+        first: u32,
+        name: Option<u32>,
+        identifiers: u32,
+        last_seen: Millis,
+    ) {
+        let count = (self.entries.len() as u32 - first).min(u32::from(u16::MAX)) as u16;
+        self.entries.truncate(first as usize + count as usize);
+        let bag = self.entries[first as usize..]
+            .iter()
+            .fold(0, |acc, e| acc | e.bag);
+        self.slots.push(Slot {
+            id,
+            first,
+            count,
+            name,
+            bag,
+            identifiers,
+            last_seen,
+        });
+    }
+
+    fn push(&mut self, kind: &str, identifier: bool, text: &str) -> Option<u32> {
+        let text = cut(text.trim(), MAX_ENTRY_BYTES);
+        if text.is_empty() {
+            return None;
+        }
+        let kind = match self.kind_ids.get(kind) {
+            Some(&k) => k,
+            None => {
+                let k = self.kinds.len() as u16;
+                self.kinds.push(kind.to_string());
+                self.identifier_kind.push(identifier);
+                self.kind_ids.insert(kind.to_string(), k);
+                k
+            }
+        };
+        self.push_raw(kind, text, char_bag(text), text.is_ascii())
+    }
+
+    fn push_raw(&mut self, kind: u16, text: &str, bag: u64, ascii: bool) -> Option<u32> {
+        if self.full || self.arena.len() + text.len() > u32::MAX as usize {
+            self.full = true;
+            return None;
+        }
+        let index = self.entries.len() as u32;
+        self.entries.push(Entry {
+            start: self.arena.len() as u32,
+            len: text.len() as u8,
+            ascii,
+            kind,
+            bag,
+        });
+        self.arena.push_str(text);
+        Some(index)
+    }
+
+    /// The finished index.
+    pub fn finish(mut self) -> SearchIndex {
+        self.arena.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        self.slots.shrink_to_fit();
+        let mut owner = vec![0u32; self.entries.len()];
+        for (i, slot) in self.slots.iter().enumerate() {
+            for o in &mut owner[slot.first as usize..slot.first as usize + slot.count as usize] {
+                *o = i as u32;
+            }
+        }
+        let mut exact: Vec<(u64, u32)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| self.identifier_kind[e.kind as usize])
+            .map(|(i, e)| {
+                (
+                    exact_hash(&self.arena[e.start as usize..e.start as usize + e.len as usize]),
+                    i as u32,
+                )
+            })
+            .collect();
+        exact.sort_unstable();
+        SearchIndex {
+            exact,
+            owner,
+            space: self.space,
+            arena: self.arena,
+            entries: self.entries,
+            slots: self.slots,
+            kinds: self.kinds,
+            identifier_kind: self.identifier_kind,
+        }
+    }
+}
+
+/// FNV-1a of the ASCII-lower-cased text.
+fn exact_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The longest prefix of `text` of at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Identifier;
+    use serde_json::json;
+
+    pub(crate) fn person(id: u64, name: &str, ids: &[&str]) -> Profile {
+        let mut p = Profile::new(ProfileId(id), 1_000 * id as i64);
+        for text in ids {
+            p.add_identifier(&Identifier::parse(text).unwrap(), 1_000, "web");
+        }
+        let traits = json!({ "name": name });
+        p.record_event(1_000 * id as i64, id, traits.as_object().unwrap());
+        p
+    }
+
+    #[test]
+    fn indexes_names_identifiers_and_traits() {
+        let a = person(1, "Ana Silva", &["email:ana@acme.io", "user_id:u1"]);
+        let index = SearchIndex::from_profiles("default", [&a]);
+        assert_eq!(index.profile_count(), 1);
+        assert_eq!(index.entry_count(), 3);
+        assert_eq!(index.kinds(), ["name", "email", "user_id"]);
+        assert_eq!(index.name_of(&index.slots[0]), Some("Ana Silva"));
+    }
+
+    #[test]
+    fn patching_replaces_and_drops_profiles() {
+        let a = person(1, "Ana Silva", &["email:ana@acme.io"]);
+        let b = person(2, "Bo Chen", &["email:bo@acme.io"]);
+        let c = person(3, "Cy Diaz", &["email:cy@acme.io"]);
+        let index = SearchIndex::from_profiles("default", [&a, &b, &c]);
+        let mut a2 = a.clone();
+        a2.add_identifier(&Identifier::new("phone", "+100"), 5, "web");
+        let d = person(4, "Di Eve", &["email:di@acme.io"]);
+        let patched = index.patched(&[a2, d], &[ProfileId(2)]);
+        let ids: Vec<u64> = patched.slots.iter().map(|s| s.id.0).collect();
+        assert_eq!(ids, vec![1, 3, 4]);
+        assert_eq!(patched.slot_entries(&patched.slots[0]).len(), 3);
+        assert_eq!(patched.name_of(&patched.slots[1]), Some("Cy Diaz"));
+    }
+
+    #[test]
+    fn cuts_long_values_on_char_boundaries() {
+        let long = "é".repeat(200);
+        assert!(cut(&long, 255).len() <= 255);
+        assert!(cut(&long, 255).chars().all(|c| c == 'é'));
+    }
+}

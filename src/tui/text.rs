@@ -1,0 +1,215 @@
+//! Display text: sanitising untrusted strings, redaction, times, widths.
+
+use std::borrow::Cow;
+
+use unicode_width::UnicodeWidthStr;
+
+use crate::model::Millis;
+use crate::model::time::DAY;
+
+/// Replaces control characters (C0, DEL, C1) and bidi overrides with visible escapes so
+/// nothing inside traits or event JSON can reach the terminal as an escape sequence.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            match c {
+                '\u{1b}' => out.push('␛'),
+                '\n' | '\r' | '\t' => out.push(' '),
+                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// Identifier types and trait keys whose values are personal data masked by `--redact`.
+pub fn is_personal(kind: &str) -> bool {
+    let k = kind.to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "email"
+            | "phone"
+            | "name"
+            | "firstname"
+            | "first_name"
+            | "lastname"
+            | "last_name"
+            | "username"
+            | "address"
+    ) || k.ends_with("email")
+        || k.ends_with("phone")
+}
+
+/// Masks a personal value, keeping its shape: `a***@e***.com`, `+3*******78`, `A** S****`.
+pub fn mask(kind: &str, value: &str) -> String {
+    if value.contains('@') {
+        return mask_email(value);
+    }
+    let k = kind.to_ascii_lowercase();
+    if k.contains("phone") {
+        let chars: Vec<char> = value.chars().collect();
+        return chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                if i == 0 || i + 2 >= chars.len() || !c.is_ascii_digit() {
+                    c
+                } else {
+                    '*'
+                }
+            })
+            .collect();
+    }
+    value
+        .split(' ')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn mask_email(value: &str) -> String {
+    let (local, domain) = value.rsplit_once('@').unwrap_or((value, ""));
+    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+    let (host, tld) = match domain.rsplit_once('.') {
+        Some((host, tld)) => (host, format!(".{tld}")),
+        None => (domain, String::new()),
+    };
+    format!("{}***@{}***{tld}", first(local), first(host))
+}
+
+/// Redacts personal data inside free text (emails anywhere in it).
+pub fn mask_free_text(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.contains('@') && w.contains('.') {
+                mask_email(w)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Redacts personal values inside an event's JSON (by key, and any email-looking string).
+pub fn redact_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(s) if is_personal(key) || looks_like_email(s) => {
+                        *s = mask(key, s)
+                    }
+                    _ => redact_json(v),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::String(s) if looks_like_email(s) => *s = mask_email(s),
+        _ => {}
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    s.contains('@') && s.contains('.') && !s.contains(' ')
+}
+
+/// `2024-03-01 10:00` (UTC).
+pub fn short_time(ms: Millis) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// `3d ago`, `5h ago`, `just now` relative to `now`.
+pub fn ago(ms: Millis, now: Millis) -> String {
+    let d = now - ms;
+    if d < 0 {
+        return "in future".into();
+    }
+    let minutes = d / 60_000;
+    match () {
+        _ if minutes < 1 => "just now".into(),
+        _ if minutes < 60 => format!("{minutes}m ago"),
+        _ if d < DAY => format!("{}h ago", minutes / 60),
+        _ if d < 60 * DAY => format!("{}d ago", d / DAY),
+        _ => format!("{}mo ago", d / (30 * DAY)),
+    }
+}
+
+/// Cuts `text` to at most `width` display columns, ending with `…` when cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_never_pass() {
+        assert_eq!(clean("Eve \u{1b}[31mRed"), "Eve ␛[31mRed");
+        assert_eq!(
+            clean("a\u{7}b\u{9b}c\u{202e}d"),
+            "a\\u{7}b\\u{9b}c\\u{202e}d"
+        );
+        assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn masks_keep_shape() {
+        assert_eq!(mask("email", "ana.silva@example.com"), "a***@e***.com");
+        assert_eq!(mask("phone", "+351912345678"), "+**********78");
+        assert_eq!(mask("name", "Ana Silva"), "A** S****");
+        let mut v = serde_json::json!({"traits": {"email": "x@y.io", "name": "Bo Li", "plan": "pro"}, "userId": "u1"});
+        redact_json(&mut v);
+        assert_eq!(v["traits"]["email"], "x***@y***.io");
+        assert_eq!(v["traits"]["name"], "B* L*");
+        assert_eq!(v["traits"]["plan"], "pro");
+        assert_eq!(mask_free_text("mail bo@x.io now"), "mail b***@x***.io now");
+    }
+
+    #[test]
+    fn times_and_widths() {
+        assert_eq!(short_time(1_709_287_200_000), "2024-03-01 10:00");
+        assert_eq!(ago(0, 3 * DAY), "3d ago");
+        assert_eq!(ago(0, 90_000), "1m ago");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+    }
+}

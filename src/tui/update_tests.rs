@@ -1,0 +1,481 @@
+use super::*;
+use crate::model::Identifier;
+use crate::tui::fixture::NOW;
+use crate::tui::harness::Harness;
+use crate::tui::state::Settings;
+
+fn fresh() -> State {
+    State::new(
+        vec!["default".into()],
+        "default".into(),
+        Settings {
+            redact: false,
+            mouse: true,
+            live: None,
+        },
+        NOW,
+    )
+}
+
+fn profile_open(h: &mut Harness, query: &str) {
+    h.type_text(query).act(Action::Open);
+    assert_eq!(h.state.screen, Screen::Profile, "{query}");
+    assert!(h.state.profile_data().is_some());
+}
+
+#[test]
+fn init_opens_the_space_and_asks_for_recent_profiles() {
+    let mut state = fresh();
+    let effects = init(&mut state);
+    assert_eq!(
+        effects[0],
+        Effect::Store(Request::OpenSpace {
+            space: "default".into()
+        })
+    );
+    assert!(matches!(&effects[1], Effect::Search { query, .. } if query.is_empty()));
+    assert!(state.busy());
+    assert!(state.typing());
+}
+
+#[test]
+fn typing_searches_and_stale_results_are_dropped() {
+    let mut state = fresh();
+    init(&mut state);
+    let first = update(&mut state, Msg::Insert('a'));
+    let second = update(&mut state, Msg::Insert('n'));
+    let (
+        Effect::Search { generation: g1, .. },
+        Effect::Search {
+            generation: g2,
+            query,
+            ..
+        },
+    ) = (&first[0], &second[0])
+    else {
+        panic!("searches expected");
+    };
+    assert_eq!(query, "an");
+    let stale = crate::query::search::SearchResults {
+        query: "a".into(),
+        complete: true,
+        matched: 9,
+        ..Default::default()
+    };
+    update(
+        &mut state,
+        Msg::Search(SearchUpdate {
+            generation: *g1,
+            results: stale,
+            elapsed: Default::default(),
+        }),
+    );
+    assert_eq!(
+        state.find.results.matched, 0,
+        "stale results must be dropped"
+    );
+    assert_eq!(state.find.pending, Some(*g2));
+    update(&mut state, Msg::Backspace);
+    assert_eq!(state.find.query, "a");
+}
+
+#[test]
+fn search_flow_opens_the_ranked_profile() {
+    let mut h = Harness::new();
+    assert_eq!(h.state.store, StoreStatus::Ready { profiles: 5 });
+    assert_eq!(
+        h.state.find.results.hits.len(),
+        5,
+        "recent profiles before typing"
+    );
+    h.type_text("bruno");
+    assert_eq!(h.state.find.results.hits[0].profile, ProfileId(2));
+    h.act(Action::Open);
+    assert_eq!(h.state.screen, Screen::Profile);
+    assert_eq!(h.state.profile_data().unwrap().profile.id, ProfileId(2));
+    h.act(Action::Back);
+    assert_eq!(h.state.screen, Screen::Find);
+    assert!(!h.state.find.editing);
+    h.act(Action::Search);
+    assert!(h.state.find.editing);
+}
+
+#[test]
+fn slash_in_the_empty_search_box_is_the_search_key_not_text() {
+    let mut h = Harness::new();
+    h.send(Msg::Insert('/')).type_text("bruno");
+    assert_eq!(h.state.find.query, "bruno");
+    h.send(Msg::Insert('/'));
+    assert_eq!(h.state.find.query, "bruno/");
+}
+
+#[test]
+fn pasting_an_exact_identifier_jumps_to_its_profile() {
+    let mut h = Harness::new();
+    h.send(Msg::Paste("user_id:u-2001\n".into()));
+    assert_eq!(h.state.screen, Screen::Profile);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(3));
+}
+
+#[test]
+fn next_and_previous_match_walk_the_results() {
+    let mut h = Harness::new();
+    h.type_text("ana");
+    let order: Vec<ProfileId> = h
+        .state
+        .find
+        .results
+        .hits
+        .iter()
+        .map(|h| h.profile)
+        .collect();
+    assert!(order.len() >= 2);
+    h.act(Action::Open);
+    h.act(Action::NextMatch);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, order[1]);
+    h.act(Action::PrevMatch);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, order[0]);
+}
+
+#[test]
+fn tabs_switch_by_number_and_cycle() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    let tab = |h: &Harness| h.state.profile.as_ref().unwrap().tab;
+    h.act(Action::TabGraph);
+    assert_eq!(tab(&h), Tab::Graph);
+    h.act(Action::NextTab);
+    assert_eq!(tab(&h), Tab::History);
+    h.act(Action::NextTab);
+    assert_eq!(tab(&h), Tab::Overview);
+    h.act(Action::PrevTab);
+    assert_eq!(tab(&h), Tab::History);
+    h.send(Msg::Click(Target::Tab(Tab::Timeline)));
+    assert_eq!(tab(&h), Tab::Timeline);
+    assert_eq!(key_contexts(&h.state)[0], KeyContext::Timeline);
+}
+
+#[test]
+fn timeline_filters_and_event_popup() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabTimeline);
+    let all = h.state.profile.as_ref().unwrap().timeline.rows.len();
+    assert_eq!(all, 13);
+    h.act(Action::Filter);
+    assert!(matches!(h.state.modal, Some(Modal::Filter { .. })));
+    h.act(Action::Right); // channel: android
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.timeline.filter.channel.as_deref(), Some("android"));
+    assert_eq!(view.timeline.rows.len(), 2);
+    h.act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Right); // type: identify
+    assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), 0);
+    h.act(Action::ClearFilter).act(Action::Back);
+    assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), all);
+    h.act(Action::Bottom).act(Action::Open);
+    let Some(Modal::Event { json, .. }) = &h.state.modal else {
+        panic!("event popup expected");
+    };
+    assert!(json.contains("\"anonymousId\": \"a-web-5f1c\""), "{json}");
+    h.act(Action::Down).act(Action::Back);
+    assert!(h.state.modal.is_none());
+}
+
+#[test]
+fn merge_preview_needs_a_reason_and_can_be_cancelled() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::Merge);
+    let Some(Modal::Merge(MergeFlow::Pick { results, .. })) = &h.state.modal else {
+        panic!("merge picker expected");
+    };
+    assert!(
+        results.hits.iter().all(|hit| hit.profile != ProfileId(1)),
+        "own profile hidden"
+    );
+    assert_eq!(
+        results.hits[0].profile,
+        ProfileId(4),
+        "the duplicate ranks first"
+    );
+    h.act(Action::Open);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        preview: Some(p), ..
+    })) = &h.state.modal
+    else {
+        panic!("preview expected: {:?}", h.state.modal);
+    };
+    assert!(p.conflicts.is_empty());
+    h.act(Action::Confirm);
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Merge(MergeFlow::Preview { hint: Some(_), .. }))
+    ));
+    h.type_text("same person, personal email");
+    h.act(Action::Confirm);
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Confirm(ConfirmAction::Merge { .. }))
+    ));
+    h.act(Action::Back);
+    assert!(h.state.modal.is_none());
+    assert_eq!(h.state.notice.as_ref().unwrap().text, "cancelled");
+}
+
+#[test]
+fn merge_confirmed_reloads_and_reindexes() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    assert_eq!(h.state.op_pending, None);
+    let data = h.state.profile_data().unwrap();
+    assert_eq!(data.profile.id, ProfileId(1));
+    assert!(
+        data.profile
+            .has(&Identifier::new("email", "ana.silva@gmail.com"))
+    );
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("merge p1 <- p4")
+    );
+    assert_eq!(h.state.index.map(|(profiles, _)| profiles), Some(4));
+}
+
+#[test]
+fn merge_with_conflicts_requires_force() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::Merge)
+        .act(Action::ClearInput)
+        .type_text("carla")
+        .act(Action::Open);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        preview: Some(p), ..
+    })) = &h.state.modal
+    else {
+        panic!("preview expected");
+    };
+    assert!(!p.conflicts.is_empty());
+    h.type_text("shared tablet, same family")
+        .act(Action::Confirm);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        hint: Some(hint), ..
+    })) = &h.state.modal
+    else {
+        panic!("hint expected");
+    };
+    assert!(hint.contains("force"));
+    h.act(Action::ToggleForce).act(Action::Confirm);
+    let Some(Modal::Confirm(ConfirmAction::Merge { force, .. })) = &h.state.modal else {
+        panic!("confirm expected");
+    };
+    assert!(force);
+    h.act(Action::Confirm);
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("forced merge")
+    );
+}
+
+#[test]
+fn split_marks_previews_and_confirms_with_reason() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "carla");
+    h.act(Action::Split);
+    let Some(Modal::Split(flow)) = &h.state.modal else {
+        panic!("split expected");
+    };
+    let kid = flow
+        .identifiers
+        .iter()
+        .position(|i| i.value == "kid.novak@school.example.net")
+        .unwrap();
+    let anon = flow
+        .identifiers
+        .iter()
+        .position(|i| i.value == "a-ipad-002")
+        .unwrap();
+    h.act(Action::Open);
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Split(SplitFlow {
+            stage: SplitStage::Mark { hint: Some(_) },
+            ..
+        }))
+    ));
+    for target in [anon, kid] {
+        h.send(Msg::Click(Target::Row(target))).act(Action::Mark);
+    }
+    h.act(Action::Open);
+    let Some(Modal::Split(SplitFlow {
+        stage: SplitStage::Preview {
+            preview: Some(p), ..
+        },
+        ..
+    })) = &h.state.modal
+    else {
+        panic!("split preview expected: {:?}", h.state.modal);
+    };
+    assert_eq!(p.moving.len(), 2);
+    h.type_text("kid's own account").act(Action::Confirm);
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Confirm(ConfirmAction::Split { .. }))
+    ));
+    h.act(Action::Confirm);
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("split p3 -> p6")
+    );
+    assert_eq!(h.state.profile_data().unwrap().profile.identifiers.len(), 7);
+}
+
+#[test]
+fn undo_from_history() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("dup")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    h.act(Action::TabHistory)
+        .act(Action::Bottom)
+        .act(Action::Undo);
+    let Some(Modal::Undo { entry, .. }) = &h.state.modal else {
+        panic!("undo form expected");
+    };
+    assert_eq!(entry.op, 2);
+    h.act(Action::Confirm);
+    assert!(matches!(
+        &h.state.modal,
+        Some(Modal::Undo { hint: Some(_), .. })
+    ));
+    h.type_text("not the same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    assert!(h.state.notice.as_ref().unwrap().text.contains("undo #2"));
+    assert!(
+        !h.state
+            .profile_data()
+            .unwrap()
+            .profile
+            .has(&Identifier::new("email", "ana.silva@gmail.com"))
+    );
+    // The undone entry cannot be undone twice.
+    h.act(Action::Top).act(Action::Down).act(Action::Undo);
+    assert!(h.state.modal.is_none());
+    assert!(h.state.notice.as_ref().unwrap().error);
+}
+
+#[test]
+fn space_switch_isolates_everything() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana");
+    h.act(Action::SwitchSpace)
+        .act(Action::Down)
+        .act(Action::Open);
+    assert_eq!(h.state.space, "eu-shop");
+    assert!(h.state.profile.is_none());
+    assert_eq!(h.state.store, StoreStatus::Ready { profiles: 1 });
+    h.type_text("ana");
+    assert!(
+        h.state.find.results.hits.is_empty(),
+        "no profile of another space leaks"
+    );
+    h.act(Action::ClearInput).type_text("farid");
+    assert_eq!(h.state.find.results.hits.len(), 1);
+}
+
+#[test]
+fn stale_replies_from_an_old_space_are_dropped() {
+    let mut state = fresh();
+    state.space = "eu-shop".into();
+    update(
+        &mut state,
+        Msg::Reply(Reply::Opened {
+            space: "default".into(),
+            profiles: 9,
+        }),
+    );
+    assert_eq!(state.store, StoreStatus::Opening);
+}
+
+#[test]
+fn help_opens_scrolls_and_closes() {
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Help);
+    assert_eq!(h.state.modal, Some(Modal::Help { scroll: 0 }));
+    assert_eq!(key_contexts(&h.state)[0], KeyContext::Popup);
+    h.act(Action::Down).act(Action::Down);
+    assert_eq!(h.state.modal, Some(Modal::Help { scroll: 2 }));
+    h.act(Action::Back);
+    assert!(h.state.modal.is_none());
+}
+
+#[test]
+fn health_lists_the_bad_merge_first_and_opens_it() {
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Health);
+    let report = h.state.health.report.as_ref().unwrap();
+    assert_eq!(report.items[0].profile, ProfileId(3));
+    h.act(Action::Open);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(3));
+    h.act(Action::Back);
+    assert_eq!(h.state.screen, Screen::Health);
+}
+
+#[test]
+fn graph_marks_two_nodes_for_why() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabGraph)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark);
+    assert_eq!(h.state.profile.as_ref().unwrap().graph.marked, vec![1, 2]);
+    h.act(Action::ClearMarks);
+    assert!(h.state.profile.as_ref().unwrap().graph.marked.is_empty());
+}
+
+#[test]
+fn copy_identifier_and_profile_json() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::Copy).act(Action::CopyJson);
+    assert_eq!(h.copied[0], "user_id:u-1001");
+    let v: serde_json::Value = serde_json::from_str(&h.copied[1]).unwrap();
+    assert_eq!(v["profile_id"], "p1");
+    assert_eq!(v["space"], "default");
+}
+
+#[test]
+fn quit_from_anywhere() {
+    let mut state = fresh();
+    assert_eq!(
+        update(&mut state, Msg::Action(Action::Quit)),
+        vec![Effect::Quit]
+    );
+    assert!(state.quit);
+}

@@ -1,0 +1,140 @@
+//! The search screen: the query box and the ranked matches.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::query::search::SearchHit;
+use crate::tui::state::{State, StoreStatus};
+use crate::tui::text::{ago, clean, is_personal, mask};
+
+use super::{Ctx, HitMap, cell, highlighted, panel, scroll_offset};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
+    let t = ctx.theme;
+    let [input, list] = Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(area);
+    let find = &state.find;
+    let cursor = if find.editing { "▏" } else { "" };
+    let query = Line::from(vec![
+        Span::styled("/ ", t.dim),
+        Span::styled(clean(&find.query).into_owned(), t.value),
+        Span::styled(cursor, t.border_focus),
+    ]);
+    let title = "Search names, emails, phones, ids (TYPE:VALUE for exact)";
+    frame.render_widget(
+        Paragraph::new(query).block(panel(title, find.editing, t)),
+        input,
+    );
+
+    let results = &find.results;
+    let heading = if find.query.trim().is_empty() {
+        "Recently seen".to_string()
+    } else {
+        let more = if results.complete {
+            ""
+        } else {
+            " (still searching)"
+        };
+        format!("{} matching profiles{more}", results.matched)
+    };
+    let block = panel(heading, !find.editing, t);
+    let inner = block.inner(list);
+    frame.render_widget(block, list);
+    if results.hits.is_empty() {
+        let text = match (&state.store, state.index) {
+            (StoreStatus::Failed(e), _) => Line::styled(
+                format!("The store could not be opened: {}", clean(e)),
+                t.error,
+            ),
+            (_, None) => Line::styled("Opening the store and indexing profiles…", t.dim),
+            _ if find.pending.is_some() => Line::styled("Searching…", t.dim),
+            _ => Line::styled(
+                "No profile matches. Try fewer letters, or TYPE:VALUE.",
+                t.dim,
+            ),
+        };
+        frame.render_widget(Paragraph::new(text), inner);
+        return;
+    }
+    hit_rows(
+        frame,
+        inner,
+        state,
+        ctx,
+        &results.hits,
+        find.cursor.selected,
+        hits,
+    );
+}
+
+/// Draws ranked hits (shared with the merge picker); only visible rows are built.
+pub fn hit_rows(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    ctx: &Ctx,
+    list: &[SearchHit],
+    selected: usize,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let height = area.height as usize;
+    hits.viewport = height;
+    let offset = scroll_offset(selected, height, list.len());
+    let wide = area.width >= 100;
+    let name_w = if wide { 26 } else { 18 };
+    for (row, hit) in list.iter().enumerate().skip(offset).take(height) {
+        let y = area.y + (row - offset) as u16;
+        let rect = Rect {
+            y,
+            height: 1,
+            ..area
+        };
+        let base = if row == selected { t.selected } else { t.base };
+        let name = hit
+            .name
+            .as_deref()
+            .map(|n| shown(state, "name", n))
+            .unwrap_or_else(|| "(no name)".into());
+        let mut spans = vec![
+            Span::styled(format!("{:<6}", hit.profile.to_string()), base.patch(t.dim)),
+            Span::styled(cell(&name, name_w), base.patch(t.value)),
+            Span::styled(" ", base),
+            Span::styled(format!("{}:", clean(&hit.kind)), base.patch(t.kind)),
+        ];
+        let redacted = state.settings.redact && is_personal(&hit.kind);
+        if redacted {
+            spans.push(Span::styled(mask(&hit.kind, &hit.text), base));
+        } else {
+            spans.extend(highlighted(
+                &clean(&hit.text),
+                &hit.positions,
+                base,
+                t.matched,
+            ));
+        }
+        if hit.exact {
+            spans.push(Span::styled(" exact", base.patch(t.ok)));
+        }
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        let tail = if wide {
+            format!(
+                "{} ids · {}",
+                hit.identifiers,
+                ago(hit.last_seen, state.now)
+            )
+        } else {
+            format!("{} ids", hit.identifiers)
+        };
+        let pad = (area.width as usize).saturating_sub(used + tail.chars().count() + 1);
+        spans.push(Span::styled(" ".repeat(pad), base));
+        spans.push(Span::styled(format!("{tail} "), base.patch(t.dim)));
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
+        hits.rows.push((rect, row));
+    }
+}
+
+fn shown(state: &State, kind: &str, value: &str) -> String {
+    crate::tui::update::shown(state, kind, value)
+}

@@ -1,0 +1,241 @@
+//! The Identity graph tab: identifiers as nodes, links with provenance, "why" between two
+//! marked identifiers, and violations with their reasons.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Color;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::widgets::canvas::{Canvas, Line as Segment};
+
+use crate::model::{Identifier, Link};
+use crate::query::why::why_path;
+use crate::tui::state::{ProfileData, ProfileView, State};
+use crate::tui::text::{clean, short_time};
+use crate::tui::update::shown;
+
+use super::{Ctx, HitMap, panel, scroll_offset};
+
+fn position(i: usize, n: usize) -> (f64, f64) {
+    let angle = std::f64::consts::TAU * i as f64 / n.max(1) as f64 + std::f64::consts::FRAC_PI_2;
+    (angle.cos(), angle.sin())
+}
+
+fn id_text(state: &State, id: &Identifier) -> String {
+    format!("{}:{}", clean(&id.kind), shown(state, &id.kind, &id.value))
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+    let nodes = &data.nodes;
+    let marked: Vec<&Identifier> = view
+        .graph
+        .marked
+        .iter()
+        .filter_map(|&i| nodes.get(i))
+        .collect();
+    let path: Option<Vec<&Link>> = match marked.as_slice() {
+        [a, b] => why_path(&data.links, a, b),
+        _ => None,
+    };
+    let on_path = |l: &Link| {
+        path.as_ref()
+            .is_some_and(|p| p.iter().any(|x| std::ptr::eq(*x, l)))
+    };
+    let index_of = |id: &Identifier| nodes.iter().position(|n| n == id);
+
+    // The drawing.
+    let edge_color = t.edge.fg.unwrap_or(Color::Reset);
+    let path_color = t.path.fg.unwrap_or(Color::Reset);
+    let canvas = Canvas::default()
+        .block(panel(
+            format!(
+                "Graph · {} identifiers · {} links",
+                nodes.len(),
+                data.links.len()
+            ),
+            false,
+            t,
+        ))
+        .x_bounds([-1.3, 1.3])
+        .y_bounds([-1.3, 1.3])
+        .paint(|c| {
+            for link in &data.links {
+                let (Some(a), Some(b)) = (index_of(&link.from), index_of(&link.to)) else {
+                    continue;
+                };
+                let (x1, y1) = position(a, nodes.len());
+                let (x2, y2) = position(b, nodes.len());
+                let color = if on_path(link) {
+                    path_color
+                } else {
+                    edge_color
+                };
+                c.draw(&Segment {
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    color,
+                });
+            }
+            c.layer();
+            for (i, _) in nodes.iter().enumerate() {
+                let (x, y) = position(i, nodes.len());
+                let style = if view.graph.marked.contains(&i) {
+                    t.node_marked
+                } else if i == view.graph.cursor.selected {
+                    t.selected
+                } else {
+                    t.node
+                };
+                c.print(x, y, Span::styled(format!("{}", i + 1), style));
+            }
+        });
+    frame.render_widget(canvas, left);
+
+    // Nodes list and details.
+    let detail_h = (right.height / 2).max(6);
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(right);
+    let block = panel("Identifiers (space marks two for why)", true, t);
+    let inner = block.inner(list_area);
+    frame.render_widget(block, list_area);
+    let height = inner.height as usize;
+    hits.viewport = height;
+    let offset = scroll_offset(view.graph.cursor.selected, height, nodes.len());
+    for (row, id) in nodes.iter().enumerate().skip(offset).take(height) {
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == view.graph.cursor.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let mark = match view.graph.marked.iter().position(|&m| m == row) {
+            Some(0) => Span::styled("A ", base.patch(t.node_marked)),
+            Some(_) => Span::styled("B ", base.patch(t.node_marked)),
+            None => Span::styled("  ", base),
+        };
+        let held = data.profile.has(id);
+        let spans = vec![
+            mark,
+            Span::styled(format!("{:>2} ", row + 1), base.patch(t.node)),
+            Span::styled(
+                id_text(state, id),
+                base.patch(if held { t.value } else { t.dim }),
+            ),
+            Span::styled(if held { "" } else { "  (not held)" }, base.patch(t.dim)),
+        ];
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
+        hits.rows.push((rect, row));
+    }
+
+    let mut lines: Vec<Line> = Vec::new();
+    let link_line = |l: &Link, style| {
+        let op = l
+            .provenance
+            .op
+            .map(|o| format!(" op #{o}"))
+            .unwrap_or_default();
+        vec![
+            Line::from(vec![
+                Span::styled(id_text(state, &l.from), style),
+                Span::styled(" — ", t.dim),
+                Span::styled(id_text(state, &l.to), style),
+            ]),
+            Line::from(Span::styled(
+                format!(
+                    "   {} · event {} · {} · {}{op}",
+                    l.rule.name(),
+                    clean(&l.provenance.message_id),
+                    clean(&l.provenance.source),
+                    short_time(l.provenance.time)
+                ),
+                t.dim,
+            )),
+        ]
+    };
+    let title = match (&marked[..], &path) {
+        ([a, b], Some(p)) => {
+            lines.push(Line::styled(
+                format!(
+                    "{} → {}: {} links",
+                    id_text(state, a),
+                    id_text(state, b),
+                    p.len()
+                ),
+                t.path,
+            ));
+            for l in p {
+                lines.extend(link_line(l, t.path));
+                lines.push(Line::styled(format!("   {}", l.rule.explain()), t.label));
+            }
+            "Why are they together?".to_string()
+        }
+        ([a, b], None) => {
+            lines.push(Line::styled(
+                format!(
+                    "No chain of links joins {} and {}.",
+                    id_text(state, a),
+                    id_text(state, b)
+                ),
+                t.warning,
+            ));
+            "Why are they together?".to_string()
+        }
+        _ => {
+            let selected = nodes.get(view.graph.cursor.selected);
+            for l in data
+                .links
+                .iter()
+                .filter(|l| selected.is_some_and(|s| *s == l.from || *s == l.to))
+            {
+                lines.extend(link_line(l, t.value));
+            }
+            if lines.is_empty() {
+                lines.push(Line::styled("No link touches this identifier.", t.dim));
+            }
+            "Links of the selected identifier".to_string()
+        }
+    };
+    if !data.violations.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::styled(
+            format!("Violations ({})", data.violations.len()),
+            t.warning,
+        ));
+        for v in &data.violations {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {} ", id_text(state, &v.identifier)), t.value),
+                Span::styled(clean(&v.reason.to_string()).into_owned(), t.warning),
+            ]));
+            lines.push(Line::styled(
+                format!(
+                    "    event {} · {} · {}",
+                    clean(&v.provenance.message_id),
+                    clean(&v.provenance.source),
+                    short_time(v.provenance.time)
+                ),
+                t.dim,
+            ));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(title, false, t)),
+        detail_area,
+    );
+}

@@ -1,0 +1,185 @@
+//! The History tab and the Health screen.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::state::{ProfileData, ProfileView, State};
+use crate::tui::text::{clean, short_time};
+use crate::tui::update::shown;
+
+use super::{Ctx, HitMap, cell, panel, scroll_offset};
+
+pub fn history(
+    frame: &mut Frame,
+    area: Rect,
+    _state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let block = panel(
+        format!(
+            "History · {} journal entries (u undoes the selected one)",
+            data.journal.len()
+        ),
+        true,
+        t,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if data.journal.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "No merge, split or undo touched this profile.",
+                t.dim,
+            )),
+            inner,
+        );
+        return;
+    }
+    let height = inner.height as usize / 2;
+    hits.viewport = height;
+    let offset = scroll_offset(view.history.selected, height, data.journal.len());
+    for (row, entry) in data.journal.iter().enumerate().skip(offset).take(height) {
+        let y = inner.y + ((row - offset) * 2) as u16;
+        let rect = Rect {
+            y,
+            height: 2,
+            ..inner
+        };
+        let base = if row == view.history.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let status = match (entry.undone_by, entry.undoable()) {
+            (Some(by), _) => Span::styled(format!("  undone by #{by}"), base.patch(t.warning)),
+            (None, true) => Span::styled("", base),
+            (None, false) => Span::styled("", base),
+        };
+        let lines = vec![
+            Line::from(vec![
+                Span::styled(format!("#{:<4}", entry.op), base.patch(t.title)),
+                Span::styled(format!("{}  ", short_time(entry.at)), base.patch(t.dim)),
+                Span::styled(cell(&clean(&entry.user), 10), base.patch(t.label)),
+                Span::styled(clean(&entry.summary()).into_owned(), base.patch(t.value)),
+                status,
+            ])
+            .style(base),
+            Line::from(vec![
+                Span::styled("      why: ", base.patch(t.dim)),
+                Span::styled(clean(&entry.reason).into_owned(), base.patch(t.label)),
+            ])
+            .style(base),
+        ];
+        frame.render_widget(Paragraph::new(lines).style(base), rect);
+        hits.rows.push((rect, row));
+    }
+}
+
+pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
+    let t = ctx.theme;
+    let h = &state.health;
+    let Some(report) = &h.report else {
+        let text = match (&h.error, h.pending) {
+            (Some(e), _) => Line::styled(format!("Health scan failed: {}", clean(e)), t.error),
+            (None, Some(_)) => Line::styled("Scanning every profile and its violations…", t.dim),
+            (None, None) => Line::styled("Press r to scan.", t.dim),
+        };
+        frame.render_widget(
+            Paragraph::new(text).block(panel("Graph health", true, t)),
+            area,
+        );
+        return;
+    };
+    let [summary, list] = Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(area);
+    let mut spans = vec![Span::styled(
+        format!(
+            "{} profiles · typical {} identifiers · by identifier count: ",
+            report.profiles, report.typical_identifiers
+        ),
+        t.label,
+    )];
+    for (label, count) in &report.distribution {
+        spans.push(Span::styled(label.to_string(), t.kind));
+        spans.push(Span::styled(format!(" {count}  "), t.value));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).block(panel("Graph health", false, t)),
+        summary,
+    );
+    let block = panel(
+        format!(
+            "Suspicious profiles ({}), most suspicious first",
+            report.items.len()
+        ),
+        true,
+        t,
+    );
+    let inner = block.inner(list);
+    frame.render_widget(block, list);
+    if report.items.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled("Nothing suspicious.", t.ok)),
+            inner,
+        );
+        return;
+    }
+    let height = inner.height as usize;
+    hits.viewport = height;
+    let offset = scroll_offset(h.cursor.selected, height, report.items.len());
+    let name_w = if inner.width >= 120 { 20 } else { 14 };
+    for (row, item) in report.items.iter().enumerate().skip(offset).take(height) {
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == h.cursor.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let name = item
+            .name
+            .as_deref()
+            .map(|n| shown(state, "name", n))
+            .unwrap_or_else(|| "(no name)".into());
+        let findings: Vec<String> = item
+            .findings
+            .iter()
+            .map(|f| match f {
+                crate::query::health::Finding::JunkHeld { identifier, .. } => {
+                    format!(
+                        "holds junk {}:{}",
+                        identifier.kind,
+                        shown(state, &identifier.kind, &identifier.value)
+                    )
+                }
+                other => other.to_string(),
+            })
+            .collect();
+        let spans = vec![
+            Span::styled(format!("{:>4} ", item.score), base.patch(t.warning)),
+            Span::styled(
+                format!("{:<5}", item.profile.to_string()),
+                base.patch(t.dim),
+            ),
+            Span::styled(cell(&name, name_w), base.patch(t.value)),
+            Span::styled(
+                format!(" {:>3} ids {:>4} ev  ", item.identifiers, item.events),
+                base.patch(t.label),
+            ),
+            Span::styled(
+                clean(&findings.join("; ")).into_owned(),
+                base.patch(t.value),
+            ),
+        ];
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
+        hits.rows.push((rect, row));
+    }
+}

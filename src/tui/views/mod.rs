@@ -1,0 +1,224 @@
+//! Rendering: pure functions of `&State` onto a ratatui frame. Every string that came from
+//! data passes through [`clean`](super::text::clean) (or masking) before it is drawn.
+
+mod find;
+mod graph;
+mod lists;
+mod modals;
+mod profile;
+mod timeline;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::keymap::Keymap;
+use super::state::{Screen, State, StoreStatus, Tab};
+use super::text::{clean, fit};
+use super::theme::Theme;
+use super::update::key_contexts;
+
+/// What views need besides the state.
+pub struct Ctx<'a> {
+    pub theme: &'a Theme,
+    pub keymap: &'a Keymap,
+}
+
+/// Where the last frame drew clickable things (for mouse hit-testing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HitMap {
+    pub tabs: Vec<(Rect, Tab)>,
+    /// Screen rows of the focused list and the list row each shows.
+    pub rows: Vec<(Rect, usize)>,
+    /// Rows in the focused list's viewport (for half-page moves).
+    pub viewport: usize,
+}
+
+impl HitMap {
+    /// What is at a screen position.
+    pub fn at(&self, x: u16, y: u16) -> Option<super::update::Target> {
+        let inside = |r: &Rect| x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+        if let Some((_, tab)) = self.tabs.iter().find(|(r, _)| inside(r)) {
+            return Some(super::update::Target::Tab(*tab));
+        }
+        self.rows
+            .iter()
+            .find(|(r, _)| inside(r))
+            .map(|(_, row)| super::update::Target::Row(*row))
+    }
+}
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// Draws the whole screen.
+pub fn render(frame: &mut Frame, state: &State, ctx: &Ctx, hits: &mut HitMap) {
+    *hits = HitMap::default();
+    let area = frame.area();
+    frame.render_widget(Block::default().style(ctx.theme.base), area);
+    let [top, main, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status_bar(frame, top, state, ctx);
+    match state.screen {
+        Screen::Find => find::render(frame, main, state, ctx, hits),
+        Screen::Profile => profile::render(frame, main, state, ctx, hits),
+        Screen::Health => lists::health(frame, main, state, ctx, hits),
+    }
+    if state.modal.is_some() {
+        hits.rows.clear();
+        hits.tabs.clear();
+        modals::render(frame, area, state, ctx, hits);
+    }
+    command_bar(frame, bottom, state, ctx);
+}
+
+fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
+    let t = ctx.theme;
+    let mut spans = vec![
+        Span::styled(" idgraph ", t.title.patch(t.status)),
+        Span::styled(format!("space {} ", clean(&state.space)), t.status),
+    ];
+    match &state.store {
+        StoreStatus::Opening => spans.push(Span::styled("· opening store ", t.status)),
+        StoreStatus::Ready { profiles } => {
+            spans.push(Span::styled(format!("· {profiles} profiles "), t.status))
+        }
+        StoreStatus::Failed(_) => spans.push(Span::styled(
+            "· store unavailable ",
+            t.error.patch(t.status),
+        )),
+    }
+    if state.index.is_none() && matches!(state.store, StoreStatus::Ready { .. }) {
+        spans.push(Span::styled("· indexing ", t.status));
+    }
+    if let Some(addr) = &state.settings.live {
+        spans.push(Span::styled(
+            format!("· live {} ", clean(addr)),
+            t.ok.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
+        ));
+        if state.new_events > 0 {
+            let n = state.new_events;
+            let s = if n == 1 { "" } else { "s" };
+            spans.push(Span::styled(format!("· {n} new event{s} "), t.status));
+        }
+    }
+    if state.settings.redact {
+        spans.push(Span::styled("· redacted ", t.warning.patch(t.status)));
+    }
+    if state.busy() {
+        spans.push(Span::styled(
+            format!("{} ", SPINNER[state.tick % SPINNER.len()]),
+            t.status,
+        ));
+    }
+    if let Some(n) = &state.notice {
+        let style = if n.error { t.error } else { t.ok };
+        spans.push(Span::styled(
+            format!("│ {}", clean(&n.text)),
+            style.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status), area);
+}
+
+fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
+    let t = ctx.theme;
+    let contexts = key_contexts(state);
+    let mut spans = Vec::new();
+    let mut width = 0usize;
+    let mut seen = Vec::new();
+    let budget = area.width as usize;
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for context in contexts
+        .iter()
+        .filter(|c| **c != super::keymap::KeyContext::Navigation)
+    {
+        entries.extend(ctx.keymap.grouped(*context));
+    }
+    if let Some(help) = ctx.keymap.key_for(&contexts, super::action::Action::Help) {
+        entries.push((help, "help".into()));
+    }
+    for (keys, desc) in entries {
+        if seen.contains(&desc) {
+            continue;
+        }
+        let key = keys.split('/').next().unwrap_or(&keys).to_string();
+        let need = key.chars().count() + desc.chars().count() + 3;
+        if width + need > budget {
+            break;
+        }
+        width += need;
+        spans.push(Span::styled(format!(" {key} "), t.key));
+        spans.push(Span::styled(format!(" {desc} "), t.key_desc));
+        seen.push(desc);
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A bordered block with a title.
+fn panel<'a>(title: impl Into<String>, focused: bool, t: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_style(if focused { t.border_focus } else { t.border })
+        .title(Span::styled(format!(" {} ", title.into()), t.title))
+}
+
+/// The first row to show so that `selected` stays visible in `height` rows.
+fn scroll_offset(selected: usize, height: usize, len: usize) -> usize {
+    if height == 0 || len <= height {
+        return 0;
+    }
+    let half = height / 2;
+    selected.saturating_sub(half).min(len - height)
+}
+
+/// A text padded or cut to exactly `width` columns.
+fn cell(text: &str, width: usize) -> String {
+    let cut = fit(text, width);
+    let w = unicode_width::UnicodeWidthStr::width(cut.as_str());
+    format!("{cut}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// A line with the characters at `positions` highlighted.
+fn highlighted<'a>(text: &str, positions: &[usize], base: Style, mark: Style) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    let mut run = String::new();
+    let mut run_marked = false;
+    for (i, c) in text.chars().enumerate() {
+        let m = positions.contains(&i);
+        if m != run_marked && !run.is_empty() {
+            spans.push(Span::styled(
+                std::mem::take(&mut run),
+                if run_marked { base.patch(mark) } else { base },
+            ));
+        }
+        run_marked = m;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(Span::styled(
+            run,
+            if run_marked { base.patch(mark) } else { base },
+        ));
+    }
+    spans
+}
+
+/// A centered popup area.
+fn popup_area(area: Rect, width_pct: u16, height_pct: u16) -> Rect {
+    let w = (area.width * width_pct / 100).max(40).min(area.width);
+    let h = (area.height * height_pct / 100).max(8).min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,361 @@
+//! A profile: header, tabs, the Overview and Touchpoints tabs.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline, Tabs};
+
+use crate::query::timeline::{activity, bucket_width};
+use crate::tui::state::{ProfileData, ProfileView, State, Tab};
+use crate::tui::text::{ago, clean, short_time};
+use crate::tui::update::{overview_order, shown};
+
+use super::{Ctx, HitMap, cell, panel, scroll_offset};
+
+/// Traits shown first in the overview, in this order.
+const KEY_TRAITS: [&str; 8] = [
+    "name", "email", "phone", "plan", "company", "title", "city", "country",
+];
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
+    let t = ctx.theme;
+    let Some(view) = &state.profile else {
+        return;
+    };
+    let [header, tabs_area, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    let Some(data) = &view.data else {
+        let text = match &view.error {
+            Some(e) => Line::styled(format!("{}: {}", view.id, clean(e)), t.error),
+            None => Line::styled(format!("Loading {}…", view.id), t.dim),
+        };
+        frame.render_widget(Paragraph::new(text), header);
+        return;
+    };
+    let p = &data.profile;
+    let name = shown_name(state, data);
+    let mut spans = vec![
+        Span::styled(format!(" {name} "), t.title),
+        Span::styled(format!("{} ", p.id), t.dim),
+        Span::styled(
+            format!(
+                "· {} identifiers · {} events · {} merges · seen {} ",
+                p.identifiers.len(),
+                p.event_count,
+                p.merge_count,
+                ago(p.last_seen, state.now)
+            ),
+            t.label,
+        ),
+    ];
+    if !data.violations.is_empty() {
+        spans.push(Span::styled(
+            format!("· {} violations", data.violations.len()),
+            t.warning,
+        ));
+    }
+    if view.pending.is_some() {
+        spans.push(Span::styled(" (reloading)", t.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), header);
+
+    let titles: Vec<Line> = Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, tab)| Line::from(format!("{} {}", i + 1, tab.title())))
+        .collect();
+    frame.render_widget(
+        Tabs::new(titles)
+            .select(view.tab.index())
+            .style(t.tab)
+            .highlight_style(t.tab_active)
+            .divider("│"),
+        tabs_area,
+    );
+    // Tab hit boxes: " N Title " separated by one divider column.
+    let mut x = tabs_area.x;
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        let w = format!("{} {}", i + 1, tab.title()).chars().count() as u16 + 2;
+        hits.tabs.push((
+            Rect {
+                x,
+                y: tabs_area.y,
+                width: w,
+                height: 1,
+            },
+            *tab,
+        ));
+        x += w + 1;
+    }
+    match view.tab {
+        Tab::Overview => overview(frame, body, state, view, data, ctx, hits),
+        Tab::Timeline => super::timeline::render(frame, body, state, view, data, ctx, hits),
+        Tab::Touchpoints => touchpoints(frame, body, state, view, data, ctx, hits),
+        Tab::Graph => super::graph::render(frame, body, state, view, data, ctx, hits),
+        Tab::History => super::lists::history(frame, body, state, view, data, ctx, hits),
+    }
+}
+
+fn shown_name(state: &State, data: &ProfileData) -> String {
+    data.profile
+        .display_name()
+        .map(|n| shown(state, "name", &n))
+        .unwrap_or_else(|| "(no name)".into())
+}
+
+fn overview(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let channels = data.touchpoints.len().min(6) as u16;
+    let [top, spark] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(channels + 2)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(64)]).areas(top);
+
+    // Traits and counts.
+    let traits = data.profile.trait_map();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut keys: Vec<&String> = KEY_TRAITS
+        .iter()
+        .filter_map(|k| traits.get_key_value(*k).map(|(k, _)| k))
+        .collect();
+    keys.extend(traits.keys().filter(|k| !KEY_TRAITS.contains(&k.as_str())));
+    let label_w = 9;
+    for key in keys {
+        let value = data.profile.trait_text(key).unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(cell(&clean(key), label_w), t.label),
+            Span::styled(" ", t.base),
+            Span::styled(shown(state, key, &value), t.value),
+        ]));
+    }
+    lines.push(Line::default());
+    let p = &data.profile;
+    for (label, value) in [
+        ("space", clean(&state.space).into_owned()),
+        ("created", short_time(p.created_at)),
+        ("last seen", short_time(p.last_seen)),
+        ("events", p.event_count.to_string()),
+        ("merges", p.merge_count.to_string()),
+        (
+            "channels",
+            data.touchpoints
+                .iter()
+                .map(|c| clean(&c.channel).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(cell(label, label_w), t.label),
+            Span::styled(" ", t.base),
+            Span::styled(value, t.value),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(panel("Traits", false, t)), left);
+
+    // Identifiers grouped by type.
+    let block = panel(format!("Identifiers ({})", p.identifiers.len()), true, t);
+    let inner = block.inner(right);
+    frame.render_widget(block, right);
+    let order = overview_order(data);
+    let height = inner.height as usize;
+    hits.viewport = height;
+    let offset = scroll_offset(view.overview.selected, height, order.len());
+    let wide = inner.width >= 90;
+    let kind_w = order
+        .iter()
+        .map(|&i| p.identifiers[i].id.kind.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(14);
+    let mut previous_kind: Option<&str> = None;
+    for (row, &i) in order.iter().enumerate().skip(offset).take(height) {
+        let held = &p.identifiers[i];
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == view.overview.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let kind = if previous_kind == Some(held.id.kind.as_str()) {
+            String::new()
+        } else {
+            held.id.kind.clone()
+        };
+        previous_kind = Some(&held.id.kind);
+        let value_w = (inner.width as usize)
+            .saturating_sub(kind_w + if wide { 47 } else { 23 })
+            .max(8);
+        let mut spans = vec![
+            Span::styled(cell(&clean(&kind), kind_w), base.patch(t.kind)),
+            Span::styled(" ", base),
+            Span::styled(
+                cell(&shown(state, &held.id.kind, &held.id.value), value_w),
+                base.patch(t.value),
+            ),
+        ];
+        if wide {
+            spans.push(Span::styled(
+                format!(
+                    " {} → {} ",
+                    short_time(held.first_seen),
+                    short_time(held.last_seen)
+                ),
+                base.patch(t.dim),
+            ));
+        } else {
+            spans.push(Span::styled(
+                format!(" {:>8} ", ago(held.last_seen, state.now)),
+                base.patch(t.dim),
+            ));
+        }
+        spans.push(Span::styled(
+            cell(&clean(&held.source), 11),
+            base.patch(t.channel),
+        ));
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
+        hits.rows.push((rect, row));
+    }
+
+    // Activity per channel.
+    let block = panel(
+        "Activity per channel (events per bucket, oldest → newest)",
+        false,
+        t,
+    );
+    let inner = block.inner(spark);
+    frame.render_widget(block, spark);
+    let first = data
+        .events
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .unwrap_or(state.now);
+    let last = data
+        .events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .unwrap_or(state.now);
+    let label_w = 11u16;
+    let buckets = inner.width.saturating_sub(label_w + 8).max(1) as usize;
+    let width = bucket_width(first, last, buckets);
+    let end = first + width * buckets as i64;
+    for (i, tp) in data.touchpoints.iter().take(channels as usize).enumerate() {
+        let row = Rect {
+            y: inner.y + i as u16,
+            height: 1,
+            ..inner
+        };
+        let [label, line, count] = Layout::horizontal([
+            Constraint::Length(label_w),
+            Constraint::Min(1),
+            Constraint::Length(8),
+        ])
+        .areas(row);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                cell(&clean(&tp.channel), label_w as usize),
+                t.channel,
+            )),
+            label,
+        );
+        let counts = activity(&data.events, &tp.channel, end, buckets, width);
+        frame.render_widget(Sparkline::default().data(&counts).style(t.sparkline), line);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!(" {:>5}", tp.count), t.dim)),
+            count,
+        );
+    }
+}
+
+fn touchpoints(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let block = panel(
+        "Touchpoints per channel, most recent contact first",
+        true,
+        t,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut starts = Vec::new();
+    for (i, tp) in data.touchpoints.iter().enumerate() {
+        starts.push(lines.len());
+        let base = if i == view.touchpoints.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        lines.push(
+            Line::from(vec![
+                Span::styled(cell(&clean(&tp.channel), 11), base.patch(t.channel)),
+                Span::styled(format!("{:>4} contacts  ", tp.count), base.patch(t.value)),
+                Span::styled(
+                    format!(
+                        "first {}  last {} ({})",
+                        short_time(tp.first),
+                        short_time(tp.last),
+                        ago(tp.last, state.now)
+                    ),
+                    base.patch(t.dim),
+                ),
+            ])
+            .style(base),
+        );
+        for e in &tp.latest {
+            let app = e
+                .app
+                .as_deref()
+                .map(|a| format!(" · {}", clean(a)))
+                .unwrap_or_default();
+            lines.push(Line::from(vec![
+                Span::styled("    ", t.base),
+                Span::styled(format!("{}  ", short_time(e.time)), t.dim),
+                Span::styled(clean(&e.label).into_owned(), t.value),
+                Span::styled(format!("  {}{app}", clean(&e.source)), t.dim),
+            ]));
+        }
+    }
+    let height = inner.height as usize;
+    hits.viewport = height;
+    let selected_line = starts.get(view.touchpoints.selected).copied().unwrap_or(0);
+    let offset = scroll_offset(selected_line, height, lines.len());
+    for (i, start) in starts.iter().enumerate() {
+        if *start >= offset && *start < offset + height {
+            hits.rows.push((
+                Rect {
+                    y: inner.y + (start - offset) as u16,
+                    height: 1,
+                    ..inner
+                },
+                i,
+            ));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
+}

@@ -1,0 +1,264 @@
+//! Screen snapshots of every view and popup, at 80x24 and 160x48, on the fixture with a
+//! fixed clock.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::{Ctx, HitMap, render};
+use crate::model::ProfileId;
+use crate::tui::action::Action;
+use crate::tui::fixture::NOW;
+use crate::tui::harness::Harness;
+use crate::tui::keymap::Keymap;
+use crate::tui::state::{Settings, State};
+use crate::tui::theme::Theme;
+use crate::tui::update::Msg;
+
+fn draw(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
+    let theme = Theme::named("dark", true).unwrap();
+    let keymap = Keymap::defaults();
+    let ctx = Ctx {
+        theme: &theme,
+        keymap: &keymap,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let mut hits = HitMap::default();
+    terminal
+        .draw(|frame| render(frame, state, &ctx, &mut hits))
+        .unwrap();
+    terminal
+}
+
+fn snap(state: &State, name: &str) {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let terminal = draw(state, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+    }
+}
+
+fn open(query: &str) -> Harness {
+    let mut h = Harness::new();
+    h.type_text(query).act(Action::Open);
+    h
+}
+
+#[test]
+fn first_frame_before_the_store_opens() {
+    let state = State::new(
+        vec!["default".into()],
+        "default".into(),
+        Settings {
+            redact: false,
+            mouse: true,
+            live: None,
+        },
+        NOW,
+    );
+    snap(&state, "loading");
+}
+
+#[test]
+fn find_screens() {
+    let mut h = Harness::new();
+    snap(&h.state, "find_recent");
+    h.type_text("ana");
+    snap(&h.state, "find_ana");
+    h.act(Action::ClearInput).type_text("zzzz");
+    snap(&h.state, "find_nothing");
+}
+
+#[test]
+fn profile_tabs() {
+    let mut h = open("ana silva");
+    snap(&h.state, "overview");
+    h.act(Action::TabTimeline);
+    snap(&h.state, "timeline");
+    h.act(Action::Filter).act(Action::Right);
+    snap(&h.state, "timeline_filter_popup");
+    h.act(Action::Back);
+    snap(&h.state, "timeline_filtered");
+    h.act(Action::ClearFilter)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Open);
+    snap(&h.state, "event_json");
+    h.act(Action::Back).act(Action::TabTouchpoints);
+    snap(&h.state, "touchpoints");
+    h.act(Action::TabGraph);
+    snap(&h.state, "graph");
+    // Why is the iOS anonymous id in the same profile as the work email?
+    h.act(Action::Top)
+        .act(Action::Mark)
+        .act(Action::Bottom)
+        .act(Action::Up)
+        .act(Action::Mark);
+    snap(&h.state, "graph_why");
+    h.act(Action::TabHistory);
+    snap(&h.state, "history");
+}
+
+#[test]
+fn support_sees_the_complaint_before_marketing_asks_for_a_review() {
+    let mut h = open("bruno");
+    h.act(Action::TabTouchpoints);
+    snap(&h.state, "touchpoints_complaint");
+}
+
+#[test]
+fn bad_merge_graph_and_health() {
+    let mut h = open("carla");
+    h.act(Action::TabGraph);
+    snap(&h.state, "graph_violations");
+    h.act(Action::Health);
+    snap(&h.state, "health");
+}
+
+#[test]
+fn merge_flow_screens() {
+    let mut h = open("ana silva");
+    h.act(Action::Merge);
+    snap(&h.state, "merge_pick");
+    h.act(Action::Open).type_text("same person");
+    snap(&h.state, "merge_preview");
+    h.act(Action::Confirm);
+    snap(&h.state, "merge_confirm");
+    h.act(Action::Confirm)
+        .act(Action::TabHistory)
+        .act(Action::Bottom);
+    snap(&h.state, "history_after_merge");
+    h.act(Action::Undo).type_text("wrong person");
+    snap(&h.state, "undo_form");
+
+    let mut h = open("ana silva");
+    h.act(Action::Merge)
+        .act(Action::ClearInput)
+        .type_text("carla")
+        .act(Action::Open)
+        .type_text("family tablet");
+    h.act(Action::Confirm).act(Action::ToggleForce);
+    snap(&h.state, "merge_preview_conflicts");
+}
+
+#[test]
+fn split_flow_screens() {
+    let mut h = open("carla");
+    h.act(Action::Split)
+        .act(Action::Down)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Mark);
+    snap(&h.state, "split_mark");
+    h.act(Action::Open).type_text("kid's own account");
+    snap(&h.state, "split_preview");
+    h.act(Action::Confirm);
+    snap(&h.state, "split_confirm");
+}
+
+#[test]
+fn popups() {
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Help);
+    snap(&h.state, "help");
+    h.act(Action::Back).act(Action::SwitchSpace);
+    snap(&h.state, "spaces");
+    h.act(Action::Down).act(Action::Open);
+    snap(&h.state, "switched_space");
+}
+
+#[test]
+fn redaction_masks_personal_data_everywhere() {
+    let mut h = Harness::with(Settings {
+        redact: true,
+        mouse: true,
+        live: None,
+    });
+    h.type_text("ana");
+    snap(&h.state, "redacted_find");
+    h.act(Action::Open);
+    snap(&h.state, "redacted_overview");
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(!text.contains("ana.silva@acme.io"));
+    assert!(!text.contains("Ana Silva"));
+    h.act(Action::TabTimeline)
+        .act(Action::Bottom)
+        .act(Action::Up)
+        .act(Action::Up)
+        .act(Action::Up)
+        .act(Action::Up)
+        .act(Action::Open);
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains("\"email\": \"a***@a***.io\""), "{text}");
+}
+
+#[test]
+fn escape_sequences_never_reach_the_terminal() {
+    let mut h = Harness::new();
+    h.send(Msg::Paste("user_id:u-1005".into()));
+    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(5));
+    snap(&h.state, "escapes_overview");
+    h.act(Action::TabTimeline).act(Action::Open);
+    snap(&h.state, "escapes_event");
+    for (w, hh) in [(80, 24), (160, 48)] {
+        let terminal = draw(&h.state, w, hh);
+        for cell in terminal.backend().buffer().content() {
+            assert!(
+                !cell.symbol().chars().any(char::is_control),
+                "control character drawn: {:?}",
+                cell.symbol()
+            );
+        }
+    }
+}
+
+#[test]
+fn mouse_hits_tabs_and_rows() {
+    let h = open("ana silva");
+    let theme = Theme::named("dark", true).unwrap();
+    let keymap = Keymap::defaults();
+    let ctx = Ctx {
+        theme: &theme,
+        keymap: &keymap,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let mut hits = HitMap::default();
+    terminal
+        .draw(|frame| render(frame, &h.state, &ctx, &mut hits))
+        .unwrap();
+    let (rect, tab) = hits.tabs[1];
+    assert_eq!(
+        hits.at(rect.x + 1, rect.y),
+        Some(crate::tui::update::Target::Tab(tab))
+    );
+    let (rect, row) = hits.rows[2];
+    assert_eq!(
+        hits.at(rect.x + 3, rect.y),
+        Some(crate::tui::update::Target::Row(row))
+    );
+    assert!(hits.viewport > 5);
+}
+
+#[test]
+fn live_status_counts_new_events() {
+    let mut h = Harness::with(Settings {
+        redact: false,
+        mouse: true,
+        live: Some("127.0.0.1:8088".into()),
+    });
+    let fixture = h.fixture("default");
+    fixture.arrive(
+        None,
+        "2024-03-20T11:00:00Z",
+        "Signed Up",
+        &["user_id:u-9001", "email:zoe.new@example.com"],
+    );
+    fixture.arrive(
+        Some(1),
+        "2024-03-20T11:30:00Z",
+        "Order Completed",
+        &["user_id:u-1001"],
+    );
+    h.poll();
+    snap(&h.state, "live_find");
+}

@@ -1,0 +1,121 @@
+//! The Timeline tab: every event, newest first, with the anonymous part of the journey and
+//! the sign-up marked.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::query::timeline::Phase;
+use crate::tui::state::{ProfileData, ProfileView, State};
+use crate::tui::text::{clean, short_time};
+use crate::tui::update::shown;
+
+use super::{Ctx, HitMap, cell, panel, scroll_offset};
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let tl = &view.timeline;
+    let mut title = format!(
+        "Timeline · {} of {} events",
+        tl.rows.len(),
+        data.events.len()
+    );
+    if !tl.filter.is_empty() {
+        title.push_str(&format!(" · filter {}", clean(&tl.filter.describe())));
+    }
+    if data.conversion.is_some() {
+        title.push_str(" · ◌ anonymous before sign-up");
+    }
+    let block = panel(title, true, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if tl.rows.is_empty() {
+        let text = if data.events.is_empty() {
+            "No events."
+        } else {
+            "No event passes the filter (F clears it)."
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, t.dim)), inner);
+        return;
+    }
+    let wide = inner.width >= 120;
+    let height = inner.height as usize;
+    hits.viewport = height;
+    let offset = scroll_offset(tl.cursor.selected, height, tl.rows.len());
+    let (channel_w, app_w, device_w) = if wide { (10, 13, 22) } else { (9, 0, 0) };
+    for (row, &i) in tl.rows.iter().enumerate().skip(offset).take(height) {
+        let e = &data.events[i];
+        let phase = data.phases[i];
+        let rect = Rect {
+            y: inner.y + (row - offset) as u16,
+            height: 1,
+            ..inner
+        };
+        let base = if row == tl.cursor.selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let (marker, marker_style) = match phase {
+            Phase::Anonymous => ("◌ ", t.anonymous),
+            Phase::Conversion => ("★ ", t.conversion),
+            Phase::Known => ("  ", t.base),
+        };
+        let mut spans = vec![
+            Span::styled(marker, base.patch(marker_style)),
+            Span::styled(format!("{} ", short_time(e.time)), base.patch(t.dim)),
+            Span::styled(cell(&clean(&e.channel), channel_w), base.patch(t.channel)),
+            Span::styled(" ", base),
+        ];
+        if wide {
+            spans.push(Span::styled(
+                cell(&clean(e.app.as_deref().unwrap_or("-")), app_w),
+                base.patch(t.label),
+            ));
+            spans.push(Span::styled(" ", base));
+            spans.push(Span::styled(
+                cell(&clean(e.device.as_deref().unwrap_or("-")), device_w),
+                base.patch(t.label),
+            ));
+            spans.push(Span::styled(" ", base));
+        }
+        let label_style = match phase {
+            Phase::Anonymous => t.anonymous,
+            Phase::Conversion => t.conversion,
+            Phase::Known => t.value,
+        };
+        let label_w = if wide { 30 } else { 24 };
+        spans.push(Span::styled(
+            cell(&clean(&e.label), label_w),
+            base.patch(label_style),
+        ));
+        let summary = if phase == Phase::Conversion {
+            "sign-up: anonymous → known".to_string()
+        } else {
+            e.identifiers
+                .iter()
+                .map(|id| format!("{}:{}", id.kind, shown(state, &id.kind, &id.value)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        spans.push(Span::styled(
+            format!(" {}", clean(&summary)),
+            base.patch(if phase == Phase::Conversion {
+                t.conversion
+            } else {
+                t.dim
+            }),
+        ));
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
+        hits.rows.push((rect, row));
+    }
+}

@@ -1,0 +1,585 @@
+//! The store worker: the only thread that touches the store. It opens the space in the
+//! background, builds the search index, and answers requests over channels. Every reply
+//! carries the generation of its request so the explorer can drop stale ones.
+//!
+//! Between requests it polls the space's change feed (every [`POLL_INTERVAL`], and right
+//! after each merge, split or undo): the profiles that changed are re-indexed and the
+//! explorer is told which, so events arriving over HTTP show up while it runs.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::config::Rules;
+use crate::model::{Identifier, ProfileId};
+use crate::query::health::{HealthReport, scan_health};
+use crate::query::search::SearchIndex;
+use crate::query::{ChangedProfiles, GraphRepair, OpOutcome, SplitPreview};
+use crate::resolve::MergePreview;
+
+use super::state::{ProfileData, TIMELINE_LIMIT};
+
+/// A store handle for one space.
+pub type SpaceHandle = Box<dyn GraphRepair + Send>;
+
+/// How many suspicious profiles the health view lists.
+pub const HEALTH_LIMIT: usize = 200;
+
+/// How often the worker asks the store what changed (a slow poll, one that re-indexed a
+/// large space, waits twice its own time instead).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What the explorer asks of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Open a space (closing the current one) and index it.
+    OpenSpace {
+        space: String,
+    },
+    LoadProfile {
+        generation: u64,
+        id: ProfileId,
+    },
+    /// Load a profile; if it no longer exists (merged away), load the one now holding `via`.
+    FollowProfile {
+        generation: u64,
+        id: ProfileId,
+        via: Identifier,
+    },
+    LoadHealth {
+        generation: u64,
+    },
+    PreviewMerge {
+        generation: u64,
+        a: ProfileId,
+        b: ProfileId,
+    },
+    Merge {
+        generation: u64,
+        a: ProfileId,
+        b: ProfileId,
+        reason: String,
+        force: bool,
+    },
+    PreviewSplit {
+        generation: u64,
+        from: ProfileId,
+        moving: Vec<Identifier>,
+    },
+    Split {
+        generation: u64,
+        from: ProfileId,
+        moving: Vec<Identifier>,
+        reason: String,
+    },
+    Undo {
+        generation: u64,
+        op: u64,
+        reason: String,
+    },
+}
+
+impl Request {
+    fn reads_only(&self) -> bool {
+        matches!(
+            self,
+            Request::LoadProfile { .. }
+                | Request::FollowProfile { .. }
+                | Request::PreviewMerge { .. }
+                | Request::PreviewSplit { .. }
+        )
+    }
+
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::Merge { .. } | Request::Split { .. } | Request::Undo { .. }
+        )
+    }
+}
+
+/// What the change feed reported since the previous poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveUpdate {
+    /// Events stored in the space since the explorer opened it.
+    pub new_events: u64,
+    /// Profiles created or changed.
+    pub changed: Vec<ProfileId>,
+    /// Profiles that no longer exist (merged away).
+    pub removed: Vec<ProfileId>,
+    /// The feed could not list them (too much changed): any profile may have.
+    pub everything: bool,
+}
+
+/// What the store answered. Errors are one-line texts.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Opened {
+        space: String,
+        profiles: u64,
+    },
+    OpenFailed {
+        space: String,
+        error: String,
+    },
+    /// A (re)built search index for `space`.
+    Index {
+        space: String,
+        index: Arc<SearchIndex>,
+    },
+    /// A loaded profile; `id` is the one asked for (a followed profile's data may hold
+    /// another).
+    Profile {
+        generation: u64,
+        id: ProfileId,
+        result: Result<Arc<ProfileData>, String>,
+    },
+    /// The space changed (its new index, if any, was sent just before).
+    Live {
+        space: String,
+        update: LiveUpdate,
+    },
+    Health {
+        generation: u64,
+        result: Result<HealthReport, String>,
+    },
+    MergePreview {
+        generation: u64,
+        result: Result<MergePreview, String>,
+    },
+    SplitPreview {
+        generation: u64,
+        result: Result<SplitPreview, String>,
+    },
+    /// A merge, split or undo finished.
+    Done {
+        generation: u64,
+        result: Result<OpOutcome, String>,
+    },
+}
+
+fn one_line(error: &anyhow::Error) -> String {
+    format!("{error:#}").replace('\n', " ")
+}
+
+/// Where the worker stands in the open space's change feed.
+#[derive(Debug, Clone, Copy)]
+struct Feed {
+    version: u64,
+    /// Events the space held when it was opened.
+    events_at_open: u64,
+}
+
+/// The worker's state: the open space, its index and its place in the change feed.
+pub struct StoreSession {
+    space: Option<String>,
+    store: Option<SpaceHandle>,
+    index: Option<Arc<SearchIndex>>,
+    rules: Option<Rules>,
+    feed: Option<Feed>,
+}
+
+impl StoreSession {
+    /// No space open yet; `rules` (when known) let health flag junk values held.
+    pub fn new(rules: Option<Rules>) -> StoreSession {
+        StoreSession {
+            space: None,
+            store: None,
+            index: None,
+            rules,
+            feed: None,
+        }
+    }
+
+    /// Answers one request (health scans go through [`StoreSession::health`]).
+    pub fn handle(
+        &mut self,
+        request: Request,
+        opener: &mut dyn FnMut(&str) -> anyhow::Result<SpaceHandle>,
+        emit: &mut dyn FnMut(Reply),
+    ) {
+        match request {
+            Request::OpenSpace { space } => {
+                self.store = None;
+                self.index = None;
+                self.feed = None;
+                self.space = Some(space.clone());
+                match opener(&space) {
+                    Ok(store) => {
+                        let profiles = store.profile_count().unwrap_or(0);
+                        emit(Reply::Opened {
+                            space: space.clone(),
+                            profiles,
+                        });
+                        // The feed's place is taken before indexing: what changes meanwhile
+                        // is indexed again by the first poll.
+                        self.feed = store.changes_since(u64::MAX).ok().map(|c| Feed {
+                            version: c.version,
+                            events_at_open: c.events,
+                        });
+                        match SearchIndex::build(store.as_ref()) {
+                            Ok(index) => {
+                                let index = Arc::new(index);
+                                self.index = Some(Arc::clone(&index));
+                                emit(Reply::Index { space, index });
+                            }
+                            Err(e) => emit(Reply::OpenFailed {
+                                space,
+                                error: format!("cannot index the space: {}", one_line(&e)),
+                            }),
+                        }
+                        self.store = Some(store);
+                    }
+                    Err(e) => emit(Reply::OpenFailed {
+                        space,
+                        error: one_line(&e),
+                    }),
+                }
+            }
+            Request::LoadHealth { generation } => {
+                if let Some(reply) = self.health(generation, &mut || Interleave::Continue) {
+                    emit(reply);
+                }
+            }
+            request => {
+                let Some(store) = self.store.as_deref() else {
+                    emit(not_open(request));
+                    return;
+                };
+                let writes = request.writes();
+                emit(answer(store, request));
+                if writes {
+                    // The repair is in the feed now: index it at once.
+                    self.poll(emit);
+                }
+            }
+        }
+    }
+
+    /// Asks the store what changed since the last poll; re-indexes the changed profiles
+    /// (everything when the feed cannot list them) and reports them. Quiet when nothing
+    /// changed, no space is open or the store cannot answer (the next poll tries again).
+    pub fn poll(&mut self, emit: &mut dyn FnMut(Reply)) {
+        let (Some(store), Some(index), Some(feed), Some(space)) = (
+            self.store.as_deref(),
+            self.index.as_ref(),
+            self.feed.as_mut(),
+            self.space.as_ref(),
+        ) else {
+            return;
+        };
+        let Ok(changes) = store.changes_since(feed.version) else {
+            return;
+        };
+        if changes.version == feed.version {
+            return;
+        }
+        // Profiles are read now: one listed as changed may have been merged away since.
+        let (index, changed, removed, everything) = match changes.profiles {
+            ChangedProfiles::Listed { changed, removed } => {
+                let mut profiles = Vec::with_capacity(changed.len());
+                let mut gone = removed;
+                for id in changed {
+                    match store.profile(id) {
+                        Ok(Some(profile)) => profiles.push(profile),
+                        Ok(None) => gone.push(id),
+                        Err(_) => return,
+                    }
+                }
+                let index = index.patched(&profiles, &gone);
+                (index, profiles.iter().map(|p| p.id).collect(), gone, false)
+            }
+            ChangedProfiles::Unknown => match SearchIndex::build(store) {
+                Ok(index) => (index, Vec::new(), Vec::new(), true),
+                Err(_) => return,
+            },
+        };
+        feed.version = changes.version;
+        let update = LiveUpdate {
+            new_events: changes.events.saturating_sub(feed.events_at_open),
+            changed,
+            removed,
+            everything,
+        };
+        let index = Arc::new(index);
+        self.index = Some(Arc::clone(&index));
+        let space = space.clone();
+        emit(Reply::Index {
+            space: space.clone(),
+            index,
+        });
+        emit(Reply::Live { space, update });
+    }
+
+    /// Scans the space's health; `interleave` is called between steps and may stop it
+    /// (`None` is returned then).
+    pub fn health(
+        &self,
+        generation: u64,
+        interleave: &mut dyn FnMut() -> Interleave,
+    ) -> Option<Reply> {
+        let Some(store) = self.store.as_deref() else {
+            return Some(not_open(Request::LoadHealth { generation }));
+        };
+        let mut stop = || interleave() == Interleave::Stop;
+        match scan_health(store, self.rules.as_ref(), HEALTH_LIMIT, &mut stop) {
+            Ok(Some(report)) => Some(Reply::Health {
+                generation,
+                result: Ok(report),
+            }),
+            Ok(None) => None,
+            Err(e) => Some(Reply::Health {
+                generation,
+                result: Err(one_line(&e)),
+            }),
+        }
+    }
+
+    /// Answers a read request directly (used while a long scan is running).
+    fn answer_read(&self, request: Request) -> Reply {
+        match self.store.as_deref() {
+            Some(store) => answer(store, request),
+            None => not_open(request),
+        }
+    }
+}
+
+fn not_open(request: Request) -> Reply {
+    let error = "the store is not open".to_string();
+    match request {
+        Request::LoadProfile { generation, id } | Request::FollowProfile { generation, id, .. } => {
+            Reply::Profile {
+                generation,
+                id,
+                result: Err(error),
+            }
+        }
+        Request::LoadHealth { generation } => Reply::Health {
+            generation,
+            result: Err(error),
+        },
+        Request::PreviewMerge { generation, .. } => Reply::MergePreview {
+            generation,
+            result: Err(error),
+        },
+        Request::PreviewSplit { generation, .. } => Reply::SplitPreview {
+            generation,
+            result: Err(error),
+        },
+        Request::Merge { generation, .. }
+        | Request::Split { generation, .. }
+        | Request::Undo { generation, .. } => Reply::Done {
+            generation,
+            result: Err(error),
+        },
+        Request::OpenSpace { space } => Reply::OpenFailed { space, error },
+    }
+}
+
+/// Loads everything the profile tabs show.
+pub fn load_profile(store: &dyn GraphRepair, id: ProfileId) -> anyhow::Result<ProfileData> {
+    let profile = store
+        .profile(id)?
+        .ok_or_else(|| anyhow::anyhow!("profile {id} no longer exists (merged or split away?)"))?;
+    Ok(ProfileData::new(
+        profile,
+        store.timeline(id, TIMELINE_LIMIT)?,
+        store.links(id)?,
+        store.violations(id)?,
+        store.journal_for(id)?,
+    ))
+}
+
+/// Loads a profile, or the one now holding `via` when it no longer exists.
+pub fn follow_profile(
+    store: &dyn GraphRepair,
+    id: ProfileId,
+    via: &Identifier,
+) -> anyhow::Result<ProfileData> {
+    if store.profile(id)?.is_some() {
+        return load_profile(store, id);
+    }
+    match store.owner(via)? {
+        Some(owner) => load_profile(store, owner),
+        None => anyhow::bail!("profile {id} no longer exists and no profile holds {via}"),
+    }
+}
+
+fn answer(store: &dyn GraphRepair, request: Request) -> Reply {
+    let err = |e: anyhow::Error| one_line(&e);
+    match request {
+        Request::LoadProfile { generation, id } => Reply::Profile {
+            generation,
+            id,
+            result: load_profile(store, id).map(Arc::new).map_err(err),
+        },
+        Request::FollowProfile {
+            generation,
+            id,
+            via,
+        } => Reply::Profile {
+            generation,
+            id,
+            result: follow_profile(store, id, &via).map(Arc::new).map_err(err),
+        },
+        Request::PreviewMerge { generation, a, b } => Reply::MergePreview {
+            generation,
+            result: store.preview_merge(a, b).map_err(err),
+        },
+        Request::Merge {
+            generation,
+            a,
+            b,
+            reason,
+            force,
+        } => Reply::Done {
+            generation,
+            result: store.merge(a, b, &reason, force).map_err(err),
+        },
+        Request::PreviewSplit {
+            generation,
+            from,
+            moving,
+        } => Reply::SplitPreview {
+            generation,
+            result: store.preview_split(from, &moving).map_err(err),
+        },
+        Request::Split {
+            generation,
+            from,
+            moving,
+            reason,
+        } => Reply::Done {
+            generation,
+            result: store.split(from, &moving, &reason).map_err(err),
+        },
+        Request::Undo {
+            generation,
+            op,
+            reason,
+        } => Reply::Done {
+            generation,
+            result: store.undo(op, &reason).map_err(err),
+        },
+        Request::LoadHealth { generation } => Reply::Health {
+            generation,
+            result: Err("health scans run through StoreSession::handle".into()),
+        },
+        Request::OpenSpace { space } => Reply::OpenFailed {
+            space,
+            error: "spaces open through StoreSession::handle".into(),
+        },
+    }
+}
+
+/// What a long scan should do after checking for new requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interleave {
+    Continue,
+    Stop,
+}
+
+/// Handle to the store thread; dropping it stops the thread once its current request ends.
+pub struct StoreWorker {
+    requests: Option<Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StoreWorker {
+    /// Starts the worker. `opener` is called on the worker thread with a space name, first
+    /// for the initial space (so the first frame never waits for the store), then on every
+    /// space switch. Replies go to `replies`.
+    pub fn spawn<O>(opener: O, rules: Option<Rules>, replies: Sender<Reply>) -> StoreWorker
+    where
+        O: FnMut(&str) -> anyhow::Result<SpaceHandle> + Send + 'static,
+    {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("idgraph-store".into())
+            .spawn(move || run(opener, rules, &rx, &replies))
+            .expect("cannot start the store thread");
+        StoreWorker {
+            requests: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues a request.
+    pub fn send(&self, request: Request) {
+        if let Some(tx) = &self.requests {
+            let _ = tx.send(request);
+        }
+    }
+}
+
+impl Drop for StoreWorker {
+    fn drop(&mut self) {
+        self.requests.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The worker loop. While a health scan runs, read requests that arrive are answered
+/// between its steps; a space switch or a newer scan stops it; writes wait for it to end.
+/// When no request comes for a poll interval, it polls the change feed.
+fn run<O>(
+    mut opener: O,
+    rules: Option<Rules>,
+    requests: &Receiver<Request>,
+    replies: &Sender<Reply>,
+) where
+    O: FnMut(&str) -> anyhow::Result<SpaceHandle>,
+{
+    let mut session = StoreSession::new(rules);
+    let mut deferred: VecDeque<Request> = VecDeque::new();
+    let mut next_poll = Instant::now() + POLL_INTERVAL;
+    let mut send = |reply| {
+        let _ = replies.send(reply);
+    };
+    loop {
+        let request = match deferred.pop_front() {
+            Some(r) => Some(r),
+            None => match requests.recv_deadline(next_poll) {
+                Ok(r) => Some(r),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+        };
+        match request {
+            Some(Request::LoadHealth { generation }) => {
+                let session = &session;
+                let mut interleave = || {
+                    let mut stop = Interleave::Continue;
+                    for r in requests.try_iter() {
+                        match r {
+                            Request::OpenSpace { .. } | Request::LoadHealth { .. } => {
+                                stop = Interleave::Stop;
+                                deferred.push_back(r);
+                            }
+                            r if r.reads_only() => {
+                                let _ = replies.send(session.answer_read(r));
+                            }
+                            r => deferred.push_back(r),
+                        }
+                    }
+                    stop
+                };
+                if let Some(reply) = session.health(generation, &mut interleave) {
+                    send(reply);
+                }
+            }
+            Some(request) => session.handle(request, &mut opener, &mut send),
+            None => {}
+        }
+        if Instant::now() >= next_poll {
+            let started = Instant::now();
+            session.poll(&mut send);
+            next_poll = Instant::now() + POLL_INTERVAL.max(started.elapsed() * 2);
+        }
+    }
+}
