@@ -12,10 +12,12 @@ use serde::Serialize;
 
 use crate::ingest::reader::{open_input, parse_in_background};
 use crate::ingest::{SourcedEvent, route_event};
+use crate::model::event::check_time_bounds;
 use crate::model::time::now;
 use crate::store::Store;
 
 use super::Globals;
+use super::printable::printable;
 
 /// Arguments of `idgraph ingest`.
 #[derive(Debug, clap::Args)]
@@ -120,9 +122,11 @@ fn ingest_file(
     let mut report = |line: u64, message: &str| {
         summary.rejected += 1;
         if report_lines && summary.rejected <= MAX_PRINTED_ERRORS {
-            bar.suspend(|| eprintln!("idgraph: {name}:{line}: {message}"));
+            let text = format!("idgraph: {name}:{line}: {message}");
+            bar.suspend(|| eprintln!("{}", printable(&text)));
         }
     };
+    let lines_before = summary.lines;
     for chunk in chunks {
         let received = now();
         let mut by_space: BTreeMap<String, (Vec<u64>, Vec<SourcedEvent>)> = BTreeMap::new();
@@ -137,6 +141,10 @@ fn ingest_file(
             };
             if event.time().is_none() {
                 event.set_received_at(received);
+            }
+            if let Err(error) = check_time_bounds(&event, received) {
+                report(line, &error.to_string());
+                continue;
             }
             let routing = route_event(&event, &globals.config, &globals.space, source, None);
             let group = by_space.entry(routing.space).or_default();
@@ -158,6 +166,12 @@ fn ingest_file(
         }
     }
     bar.finish_and_clear();
+    if report_lines && summary.lines == lines_before {
+        eprintln!(
+            "{}",
+            printable(&format!("idgraph: warning: {name} holds no events"))
+        );
+    }
     Ok(())
 }
 

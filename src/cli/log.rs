@@ -6,6 +6,7 @@ use crate::model::time::format_time;
 use crate::query::GraphRead;
 
 use super::Globals;
+use super::printable::say;
 use super::repair::entry_json;
 
 /// Arguments of `idgraph log`.
@@ -41,14 +42,14 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
                 .undone_by
                 .map(|by| format!(" [undone by #{by}]"))
                 .unwrap_or_default();
-            println!(
+            say(&format!(
                 "#{:<6} {}  {:<10} {}{undone}  -- {}",
                 entry.op,
                 format_time(entry.at),
                 entry.user,
                 entry.summary(),
                 entry.reason
-            );
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,8 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
 mod audience;
+mod backup;
+mod check;
 mod config_cmd;
 mod demo;
 mod evaluate;
@@ -11,6 +13,7 @@ mod health;
 mod ingest;
 mod log;
 mod logging;
+pub mod printable;
 mod repair;
 pub mod search;
 pub mod serve;
@@ -77,6 +80,12 @@ pub enum Command {
     Audience(audience::Args),
     /// Segment-compatible HTTP tracking API and Profile API reads
     Serve(serve::Args),
+    /// Verify every store invariant; --repair rebuilds the derived records
+    Check(check::Args),
+    /// Write every space (events in order, journal) to a portable file (.gz compresses)
+    Backup(backup::BackupArgs),
+    /// Rebuild an empty store from a backup file
+    Restore(backup::RestoreArgs),
     /// Generate realistic, messy demo events (many devices, apps and channels) with the
     /// true person behind every event
     Generate(generate::Args),
@@ -158,6 +167,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Health(args)) => health::run(args, &globals),
         Some(Command::Audience(args)) => audience::run(args, &globals),
         Some(Command::Serve(args)) => serve_store(&args, &globals),
+        Some(Command::Check(args)) => check::run(args, &globals),
+        Some(Command::Backup(args)) => backup::backup(args, &globals),
+        Some(Command::Restore(args)) => backup::restore(args, &globals),
         Some(Command::Explore(args)) => explore::run(args, &globals),
         None => explore::run(explore::Args::default(), &globals),
         Some(Command::Demo(args)) => demo::run(args, &globals),
@@ -221,9 +233,9 @@ fn exit_quietly_on_closed_stdout() {
     }
 }
 
-/// An error and its causes on one line.
+/// An error and its causes on one line, safe to print on a terminal.
 pub fn one_line(error: &anyhow::Error) -> String {
-    format!("{error:#}").replace('\n', " ")
+    printable::printable(&format!("{error:#}").replace('\n', " ")).into_owned()
 }
 
 #[cfg(test)]

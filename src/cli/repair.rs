@@ -10,6 +10,7 @@ use crate::model::{Identifier, JournalAction, JournalEntry};
 use crate::query::{GraphRead, GraphRepair};
 
 use super::Globals;
+use super::printable::say;
 
 /// Arguments of `idgraph merge`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +67,7 @@ fn print_entry(entry: &JournalEntry, json: bool) {
     if json {
         println!("{}", entry_json(entry));
     } else {
-        println!("#{} {}", entry.op, entry.summary());
+        say(&format!("#{} {}", entry.op, entry.summary()));
     }
 }
 
@@ -99,22 +100,25 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 })
             );
         } else {
-            println!(
+            say(&format!(
                 "merge preview: {} survives, {} is absorbed",
                 preview.survivor, preview.absorbed
-            );
-            println!(
+            ));
+            say(&format!(
                 "result: {} identifiers, {} events",
                 preview.result.identifiers.len(),
                 preview.result.event_count
-            );
+            ));
             for id in preview.result.sorted_identifiers() {
-                println!("  {id}");
+                say(&format!("  {id}"));
             }
             if conflicts.is_empty() {
-                println!("no rule is broken");
+                say("no rule is broken");
             } else {
-                println!("would break (needs --force): {}", conflicts.join("; "));
+                say(&format!(
+                    "would break (needs --force): {}",
+                    conflicts.join("; ")
+                ));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -161,21 +165,21 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 })
             );
         } else {
-            println!(
+            say(&format!(
                 "split preview of {from}: {} identifiers move, {} stay",
                 preview.moving.len(),
                 preview.staying.len()
-            );
+            ));
             for id in &preview.moving {
-                println!("  moves: {id}");
+                say(&format!("  moves: {id}"));
             }
-            println!(
+            say(&format!(
                 "{} events move, {} stay",
                 preview.moving_events.len(),
                 preview.staying_events
-            );
+            ));
             for e in preview.moving_events.iter().take(20) {
-                println!("  {}  {}", format_time(e.time), e.label);
+                say(&format!("  {}  {}", format_time(e.time), e.label));
             }
         }
         return Ok(ExitCode::SUCCESS);

@@ -9,6 +9,8 @@ use crate::model::{Identifier, Profile};
 use crate::query::GraphRead;
 use crate::query::search::{SearchEngine, SearchHit, SearchIndex};
 
+use super::printable::printable;
+
 /// Arguments of `idgraph search`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -57,9 +59,10 @@ pub fn run_search(
             let exact = if hit.exact { "  exact" } else { "" };
             writeln!(
                 out,
-                "{}\t{name}\t{}\tscore {}{exact}",
+                "{}\t{}\t{}\tscore {}{exact}",
                 hit.profile,
-                hit.matched(),
+                printable(name),
+                printable(&hit.matched()),
                 hit.score
             )?;
         }

@@ -10,6 +10,7 @@ use crate::query::GraphRead;
 use crate::query::export::export_line;
 
 use super::Globals;
+use super::printable::say;
 
 /// Arguments of `idgraph show`.
 #[derive(Debug, clap::Args)]
@@ -55,58 +56,58 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let name = profile.display_name().unwrap_or_else(|| "(no name)".into());
-    println!(
+    say(&format!(
         "{} {name}  space {}  {} events  first {}  last {}",
         profile.id,
         space.space(),
         profile.event_count,
         format_time(profile.created_at),
         format_time(profile.last_seen)
-    );
+    ));
     let mut by_type: BTreeMap<&str, Vec<&crate::model::ProfileIdentifier>> = BTreeMap::new();
     for held in &profile.identifiers {
         by_type.entry(&held.id.kind).or_default().push(held);
     }
-    println!("identifiers:");
+    say("identifiers:");
     for (kind, held) in by_type {
         for h in held {
-            println!(
+            say(&format!(
                 "  {kind:<16} {:<40} first {}  last {}  via {}",
                 h.id.value,
                 format_time(h.first_seen),
                 format_time(h.last_seen),
                 h.source
-            );
+            ));
         }
     }
     let traits = profile.trait_map();
     if !traits.is_empty() {
-        println!("traits:");
+        say("traits:");
         for (key, value) in traits {
-            println!("  {key:<16} {value}");
+            say(&format!("  {key:<16} {value}"));
         }
     }
     if !events.is_empty() {
-        println!("recent events:");
+        say("recent events:");
         for e in &events {
-            println!(
+            say(&format!(
                 "  {}  {:<10} {:<28} {}",
                 format_time(e.time),
                 e.channel,
                 e.label,
                 e.device.as_deref().unwrap_or("")
-            );
+            ));
         }
     }
     if !violations.is_empty() {
-        println!("violations:");
+        say("violations:");
         for v in &violations {
-            println!(
+            say(&format!(
                 "  {:<40} {}  (event {})",
                 v.identifier.to_string(),
                 v.reason,
                 v.provenance.message_id
-            );
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ use crate::query::GraphRead;
 use crate::query::why::explain;
 
 use super::Globals;
+use super::printable::say;
 
 /// Arguments of `idgraph why`.
 #[derive(Debug, clap::Args)]
@@ -55,21 +56,28 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
             json!({"profile_id": pa.to_string(), "a": a.to_string(), "b": b.to_string(), "chain": steps})
         );
     } else {
-        println!(
+        say(&format!(
             "{a} and {b} share profile {pa} through {} link(s):",
             chain.len()
-        );
+        ));
         for (i, l) in chain.iter().enumerate() {
-            println!("{:>3}. {} -> {}", i + 1, l.from, l.to);
-            println!("     rule {}: {}", l.rule.name(), l.rule.explain());
+            say(&format!("{:>3}. {} -> {}", i + 1, l.from, l.to));
+            say(&format!(
+                "     rule {}: {}",
+                l.rule.name(),
+                l.rule.explain()
+            ));
             match l.provenance.op {
-                Some(op) => println!("     journal #{op} at {}", format_time(l.provenance.time)),
-                None => println!(
+                Some(op) => say(&format!(
+                    "     journal #{op} at {}",
+                    format_time(l.provenance.time)
+                )),
+                None => say(&format!(
                     "     event {} from {} at {}",
                     l.provenance.message_id,
                     l.provenance.source,
                     format_time(l.provenance.time)
-                ),
+                )),
             }
         }
     }

@@ -24,6 +24,10 @@ pub type ParsedLine = (u64, Result<Event, String>);
 /// Lines parsed per chunk sent to the consumer.
 pub const CHUNK_LINES: usize = 4096;
 
+/// Longest line accepted, in bytes (1 MiB; Segment's own limit per message is 32 KB).
+/// Longer lines are rejected with their size, without being held in memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// Opens a path (`-` = stdin) as a buffered reader, decompressing gzip transparently.
 /// Returns the reader and the input size in bytes when known.
 pub fn open_input(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
@@ -51,14 +55,48 @@ pub fn open_input(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<u6
 
 /// Parses one line into an event.
 pub fn parse_line(bytes: &[u8]) -> Result<Event, String> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         let text = e.to_string();
-        format!(
-            "invalid JSON: {}",
-            text.split(" at line").next().unwrap_or(&text)
-        )
+        let reason = text.split(" at line").next().unwrap_or(&text);
+        if reason == "recursion limit exceeded" {
+            "invalid JSON: nested deeper than 128 levels".to_string()
+        } else {
+            format!("invalid JSON: {reason}")
+        }
     })?;
     Event::from_json(value).map_err(|e| e.to_string())
+}
+
+/// Reads one line (up to and including `\n`) into `buffer`, keeping at most
+/// [`MAX_LINE_BYTES`] + 1 bytes of it. Returns the bytes consumed and whether the line was
+/// longer than the limit (its content is then dropped).
+fn read_line_bounded(reader: &mut dyn BufRead, buffer: &mut Vec<u8>) -> io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((consumed, too_long));
+        }
+        let (take, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !too_long {
+            if buffer.len() + take > MAX_LINE_BYTES + 1 {
+                too_long = true;
+                buffer.clear();
+            } else {
+                buffer.extend_from_slice(&available[..take]);
+            }
+        }
+        reader.consume(take);
+        consumed += take;
+        if done {
+            return Ok((consumed, too_long));
+        }
+    }
 }
 
 /// Reads and parses lines on a worker thread, sending chunks of parsed lines. Blank lines
@@ -76,13 +114,20 @@ pub fn parse_in_background(
         let mut chunk = Vec::with_capacity(CHUNK_LINES);
         loop {
             buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) => break,
-                Ok(n) => {
+            match read_line_bounded(&mut reader, &mut buffer) {
+                Ok((0, _)) => break,
+                Ok((n, too_long)) => {
                     line_no += 1;
                     consumed += n as u64;
                     let trimmed = buffer.trim_ascii();
-                    if !trimmed.is_empty() {
+                    if too_long {
+                        chunk.push((
+                            line_no,
+                            Err(format!(
+                                "line is {n} bytes; the limit is {MAX_LINE_BYTES} bytes"
+                            )),
+                        ));
+                    } else if !trimmed.is_empty() {
                         chunk.push((line_no, parse_line(trimmed)));
                     }
                 }
@@ -135,6 +180,34 @@ mod tests {
         );
         assert!(lines[3].1.is_err());
         assert!(lines[4].1.is_ok());
+    }
+
+    #[test]
+    fn over_long_lines_are_rejected_and_the_next_line_still_read() {
+        let mut text = vec![b'{'; MAX_LINE_BYTES + 10];
+        text.extend_from_slice(b"\n{\"type\":\"page\",\"userId\":\"u1\"}\n");
+        let lines = collect(Box::new(io::BufReader::with_capacity(
+            4096,
+            io::Cursor::new(text),
+        )));
+        assert_eq!(lines.len(), 2);
+        let err = lines[0].1.as_ref().unwrap_err();
+        assert!(err.contains("the limit is 1048576 bytes"), "{err}");
+        assert!(lines[1].1.is_ok());
+    }
+
+    #[test]
+    fn names_invalid_utf8_and_deep_nesting() {
+        assert!(
+            parse_line(b"{\"type\":\"page\",\"userId\":\"\xff\"}")
+                .unwrap_err()
+                .starts_with("not valid UTF-8")
+        );
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            parse_line(deep.as_bytes()).unwrap_err(),
+            "invalid JSON: nested deeper than 128 levels"
+        );
     }
 
     #[test]

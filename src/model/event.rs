@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::time::{Millis, parse_time};
+use super::time::{DAY, Millis, format_time, parse_time};
 
 /// The six Segment call types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -71,6 +71,34 @@ pub enum EventError {
         field: &'static str,
         expected: &'static str,
     },
+    #[error(
+        "\"{field}\" {value} is out of range: event times must lie between 1970-01-01T00:00:00Z and one day after receipt"
+    )]
+    TimeOutOfRange { field: &'static str, value: String },
+}
+
+/// Earliest event time accepted: 1970-01-01T00:00:00Z. Earlier times are junk defaults
+/// (`0001-01-01`, negative epochs) that would sort before every real event.
+pub const EARLIEST_TIME: Millis = 0;
+
+/// How far past its receipt an event's time may lie: one day (time zone mistakes); further
+/// would let a wrong clock win every newest-wins trait for months.
+pub const MAX_FUTURE: Millis = DAY;
+
+/// Checks that the time resolution will use for an event (see [`Event::time`]) lies within
+/// [`EARLIEST_TIME`] and `received_at` + [`MAX_FUTURE`]. Events out of range are rejected
+/// (the rest of their batch or file still goes in).
+pub fn check_time_bounds(event: &Event, received_at: Millis) -> Result<(), EventError> {
+    let Some((field, time)) = event.time_source() else {
+        return Ok(());
+    };
+    if time < EARLIEST_TIME || time > received_at.saturating_add(MAX_FUTURE) {
+        return Err(EventError::TimeOutOfRange {
+            field,
+            value: format_time(time),
+        });
+    }
+    Ok(())
 }
 
 /// One Segment-spec event with its typed fields read out of the original JSON.
@@ -105,7 +133,7 @@ impl Event {
     }
 
     /// Reads an event from a JSON object.
-    pub fn from_map(raw: Map<String, Value>) -> Result<Event, EventError> {
+    pub fn from_map(mut raw: Map<String, Value>) -> Result<Event, EventError> {
         let call = match raw.get("type") {
             None | Some(Value::Null) => return Err(EventError::MissingType),
             Some(Value::String(name)) => CallType::from_name(&name.to_ascii_lowercase())
@@ -127,7 +155,13 @@ impl Event {
         }
         let message_id = match id_field(&raw, "messageId")? {
             Some(id) => id,
-            None => content_message_id(&raw),
+            None => {
+                // Written into the JSON, so the stored event reads back with the same id
+                // after server-set fields (receivedAt, timestamp) change its content.
+                let id = content_message_id(&raw);
+                raw.insert("messageId".into(), Value::String(id.clone()));
+                id
+            }
         };
         Ok(Event {
             call,
@@ -149,10 +183,19 @@ impl Event {
     /// When the event happened: `timestamp`, else `originalTimestamp`, else `receivedAt`,
     /// else `sentAt`. `None` when the event carries no time at all.
     pub fn time(&self) -> Option<Millis> {
-        self.timestamp
-            .or(self.original_timestamp)
-            .or(self.received_at)
-            .or(self.sent_at)
+        self.time_source().map(|(_, time)| time)
+    }
+
+    /// The field [`Event::time`] reads, with its value.
+    pub fn time_source(&self) -> Option<(&'static str, Millis)> {
+        [
+            ("timestamp", self.timestamp),
+            ("originalTimestamp", self.original_timestamp),
+            ("receivedAt", self.received_at),
+            ("sentAt", self.sent_at),
+        ]
+        .into_iter()
+        .find_map(|(field, time)| time.map(|t| (field, t)))
     }
 
     /// Sets `receivedAt` (both the typed field and the raw JSON) to `at`.
@@ -262,7 +305,11 @@ fn id_field(raw: &Map<String, Value>, field: &'static str) -> Result<Option<Stri
     match raw.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+        Some(Value::Number(_)) => Err(EventError::BadField {
+            field,
+            expected: "a string or a whole number of at most 64 bits (a fraction or a larger number loses digits: send it as a string)",
+        }),
         Some(_) => Err(EventError::BadField {
             field,
             expected: "a string or a number",
@@ -364,6 +411,38 @@ mod tests {
     }
 
     #[test]
+    fn inexact_numeric_ids_are_refused() {
+        let e = Event::from_json(json!({"type":"page","userId":18446744073709551615_u64})).unwrap();
+        assert_eq!(e.user_id.as_deref(), Some("18446744073709551615"));
+        let big: Value =
+            serde_json::from_str(r#"{"type":"page","userId":123456789012345678901234567890}"#)
+                .unwrap();
+        let err = Event::from_json(big).unwrap_err();
+        assert!(err.to_string().contains("send it as a string"), "{err}");
+        assert!(Event::from_json(json!({"type":"page","anonymousId":1.5})).is_err());
+    }
+
+    #[test]
+    fn times_out_of_range_are_named() {
+        let received = 1_700_000_000_000;
+        let at = |ts: Value| {
+            let e = Event::from_json(json!({"type":"page","userId":"u","timestamp":ts})).unwrap();
+            check_time_bounds(&e, received)
+        };
+        assert!(at(json!("2023-11-14T00:00:00Z")).is_ok());
+        assert!(at(json!("1970-01-01T00:00:00Z")).is_ok());
+        let old = at(json!("0001-01-01T00:00:00Z")).unwrap_err().to_string();
+        assert!(
+            old.contains("\"timestamp\" 0001-01-01T00:00:00.000Z is out of range"),
+            "{old}"
+        );
+        assert!(at(json!(received + DAY + 1)).is_err());
+        assert!(at(json!(received + DAY)).is_ok());
+        let e = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();
+        assert!(check_time_bounds(&e, received).is_ok());
+    }
+
+    #[test]
     fn bad_times_are_named() {
         let err = Event::from_json(json!({"type":"page","userId":"u","timestamp":"yesterday"}))
             .unwrap_err();
@@ -379,6 +458,21 @@ mod tests {
         let t = e.profile_traits();
         assert_eq!(t["plan"], "pro");
         assert_eq!(t["email"], "a@x.io");
+    }
+
+    /// Found by fuzzing (fuzz/artifacts/event_parser/crash-852a0d8a…): an event without a
+    /// messageId read back from its stored JSON, after receivedAt was set, got another
+    /// content id, so a restore or a re-ingest after restore would duplicate it.
+    #[test]
+    fn generated_message_ids_survive_the_stored_json() {
+        let line = br#"{"type": "alias", "userId": "u2", "previousId": "a9"}"#;
+        let value: Value = serde_json::from_slice(line).unwrap();
+        let mut e = Event::from_json(value.clone()).unwrap();
+        e.set_received_at(1_700_000_000_000);
+        e.set_timestamp(1_700_000_000_000);
+        let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
+        assert_eq!(Event::from_json(stored).unwrap().message_id, e.message_id);
+        assert_eq!(Event::from_json(value).unwrap().message_id, e.message_id);
     }
 
     #[test]

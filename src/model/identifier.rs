@@ -67,6 +67,27 @@ pub const EMAIL: &str = "email";
 /// The `phone` identifier type.
 pub const PHONE: &str = "phone";
 
+/// Longest identifier value accepted, in bytes after normalisation. Longer values are junk
+/// (or an attack on the index): they are recorded as violations, never used.
+pub const MAX_IDENTIFIER_BYTES: usize = 1024;
+
+/// Longest identifier type accepted, in bytes (types come from `context.externalIds[].type`
+/// and the config).
+pub const MAX_IDENTIFIER_TYPE_BYTES: usize = 128;
+
+/// At most `max` bytes of `text` (cut on a character boundary), with `...` when cut: how
+/// over-long values are quoted in violations and errors.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +105,12 @@ mod tests {
         let id = Identifier::parse("email: Ana@Example.COM ").unwrap();
         assert_eq!(id.value, "ana@example.com");
         assert_eq!(normalize_value("user_id", " U1 "), "U1");
+    }
+
+    #[test]
+    fn clips_on_character_boundaries() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("ééé", 3), "é...");
     }
 
     #[test]

@@ -4,7 +4,10 @@ use serde_json::Value;
 
 use crate::config::Rules;
 use crate::model::event::scalar_text;
-use crate::model::identifier::{ANONYMOUS_ID, EMAIL, PHONE, USER_ID, normalize_value};
+use crate::model::identifier::{
+    ANONYMOUS_ID, EMAIL, MAX_IDENTIFIER_BYTES, MAX_IDENTIFIER_TYPE_BYTES, PHONE, USER_ID, clip,
+    normalize_value,
+};
 use crate::model::{CallType, Event, Identifier, ViolationReason};
 
 /// The identifiers of one event: the usable ones, in extraction order, and the blocked ones.
@@ -17,6 +20,10 @@ pub struct Extraction {
 impl Extraction {
     fn push(&mut self, rules: &Rules, kind: &str, raw: &str) {
         let value = normalize_value(kind, raw);
+        if kind.len() > MAX_IDENTIFIER_TYPE_BYTES || value.len() > MAX_IDENTIFIER_BYTES {
+            self.push_oversized(kind, &value);
+            return;
+        }
         let id = Identifier::new(kind, value);
         if self.identifiers.contains(&id) || self.blocked.iter().any(|(b, _)| *b == id) {
             return;
@@ -24,6 +31,25 @@ impl Extraction {
         match rules.blocked_by(kind, &id.value) {
             Some(rule) => self.blocked.push((id, ViolationReason::Blocked { rule })),
             None => self.identifiers.push(id),
+        }
+    }
+
+    /// Records an over-long type or value as blocked, quoting only its start.
+    fn push_oversized(&mut self, kind: &str, value: &str) {
+        let id = Identifier::new(clip(kind, 64), clip(value, 64));
+        let rule = if kind.len() > MAX_IDENTIFIER_TYPE_BYTES {
+            format!(
+                "identifier type is {} bytes; the limit is {MAX_IDENTIFIER_TYPE_BYTES}",
+                kind.len()
+            )
+        } else {
+            format!(
+                "identifier is {} bytes; the limit is {MAX_IDENTIFIER_BYTES}",
+                value.len()
+            )
+        };
+        if !self.blocked.iter().any(|(b, _)| *b == id) {
+            self.blocked.push((id, ViolationReason::Blocked { rule }));
         }
     }
 }
@@ -200,6 +226,32 @@ mod tests {
         assert_eq!(ids(&e), ["anonymous_id:a1"]);
         assert_eq!(e.blocked.len(), 2);
         assert_eq!(e.blocked[0].0.to_string(), "user_id:undefined");
+    }
+
+    #[test]
+    fn over_long_identifiers_are_blocked_and_quoted_short() {
+        let long = "x".repeat(MAX_IDENTIFIER_BYTES + 1);
+        let e = extract(
+            json!({"type": "identify", "userId": long, "anonymousId": "a1",
+            "context": {"externalIds": [{"id": "1", "type": "t".repeat(200), "collection": "users"}]}}),
+        );
+        assert_eq!(ids(&e), ["anonymous_id:a1"]);
+        assert_eq!(e.blocked.len(), 2);
+        assert!(e.blocked[0].0.value.len() < 80);
+        assert!(
+            e.blocked[0].1.to_string().contains("1025 bytes"),
+            "{}",
+            e.blocked[0].1
+        );
+        assert!(
+            e.blocked[1]
+                .1
+                .to_string()
+                .contains("identifier type is 200 bytes")
+        );
+        let fits = "y".repeat(MAX_IDENTIFIER_BYTES);
+        let e = extract(json!({"type": "page", "userId": fits}));
+        assert_eq!(e.identifiers.len(), 1);
     }
 
     #[test]

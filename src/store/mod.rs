@@ -4,6 +4,8 @@
 
 mod audience;
 mod audience_read;
+pub mod backup;
+pub mod check;
 mod codec;
 mod ingest;
 pub mod keys;
@@ -180,6 +182,13 @@ fn remember_space(dir: &Path, name: &str) {
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    // Every file this process creates from now on (sled's snapshots and blobs written while
+    // the store is open, backups) is readable by the owner only.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {

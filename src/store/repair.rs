@@ -178,6 +178,7 @@ impl SpaceStore {
         touched: &[ProfileId],
     ) -> anyhow::Result<()> {
         SpaceStore::put_counters(&mut batch, &next);
+        super::backup::put_op_position(&mut batch, &next);
         {
             let _gate = self.write_gate();
             self.tree.apply_batch(batch)?;

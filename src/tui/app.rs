@@ -363,8 +363,8 @@ mod tests {
         );
         settle(&mut app, &mut terminal, |a| {
             a.state.find.results.hits.first().map(|h| h.profile) == Some(id)
+                && a.state.new_events == 1
         });
-        assert_eq!(app.state.new_events, 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::event::check_time_bounds;
 use crate::model::time::format_time;
 use crate::model::{CallType, Event, EventError, Millis};
 
@@ -41,6 +42,7 @@ impl From<EventError> for Rejection {
             EventError::TrackWithoutName => "missing_event_name",
             EventError::BadTime { .. } => "invalid_time",
             EventError::BadField { .. } => "invalid_field",
+            EventError::TimeOutOfRange { .. } => "time_out_of_range",
         };
         Rejection::new(code, error.to_string())
     }
@@ -222,6 +224,7 @@ pub fn prepare_event(
     let mut event = Event::from_map(map)?;
     event.set_received_at(received_at);
     correct_timestamp(&mut event, received_at);
+    check_time_bounds(&event, received_at)?;
     Ok(event)
 }
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use crate::config::{Config, DEFAULT_SPACE};
@@ -312,10 +312,15 @@ async fn ingest<S: Sink>(
     })
 }
 
+/// Bytes of an over-limit body read and thrown away before answering, so that a client
+/// that sends its whole body before reading the response gets the 400 instead of a broken
+/// pipe. Beyond this the connection is simply closed.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Reads a body of at most the wire limit matching `decoded_limit`, within [`BODY_TIMEOUT`].
 async fn read_body(body: Body, decoded_limit: usize, is_batch: bool) -> Result<Bytes, ApiError> {
-    let limited = Limited::new(body, wire_limit(decoded_limit));
-    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+    let limit = wire_limit(decoded_limit);
+    match tokio::time::timeout(BODY_TIMEOUT, collect_bounded(body, limit)).await {
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
@@ -324,13 +329,35 @@ async fn read_body(body: Body, decoded_limit: usize, is_batch: bool) -> Result<B
                 BODY_TIMEOUT.as_secs()
             ),
         )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large(decoded_limit, is_batch)),
+        Ok(Ok(Some(collected))) => Ok(collected),
+        Ok(Ok(None)) => Err(too_large(decoded_limit, is_batch)),
         Ok(Err(e)) => Err(ApiError::bad_request(
             "body_read_failed",
             format!("the body could not be read: {e}"),
         )),
     }
+}
+
+/// Collects at most `limit` bytes of a body. A longer body is read on and discarded (up to
+/// [`DRAIN_LIMIT`] more bytes, never kept in memory) and gives `None`.
+async fn collect_bounded(mut body: Body, limit: usize) -> Result<Option<Bytes>, axum::Error> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut seen = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            out.extend_from_slice(&data);
+        } else {
+            out = Vec::new();
+            if seen > limit.saturating_add(DRAIN_LIMIT) {
+                return Ok(None);
+            }
+        }
+    }
+    Ok((seen <= limit).then(|| Bytes::from(out)))
 }
 
 /// Maps a sink failure to a status clients retry.

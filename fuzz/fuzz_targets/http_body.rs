@@ -1,0 +1,52 @@
+//! Fuzzes a tracking request body: content decoding (gzip bounded by the limit), JSON,
+//! batch defaults, limits and the per-item event preparation. Nothing may panic, and the
+//! decoded body never exceeds its limit.
+#![no_main]
+
+use idgraph::ingest::http::decode::{ContentEncoding, decode_body, parse_object};
+use idgraph::ingest::http::events::{BatchDefaults, prepare_event};
+use idgraph::ingest::http::limits::check_batch_count;
+use idgraph::ingest::http::Limits;
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+const LIMIT: usize = 64 * 1024;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&flags, raw)) = data.split_first() else {
+        return;
+    };
+    let encoding = if flags & 1 == 1 {
+        ContentEncoding::Gzip
+    } else {
+        ContentEncoding::Identity
+    };
+    let Ok(decoded) = decode_body(raw, encoding, LIMIT) else {
+        return;
+    };
+    assert!(decoded.len() <= LIMIT, "decoded past the limit");
+    let Ok(mut object) = parse_object(&decoded) else {
+        return;
+    };
+    let limits = Limits {
+        max_message_bytes: 32 * 1024,
+        max_batch_bytes: LIMIT,
+        max_batch_messages: 2500,
+    };
+    let Ok(defaults) = BatchDefaults::from_body(&object) else {
+        return;
+    };
+    let items = match object.remove("batch") {
+        Some(Value::Array(items)) => items,
+        _ => vec![Value::Object(object)],
+    };
+    if check_batch_count(items.len(), &limits).is_err() {
+        return;
+    }
+    let received_at = 1_700_000_000_000;
+    for item in items {
+        if let Ok(event) = prepare_event(item, None, &defaults, &limits, received_at) {
+            let _ = event.raw_json();
+        }
+    }
+});
