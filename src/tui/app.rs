@@ -361,6 +361,7 @@ mod tests {
             "Signed Up",
             &["email:zoe.new@example.com"],
         );
+        // The worker sends the new index before the live update: wait for both.
         settle(&mut app, &mut terminal, |a| {
             a.state.find.results.hits.first().map(|h| h.profile) == Some(id)
                 && a.state.new_events == 1
