@@ -103,7 +103,7 @@ const TYPED: [&str; 12] = [
     "jade@acme",
 ];
 
-fn keystroke_latencies(engine: &mut SearchEngine) -> Vec<Duration> {
+fn keystroke_latencies(engine: &mut SearchEngine) -> Vec<(Duration, String)> {
     let mut times = Vec::new();
     for word in TYPED {
         let mut typed = String::new();
@@ -118,7 +118,7 @@ fn keystroke_latencies(engine: &mut SearchEngine) -> Vec<Duration> {
                     ranked_at = Some(start.elapsed());
                 }
             });
-            times.push(ranked_at.unwrap_or_else(|| start.elapsed()));
+            times.push((ranked_at.unwrap_or_else(|| start.elapsed()), typed.clone()));
             std::hint::black_box(results);
         }
         // Clearing the box and starting a new word.
@@ -127,17 +127,24 @@ fn keystroke_latencies(engine: &mut SearchEngine) -> Vec<Duration> {
     times
 }
 
-fn report(times: &mut [Duration]) {
+fn report(times: &mut [(Duration, String)]) {
     times.sort();
-    let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].0;
     eprintln!(
         "search keystrokes over {PROFILES} profiles: n={} median={:?} p90={:?} p99={:?} max={:?}",
         times.len(),
         pick(0.5),
         pick(0.9),
         pick(0.99),
-        times[times.len() - 1]
+        times[times.len() - 1].0
     );
+    let slowest: Vec<String> = times
+        .iter()
+        .rev()
+        .take(8)
+        .map(|(t, q)| format!("{q:?} {t:?}"))
+        .collect();
+    eprintln!("slowest keystrokes: {}", slowest.join(", "));
 }
 
 fn bench(c: &mut Criterion) {
