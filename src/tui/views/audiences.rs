@@ -166,8 +166,14 @@ fn members(
         return;
     }
     let width = inner.width as usize;
+    let id_w = rows
+        .iter()
+        .map(|r| r.profile.to_string().len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(6);
     let name_w = if width >= 120 { 22 } else { 14 };
-    let ids_w = (width.saturating_sub(6 + name_w + 9) * 11 / 20).max(12);
+    let ids_w = (width.saturating_sub(id_w + name_w + 9) * 11 / 20).max(12);
     let height = inner.height as usize;
     hits.viewport = height;
     let offset = scroll_offset(loaded.cursor.selected, height, rows.len());
@@ -193,10 +199,7 @@ fn members(
             .map(|i| format!("{}:{}", clean(&i.kind), shown(state, &i.kind, &i.value)))
             .collect();
         let spans = vec![
-            Span::styled(
-                format!("{:<6}", member.profile.to_string()),
-                base.patch(t.dim),
-            ),
+            Span::styled(cell(&member.profile.to_string(), id_w), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
             Span::styled(" ", base),
             Span::styled(cell(&ids.join(" "), ids_w), base.patch(t.kind)),
