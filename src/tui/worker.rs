@@ -166,10 +166,12 @@ pub enum Reply {
         generation: u64,
         result: Result<HealthReport, String>,
     },
+    /// Every audience with its member count.
     Audiences {
         generation: u64,
         result: Result<Vec<AudienceSummary>, String>,
     },
+    /// One audience's members.
     Members {
         generation: u64,
         result: Result<MemberList, String>,
