@@ -122,6 +122,16 @@ fn assert_consistent(space: &SpaceStore, at: Millis) {
     }
 }
 
+/// `idgraph check` finds nothing wrong, audience records included.
+fn assert_checks(store: &Store) {
+    let check = store
+        .space_for_check("default")
+        .expect("space")
+        .check()
+        .expect("check");
+    assert!(check.is_ok(), "{:#?}", check.problems);
+}
+
 fn open(dir: &std::path::Path) -> Store {
     Store::open(dir, Config::defaults()).expect("store")
 }
@@ -417,6 +427,7 @@ proptest! {
         for batch in batches {
             ingest(&space, batch);
             assert_consistent(&space, now());
+            assert_checks(&store);
         }
         let mut profiles = Vec::new();
         space.for_each_profile(&mut |p| { profiles.push(p.clone()); true }).unwrap();
@@ -439,13 +450,16 @@ proptest! {
             _ => None,
         };
         assert_consistent(&space, now());
+        assert_checks(&store);
         if let Some(op) = op {
             space.undo(op, "test").unwrap();
             assert_consistent(&space, now());
+            assert_checks(&store);
         }
         let later = now() + hours_later * 3_600_000;
         assert_consistent(&space, later);
         space.refresh_audiences(later).unwrap();
         assert_consistent(&space, later);
+        assert_checks(&store);
     }
 }

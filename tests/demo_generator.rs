@@ -776,3 +776,58 @@ fn ideal_rule_based_profiles_reach_exactly_the_ceiling() {
     assert_eq!(report.split_people, report.ceiling.unrecoverable_people);
     assert_eq!(report.missing_events, 0);
 }
+
+#[test]
+fn journeys_can_end_at_a_given_instant_with_the_seed_examples_in_the_final_days() {
+    const DAY: i64 = 86_400_000;
+    let end = idgraph::model::time::parse_time_str("2031-06-15T12:00:00Z").unwrap();
+    let settings = Settings {
+        ends_at: Some(end),
+        ..Settings::new(400, 11)
+    };
+    let data = generate(settings);
+    let events = data.parsed();
+    let times: Vec<i64> = events.iter().map(|e| e.timestamp.unwrap()).collect();
+    let (first, last) = (*times.iter().min().unwrap(), *times.iter().max().unwrap());
+    assert!(
+        last <= end && last > end - DAY,
+        "last event {last}, end {end}"
+    );
+    assert!(first > end - 400 * DAY, "a year of journeys before the end");
+    let created: Vec<i64> = events
+        .iter()
+        .filter_map(|e| e.path_str("traits.createdAt"))
+        .map(|t| idgraph::model::time::parse_time_str(&t).unwrap())
+        .collect();
+    assert!(!created.is_empty());
+    assert!(created.iter().all(|&t| t <= end && t > end - 400 * DAY));
+    // Every event has its truth; carts and complaints of the seed examples are recent.
+    let truth = data.person_of();
+    assert!(events.iter().all(|e| truth.contains_key(&e.message_id)));
+    let recent = |name: &str, days: i64| {
+        events
+            .iter()
+            .filter(|e| e.event_name.as_deref() == Some(name))
+            .filter(|e| e.timestamp.unwrap() > end - days * DAY)
+            .count()
+    };
+    assert!(
+        recent("Cart Viewed", 3) > 0,
+        "a cart handed off in the last days"
+    );
+    let high_severity_complaints = events
+        .iter()
+        .filter(|e| e.event_name.as_deref() == Some("Complaint Logged"))
+        .filter(|e| e.path_str("properties.severity").as_deref() == Some("high"))
+        .filter(|e| e.timestamp.unwrap() > end - 10 * DAY)
+        .count() as u64;
+    assert!(high_severity_complaints > 0);
+    // The fixed calendar stays the default, and settings without the field still read.
+    assert_eq!(Settings::new(400, 11).ends_at, None);
+    let mut json = serde_json::to_value(Settings::new(3, 1)).unwrap();
+    json.as_object_mut().unwrap().remove("ends_at");
+    assert_eq!(
+        serde_json::from_value::<Settings>(json).unwrap(),
+        Settings::new(3, 1)
+    );
+}

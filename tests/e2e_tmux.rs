@@ -433,6 +433,36 @@ fn the_live_explorer_shows_events_as_they_arrive_over_http() {
         "the new event is first on the timeline:\n{timeline}"
     );
 
+    // Issue 6: the Audiences view counts members as of now and follows live events; a
+    // member opens with the audiences it is in, and why, on its Overview.
+    tmux.keys(&["A"]);
+    tmux.wait_for(&[
+        "Audiences (2)",
+        "abandoned_cart",
+        "review_request",
+        "0 members",
+    ]);
+    let hour_ago = idgraph::model::time::format_time(idgraph::model::time::now() - 3_600_000);
+    post_batch(
+        &addr,
+        "WK_WEB",
+        &[
+            json!({"type":"track","messageId":"live-sofia-4","timestamp":hour_ago,
+                   "userId":"u-sofia","event":"Order Completed","properties":{"total":42}}),
+        ],
+    );
+    tmux.wait_for(&["1 member ", "4 new events"]);
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_for(&["Members (1)", "Sofia Reyes", "user_id:u-sofia"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&[
+        "Sofia Reyes p7 · 3 identifiers · 4 events",
+        "Audiences (1)",
+        "did \"Order Completed\" within 14d: Order Completed",
+    ]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["Members (1)"]);
+
     tmux.keys(&["q"]);
     let after = tmux.wait_for(&["EXITED:"]);
     assert!(after.contains("EXITED:0 TTY:cooked"), "{after}");
@@ -441,7 +471,7 @@ fn the_live_explorer_shows_events_as_they_arrive_over_http() {
     // What the server acknowledged is in the store.
     let export = json_lines(&ws, &["export"]);
     let sofia = profile_holding(&export, "user_id:u-sofia");
-    assert_eq!(sofia["event_count"], 3, "{sofia}");
+    assert_eq!(sofia["event_count"], 4, "{sofia}");
     assert!(
         ids_of(sofia)
             .iter()

@@ -15,7 +15,8 @@ use super::printable::say;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Rebuild the derived records (identifier owners, messageId index, counters, profile
-    /// counts and traits, history) from the events and the journal, then check again
+    /// counts and traits, history, audience membership) from the events and the journal,
+    /// then check again
     #[arg(long)]
     pub repair: bool,
     /// Print one JSON object instead of lines

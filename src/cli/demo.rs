@@ -79,6 +79,8 @@ fn build(args: &Args, globals: &Globals, dir: &Path, config: &Config) -> anyhow:
     let mut settings = Settings::demo();
     settings.people = args.people;
     settings.seed = args.seed;
+    // Journeys end now, so audiences with windows relative to now have members today.
+    settings.ends_at = Some(crate::model::time::now());
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let events = dir.join("demo-events.jsonl.gz");
     let truth = dir.join("demo-truth.jsonl");

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::delivery::ReorderBuffer;
 use super::ids::{Codes, splitmix};
-use super::journey::{Unit, plan_unit};
+use super::journey::{Unit, calendar_shift, plan_unit};
 use super::plan::Group;
 use super::settings::{Settings, SettingsError};
 use super::sources::SourceId;
@@ -97,6 +97,13 @@ impl Generator {
             &mut self.stats,
         );
         self.next_person += unit.people.len() as u64;
+        if let Some(end) = self.settings.ends_at {
+            let shift = calendar_shift(&self.settings);
+            for event in &mut unit.events {
+                event.time += shift;
+            }
+            unit.events.retain(|e| e.time <= end);
+        }
         unit.events.sort_by_key(|e| e.time);
         self.count_unlinkable_people(&unit);
         let rendered = self

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Millis;
+
 /// Generator settings. The defaults resemble a consumer app: most people on one or two
 /// devices, a small tail of heavy users, and a few percent of trouble cases.
 ///
@@ -47,6 +49,12 @@ pub struct Settings {
     pub late_rate: f64,
     /// How many positions a late event or a duplicate may arrive after its place.
     pub reorder_window: u32,
+    /// Move the calendar so the last sessions start at this instant and leave out every
+    /// event after it, with the seed examples (cart handoff, complaint before review) in
+    /// the final days: journeys that end now, for audiences with windows relative to now
+    /// (`idgraph demo`). `None` keeps the fixed 2025 calendar.
+    #[serde(default)]
+    pub ends_at: Option<Millis>,
 }
 
 /// Rates of the trouble cases that make identity resolution hard.
@@ -133,6 +141,7 @@ impl Default for Settings {
             duplicate_rate: 0.005,
             late_rate: 0.01,
             reorder_window: 64,
+            ends_at: None,
         }
     }
 }

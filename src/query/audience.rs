@@ -3,10 +3,14 @@
 use crate::audience::Why;
 use crate::model::{Millis, ProfileId};
 
+use super::source::GraphRepair;
+
 /// An audience with its member count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudienceSummary {
+    /// The audience's name (its `[audiences.NAME]` section).
     pub name: String,
+    /// What it is for, as configured.
     pub description: String,
     /// Members at the time asked about.
     pub members: usize,
@@ -15,7 +19,9 @@ pub struct AudienceSummary {
 /// One member of an audience and why they are in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
+    /// The member profile.
     pub profile: ProfileId,
+    /// The clauses and events that made it a member.
     pub why: Why,
 }
 
@@ -36,4 +42,30 @@ pub trait AudienceRead {
         profile: ProfileId,
         now: Millis,
     ) -> anyhow::Result<Why>;
+}
+
+/// A space the explorer can read, repair and ask about audiences: what its store worker
+/// holds. Every type that is both is one.
+pub trait SpaceAccess: GraphRepair + AudienceRead {}
+
+impl<T: GraphRepair + AudienceRead + ?Sized> SpaceAccess for T {}
+
+impl<T: AudienceRead + ?Sized> AudienceRead for std::sync::Arc<T> {
+    fn audience_summaries(&self, now: Millis) -> anyhow::Result<Vec<AudienceSummary>> {
+        (**self).audience_summaries(now)
+    }
+    fn audience_members(&self, audience: &str, now: Millis) -> anyhow::Result<Vec<Member>> {
+        (**self).audience_members(audience, now)
+    }
+    fn audiences_of(&self, profile: ProfileId, now: Millis) -> anyhow::Result<Vec<(String, Why)>> {
+        (**self).audiences_of(profile, now)
+    }
+    fn audience_standing(
+        &self,
+        audience: &str,
+        profile: ProfileId,
+        now: Millis,
+    ) -> anyhow::Result<Why> {
+        (**self).audience_standing(audience, profile, now)
+    }
 }

@@ -75,8 +75,8 @@ struct Summary {
 
 /// Scans every profile (and its violations) and keeps the `limit` most suspicious.
 /// `stop` is called every few hundred profiles; returning true abandons the scan (`Ok(None)`).
-pub fn scan_health(
-    read: &dyn GraphRead,
+pub fn scan_health<R: GraphRead + ?Sized>(
+    read: &R,
     rules: Option<&Rules>,
     limit: usize,
     stop: &mut dyn FnMut() -> bool,

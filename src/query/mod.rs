@@ -12,6 +12,6 @@ pub mod timeline;
 pub mod touchpoints;
 pub mod why;
 
-pub use audience::{AudienceRead, AudienceSummary, Member};
+pub use audience::{AudienceRead, AudienceSummary, Member, SpaceAccess};
 pub use changes::{ChangeLog, ChangedProfiles, Changes};
 pub use source::{GraphRead, GraphRepair, OpOutcome, SplitPreview};

@@ -31,7 +31,8 @@ use super::space::SpaceStore;
 
 /// Bump when evaluation semantics change, so stored standings are rebuilt.
 const EVALUATION_VERSION: &str = "1";
-const META: &str = "audiences";
+/// The meta record holding a space's [`AudienceMeta`].
+pub(super) const META: &str = "audiences";
 /// Most expired standings re-evaluated within one ingest batch (reads stay exact anyway).
 const EXPIRED_PER_BATCH: usize = 1_000;
 
@@ -371,7 +372,12 @@ impl SpaceStore {
 }
 
 /// Removes one stored standing and the member and expiry records that go with it.
-fn remove_standing(batch: &mut sled::Batch, id: ProfileId, audience: &str, old: Standing) {
+pub(super) fn remove_standing(
+    batch: &mut sled::Batch,
+    id: ProfileId,
+    audience: &str,
+    old: Standing,
+) {
     if old.member {
         batch.remove(keys::audience_member(audience, id));
     }
@@ -390,7 +396,7 @@ fn insert_standings(batch: &mut sled::Batch, id: ProfileId, standings: &[(String
 
 /// Adds one standing: the member record, the profile's standing (kept for members and
 /// for anything that expires) and the expiry record.
-fn insert_standing(batch: &mut sled::Batch, id: ProfileId, audience: &str, why: &Why) {
+pub(super) fn insert_standing(batch: &mut sled::Batch, id: ProfileId, audience: &str, why: &Why) {
     if why.member {
         batch.insert(keys::audience_member(audience, id), encode(why));
     }

@@ -14,7 +14,9 @@
 //! - each profile's event count, traits (newest wins by event time), first/last seen and
 //!   violation count, from the events (and violations) in its clusters;
 //! - the per-profile history index (`H`), from the journal;
-//! - the counters (`M`): next ids above every id in use, profile and event counts.
+//! - the counters (`M`): next ids above every id in use, profile and event counts;
+//! - audience membership (`X`, `Y`, `Z`), from a fresh evaluation of the profiles and
+//!   their events (see [`super::check_audience`] for what is checked).
 //!
 //! Repair also mends membership when profile records are lost: a profile record that no
 //! longer decodes is rebuilt from the identifiers (`I`) and clusters (`C`) pointing at it
@@ -35,6 +37,7 @@ use crate::model::{
     ProfileIdentifier, StoredEvent, Violation,
 };
 
+use super::check_audience::Live;
 use super::codec::{CodecError, decode, encode};
 use super::ingest::UndoData;
 use super::keys::{self, tag};
@@ -51,7 +54,8 @@ pub const MAX_LISTED_PROBLEMS: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// The kind of record or invariant: `counters`, `profile`, `identifier`, `cluster`,
-    /// `event`, `message`, `violation`, `link`, `journal`, `undo`, `history`, `format`.
+    /// `event`, `message`, `violation`, `link`, `journal`, `undo`, `history`, `audience`,
+    /// `format`.
     pub code: &'static str,
     /// What is wrong, naming the records involved.
     pub message: String,
@@ -80,6 +84,8 @@ pub struct RecordCounts {
     pub undo: u64,
     /// Per-profile history entries (`H`).
     pub history: u64,
+    /// Audience records: members (`X`), standings (`Y`) and expiries (`Z`).
+    pub audiences: u64,
     /// Records under tags this build does not know (written by other features or a newer
     /// build); counted, not verified.
     pub other: u64,
@@ -109,7 +115,7 @@ impl SpaceCheck {
         self.problems.len() as u64 + self.unlisted_problems
     }
 
-    fn report(&mut self, code: &'static str, message: String) {
+    pub(super) fn report(&mut self, code: &'static str, message: String) {
         if self.problems.len() < MAX_LISTED_PROBLEMS {
             self.problems.push(Problem { code, message });
         } else {
@@ -243,6 +249,13 @@ struct Events {
     seen: HashMap<Identifier, (i64, i64, String)>,
 }
 
+impl Events {
+    /// (cluster, seq) of the duplicate events repair removes.
+    fn duplicate_places(&self) -> HashSet<(u64, u64)> {
+        self.duplicates.iter().map(|(_, c, s)| (*c, *s)).collect()
+    }
+}
+
 impl SpaceStore {
     /// Verifies every invariant of the space's records and reports each problem found.
     pub fn check(&self) -> anyhow::Result<SpaceCheck> {
@@ -268,6 +281,13 @@ impl SpaceStore {
         self.check_messages(&mut out)?;
         let derived_violations = self.check_violations(&cluster_owner, &events, &mut out)?;
         self.check_profiles(&graph, &events, &derived_violations, &mut out);
+        let skip = events.duplicate_places();
+        let live = Live {
+            profiles: &graph.profiles,
+            lost: &graph.lost_profiles,
+            skip: &skip,
+        };
+        out.records.audiences = self.check_audiences(&live, &mut out)?;
         let maxima = self.check_provenance(&graph, &mut out)?;
         check_counters(&graph, &events, &maxima, &out.records.clone(), &mut out);
         self.count_other_records(&mut out.records)?;
@@ -868,7 +888,7 @@ impl SpaceStore {
 
     /// Counts records under tags this build does not know.
     fn count_other_records(&self, counts: &mut RecordCounts) -> anyhow::Result<()> {
-        const KNOWN: [u8; 11] = [
+        const KNOWN: [u8; 14] = [
             tag::META,
             tag::PROFILE,
             tag::IDENTIFIER,
@@ -880,6 +900,9 @@ impl SpaceStore {
             tag::JOURNAL,
             tag::UNDO,
             tag::HISTORY,
+            tag::AUDIENCE_MEMBER,
+            tag::PROFILE_AUDIENCE,
+            tag::AUDIENCE_EXPIRY,
         ];
         for first in 0..=u8::MAX {
             if KNOWN.contains(&first) {
@@ -1112,6 +1135,13 @@ impl SpaceStore {
                 batch.insert(keys::profile(profile.id), encode(profile));
             }
         }
+        let skip = events.duplicate_places();
+        let live = Live {
+            profiles: &graph.profiles,
+            lost: &graph.lost_profiles,
+            skip: &skip,
+        };
+        self.repair_audiences(&live, &mut batch, &mut repair)?;
         self.rebuild_indexes(&graph, &mut batch, &mut repair)?;
         let maxima = self.rebuild_history(&mut batch, &mut repair)?;
         let next = rebuilt_counters(&graph, &events, &maxima, *counters_guard);
@@ -1229,8 +1259,7 @@ impl SpaceStore {
         batch: &mut sled::Batch,
         repair: &mut SpaceRepair,
     ) -> anyhow::Result<HashMap<u64, u64>> {
-        let duplicates: HashSet<(u64, u64)> =
-            events.duplicates.iter().map(|(_, c, s)| (*c, *s)).collect();
+        let duplicates = events.duplicate_places();
         let mut per_profile: HashMap<u64, u64> = HashMap::new();
         for item in self.tree.scan_prefix([tag::VIOLATION]) {
             let (key, value) = item?;

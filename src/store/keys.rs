@@ -234,6 +234,40 @@ pub fn audience_expiry(audience: &str, until: Millis, profile: ProfileId) -> Vec
     key
 }
 
+/// Reads the length-prefixed name after the tag of an `X` or `Z` key, and where it ends.
+fn name_after_tag(key: &[u8]) -> Option<(&str, usize)> {
+    let len = u16::from_be_bytes(key.get(1..3)?.try_into().ok()?) as usize;
+    let name = std::str::from_utf8(key.get(3..3 + len)?).ok()?;
+    Some((name, 3 + len))
+}
+
+/// Reads an `X` key back: the audience and the profile.
+pub fn audience_member_entry(key: &[u8]) -> Option<(&str, ProfileId)> {
+    let (name, end) = name_after_tag(key)?;
+    (key.first() == Some(&tag::AUDIENCE_MEMBER) && key.len() == end + 8)
+        .then(|| u64_at(key, end).map(|p| (name, ProfileId(p))))
+        .flatten()
+}
+
+/// Reads a `Y` key back: the profile and the audience.
+pub fn profile_audience_entry(key: &[u8]) -> Option<(ProfileId, &str)> {
+    if key.first() != Some(&tag::PROFILE_AUDIENCE) {
+        return None;
+    }
+    let name = audience_of_profile_key(key).filter(|n| !n.is_empty())?;
+    Some((ProfileId(u64_at(key, 1)?), name))
+}
+
+/// Reads a `Z` key back: the audience, the valid-until time and the profile.
+pub fn audience_expiry_entry(key: &[u8]) -> Option<(&str, Millis, ProfileId)> {
+    let (name, end) = name_after_tag(key)?;
+    if key.first() != Some(&tag::AUDIENCE_EXPIRY) || key.len() != end + 16 {
+        return None;
+    }
+    let time = time_from_bytes(key.get(end..end + 8)?.try_into().ok()?);
+    Some((name, time, ProfileId(u64_at(key, end + 8)?)))
+}
+
 /// The profile at the end of an `X` or `Z` key.
 pub fn trailing_profile(key: &[u8]) -> Option<ProfileId> {
     let start = key.len().checked_sub(8)?;
@@ -267,6 +301,24 @@ mod tests {
         let late = audience_expiry("cart", 10, ProfileId(1));
         assert!(early < late);
         assert_eq!(trailing_profile(&late), Some(ProfileId(1)));
+        assert_eq!(
+            audience_member_entry(&audience_member("cart", ProfileId(7))),
+            Some(("cart", ProfileId(7)))
+        );
+        assert_eq!(
+            profile_audience_entry(&key),
+            Some((ProfileId(3), "review_request"))
+        );
+        assert_eq!(
+            audience_expiry_entry(&early),
+            Some(("cart", -5, ProfileId(9)))
+        );
+        assert_eq!(audience_member_entry(&early), None);
+        assert_eq!(audience_expiry_entry(&early[..early.len() - 1]), None);
+        assert_eq!(
+            profile_audience_entry(&profile_audience_prefix(ProfileId(3))),
+            None
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod audience;
 mod audience_read;
 pub mod backup;
 pub mod check;
+mod check_audience;
 mod codec;
 mod ingest;
 pub mod keys;

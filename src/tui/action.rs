@@ -11,6 +11,7 @@ pub enum Action {
     Back,
     Search,
     Health,
+    Audiences,
     SwitchSpace,
     Up,
     Down,

@@ -34,9 +34,29 @@ pub enum Input {
     Terminate,
 }
 
+/// Where the explorer's "now" comes from: relative times and audience windows use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock, read before every message.
+    Wall,
+    /// A fixed instant (tests, replays).
+    Fixed(Millis),
+}
+
+impl Clock {
+    /// The current instant of this clock.
+    pub fn now(self) -> Millis {
+        match self {
+            Clock::Wall => crate::model::time::now(),
+            Clock::Fixed(at) => at,
+        }
+    }
+}
+
 /// A running explorer: state, keys, looks and the two workers.
 pub struct App {
     pub state: State,
+    clock: Clock,
     keymap: Keymap,
     theme: Theme,
     reader: KeyReader,
@@ -56,7 +76,7 @@ pub struct AppSetup {
     pub keymap: Keymap,
     pub theme: Theme,
     pub rules: Option<Rules>,
-    pub now: Millis,
+    pub clock: Clock,
 }
 
 impl App {
@@ -68,7 +88,8 @@ impl App {
         let (store_tx, store_replies) = crossbeam_channel::unbounded();
         let (search_tx, search_updates) = crossbeam_channel::unbounded();
         let mut app = App {
-            state: State::new(setup.spaces, setup.space, setup.settings, setup.now),
+            state: State::new(setup.spaces, setup.space, setup.settings, setup.clock.now()),
+            clock: setup.clock,
             keymap: setup.keymap,
             theme: setup.theme,
             reader: KeyReader::default(),
@@ -160,6 +181,7 @@ impl App {
     fn message(&mut self, msg: Msg, copy: &mut dyn FnMut(&str)) {
         let before_tick = self.state.tick;
         let is_tick = matches!(msg, Msg::Tick);
+        self.state.now = self.clock.now();
         let effects = update(&mut self.state, msg);
         if !is_tick || self.state.tick != before_tick {
             self.dirty = true;
@@ -267,7 +289,7 @@ mod tests {
             keymap: Keymap::defaults(),
             theme: Theme::named("dark", true).unwrap(),
             rules: None,
-            now: NOW,
+            clock: Clock::Fixed(NOW),
         }
     }
 

@@ -1,14 +1,18 @@
-//! An in-memory `GraphRead + GraphRepair` with a handful of realistic profiles, for tests:
+//! An in-memory `GraphRead + GraphRepair + AudienceRead` with a handful of realistic
+//! profiles, for tests:
 //! an anonymous-to-known journey across web, iOS and Android; a support complaint that
 //! marketing must see; a bad merge on a shared tablet with violations; a duplicate of the
 //! first person; a profile whose traits carry terminal escape sequences; and a second,
-//! isolated space.
+//! isolated space. Its audiences are in [`audiences`].
+
+mod audiences;
 
 use std::sync::Mutex;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use crate::audience::AudienceSet;
 use crate::config::{Config, Rules};
 use crate::model::{
     CallType, Identifier, JournalAction, JournalEntry, Link, LinkRule, Millis, PinMark, Profile,
@@ -40,6 +44,8 @@ pub struct Fixture {
     before: Mutex<Vec<(u64, Data)>>,
     /// The change feed (manual operations and events that [`Fixture::arrive`]).
     changes: Mutex<ChangeLog>,
+    /// The audiences whose members it answers for.
+    audiences: AudienceSet,
 }
 
 fn t(text: &str) -> Millis {
@@ -837,6 +843,7 @@ impl Fixture {
             data: Mutex::new(data),
             before: Mutex::new(Vec::new()),
             changes: Mutex::new(ChangeLog::new(events)),
+            audiences: audiences::audience_set(),
         }
     }
 
@@ -864,7 +871,7 @@ impl Fixture {
     }
 
     /// Opens a fixture space as the explorer's store worker would.
-    pub fn open(name: &str) -> anyhow::Result<Box<dyn GraphRepair + Send>> {
+    pub fn open(name: &str) -> anyhow::Result<crate::tui::SpaceHandle> {
         Ok(Box::new(Fixture::space(name)))
     }
 

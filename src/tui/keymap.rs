@@ -26,6 +26,7 @@ pub enum KeyContext {
     Graph,
     History,
     Health,
+    Audiences,
     Popup,
     Split,
     Form,
@@ -34,7 +35,7 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Every context, in help order.
-    pub const ALL: [KeyContext; 13] = [
+    pub const ALL: [KeyContext; 14] = [
         KeyContext::Global,
         KeyContext::Navigation,
         KeyContext::Input,
@@ -44,6 +45,7 @@ impl KeyContext {
         KeyContext::Graph,
         KeyContext::History,
         KeyContext::Health,
+        KeyContext::Audiences,
         KeyContext::Popup,
         KeyContext::Split,
         KeyContext::Form,
@@ -62,6 +64,7 @@ impl KeyContext {
             KeyContext::Graph => "graph",
             KeyContext::History => "history",
             KeyContext::Health => "health",
+            KeyContext::Audiences => "audiences",
             KeyContext::Popup => "popup",
             KeyContext::Split => "split",
             KeyContext::Form => "form",
@@ -81,6 +84,7 @@ impl KeyContext {
             KeyContext::Graph => "Identity graph tab",
             KeyContext::History => "History tab",
             KeyContext::Health => "Health",
+            KeyContext::Audiences => "Audiences",
             KeyContext::Popup => "Popups",
             KeyContext::Split => "Split: marking",
             KeyContext::Form => "Merge/split/undo form",

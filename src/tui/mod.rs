@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod audiences;
 pub mod keymap;
 pub mod state;
 pub mod text;
@@ -35,7 +36,7 @@ use ratatui::crossterm::execute;
 
 use crate::config::{Config, Rules};
 
-pub use app::{App, AppSetup, Input};
+pub use app::{App, AppSetup, Clock, Input};
 pub use worker::SpaceHandle;
 
 /// How the explorer starts.
@@ -197,7 +198,7 @@ where
         keymap,
         theme,
         rules: options.rules,
-        now: crate::model::time::now(),
+        clock: Clock::Wall,
     };
     let mut app = App::start(setup, opener);
     let mut copy = |text: &str| {

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::audience::Why;
 use crate::model::{
     Identifier, JournalEntry, Link, Millis, Profile, ProfileId, StoredEvent, Violation,
 };
@@ -13,6 +14,8 @@ use crate::query::search::SearchResults;
 use crate::query::timeline::{Facets, Phase, TimelineFilter, facets, phases};
 use crate::query::touchpoints::{Touchpoint, touchpoints};
 use crate::resolve::MergePreview;
+
+use super::audiences::AudiencesView;
 
 /// How many events a profile load asks for.
 pub const TIMELINE_LIMIT: usize = 5_000;
@@ -35,6 +38,9 @@ pub struct ProfileData {
     pub facets: Facets,
     /// Graph nodes: the profile's identifiers, then any other identifier named by a link.
     pub nodes: Vec<Identifier>,
+    /// The audiences the profile is in (by name, each with why), or why they could not
+    /// be read.
+    pub audiences: Result<Vec<(String, Why)>, String>,
 }
 
 impl ProfileData {
@@ -45,6 +51,7 @@ impl ProfileData {
         links: Vec<Link>,
         violations: Vec<Violation>,
         journal: Vec<JournalEntry>,
+        audiences: Result<Vec<(String, Why)>, String>,
     ) -> ProfileData {
         let phases = phases(&events);
         let conversion = crate::query::timeline::conversion_point(&events);
@@ -69,6 +76,7 @@ impl ProfileData {
             touchpoints,
             facets,
             nodes,
+            audiences,
         }
     }
 }
@@ -79,6 +87,7 @@ pub enum Screen {
     Find,
     Profile,
     Health,
+    Audiences,
 }
 
 /// The profile tabs.
@@ -384,6 +393,7 @@ pub struct State {
     pub find: Find,
     pub profile: Option<ProfileView>,
     pub health: HealthView,
+    pub audiences: AudiencesView,
     pub modal: Option<Modal>,
     pub notice: Option<Notice>,
     /// Generation of the repair operation in flight.
@@ -419,6 +429,7 @@ impl State {
             },
             profile: None,
             health: HealthView::default(),
+            audiences: AudiencesView::default(),
             modal: None,
             notice: None,
             op_pending: None,
@@ -443,6 +454,7 @@ impl State {
             || self.find.pending.is_some()
             || self.profile.as_ref().is_some_and(|p| p.pending.is_some())
             || self.health.pending.is_some()
+            || self.audiences.busy()
             || self.op_pending.is_some()
             || match &self.modal {
                 Some(Modal::Merge(MergeFlow::Pick { pending, .. })) => pending.is_some(),

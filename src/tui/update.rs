@@ -9,6 +9,7 @@ use crate::model::{CallType, ProfileId};
 use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
 
 use super::action::Action;
+use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
     ConfirmAction, Cursor, FilterField, MergeFlow, Modal, Notice, ProfileData, ProfileView, Screen,
@@ -98,6 +99,7 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
             Screen::Find if state.find.editing => vec![Input],
             Screen::Find => vec![Find, Navigation, Global],
             Screen::Health => vec![Health, Navigation, Global],
+            Screen::Audiences => vec![Audiences, Navigation, Global],
             Screen::Profile => {
                 let tab = state.profile.as_ref().map_or(Tab::Overview, |p| p.tab);
                 let specific = match tab {
@@ -230,7 +232,8 @@ fn search_merge_pick(state: &mut State, query: String) -> Vec<Effect> {
     }]
 }
 
-fn open_profile(state: &mut State, id: ProfileId, return_to: Screen) -> Vec<Effect> {
+/// Opens a profile; Esc returns to `return_to`.
+pub(super) fn open_profile(state: &mut State, id: ProfileId, return_to: Screen) -> Vec<Effect> {
     let generation = state.generation();
     let tab = state
         .profile
@@ -245,11 +248,16 @@ fn open_profile(state: &mut State, id: ProfileId, return_to: Screen) -> Vec<Effe
     state.profile = Some(view);
     state.screen = Screen::Profile;
     state.modal = None;
-    vec![Effect::Store(Request::LoadProfile { generation, id })]
+    vec![Effect::Store(Request::LoadProfile {
+        generation,
+        id,
+        now: state.now,
+    })]
 }
 
 fn reload_profile(state: &mut State) -> Vec<Effect> {
     let generation = state.generation();
+    let now = state.now;
     let Some(view) = &mut state.profile else {
         return Vec::new();
     };
@@ -257,6 +265,7 @@ fn reload_profile(state: &mut State) -> Vec<Effect> {
     vec![Effect::Store(Request::LoadProfile {
         generation,
         id: view.id,
+        now,
     })]
 }
 
@@ -293,6 +302,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
         }
+        Action::Audiences => audiences::open(state),
         Action::SwitchSpace => {
             let selected = state
                 .spaces
@@ -304,23 +314,32 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             });
             Vec::new()
         }
-        Action::Back => {
-            match state.screen {
-                Screen::Find if state.find.editing => state.find.editing = false,
-                Screen::Find => {}
-                Screen::Health => state.screen = Screen::Find,
-                Screen::Profile => {
-                    state.screen = state.profile.as_ref().map_or(Screen::Find, |p| p.return_to);
+        Action::Back => match state.screen {
+            Screen::Find => {
+                state.find.editing = false;
+                Vec::new()
+            }
+            Screen::Health => {
+                state.screen = Screen::Find;
+                Vec::new()
+            }
+            Screen::Audiences => audiences::back(state),
+            Screen::Profile => {
+                state.screen = state.profile.as_ref().map_or(Screen::Find, |p| p.return_to);
+                if state.screen == Screen::Audiences {
+                    audiences::shown(state)
+                } else {
+                    Vec::new()
                 }
             }
-            Vec::new()
-        }
+        },
         Action::ClearInput if state.screen == Screen::Find && state.find.editing => {
             edit(state, String::clear)
         }
         Action::Refresh => match state.screen {
             Screen::Profile => reload_profile(state),
             Screen::Health => load_health(state),
+            Screen::Audiences => audiences::reload(state),
             Screen::Find => search_find(state),
         },
         Action::Up
@@ -335,6 +354,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         _ => match state.screen {
             Screen::Find => act_find(state, action),
             Screen::Health => act_health(state, action),
+            Screen::Audiences => audiences::act(state, action),
             Screen::Profile => act_profile(state, action),
         },
     }
@@ -361,6 +381,7 @@ fn move_cursor(state: &mut State, action: Action) {
             let len = state.health.report.as_ref().map_or(0, |r| r.items.len());
             (&mut state.health.cursor, len)
         }
+        Screen::Audiences => state.audiences.cursor(),
         Screen::Profile => {
             let Some(view) = &mut state.profile else {
                 return;
@@ -653,15 +674,21 @@ pub fn overview_identifier(data: &ProfileData, row: usize) -> Option<&crate::mod
         .map(|&i| &data.profile.identifiers[i].id)
 }
 
-/// The overview's identifier order: by type priority then value.
-pub fn overview_order(data: &ProfileData) -> Vec<usize> {
-    let rank = |kind: &str| match kind {
+/// Where identifiers of a type are listed: user id, email, phone, the others, then
+/// anonymous ids.
+pub fn identifier_rank(kind: &str) -> u8 {
+    match kind {
         "user_id" => 0,
         "email" => 1,
         "phone" => 2,
         "anonymous_id" => 4,
         _ => 3,
-    };
+    }
+}
+
+/// The overview's identifier order: by type priority then value.
+pub fn overview_order(data: &ProfileData) -> Vec<usize> {
+    let rank = identifier_rank;
     let ids = &data.profile.identifiers;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|&a, &b| {
@@ -864,6 +891,7 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
     state.index = None;
     state.profile = None;
     state.health = Default::default();
+    state.audiences = Default::default();
     state.screen = Screen::Find;
     state.find.results = Default::default();
     state.find.cursor = Cursor::default();
@@ -1210,6 +1238,7 @@ fn current_cursor(state: &State) -> usize {
     match state.screen {
         Screen::Find => state.find.cursor.selected,
         Screen::Health => state.health.cursor.selected,
+        Screen::Audiences => state.audiences.selected(),
         Screen::Profile => state.profile.as_ref().map_or(0, |v| match v.tab {
             Tab::Overview => v.overview.selected,
             Tab::Timeline => v.timeline.cursor.selected,
@@ -1364,8 +1393,12 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                 return Vec::new();
             }
             state.new_events = update.new_events;
-            follow_live(state, &update)
+            let mut effects = follow_live(state, &update);
+            effects.extend(audiences::changed(state));
+            effects
         }
+        Reply::Audiences { generation, result } => audiences::on_list(state, generation, result),
+        Reply::Members { generation, result } => audiences::on_members(state, generation, result),
         Reply::Health { generation, result } => {
             if state.health.pending != Some(generation) {
                 return Vec::new();
@@ -1450,6 +1483,7 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                         }
                         effects.extend(reload_profile(state));
                     }
+                    effects.extend(audiences::changed(state));
                     effects
                 }
                 Err(e) => {
@@ -1485,13 +1519,19 @@ fn follow_live(state: &mut State, update: &LiveUpdate) -> Vec<Effect> {
     };
     view.pending = Some(generation);
     let id = view.id;
+    let now = state.now;
     let request = match via {
         Some(via) if removed || update.everything => Request::FollowProfile {
             generation,
             id,
             via,
+            now,
         },
-        _ => Request::LoadProfile { generation, id },
+        _ => Request::LoadProfile {
+            generation,
+            id,
+            now,
+        },
     };
     vec![Effect::Store(request)]
 }
@@ -1519,3 +1559,7 @@ mod tests;
 #[cfg(test)]
 #[path = "update_live_tests.rs"]
 mod live_tests;
+
+#[cfg(test)]
+#[path = "update_audience_tests.rs"]
+mod audience_tests;

@@ -117,7 +117,7 @@ fn only_changes_to_the_open_profile_reload_it() {
     assert!(update(&mut state, live_update(&[1, 2], &[], 4)).is_empty());
     assert_eq!(state.new_events, 4);
     let effects = update(&mut state, live_update(&[3], &[], 5));
-    let [Effect::Store(Request::LoadProfile { generation, id })] = effects.as_slice() else {
+    let [Effect::Store(Request::LoadProfile { generation, id, .. })] = effects.as_slice() else {
         panic!("a reload expected: {effects:?}");
     };
     assert_eq!(*id, ProfileId(3));

@@ -2,6 +2,9 @@
 //! background, builds the search index, and answers requests over channels. Every reply
 //! carries the generation of its request so the explorer can drop stale ones.
 //!
+//! Audience reads (the Audiences screen, a profile's audiences) are evaluated at the `now`
+//! each request carries: the explorer's clock.
+//!
 //! Between requests it polls the space's change feed (every [`POLL_INTERVAL`], and right
 //! after each merge, split or undo): the profiles that changed are re-indexed and the
 //! explorer is told which, so events arriving over HTTP show up while it runs.
@@ -14,16 +17,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Rules;
-use crate::model::{Identifier, ProfileId};
+use crate::model::{Identifier, Millis, ProfileId};
 use crate::query::health::{HealthReport, scan_health};
 use crate::query::search::SearchIndex;
-use crate::query::{ChangedProfiles, GraphRepair, OpOutcome, SplitPreview};
+use crate::query::{AudienceSummary, ChangedProfiles, OpOutcome, SpaceAccess, SplitPreview};
 use crate::resolve::MergePreview;
 
+use super::audiences::{MemberList, member_list};
 use super::state::{ProfileData, TIMELINE_LIMIT};
 
-/// A store handle for one space.
-pub type SpaceHandle = Box<dyn GraphRepair + Send>;
+/// A store handle for one space: its graph, repairs and audiences.
+pub type SpaceHandle = Box<dyn SpaceAccess + Send>;
 
 /// How many suspicious profiles the health view lists.
 pub const HEALTH_LIMIT: usize = 200;
@@ -39,18 +43,32 @@ pub enum Request {
     OpenSpace {
         space: String,
     },
+    /// Load a profile with everything its tabs show (its audiences as of `now`).
     LoadProfile {
         generation: u64,
         id: ProfileId,
+        now: Millis,
     },
     /// Load a profile; if it no longer exists (merged away), load the one now holding `via`.
     FollowProfile {
         generation: u64,
         id: ProfileId,
         via: Identifier,
+        now: Millis,
     },
     LoadHealth {
         generation: u64,
+    },
+    /// Every audience with its member count as of `now`.
+    LoadAudiences {
+        generation: u64,
+        now: Millis,
+    },
+    /// The members of one audience as of `now`.
+    LoadMembers {
+        generation: u64,
+        audience: String,
+        now: Millis,
     },
     PreviewMerge {
         generation: u64,
@@ -88,6 +106,8 @@ impl Request {
             self,
             Request::LoadProfile { .. }
                 | Request::FollowProfile { .. }
+                | Request::LoadAudiences { .. }
+                | Request::LoadMembers { .. }
                 | Request::PreviewMerge { .. }
                 | Request::PreviewSplit { .. }
         )
@@ -145,6 +165,16 @@ pub enum Reply {
     Health {
         generation: u64,
         result: Result<HealthReport, String>,
+    },
+    /// Every audience with its member count.
+    Audiences {
+        generation: u64,
+        result: Result<Vec<AudienceSummary>, String>,
+    },
+    /// One audience's members.
+    Members {
+        generation: u64,
+        result: Result<MemberList, String>,
     },
     MergePreview {
         generation: u64,
@@ -350,14 +380,21 @@ impl StoreSession {
 fn not_open(request: Request) -> Reply {
     let error = "the store is not open".to_string();
     match request {
-        Request::LoadProfile { generation, id } | Request::FollowProfile { generation, id, .. } => {
-            Reply::Profile {
-                generation,
-                id,
-                result: Err(error),
-            }
-        }
+        Request::LoadProfile { generation, id, .. }
+        | Request::FollowProfile { generation, id, .. } => Reply::Profile {
+            generation,
+            id,
+            result: Err(error),
+        },
         Request::LoadHealth { generation } => Reply::Health {
+            generation,
+            result: Err(error),
+        },
+        Request::LoadAudiences { generation, .. } => Reply::Audiences {
+            generation,
+            result: Err(error),
+        },
+        Request::LoadMembers { generation, .. } => Reply::Members {
             generation,
             result: Err(error),
         },
@@ -379,8 +416,13 @@ fn not_open(request: Request) -> Reply {
     }
 }
 
-/// Loads everything the profile tabs show.
-pub fn load_profile(store: &dyn GraphRepair, id: ProfileId) -> anyhow::Result<ProfileData> {
+/// Loads everything the profile tabs show; its audiences as of `now` (a failure to read
+/// them is shown in their place, not as a failed load).
+pub fn load_profile(
+    store: &dyn SpaceAccess,
+    id: ProfileId,
+    now: Millis,
+) -> anyhow::Result<ProfileData> {
     let profile = store
         .profile(id)?
         .ok_or_else(|| anyhow::anyhow!("profile {id} no longer exists (merged or split away?)"))?;
@@ -390,40 +432,61 @@ pub fn load_profile(store: &dyn GraphRepair, id: ProfileId) -> anyhow::Result<Pr
         store.links(id)?,
         store.violations(id)?,
         store.journal_for(id)?,
+        store.audiences_of(id, now).map_err(|e| one_line(&e)),
     ))
 }
 
 /// Loads a profile, or the one now holding `via` when it no longer exists.
 pub fn follow_profile(
-    store: &dyn GraphRepair,
+    store: &dyn SpaceAccess,
     id: ProfileId,
     via: &Identifier,
+    now: Millis,
 ) -> anyhow::Result<ProfileData> {
     if store.profile(id)?.is_some() {
-        return load_profile(store, id);
+        return load_profile(store, id, now);
     }
     match store.owner(via)? {
-        Some(owner) => load_profile(store, owner),
+        Some(owner) => load_profile(store, owner, now),
         None => anyhow::bail!("profile {id} no longer exists and no profile holds {via}"),
     }
 }
 
-fn answer(store: &dyn GraphRepair, request: Request) -> Reply {
+fn answer(store: &dyn SpaceAccess, request: Request) -> Reply {
     let err = |e: anyhow::Error| one_line(&e);
     match request {
-        Request::LoadProfile { generation, id } => Reply::Profile {
+        Request::LoadProfile {
             generation,
             id,
-            result: load_profile(store, id).map(Arc::new).map_err(err),
+            now,
+        } => Reply::Profile {
+            generation,
+            id,
+            result: load_profile(store, id, now).map(Arc::new).map_err(err),
         },
         Request::FollowProfile {
             generation,
             id,
             via,
+            now,
         } => Reply::Profile {
             generation,
             id,
-            result: follow_profile(store, id, &via).map(Arc::new).map_err(err),
+            result: follow_profile(store, id, &via, now)
+                .map(Arc::new)
+                .map_err(err),
+        },
+        Request::LoadAudiences { generation, now } => Reply::Audiences {
+            generation,
+            result: store.audience_summaries(now).map_err(err),
+        },
+        Request::LoadMembers {
+            generation,
+            audience,
+            now,
+        } => Reply::Members {
+            generation,
+            result: member_list(store, &audience, now).map_err(err),
         },
         Request::PreviewMerge { generation, a, b } => Reply::MergePreview {
             generation,

@@ -28,7 +28,15 @@ impl Planner<'_> {
     /// e-mail a few hours after that.
     pub(super) fn complaint_before_review(&mut self, c: &mut Customer) {
         let install = c.logins[0].0;
-        let t = self.between(c.signup + DAY, LAST_START);
+        let t = if self.settings.ends_at.is_some() {
+            // Shown by the demo: ordered within the review window, complained since.
+            self.between(
+                (c.signup + DAY).max(LAST_START - 9 * DAY),
+                LAST_START - 5 * DAY,
+            )
+        } else {
+            self.between(c.signup + DAY, LAST_START)
+        };
         let user = self.unit.people[c.p].user_id.clone();
         let mut s = self.session(c.p, install, t, Some(user.clone()), Group::Main);
         let (ordered, order_id) = self.checkout(&mut s);

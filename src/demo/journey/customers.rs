@@ -5,7 +5,7 @@ use rand::RngExt;
 use rand::seq::IndexedRandom;
 
 use super::sessions::product_props;
-use super::{Customer, DAY, HOUR, LAST_START, MINUTE, Planner};
+use super::{Customer, DAY, HOUR, LAST_START, MINUTE, Planner, calendar_shift};
 use crate::demo::catalog::RECIPES;
 use crate::demo::devices::DeviceKind;
 use crate::demo::ids::hex;
@@ -203,7 +203,10 @@ impl Planner<'_> {
             .with("firstName", person.first_name)
             .with("lastName", person.last_name)
             .with("name", self.unit.people[p].name())
-            .with("createdAt", format_time(s.t));
+            .with(
+                "createdAt",
+                format_time(s.t + calendar_shift(self.settings)),
+            );
         if let Some(phone) = self.unit.people[p].phone.clone() {
             traits.push("phone", phone);
         }
@@ -338,7 +341,14 @@ impl Planner<'_> {
         ) else {
             return;
         };
-        let t = self.between(ios_since.max(android_since) + HOUR, LAST_START);
+        let earliest = ios_since.max(android_since) + HOUR;
+        let t = if self.settings.ends_at.is_some() {
+            // Shown by the demo: a cart a day or two before the end, so some are checked
+            // out on Android by then and some are still open.
+            self.between(earliest.max(LAST_START - 60 * HOUR), LAST_START - 2 * HOUR)
+        } else {
+            self.between(earliest, LAST_START)
+        };
         let user = self.unit.people[c.p].user_id.clone();
         let mut s = self.session(c.p, iphone, t, Some(user.clone()), Group::Main);
         let cart: Text = format!("cart_{}", hex(self.rng, 12)).into();

@@ -36,6 +36,12 @@ const LAST_START: Millis = YEAR_END - 10 * DAY;
 /// Journeys start within the first 300 days.
 const START_DAYS: i64 = 300;
 
+/// How far planned times move so the last sessions start at [`Settings::ends_at`] (0
+/// without it: the fixed 2025 calendar).
+pub(crate) fn calendar_shift(settings: &Settings) -> Millis {
+    settings.ends_at.map_or(0, |end| end - LAST_START)
+}
+
 /// What kind of unit is generated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum UnitKind {

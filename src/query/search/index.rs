@@ -63,7 +63,7 @@ pub struct SearchIndex {
 
 impl SearchIndex {
     /// Builds the index of every profile of the store's space.
-    pub fn build(read: &dyn GraphRead) -> anyhow::Result<SearchIndex> {
+    pub fn build<R: GraphRead + ?Sized>(read: &R) -> anyhow::Result<SearchIndex> {
         let mut builder = IndexBuilder::new(read.space());
         read.for_each_profile(&mut |profile| {
             builder.add(profile);

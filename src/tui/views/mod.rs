@@ -1,6 +1,7 @@
 //! Rendering: pure functions of `&State` onto a ratatui frame. Every string that came from
 //! data passes through [`clean`](super::text::clean) (or masking) before it is drawn.
 
+mod audiences;
 mod find;
 mod graph;
 mod lists;
@@ -68,6 +69,7 @@ pub fn render(frame: &mut Frame, state: &State, ctx: &Ctx, hits: &mut HitMap) {
         Screen::Find => find::render(frame, main, state, ctx, hits),
         Screen::Profile => profile::render(frame, main, state, ctx, hits),
         Screen::Health => lists::health(frame, main, state, ctx, hits),
+        Screen::Audiences => audiences::render(frame, main, state, ctx, hits),
     }
     if state.modal.is_some() {
         hits.rows.clear();

@@ -118,8 +118,17 @@ fn overview(
 ) {
     let t = ctx.theme;
     let channels = data.touchpoints.len().min(6) as u16;
-    let [top, spark] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(channels + 2)]).areas(area);
+    // The audience panel takes what the traits and identifiers (at least 6 rows) and the
+    // activity leave, and no more than it needs.
+    let room = area.height.saturating_sub(channels + 2 + 6 + 2).max(1);
+    let memberships = super::audiences::profile_lines(state, data, t, room as usize);
+    let audience_rows = (memberships.len() as u16).min(room) + 2;
+    let [top, audiences, spark] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(audience_rows),
+        Constraint::Length(channels + 2),
+    ])
+    .areas(area);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(64)]).areas(top);
 
@@ -232,6 +241,17 @@ fn overview(
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
         hits.rows.push((rect, row));
     }
+
+    // The audiences it is in, and why.
+    let count = data.audiences.as_ref().map_or(0, Vec::len);
+    frame.render_widget(
+        Paragraph::new(memberships).block(panel(
+            format!("Audiences ({count}) as of {}", short_time(state.now)),
+            false,
+            t,
+        )),
+        audiences,
+    );
 
     // Activity per channel.
     let block = panel(

@@ -262,3 +262,18 @@ fn live_status_counts_new_events() {
     h.poll();
     snap(&h.state, "live_find");
 }
+
+#[test]
+fn audiences_view_and_members() {
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Audiences);
+    snap(&h.state, "audiences");
+    h.act(Action::Open);
+    snap(&h.state, "audience_members");
+}
+
+#[test]
+fn overview_shows_the_audiences_and_why() {
+    let h = open("bruno");
+    snap(&h.state, "overview_audiences");
+}
