@@ -165,69 +165,84 @@ impl SearchEngine {
             Some(n) => Candidates::List(&n.matched),
             None => Candidates::All(index.slots.len()),
         };
+        // Profiles with a pattern character at a word start go first: the others cannot
+        // score above the headless bound, so once the pool beats it their scan only counts.
+        let split = split_by_heads(&index, &candidates, &pattern);
+        let groups: Vec<Candidates<'_>> = match &split {
+            Some((heads, headless)) => vec![Candidates::List(heads), Candidates::List(headless)],
+            None => vec![candidates],
+        };
+        let headless = pattern.headless_bound();
         let start = Instant::now();
         let mut last_snapshot = start;
         let mut total = Partial {
             matched: Vec::new(),
             top: BinaryHeap::new(),
         };
-        let threads = if candidates.len() < PARALLEL_MIN {
-            1
-        } else {
-            self.threads
-        };
-        let round = ROUND * threads;
-        let mut offset = 0;
+        let mut matched_by_group: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
         let mut final_ranking: Option<SearchResults> = None;
-        while offset < candidates.len() {
-            if cancelled() {
-                return None;
-            }
-            let end = (offset + round).min(candidates.len());
-            let parts = self.scan_round(
-                &index,
-                &candidates,
-                offset..end,
-                threads,
-                &pattern,
-                &text,
-                kind,
-                pool,
-            );
-            for part in parts {
-                total.matched.extend(part.matched);
-                if final_ranking.is_none() {
+        for (g, candidates) in groups.iter().enumerate() {
+            let threads = if candidates.len() < PARALLEL_MIN {
+                1
+            } else {
+                self.threads
+            };
+            let round = ROUND * threads;
+            let mut offset = 0;
+            while offset < candidates.len() {
+                if cancelled() {
+                    return None;
+                }
+                let end = (offset + round).min(candidates.len());
+                let scan = Scan {
+                    pattern: &pattern,
+                    text: &text,
+                    kind,
+                    pool,
+                    rank: final_ranking.is_none(),
+                };
+                for part in self.scan_round(&index, candidates, offset..end, threads, &scan) {
+                    total.matched.extend(part.matched);
                     for item in part.top {
                         push_bounded(&mut total.top, item.0, pool);
                     }
                 }
+                offset = end;
+                let rest = offset < candidates.len() || g + 1 < groups.len();
+                if final_ranking.is_none() && rest && saturated(&total.top, pool, ceiling) {
+                    // Every pool slot holds the best score any text can reach, and later
+                    // profiles lose ties: the ranking is final. Send it now; the rest of the
+                    // scan only completes the match count and the list the next keystroke
+                    // narrows.
+                    final_ranking =
+                        Some(self.send_final(
+                            &index, query, &text, kind, &total, &exact, limit, snapshot,
+                        ));
+                    continue;
+                }
+                let now = Instant::now();
+                if final_ranking.is_none()
+                    && rest
+                    && now - start >= SNAPSHOT_AFTER
+                    && now - last_snapshot >= SNAPSHOT_AFTER
+                {
+                    last_snapshot = now;
+                    let mut partial = self.rank(&index, query, &text, kind, &total, &exact, limit);
+                    partial.complete = false;
+                    snapshot(partial);
+                }
             }
-            offset = end;
-            if final_ranking.is_none()
-                && offset < candidates.len()
-                && saturated(&total.top, pool, ceiling)
+            matched_by_group.push(std::mem::take(&mut total.matched));
+            if final_ranking.is_none() && g + 1 < groups.len() && beats(&total.top, pool, headless)
             {
-                // Every pool slot holds the best score any text can reach, and later
-                // profiles lose ties: the ranking is final. Send it now; the rest of the
-                // scan only completes the match count and the list the next keystroke narrows.
-                let mut early = self.rank(&index, query, &text, kind, &total, &exact, limit);
-                early.matched = total.matched.len();
-                snapshot(early.clone());
-                final_ranking = Some(early);
-                continue;
-            }
-            let now = Instant::now();
-            if final_ranking.is_none()
-                && offset < candidates.len()
-                && now - start >= SNAPSHOT_AFTER
-                && now - last_snapshot >= SNAPSHOT_AFTER
-            {
-                last_snapshot = now;
-                let mut partial = self.rank(&index, query, &text, kind, &total, &exact, limit);
-                partial.complete = false;
-                snapshot(partial);
+                // The pool is full of scores no headless text reaches (ties included, as
+                // its lowest score is strictly higher): the remaining group only counts.
+                final_ranking = Some(
+                    self.send_final(&index, query, &text, kind, &total, &exact, limit, snapshot),
+                );
             }
         }
+        total.matched = merge_sorted(matched_by_group);
         let results = match final_ranking {
             Some(mut r) => {
                 r.matched = total.matched.len();
@@ -243,20 +258,34 @@ impl SearchEngine {
         Some(results)
     }
 
+    /// Ranks what the scan found so far, sends it as the final ranking and returns it.
     #[allow(clippy::too_many_arguments)]
+    fn send_final(
+        &self,
+        index: &SearchIndex,
+        query: &str,
+        text: &str,
+        kind: Option<u16>,
+        total: &Partial,
+        exact: &[u32],
+        limit: usize,
+        snapshot: &mut dyn FnMut(SearchResults),
+    ) -> SearchResults {
+        let ranked = self.rank(index, query, text, kind, total, exact, limit);
+        snapshot(ranked.clone());
+        ranked
+    }
+
     fn scan_round(
         &self,
         index: &SearchIndex,
         candidates: &Candidates<'_>,
         range: std::ops::Range<usize>,
         threads: usize,
-        pattern: &Pattern,
-        text: &str,
-        kind: Option<u16>,
-        pool: usize,
+        scan: &Scan<'_>,
     ) -> Vec<Partial> {
         let matcher = &self.matcher;
-        let scan = |r: std::ops::Range<usize>| -> Partial {
+        let run = |r: std::ops::Range<usize>| -> Partial {
             let mut part = Partial {
                 matched: Vec::new(),
                 top: BinaryHeap::new(),
@@ -264,15 +293,28 @@ impl SearchEngine {
             for i in r {
                 let slot_index = candidates.get(i);
                 let slot = &index.slots[slot_index as usize];
-                if let Some(score) = best_fast_score(index, slot, pattern, text, kind, matcher) {
-                    part.matched.push(slot_index);
-                    push_bounded(&mut part.top, (score, Reverse(slot_index)), pool);
+                if !scan.rank {
+                    if any_match(index, slot, scan, matcher) {
+                        part.matched.push(slot_index);
+                    }
+                    continue;
+                }
+                // Entries that cannot beat the lowest pool score only need the match test.
+                let floor = (part.top.len() >= scan.pool)
+                    .then(|| part.top.peek().map_or(i32::MIN, |min| min.0.0));
+                match best_fast_score(index, slot, scan, floor, matcher) {
+                    Some(Found::Scored(score)) => {
+                        part.matched.push(slot_index);
+                        push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
+                    }
+                    Some(Found::Matched) => part.matched.push(slot_index),
+                    None => {}
                 }
             }
             part
         };
         if threads <= 1 {
-            return vec![scan(range)];
+            return vec![run(range)];
         }
         let chunk = range.len().div_ceil(threads);
         std::thread::scope(|s| {
@@ -280,8 +322,8 @@ impl SearchEngine {
                 .map(|t| {
                     let lo = range.start + t * chunk;
                     let hi = (lo + chunk).min(range.end);
-                    let scan = &scan;
-                    s.spawn(move || scan(lo.min(hi)..hi))
+                    let run = &run;
+                    s.spawn(move || run(lo.min(hi)..hi))
                 })
                 .collect();
             handles
@@ -450,39 +492,150 @@ fn kind_rank(kind: &str) -> u8 {
     }
 }
 
+/// What one query scans for.
+struct Scan<'a> {
+    pattern: &'a Pattern,
+    text: &'a str,
+    kind: Option<u16>,
+    pool: usize,
+    /// False once the ranking is final: only matches are counted.
+    rank: bool,
+}
+
+/// A profile that matches: with its best fast score, or only known to match (its score
+/// cannot beat the floor it was scanned against).
+enum Found {
+    Scored(i32),
+    Matched,
+}
+
+fn entry_candidates<'i>(
+    index: &'i SearchIndex,
+    slot: &Slot,
+    scan: &Scan<'_>,
+) -> impl Iterator<Item = &'i super::index::Entry> {
+    let bag = scan.pattern.bag;
+    let kind = scan.kind;
+    index
+        .slot_entries(slot)
+        .iter()
+        .filter(move |e| e.bag & bag == bag && kind.is_none_or(|k| k == e.kind))
+}
+
+fn any_match(index: &SearchIndex, slot: &Slot, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
+    if slot.bag & scan.pattern.bag != scan.pattern.bag {
+        return false;
+    }
+    entry_candidates(index, slot, scan).any(|entry| {
+        let hay = index.text(entry);
+        if entry.ascii && scan.pattern.ascii {
+            scan.pattern.matches(hay.as_bytes())
+        } else {
+            matcher.fuzzy_match(hay, scan.text).is_some()
+        }
+    })
+}
+
+/// The profile's best fast score over its entries; entries whose bound does not beat
+/// `floor` are only tested for a match.
 fn best_fast_score(
     index: &SearchIndex,
     slot: &Slot,
-    pattern: &Pattern,
-    text: &str,
-    kind: Option<u16>,
+    scan: &Scan<'_>,
+    floor: Option<i32>,
     matcher: &SkimMatcherV2,
-) -> Option<i32> {
+) -> Option<Found> {
+    let pattern = scan.pattern;
     if slot.bag & pattern.bag != pattern.bag {
         return None;
     }
     let mut best: Option<i32> = None;
-    for entry in index.slot_entries(slot) {
-        if entry.bag & pattern.bag != pattern.bag || kind.is_some_and(|k| k != entry.kind) {
+    let mut matched = false;
+    for entry in entry_candidates(index, slot, scan) {
+        let hay = index.text(entry);
+        let fast = entry.ascii && pattern.ascii;
+        if fast
+            && floor.is_some_and(|floor| {
+                entry.heads & pattern.bag == 0 && pattern.headless_bound() <= floor
+            })
+        {
+            matched = matched || pattern.matches(hay.as_bytes());
             continue;
         }
-        let hay = index.text(entry);
-        let score = if entry.ascii && pattern.ascii {
+        let score = if fast {
             pattern.score(hay.as_bytes()).map(|s| {
-                if index.identifier_kind[entry.kind as usize] && is_exact(hay, text) {
+                if index.identifier_kind[entry.kind as usize] && is_exact(hay, scan.text) {
                     s + EXACT_BONUS
                 } else {
                     s
                 }
             })
         } else {
-            matcher.fuzzy_match(hay, text).map(|s| s as i32)
+            matcher.fuzzy_match(hay, scan.text).map(|s| s as i32)
         };
         if let Some(s) = score {
             best = Some(best.map_or(s, |b| b.max(s)));
         }
     }
-    best
+    match best {
+        Some(score) => Some(Found::Scored(score)),
+        None if matched => Some(Found::Matched),
+        None => None,
+    }
+}
+
+/// Candidates in two groups, each in slot order: profiles with a pattern character at a
+/// word start (or with texts the fast scorer does not bound), then the rest; `None` for
+/// patterns the fast scorer does not handle.
+fn split_by_heads(
+    index: &SearchIndex,
+    candidates: &Candidates<'_>,
+    pattern: &Pattern,
+) -> Option<(Vec<u32>, Vec<u32>)> {
+    if !pattern.ascii || pattern.bytes.is_empty() {
+        return None;
+    }
+    let mut heads = Vec::new();
+    let mut headless = Vec::new();
+    for i in 0..candidates.len() {
+        let slot_index = candidates.get(i);
+        let slot = &index.slots[slot_index as usize];
+        if slot.bag & pattern.bag != pattern.bag {
+            continue;
+        }
+        if slot.heads & pattern.bag != 0 {
+            heads.push(slot_index);
+        } else {
+            headless.push(slot_index);
+        }
+    }
+    Some((heads, headless))
+}
+
+/// Whether the pool is full and its lowest score is above `bound`.
+fn beats(top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>, pool: usize, bound: i32) -> bool {
+    top.len() >= pool && top.peek().is_some_and(|min| min.0.0 > bound)
+}
+
+/// Merges ascending lists into one ascending list.
+fn merge_sorted(lists: Vec<Vec<u32>>) -> Vec<u32> {
+    lists.into_iter().fold(Vec::new(), |merged, list| {
+        if merged.is_empty() {
+            return list;
+        }
+        let mut out = Vec::with_capacity(merged.len() + list.len());
+        let (mut a, mut b) = (merged.into_iter().peekable(), list.into_iter().peekable());
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            if x <= y {
+                out.extend(a.next());
+            } else {
+                out.extend(b.next());
+            }
+        }
+        out.extend(a);
+        out.extend(b);
+        out
+    })
 }
 
 /// Whether the pool is full of scores no later profile can beat.
@@ -669,5 +822,78 @@ mod tests {
         assert_eq!(r.hits[0].profile, ProfileId(1));
         let r = e.search("p39999@example.org", 5);
         assert_eq!(r.exact, Some(ProfileId(39_999)));
+    }
+
+    /// The ranking without any pruning: every profile's best fast score, the pool by
+    /// (score, slot), re-ranked by SkimMatcherV2.
+    fn unpruned(engine: &SearchEngine, query: &str, limit: usize) -> SearchResults {
+        let index = Arc::clone(&engine.index);
+        let text = query.to_lowercase();
+        let pattern = Pattern::new(&text);
+        let pool = (limit * 2).max(100);
+        let scan = Scan {
+            pattern: &pattern,
+            text: &text,
+            kind: None,
+            pool,
+            rank: true,
+        };
+        let mut total = Partial {
+            matched: Vec::new(),
+            top: BinaryHeap::new(),
+        };
+        for (i, slot) in index.slots.iter().enumerate() {
+            match best_fast_score(&index, slot, &scan, None, &engine.matcher) {
+                Some(Found::Scored(score)) => {
+                    total.matched.push(i as u32);
+                    push_bounded(&mut total.top, (score, Reverse(i as u32)), pool);
+                }
+                Some(Found::Matched) => unreachable!("no floor, every match is scored"),
+                None => {}
+            }
+        }
+        let exact = index.exact_slots(&text, None);
+        engine.rank(&index, query, &text, None, &total, &exact, limit)
+    }
+
+    #[test]
+    fn pruned_and_narrowed_rankings_equal_the_unpruned_ranking() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let words = [
+            "lopez", "mueller", "ana", "silva", "lo", "mu", "tara", "khan", "zoe",
+        ];
+        let domains = ["gmail.com", "outlook.com", "acme.io", "web.de"];
+        let people: Vec<Profile> = (1..=20_000u64)
+            .map(|i| {
+                let first = words[rng.random_range(0..words.len())];
+                let last = words[rng.random_range(0..words.len())];
+                let domain = domains[rng.random_range(0..domains.len())];
+                let email = format!("email:{first}.{last}{}@{domain}", i % 97);
+                let anon = format!(
+                    "anonymous_id:{:08x}-{:04x}",
+                    rng.random::<u32>(),
+                    rng.random::<u16>()
+                );
+                let user = format!("user_id:u-{i}");
+                person(i, &format!("{first} {last}"), &[&email, &anon, &user])
+            })
+            .collect();
+        let index = Arc::new(SearchIndex::from_profiles("s", &people));
+        let mut engine = SearchEngine::new(Arc::clone(&index)).with_threads(2);
+        for word in [
+            "lopez12", "mueller", "4fa3", "u-1999", "zoe.k", "ak", "outl", "o.l",
+        ] {
+            let mut typed = String::new();
+            for c in word.chars() {
+                typed.push(c);
+                let got = engine.search(&typed, 50);
+                let reference = unpruned(&SearchEngine::new(Arc::clone(&index)), &typed, 50);
+                assert_eq!(got.hits, reference.hits, "query {typed}");
+                assert_eq!(got.matched, reference.matched, "query {typed}");
+                assert_eq!(got.exact, reference.exact, "query {typed}");
+            }
+            engine.search("", 50);
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::model::{Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
-use super::score::char_bag;
+use super::score::{char_bag, head_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
@@ -26,6 +26,9 @@ pub(crate) struct Entry {
     pub kind: u16,
     /// Characters present (see [`char_bag`]).
     pub bag: u64,
+    /// Characters at word starts (see [`head_bag`]); every bit for non-ASCII texts, which
+    /// the fast scorer does not bound.
+    pub heads: u64,
 }
 
 /// One profile in the index.
@@ -40,6 +43,8 @@ pub(crate) struct Slot {
     pub name: Option<u32>,
     /// Union of the entries' char bags.
     pub bag: u64,
+    /// Union of the entries' word-start bags.
+    pub heads: u64,
     pub identifiers: u32,
     pub last_seen: Millis,
 }
@@ -230,7 +235,13 @@ impl IndexBuilder {
         let first = self.entries.len() as u32;
         let mut name = None;
         for (i, entry) in from.slot_entries(slot).iter().enumerate() {
-            let index = self.push_raw(entry.kind, from.text(entry), entry.bag, entry.ascii);
+            let index = self.push_raw(
+                entry.kind,
+                from.text(entry),
+                entry.bag,
+                entry.heads,
+                entry.ascii,
+            );
             if slot.name == Some(slot.first + i as u32) {
                 name = index;
             }
@@ -248,15 +259,16 @@ impl IndexBuilder {
     ) {
         let count = (self.entries.len() as u32 - first).min(u32::from(u16::MAX)) as u16;
         self.entries.truncate(first as usize + count as usize);
-        let bag = self.entries[first as usize..]
+        let (bag, heads) = self.entries[first as usize..]
             .iter()
-            .fold(0, |acc, e| acc | e.bag);
+            .fold((0, 0), |(bag, heads), e| (bag | e.bag, heads | e.heads));
         self.slots.push(Slot {
             id,
             first,
             count,
             name,
             bag,
+            heads,
             identifiers,
             last_seen,
         });
@@ -277,10 +289,19 @@ impl IndexBuilder {
                 k
             }
         };
-        self.push_raw(kind, text, char_bag(text), text.is_ascii())
+        let ascii = text.is_ascii();
+        let heads = if ascii { head_bag(text) } else { u64::MAX };
+        self.push_raw(kind, text, char_bag(text), heads, ascii)
     }
 
-    fn push_raw(&mut self, kind: u16, text: &str, bag: u64, ascii: bool) -> Option<u32> {
+    fn push_raw(
+        &mut self,
+        kind: u16,
+        text: &str,
+        bag: u64,
+        heads: u64,
+        ascii: bool,
+    ) -> Option<u32> {
         if self.full || self.arena.len() + text.len() > u32::MAX as usize {
             self.full = true;
             return None;
@@ -292,6 +313,7 @@ impl IndexBuilder {
             ascii,
             kind,
             bag,
+            heads,
         });
         self.arena.push_str(text);
         Some(index)

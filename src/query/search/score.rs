@@ -7,6 +7,22 @@ pub fn char_bag(text: &str) -> u64 {
     text.bytes().fold(0, |bag, b| bag | byte_bit(b))
 }
 
+/// The [`char_bag`] of the characters of an ASCII text that sit where the scorer gives a
+/// position bonus (text start, after a separator, camel-case humps). A pattern none of whose
+/// characters is in it can only score [`Pattern::headless_bound`].
+pub fn head_bag(text: &str) -> u64 {
+    let mut prev = Class::Empty;
+    let mut bag = 0;
+    for b in text.bytes() {
+        let cur = class(b);
+        if in_place_bonus(prev, cur) > 0 {
+            bag |= byte_bit(b);
+        }
+        prev = cur;
+    }
+    bag
+}
+
 #[inline]
 fn byte_bit(b: u8) -> u64 {
     let bit = match b {
@@ -111,6 +127,34 @@ impl Pattern {
             0 => 0,
             n => SCORE_MATCH + 2 * BONUS_HEAD + (n as i32 - 1) * (SCORE_MATCH + BONUS_HEAD),
         }
+    }
+
+    /// The highest score of a text in which no pattern character sits at a bonus position
+    /// (see [`head_bag`]): every character scores a plain match, and only runs earn the
+    /// consecutive bonus.
+    pub fn headless_bound(&self) -> i32 {
+        match self.bytes.len() {
+            0 => 0,
+            n => n as i32 * SCORE_MATCH + (n as i32 - 1) * BONUS_CONSECUTIVE,
+        }
+    }
+
+    /// Whether an ASCII text contains the pattern as a subsequence (the scorer's match test,
+    /// without the score).
+    pub fn matches(&self, hay: &[u8]) -> bool {
+        if self.bytes.is_empty() {
+            return true;
+        }
+        let mut pi = 0;
+        for &h in hay {
+            if self.eq(h, self.bytes[pi]) {
+                pi += 1;
+                if pi == self.bytes.len() {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Scores an ASCII text in linear time: the leftmost match end, tightened backwards to
@@ -238,6 +282,33 @@ mod tests {
     fn smart_case() {
         assert!(Pattern::new("Ana").score(b"ana").is_none());
         assert!(Pattern::new("ana").score(b"ANA").is_some());
+    }
+
+    #[test]
+    fn head_bag_holds_characters_at_bonus_positions() {
+        let heads = head_bag("ana.silva@acme.io fooBar");
+        assert_eq!(heads, char_bag("asifb"));
+        assert_eq!(head_bag("x") & char_bag("x"), char_bag("x"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn headless_texts_never_score_above_the_bound(
+            text in "[abcAB1 ._-]{1,24}",
+            pattern in "[abc1._]{1,5}",
+        ) {
+            let p = Pattern::new(&pattern);
+            let score = p.score(text.as_bytes());
+            proptest::prop_assert_eq!(score.is_some(), p.matches(text.as_bytes()));
+            if head_bag(&text) & p.bag == 0
+                && let Some(score) = score
+            {
+                proptest::prop_assert!(score <= p.headless_bound(), "{} > {}", score, p.headless_bound());
+            }
+            if let Some(score) = score {
+                proptest::prop_assert!(score <= p.max_score());
+            }
+        }
     }
 
     #[test]

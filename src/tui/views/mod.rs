@@ -149,7 +149,11 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
         if seen.contains(&desc) {
             continue;
         }
-        let key = keys.split('/').next().unwrap_or(&keys).to_string();
+        // Grouped keys are joined with '/', which is also the search key itself.
+        let key = match keys.strip_prefix('/') {
+            Some(_) => "/".to_string(),
+            None => keys.split('/').next().unwrap_or(&keys).to_string(),
+        };
         let need = key.chars().count() + desc.chars().count() + 3;
         if width + need > budget {
             break;
