@@ -52,6 +52,11 @@ pub fn explore_store(
     options.spaces = spaces;
     match &args.listen {
         None => {
+            // The screen is the explorer's: with RUST_LOG set (timings, debugging) the log
+            // goes to a file in the store directory.
+            if std::env::var_os("RUST_LOG").is_some() {
+                super::logging::to_file(&dir.join("idgraph-explore.log"))?;
+            }
             let (dir, config) = (dir.to_path_buf(), config.clone());
             let mut store: Option<Arc<Store>> = None;
             run_explorer(

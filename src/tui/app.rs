@@ -3,7 +3,7 @@
 //! something changed. It never waits on the store.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 use ratatui::Terminal;
@@ -66,6 +66,9 @@ pub struct App {
     search: SearchWorker,
     search_updates: Receiver<SearchUpdate>,
     dirty: bool,
+    /// When the session started, and whether a frame has been drawn since (for the log).
+    started: Instant,
+    drawn: bool,
 }
 
 /// What the app needs to start.
@@ -99,6 +102,8 @@ impl App {
             search: SearchWorker::spawn(search_tx),
             search_updates,
             dirty: true,
+            started: Instant::now(),
+            drawn: false,
         };
         let effects = init(&mut app.state);
         app.apply(effects, &mut |_| {});
@@ -164,6 +169,13 @@ impl App {
         let state = &self.state;
         let hits = &mut self.hits;
         terminal.draw(|frame| render(frame, state, &ctx, hits))?;
+        if !self.drawn {
+            self.drawn = true;
+            tracing::info!(
+                after_ms = self.started.elapsed().as_millis() as u64,
+                "first frame drawn"
+            );
+        }
         self.state.half_page = (self.hits.viewport / 2).max(1);
         self.dirty = false;
         Ok(())

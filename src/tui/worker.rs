@@ -250,8 +250,15 @@ impl StoreSession {
                             version: c.version,
                             events_at_open: c.events,
                         });
+                        let indexing = Instant::now();
                         match SearchIndex::build(store.as_ref()) {
                             Ok(index) => {
+                                tracing::info!(
+                                    profiles = index.profile_count(),
+                                    texts = index.entry_count(),
+                                    ms = indexing.elapsed().as_millis() as u64,
+                                    "search index built"
+                                );
                                 let index = Arc::new(index);
                                 self.index = Some(Arc::clone(&index));
                                 emit(Reply::Index { space, index });
@@ -423,17 +430,26 @@ pub fn load_profile(
     id: ProfileId,
     now: Millis,
 ) -> anyhow::Result<ProfileData> {
+    let started = Instant::now();
     let profile = store
         .profile(id)?
         .ok_or_else(|| anyhow::anyhow!("profile {id} no longer exists (merged or split away?)"))?;
-    Ok(ProfileData::new(
+    let timeline = store.timeline(id, TIMELINE_LIMIT)?;
+    let data = ProfileData::new(
         profile,
-        store.timeline(id, TIMELINE_LIMIT)?,
+        timeline,
         store.links(id)?,
         store.violations(id)?,
         store.journal_for(id)?,
         store.audiences_of(id, now).map_err(|e| one_line(&e)),
-    ))
+    );
+    tracing::info!(
+        profile = id.0,
+        events = data.events.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "profile loaded"
+    );
+    Ok(data)
 }
 
 /// Loads a profile, or the one now holding `via` when it no longer exists.

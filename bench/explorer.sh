@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Explorer timings on the real release binary: builds a store of PEOPLE generated people plus
+# one heavy profile with 10,000 events, opens `idgraph explore` under tmux, opens the heavy
+# profile through the search box, and reports from the explorer's log: first frame after
+# start, search index build, the heavy profile's load time, and peak RSS.
+#
+#   bench/explorer.sh [PEOPLE]      (default 100000 people ≈ 1.5M events; the store is reused)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+people="${1:-100000}"
+out=bench/out
+store="$out/explorer-store-$people"
+mkdir -p "$out"
+scripts/setup.sh
+cargo build --release --locked --quiet
+bin="$PWD/target/release/idgraph"
+
+if [ ! -d "$store" ]; then
+  events="$out/explorer-events-$people.jsonl"
+  "$bin" generate --people "$people" --seed 3 --out "$events" --sources "$out/explorer-sources.toml"
+  "$bin" --store "$store" --config "$out/explorer-sources.toml" ingest "$events" || true
+  # One heavy user: 10,000 track events with one userId across two devices.
+  python3 - "$out/heavy.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10_000):
+        f.write(json.dumps({
+            "type": "track", "event": "Product Viewed", "messageId": f"heavy-{i}",
+            "userId": "heavy-user-1", "anonymousId": f"heavy-anon-{i % 2}",
+            "timestamp": f"2025-06-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+            "properties": {"sku": f"SKU-{i % 300}"},
+        }) + "\n")
+PY
+  "$bin" --store "$store" --config "$out/explorer-sources.toml" ingest "$out/heavy.jsonl"
+fi
+
+log="$store/idgraph-explore.log"
+rm -f "$log"
+session="idgraph-bench-$$"
+tmux kill-session -t "$session" 2>/dev/null || true
+tmux new-session -d -s "$session" -x 160 -y 48 \
+  "RUST_LOG=idgraph=info $bin --store $store --config $out/explorer-sources.toml explore"
+trap 'tmux kill-session -t "$session" 2>/dev/null || true' EXIT
+
+wait_for() { # wait_for PATTERN SECONDS [MORE_THAN]: a log line matching PATTERN
+  for _ in $(seq 1 $(($2 * 10))); do
+    [ "$(grep -c "$1" "$log" 2>/dev/null || true)" -gt "${3:-0}" ] && return 0
+    sleep 0.1
+  done
+  echo "bench/explorer.sh: timed out waiting for '$1' in $log" >&2
+  exit 1
+}
+wait_for "search index built" 600
+pid="$(pgrep -n -f "$bin --store $store")"
+loads_before="$(grep -c "profile loaded" "$log" || true)"
+tmux send-keys -t "$session" / 'user_id:heavy-user-1' Enter
+wait_for "profile loaded" 60 "$loads_before"
+sleep 1
+rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+tmux send-keys -t "$session" q
+
+field() { grep "$1" "$log" | tail -1 | sed -E "s/.*$2=([0-9]+).*/\1/"; }
+echo "explorer on $people generated people (+1 profile of 10,000 events):"
+echo "  first frame after start:   $(field 'first frame drawn' after_ms) ms"
+echo "  search index:              $(field 'search index built' profiles) profiles in $(field 'search index built' ms) ms (background)"
+echo "  heavy profile opened:      $(field 'profile loaded' events) events in $(field 'profile loaded' ms) ms"
+echo "  peak RSS:                  $((rss_kb / 1024)) MB"
