@@ -44,7 +44,7 @@ trap 'tmux kill-session -t "$session" 2>/dev/null || true' EXIT
 
 wait_for() { # wait_for PATTERN SECONDS [MORE_THAN]: a log line matching PATTERN
   for _ in $(seq 1 $(($2 * 10))); do
-    [ "$(grep -c "$1" "$log" 2>/dev/null || true)" -gt "${3:-0}" ] && return 0
+    [ -f "$log" ] && [ "$(grep -c "$1" "$log" || true)" -gt "${3:-0}" ] && return 0
     sleep 0.1
   done
   echo "bench/explorer.sh: timed out waiting for '$1' in $log" >&2
@@ -52,9 +52,13 @@ wait_for() { # wait_for PATTERN SECONDS [MORE_THAN]: a log line matching PATTERN
 }
 wait_for "search index built" 600
 pid="$(pgrep -n -f "$bin --store $store")"
-loads_before="$(grep -c "profile loaded" "$log" || true)"
-tmux send-keys -t "$session" / 'user_id:heavy-user-1' Enter
-wait_for "profile loaded" 60 "$loads_before"
+tmux send-keys -t "$session" /
+sleep 0.3
+tmux send-keys -t "$session" 'user_id:heavy-user-1'
+sleep 0.5
+tmux send-keys -t "$session" Enter
+heavy='profile loaded.*events=[0-9][0-9][0-9][0-9]'
+wait_for "$heavy" 60
 sleep 1
 rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
 tmux send-keys -t "$session" q
@@ -63,5 +67,5 @@ field() { grep "$1" "$log" | tail -1 | sed -E "s/.*$2=([0-9]+).*/\1/"; }
 echo "explorer on $people generated people (+1 profile of 10,000 events):"
 echo "  first frame after start:   $(field 'first frame drawn' after_ms) ms"
 echo "  search index:              $(field 'search index built' profiles) profiles in $(field 'search index built' ms) ms (background)"
-echo "  heavy profile opened:      $(field 'profile loaded' events) events in $(field 'profile loaded' ms) ms"
+echo "  heavy profile opened:      $(field "$heavy" events) newest events in $(field "$heavy" ms) ms"
 echo "  peak RSS:                  $((rss_kb / 1024)) MB"
