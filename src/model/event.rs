@@ -475,6 +475,22 @@ mod tests {
         assert_eq!(Event::from_json(value).unwrap().message_id, e.message_id);
     }
 
+    /// serde_json's default float parsing can be one unit off (2^70 came back as
+    /// 1.1805916207174112e21), so a trait read back from the stored JSON differed from the
+    /// one ingested and `check` reported the profile; with `float_roundtrip` it is exact.
+    #[test]
+    fn floats_read_back_exactly_from_the_stored_json() {
+        let line = r#"{"type":"identify","userId":"u","traits":{"big":1180591620717411303424,
+            "score":0.30000000000000004,"tiny":2.225073858507201e-308}}"#;
+        let e = Event::from_json(serde_json::from_str(line).unwrap()).unwrap();
+        let traits = e.traits().unwrap();
+        assert_eq!(traits["big"].as_f64(), Some(2_f64.powi(70)));
+        assert_eq!(traits["score"].as_f64(), Some(0.1 + 0.2));
+        assert_eq!(traits["tiny"].as_f64(), Some(2.225073858507201e-308));
+        let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
+        assert_eq!(again.raw, e.raw);
+    }
+
     #[test]
     fn content_ids_are_stable() {
         let a = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();
