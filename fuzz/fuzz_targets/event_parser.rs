@@ -30,8 +30,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let extraction = extract_identifiers(&event, rules(), |_| "anonymous_id");
     for id in &extraction.identifiers {
-        assert!(id.value.len() <= MAX_IDENTIFIER_BYTES, "identifier too long");
-        assert!(id.kind.len() <= MAX_IDENTIFIER_TYPE_BYTES, "identifier type too long");
+        assert!(
+            id.value.len() <= MAX_IDENTIFIER_BYTES,
+            "identifier too long"
+        );
+        assert!(
+            id.kind.len() <= MAX_IDENTIFIER_TYPE_BYTES,
+            "identifier type too long"
+        );
         assert!(!id.value.is_empty());
     }
     let time = event.time().unwrap_or(0);
