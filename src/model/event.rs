@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::time::{DAY, Millis, format_time, parse_time};
+use super::time::{DAY, Millis, format_time, parse_time, time_value};
 
 /// The six Segment call types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -201,19 +201,13 @@ impl Event {
     /// Sets `receivedAt` (both the typed field and the raw JSON) to `at`.
     pub fn set_received_at(&mut self, at: Millis) {
         self.received_at = Some(at);
-        self.raw.insert(
-            "receivedAt".into(),
-            Value::String(super::time::format_time(at)),
-        );
+        self.raw.insert("receivedAt".into(), time_value(at));
     }
 
     /// Sets the corrected `timestamp` (typed field and raw JSON).
     pub fn set_timestamp(&mut self, at: Millis) {
         self.timestamp = Some(at);
-        self.raw.insert(
-            "timestamp".into(),
-            Value::String(super::time::format_time(at)),
-        );
+        self.raw.insert("timestamp".into(), time_value(at));
     }
 
     /// `traits` for identify/group calls (empty object otherwise).
@@ -489,6 +483,24 @@ mod tests {
         assert_eq!(traits["tiny"].as_f64(), Some(2.225073858507201e-308));
         let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
         assert_eq!(again.raw, e.raw);
+    }
+
+    /// Found by fuzzing (fuzz/artifacts/event_parser/crash-0415cec6…): a time past year
+    /// 9999 set as receivedAt was written as the text "351844674407330", and the stored
+    /// JSON no longer read back as an event.
+    #[test]
+    fn times_past_year_9999_survive_the_stored_json() {
+        let line = br#"{"type": "track", "event": "Ordered", "userId": 43, "originalTimestamp":351844674407330}"#;
+        let mut e = Event::from_json(serde_json::from_slice(line).unwrap()).unwrap();
+        let time = e.time().unwrap();
+        e.set_received_at(time);
+        e.set_timestamp(time);
+        let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
+        assert_eq!(again.raw, e.raw);
+        assert_eq!(
+            (again.received_at, again.timestamp),
+            (Some(time), Some(time))
+        );
     }
 
     #[test]
