@@ -101,6 +101,11 @@ fn cli_rejects_each_hostile_line_clearly_and_keeps_the_good_ones() {
             "send it as a string",
         ),
         (
+            "two-to-the-70.jsonl",
+            b"{\"type\":\"page\",\"userId\":1180591620717411303424}".to_vec(),
+            "\"userId\" must be a string or a whole number of at most 64 bits",
+        ),
+        (
             "long-id.jsonl",
             format!(
                 "{{\"type\":\"page\",\"userId\":\"{}\"}}",
@@ -128,6 +133,16 @@ fn cli_rejects_each_hostile_line_clearly_and_keeps_the_good_ones() {
             "future.jsonl",
             b"{\"type\":\"page\",\"userId\":\"u\",\"timestamp\":\"2999-01-01T00:00:00Z\"}".to_vec(),
             "is out of range",
+        ),
+        (
+            "huge-epoch.jsonl",
+            b"{\"type\":\"page\",\"userId\":\"u\",\"timestamp\":99999999999999999999}".to_vec(),
+            "\"timestamp\" is not a valid time: 1e+20",
+        ),
+        (
+            "far-future-epoch.jsonl",
+            b"{\"type\":\"page\",\"userId\":\"u\",\"timestamp\":1000000000000000}".to_vec(),
+            "\"timestamp\" 1000000000000000 is out of range",
         ),
         (
             "negative-epoch.jsonl",
@@ -171,6 +186,72 @@ fn over_long_identifiers_next_to_good_ones_are_recorded_as_violations() {
             "quoted short: {v}"
         );
     }
+    ws.ok(&["check"]);
+}
+
+/// Numeric ids: whole numbers of up to 64 bits are kept digit for digit (2^53 + 1 would
+/// round as a double); larger ones are refused (userId) or recorded as violations (traits),
+/// never stored rounded.
+#[test]
+fn cli_keeps_numeric_ids_exact_and_never_stores_them_rounded() {
+    let ws = Workspace::new();
+    let lines = [
+        r#"{"type":"identify","userId":9007199254740993,"anonymousId":-9223372036854775808,"messageId":"n1","timestamp":"2025-01-01T00:00:00Z","traits":{"score":0.30000000000000004,"big":1180591620717411303424,"tiny":2.225073858507201e-308}}"#,
+        r#"{"type":"identify","userId":18446744073709551615,"messageId":"n2","timestamp":"2025-01-01T00:00:00Z","traits":{"phone":1180591620717411303425}}"#,
+        r#"{"type":"page","userId":1180591620717411303424,"messageId":"n3","timestamp":"2025-01-01T00:00:00Z"}"#,
+    ];
+    let path = ws.write("numbers.jsonl", &(lines.join("\n") + "\n"));
+    let out = ws.idgraph().arg("ingest").arg(&path).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("numbers.jsonl:3: ") && stderr.contains("send it as a string"),
+        "{stderr}"
+    );
+    assert_numeric_ids_exact(&ws);
+}
+
+/// The store after the three events of the numeric-id tests: two profiles with their exact
+/// ids, the 2^70 + 1 phone a violation, nothing rounded anywhere; float traits read back
+/// bit for bit (they used to come back one unit off, and `check` then found the profile's
+/// traits differing from its own events).
+fn assert_numeric_ids_exact(ws: &Workspace) {
+    let export = ws.export("default");
+    let traits = &export
+        .iter()
+        .find(|p| ids_of(p).contains(&"user_id:9007199254740993".to_string()))
+        .expect("profile of 2^53 + 1")["traits"];
+    assert_eq!(traits["score"].as_f64(), Some(0.1 + 0.2), "{traits}");
+    assert_eq!(traits["big"].as_f64(), Some(2_f64.powi(70)), "{traits}");
+    assert_eq!(
+        traits["tiny"].as_f64(),
+        Some(2.225073858507201e-308),
+        "{traits}"
+    );
+    let mut ids: Vec<String> = ws.export("default").iter().flat_map(ids_of).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "anonymous_id:-9223372036854775808",
+            "user_id:18446744073709551615",
+            "user_id:9007199254740993"
+        ]
+    );
+    let show: Value =
+        serde_json::from_str(&ws.ok(&["show", "user_id:18446744073709551615", "--json"])).unwrap();
+    let violations = show["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{show}");
+    assert_eq!(violations[0]["identifier"], "phone:1.1805916207174113e+21");
+    assert!(
+        violations[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("send it as a string"),
+        "{show}"
+    );
+    let export = ws.ok(&["export"]);
+    assert!(!export.contains("9007199254740992"), "rounded: {export}");
     ws.ok(&["check"]);
 }
 
@@ -234,8 +315,16 @@ fn control_characters_are_stored_as_is_and_never_printed_raw() {
 #[test]
 fn empty_files_are_reported_and_change_nothing() {
     let ws = Workspace::new();
-    for (name, text) in [("empty.jsonl", ""), ("blank.jsonl", "\n  \n\n")] {
-        let path = ws.write(name, text);
+    let empty_gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default())
+        .finish()
+        .unwrap();
+    for (name, bytes) in [
+        ("empty.jsonl", &b""[..]),
+        ("blank.jsonl", b"\n  \n\n"),
+        ("empty.jsonl.gz", &empty_gzip),
+    ] {
+        let path = ws.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
         let out = ws.idgraph().arg("ingest").arg(&path).output().unwrap();
         assert!(out.status.success());
         let stderr = String::from_utf8(out.stderr).unwrap();
@@ -350,6 +439,20 @@ fn server_answers_hostile_bodies_with_4xx_json_and_keeps_the_good_items() {
         b"{\"batch\":[{\"type\":\"page\",\"userId\":1e400}]}".to_vec(),
         "invalid_json",
     );
+    // 10 MB gzipped to a few KB (the decoder stops one byte past the limit).
+    let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    packed
+        .write_all(
+            format!(
+                "{{\"batch\":[{{\"type\":\"page\",\"userId\":\"u\",\"name\":\"{}\"}}]}}",
+                "x".repeat(10 * 1024 * 1024)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let packed = packed.finish().unwrap();
+    assert!(packed.len() < 100 * 1024, "{} bytes", packed.len());
+    expect_error(packed, "payload_too_large");
 
     // Item by item: the bad ones are rejected with a code, the good ones stored.
     let items = vec![
@@ -359,6 +462,10 @@ fn server_answers_hostile_bodies_with_4xx_json_and_keeps_the_good_items() {
         json!({"type":"page","userId":"u","timestamp":"0001-01-01T00:00:00Z"}),
         json!({"type":"page","userId":"u","timestamp":"2999-01-01T00:00:00Z"}),
         json!({"type":format!("{ESC}[2J"),"userId":"u"}),
+        serde_json::from_str(r#"{"type":"page","userId":1180591620717411303424}"#).unwrap(),
+        json!({"type":"page","userId":"u","originalTimestamp":-86_400_000}),
+        json!({"type":"page","userId":"u","timestamp":99_999_999_999_999_999_999.0}),
+        json!({"type":"page","userId":"u","timestamp":1_000_000_000_000_000_i64}),
         json!({"type":"identify","userId":"good-2","messageId":"good-2","timestamp":now,
             "traits":{"name":format!("{ESC}[31mEvil\u{7}")}}),
     ];
@@ -378,7 +485,11 @@ fn server_answers_hostile_bodies_with_4xx_json_and_keeps_the_good_items() {
             "message_too_large",
             "time_out_of_range",
             "time_out_of_range",
-            "unknown_type"
+            "unknown_type",
+            "invalid_field",
+            "time_out_of_range",
+            "invalid_time",
+            "time_out_of_range"
         ]
     );
     let (status, reply) = post_raw(&addr, &batch(&[]));
@@ -394,4 +505,36 @@ fn server_answers_hostile_bodies_with_4xx_json_and_keeps_the_good_items() {
     assert_eq!(export[1]["traits"]["name"], format!("{ESC}[31mEvil\u{7}"));
     ws.ok(&["check"]);
     let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn server_keeps_numeric_ids_exact_and_never_stores_them_rounded() {
+    let ws = Workspace::new();
+    let config = ws.write(
+        "config.toml",
+        "[sources.web]\nwrite_key = \"WK\"\nspace = \"default\"\nchannel = \"web\"\n",
+    );
+    let (server, addr) = start_server(&ws, &config);
+    let mut server = Reaper(server);
+    let body = br#"{"batch":[
+        {"type":"identify","userId":9007199254740993,"anonymousId":-9223372036854775808,"messageId":"n1","timestamp":"2025-01-01T00:00:00Z","traits":{"score":0.30000000000000004,"big":1180591620717411303424,"tiny":2.225073858507201e-308}},
+        {"type":"identify","userId":18446744073709551615,"messageId":"n2","timestamp":"2025-01-01T00:00:00Z","traits":{"phone":1180591620717411303425}},
+        {"type":"page","userId":1180591620717411303424,"messageId":"n3","timestamp":"2025-01-01T00:00:00Z"}]}"#;
+    let (status, reply) = post_raw(&addr, body);
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["stored"], 2, "{reply}");
+    assert_eq!(reply["rejected"][0]["code"], "invalid_field", "{reply}");
+    assert!(
+        reply["rejected"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("send it as a string"),
+        "{reply}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    server.0.wait().unwrap();
+    assert_numeric_ids_exact(&ws);
 }

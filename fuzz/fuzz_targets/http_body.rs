@@ -3,10 +3,10 @@
 //! decoded body never exceeds its limit.
 #![no_main]
 
+use idgraph::ingest::http::Limits;
 use idgraph::ingest::http::decode::{ContentEncoding, decode_body, parse_object};
 use idgraph::ingest::http::events::{BatchDefaults, prepare_event};
 use idgraph::ingest::http::limits::check_batch_count;
-use idgraph::ingest::http::Limits;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::time::{DAY, Millis, format_time, parse_time};
+use super::time::{DAY, Millis, format_time, parse_time, time_value};
 
 /// The six Segment call types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -201,19 +201,13 @@ impl Event {
     /// Sets `receivedAt` (both the typed field and the raw JSON) to `at`.
     pub fn set_received_at(&mut self, at: Millis) {
         self.received_at = Some(at);
-        self.raw.insert(
-            "receivedAt".into(),
-            Value::String(super::time::format_time(at)),
-        );
+        self.raw.insert("receivedAt".into(), time_value(at));
     }
 
     /// Sets the corrected `timestamp` (typed field and raw JSON).
     pub fn set_timestamp(&mut self, at: Millis) {
         self.timestamp = Some(at);
-        self.raw.insert(
-            "timestamp".into(),
-            Value::String(super::time::format_time(at)),
-        );
+        self.raw.insert("timestamp".into(), time_value(at));
     }
 
     /// `traits` for identify/group calls (empty object otherwise).
@@ -473,6 +467,40 @@ mod tests {
         let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
         assert_eq!(Event::from_json(stored).unwrap().message_id, e.message_id);
         assert_eq!(Event::from_json(value).unwrap().message_id, e.message_id);
+    }
+
+    /// serde_json's default float parsing can be one unit off (2^70 came back as
+    /// 1.1805916207174112e21), so a trait read back from the stored JSON differed from the
+    /// one ingested and `check` reported the profile; with `float_roundtrip` it is exact.
+    #[test]
+    fn floats_read_back_exactly_from_the_stored_json() {
+        let line = r#"{"type":"identify","userId":"u","traits":{"big":1180591620717411303424,
+            "score":0.30000000000000004,"tiny":2.225073858507201e-308}}"#;
+        let e = Event::from_json(serde_json::from_str(line).unwrap()).unwrap();
+        let traits = e.traits().unwrap();
+        assert_eq!(traits["big"].as_f64(), Some(2_f64.powi(70)));
+        assert_eq!(traits["score"].as_f64(), Some(0.1 + 0.2));
+        assert_eq!(traits["tiny"].as_f64(), Some(2.225073858507201e-308));
+        let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
+        assert_eq!(again.raw, e.raw);
+    }
+
+    /// Found by fuzzing (fuzz/artifacts/event_parser/crash-0415cec6…): a time past year
+    /// 9999 set as receivedAt was written as the text "351844674407330", and the stored
+    /// JSON no longer read back as an event.
+    #[test]
+    fn times_past_year_9999_survive_the_stored_json() {
+        let line = br#"{"type": "track", "event": "Ordered", "userId": 43, "originalTimestamp":351844674407330}"#;
+        let mut e = Event::from_json(serde_json::from_slice(line).unwrap()).unwrap();
+        let time = e.time().unwrap();
+        e.set_received_at(time);
+        e.set_timestamp(time);
+        let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
+        assert_eq!(again.raw, e.raw);
+        assert_eq!(
+            (again.received_at, again.timestamp),
+            (Some(time), Some(time))
+        );
     }
 
     #[test]

@@ -38,6 +38,16 @@ pub fn format_time(ms: Millis) -> String {
     }
 }
 
+/// A time as written into event JSON: RFC 3339 text, or epoch milliseconds for times past
+/// the years ±9999 that RFC 3339 cannot write, so that [`parse_time`] reads back the same
+/// time (a text fallback such as `"351844674407330"` would not parse).
+pub fn time_value(ms: Millis) -> Value {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => Value::String(format!("{ts:.3}")),
+        Err(_) => Value::from(ms),
+    }
+}
+
 /// The current wall-clock time.
 pub fn now() -> Millis {
     jiff::Timestamp::now().as_millisecond()
@@ -54,5 +64,16 @@ mod tests {
         assert_eq!(parse_time_str("2024-03-01T09:00:00.123"), Some(ms));
         assert_eq!(parse_time(&Value::from(ms)), Some(ms));
         assert_eq!(parse_time_str("not a time"), None);
+    }
+
+    /// Found by fuzzing (fuzz/artifacts/event_parser/crash-0415cec6…): an event time in
+    /// year 13119 (epoch milliseconds) was written back as the text "351844674407330",
+    /// which no longer read as a time, so the stored JSON did not read back.
+    #[test]
+    fn every_written_time_reads_back() {
+        for ms in [0, 1_709_287_200_123, -1, 351_844_674_407_330, -(1 << 49)] {
+            assert_eq!(parse_time(&time_value(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(time_value(0), Value::from("1970-01-01T00:00:00.000Z"));
     }
 }

@@ -3,12 +3,15 @@
 use serde_json::Value;
 
 use crate::config::Rules;
-use crate::model::event::scalar_text;
 use crate::model::identifier::{
     ANONYMOUS_ID, EMAIL, MAX_IDENTIFIER_BYTES, MAX_IDENTIFIER_TYPE_BYTES, PHONE, USER_ID, clip,
     normalize_value,
 };
 use crate::model::{CallType, Event, Identifier, ViolationReason};
+
+/// Why a numeric identifier that is not a whole number of at most 64 bits is blocked.
+const INEXACT_NUMBER: &str =
+    "a number that is not a whole number of at most 64 bits loses digits: send it as a string";
 
 /// The identifiers of one event: the usable ones, in extraction order, and the blocked ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +21,26 @@ pub struct Extraction {
 }
 
 impl Extraction {
+    /// Pushes an identifier found as a JSON value: strings as they are, whole numbers of at
+    /// most 64 bits and booleans as text. Other numbers (fractions, integers past 64 bits)
+    /// reach us as f64, which has dropped digits (2^70 + 1 reads as 1.1805916207174113e+21),
+    /// so they are blocked rather than stored rounded. Other values are ignored.
+    fn push_value(&mut self, rules: &Rules, kind: &str, value: &Value) {
+        match value {
+            Value::String(s) => self.push(rules, kind, s),
+            Value::Bool(b) => self.push(rules, kind, &b.to_string()),
+            Value::Number(n) if n.is_i64() || n.is_u64() => self.push(rules, kind, &n.to_string()),
+            Value::Number(n) => {
+                let id = Identifier::new(clip(kind, 64), clip(&n.to_string(), 64));
+                let rule = INEXACT_NUMBER.to_string();
+                if !self.blocked.iter().any(|(b, _)| *b == id) {
+                    self.blocked.push((id, ViolationReason::Blocked { rule }));
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn push(&mut self, rules: &Rules, kind: &str, raw: &str) {
         let value = normalize_value(kind, raw);
         if kind.len() > MAX_IDENTIFIER_TYPE_BYTES || value.len() > MAX_IDENTIFIER_BYTES {
@@ -84,8 +107,8 @@ pub fn extract_identifiers(
     };
     for key in [EMAIL, PHONE] {
         for map in [traits, event.context_traits()].into_iter().flatten() {
-            if let Some(text) = map.get(key).and_then(scalar_text) {
-                out.push(rules, key, &text);
+            if let Some(value) = map.get(key) {
+                out.push_value(rules, key, value);
             }
         }
     }
@@ -97,15 +120,14 @@ pub fn extract_identifiers(
                 continue;
             }
             let kind = item.get("type").and_then(Value::as_str).map(str::trim);
-            let id = item.get("id").and_then(scalar_text);
-            if let (Some(kind), Some(id)) = (kind, id) {
+            if let (Some(kind), Some(id)) = (kind, item.get("id")) {
                 if !kind.is_empty() {
                     let kind = if kind.eq_ignore_ascii_case("email") {
                         EMAIL
                     } else {
                         kind
                     };
-                    out.push(rules, kind, &id);
+                    out.push_value(rules, kind, id);
                 }
             }
         }
@@ -114,16 +136,10 @@ pub fn extract_identifiers(
         match event.path(&rule.path) {
             Some(Value::Array(items)) => {
                 for item in items {
-                    if let Some(text) = scalar_text(item) {
-                        out.push(rules, &rule.kind, &text);
-                    }
+                    out.push_value(rules, &rule.kind, item);
                 }
             }
-            Some(value) => {
-                if let Some(text) = scalar_text(value) {
-                    out.push(rules, &rule.kind, &text);
-                }
-            }
+            Some(value) => out.push_value(rules, &rule.kind, value),
             None => {}
         }
     }
@@ -143,17 +159,17 @@ fn extract_device(event: &Event, rules: &Rules, out: &mut Extraction) {
         Some(p) => format!("{p}.{suffix}"),
         None => fallback.to_string(),
     };
-    if let Some(id) = device.get("id").and_then(scalar_text) {
-        out.push(rules, &typed("id", "device_id"), &id);
+    if let Some(id) = device.get("id") {
+        out.push_value(rules, &typed("id", "device_id"), id);
     }
     let tracking = device.get("adTrackingEnabled").and_then(Value::as_bool) == Some(true);
     if tracking {
-        if let Some(ad) = device.get("advertisingId").and_then(scalar_text) {
-            out.push(rules, &typed("idfa", "advertising_id"), &ad);
+        if let Some(ad) = device.get("advertisingId") {
+            out.push_value(rules, &typed("idfa", "advertising_id"), ad);
         }
     }
-    if let Some(token) = device.get("token").and_then(scalar_text) {
-        out.push(rules, &typed("push_token", "push_token"), &token);
+    if let Some(token) = device.get("token") {
+        out.push_value(rules, &typed("push_token", "push_token"), token);
     }
 }
 
@@ -267,6 +283,49 @@ mod tests {
         .unwrap();
         let e = extract_identifiers(&event, &rules, |_| USER_ID);
         assert_eq!(ids(&e), ["anonymous_id:a", "loyalty_id:991"]);
+    }
+
+    /// Numbers past 64 bits arrive as f64 with digits dropped: they must never become a
+    /// rounded identifier (two people would share it), only a violation.
+    #[test]
+    fn numeric_identifiers_are_exact_or_blocked() {
+        let config = Config::from_toml_str(
+            "[[identity.promote]]\npath = \"properties.loyalty\"\ntype = \"loyalty_id\"\n",
+            "t",
+        )
+        .unwrap();
+        let rules = config.rules_for(DEFAULT_SPACE).unwrap();
+        let line = r#"{"type":"identify","userId":9007199254740993,"anonymousId":-9223372036854775808,
+            "traits":{"phone":1180591620717411303425,"email":18446744073709551615},
+            "properties":{"loyalty":[1180591620717411303424,1.5,true]},
+            "context":{"device":{"id":36893488147419103233,"type":"ios","token":12345678901234567890},
+                "externalIds":[{"id":1e300,"type":"crm","collection":"users"}]}}"#;
+        let event = Event::from_json(serde_json::from_str(line).unwrap()).unwrap();
+        let e = extract_identifiers(&event, &rules, |_| USER_ID);
+        assert_eq!(
+            ids(&e),
+            [
+                "user_id:9007199254740993",
+                "anonymous_id:-9223372036854775808",
+                "email:18446744073709551615",
+                "ios.push_token:12345678901234567890",
+                "loyalty_id:true"
+            ]
+        );
+        let blocked: Vec<String> = e.blocked.iter().map(|(id, _)| id.to_string()).collect();
+        assert_eq!(
+            blocked,
+            [
+                "phone:1.1805916207174113e+21",
+                "ios.id:3.6893488147419103e+19",
+                "crm:1e+300",
+                "loyalty_id:1.1805916207174113e+21",
+                "loyalty_id:1.5"
+            ]
+        );
+        for (_, reason) in &e.blocked {
+            assert_eq!(reason.to_string(), INEXACT_NUMBER);
+        }
     }
 
     #[test]

@@ -192,24 +192,44 @@ fn redaction_masks_personal_data_everywhere() {
     assert!(text.contains("\"email\": \"a***@a***.io\""), "{text}");
 }
 
+/// No cell of any screen showing the profile whose traits and events carry escape
+/// sequences (the find list, every tab, the event JSON) holds a control character.
 #[test]
 fn escape_sequences_never_reach_the_terminal() {
+    let assert_clean = |state: &State, screen: &str| {
+        for (w, hh) in [(80, 24), (160, 48)] {
+            let terminal = draw(state, w, hh);
+            for cell in terminal.backend().buffer().content() {
+                assert!(
+                    !cell.symbol().chars().any(char::is_control),
+                    "{screen} {w}x{hh}: control character drawn: {:?}",
+                    cell.symbol()
+                );
+            }
+        }
+    };
     let mut h = Harness::new();
+    h.type_text("eve");
+    let found = draw(&h.state, 160, 48).backend().to_string();
+    assert!(found.contains("Eve ␛[31mRed"), "{found}");
+    assert_clean(&h.state, "find");
+    h.act(Action::ClearInput);
     h.send(Msg::Paste("user_id:u-1005".into()));
     assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(5));
     snap(&h.state, "escapes_overview");
-    h.act(Action::TabTimeline).act(Action::Open);
-    snap(&h.state, "escapes_event");
-    for (w, hh) in [(80, 24), (160, 48)] {
-        let terminal = draw(&h.state, w, hh);
-        for cell in terminal.backend().buffer().content() {
-            assert!(
-                !cell.symbol().chars().any(char::is_control),
-                "control character drawn: {:?}",
-                cell.symbol()
-            );
-        }
+    assert_clean(&h.state, "overview");
+    for (tab, screen) in [
+        (Action::TabTouchpoints, "touchpoints"),
+        (Action::TabGraph, "graph"),
+        (Action::TabHistory, "history"),
+        (Action::TabTimeline, "timeline"),
+    ] {
+        h.act(tab);
+        assert_clean(&h.state, screen);
     }
+    h.act(Action::Open);
+    snap(&h.state, "escapes_event");
+    assert_clean(&h.state, "event");
 }
 
 #[test]
