@@ -33,6 +33,14 @@ fn batch_head(length: usize) -> String {
     )
 }
 
+/// A response read off a raw connection.
+struct Response {
+    status: u16,
+    /// Lower-cased names.
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
 /// A keep-alive connection speaking raw HTTP/1.1.
 struct Client {
     reader: BufReader<TcpStream>,
@@ -54,9 +62,9 @@ impl Client {
         self.send(format!("{}{body}", batch_head(body.len())).as_bytes());
     }
 
-    /// Reads one response within `wait`: status, lower-cased headers and JSON body; `None`
-    /// when nothing arrived in time.
-    fn response(&mut self, wait: Duration) -> Option<(u16, Vec<(String, String)>, Value)> {
+    /// Reads one response (with a JSON body) within `wait`; `None` when nothing arrived in
+    /// time.
+    fn response(&mut self, wait: Duration) -> Option<Response> {
         self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
         let mut status_line = String::new();
         match self.reader.read_line(&mut status_line) {
@@ -89,7 +97,11 @@ impl Client {
             .unwrap();
         let mut body = vec![0; length];
         self.reader.read_exact(&mut body).unwrap();
-        Some((status, headers, serde_json::from_slice(&body).unwrap()))
+        Some(Response {
+            status,
+            headers,
+            body: serde_json::from_slice(&body).unwrap(),
+        })
     }
 
     /// Waits (at most `wait`) until the server closes the connection; returns what it sent
@@ -114,7 +126,7 @@ fn stalled_headers_are_cut_off_while_other_clients_are_served() {
     let started = Instant::now();
     let mut stalled = Client::connect(server.addr);
     stalled.send(b"POST /v1/batch HTTP/1.1\r\nHost: test\r\nContent-Le");
-    let mut silent = Client::connect(server.addr);
+    let silent = Client::connect(server.addr);
     let watch = |mut client: Client| std::thread::spawn(move || client.closed_within(timeout * 10));
     let (stalled, silent) = (watch(stalled), watch(silent));
 
@@ -163,7 +175,11 @@ fn a_trickling_body_gets_408_and_the_connection_closes() {
         sent
     });
 
-    let (status, headers, body) = client
+    let Response {
+        status,
+        headers,
+        body,
+    } = client
         .response(Duration::from_secs(10))
         .expect("a response within 10 s");
     let elapsed = started.elapsed();
@@ -198,7 +214,7 @@ fn connections_beyond_the_cap_wait_while_open_ones_keep_being_served() {
     let mut second = Client::connect(server.addr);
     for (client, user) in [(&mut first, "a1"), (&mut second, "b1")] {
         client.send_batch(user);
-        assert_eq!(client.response(quick).unwrap().0, 200);
+        assert_eq!(client.response(quick).unwrap().status, 200);
     }
 
     // A third connection is not accepted while two are open: its request waits.
@@ -212,14 +228,14 @@ fn connections_beyond_the_cap_wait_while_open_ones_keep_being_served() {
     // The open connections are still served.
     for (client, user) in [(&mut first, "a2"), (&mut second, "b2")] {
         client.send_batch(user);
-        assert_eq!(client.response(quick).unwrap().0, 200);
+        assert_eq!(client.response(quick).unwrap().status, 200);
     }
 
     // Closing one lets the waiting connection in, and its request is answered.
     drop(first);
-    let (status, _, body) = third.response(quick).expect("served once a slot freed");
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["stored"], 1);
+    let reply = third.response(quick).expect("served once a slot freed");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["stored"], 1);
     let stored: Vec<String> = sink
         .events("shop")
         .iter()
