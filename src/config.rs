@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
@@ -165,6 +166,38 @@ pub struct ServerConfig {
     pub max_batch_bytes: usize,
     pub max_batch_messages: usize,
     pub read_token: String,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a tracking request's whole body once its headers arrived.
+    pub body_read_timeout_secs: u64,
+    /// Most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl ServerConfig {
+    /// How long a client has to send a request's headers.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// How long a client has to send a tracking request's body.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+
+    /// The first setting that cannot work, as `[server] KEY: why`.
+    fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("max_connections", self.max_connections as u64),
+        ];
+        match positive.iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(format!("[server] {key} must be at least 1")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A configured source, found by name or write key.
@@ -240,6 +273,7 @@ impl Config {
                 return Err(invalid(format!("[sources.{name}] write_key is empty")));
             }
         }
+        config.server.check().map_err(invalid)?;
         Ok(config)
     }
 
@@ -517,6 +551,30 @@ mod tests {
             .to_string();
         assert!(err.contains("bad pattern '('"), "{err}");
         assert!(Config::from_toml_str("[identiti]\n", "c").is_err());
+    }
+
+    #[test]
+    fn server_connection_limits_default_and_must_be_positive() {
+        let server = Config::defaults().server;
+        assert_eq!(server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(server.body_read_timeout(), Duration::from_secs(30));
+        assert_eq!(server.max_connections, 1024);
+        let config =
+            Config::from_toml_str("[server]\nheader_read_timeout_secs = 2\n", "t").unwrap();
+        assert_eq!(config.server.header_read_timeout(), Duration::from_secs(2));
+        for key in [
+            "header_read_timeout_secs",
+            "body_read_timeout_secs",
+            "max_connections",
+        ] {
+            let err = Config::from_toml_str(&format!("[server]\n{key} = 0\n"), "t")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("[server] {key} must be at least 1")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

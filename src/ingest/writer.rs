@@ -1,6 +1,7 @@
-//! The store-backed [`Sink`]: one writer thread applies submitted groups in arrival order
-//! and acknowledges them only after the store has flushed them to disk (group commit: all
-//! groups waiting at that moment share one flush).
+//! The store-backed [`Sink`]: a writer thread applies submitted groups in arrival order, and a
+//! flusher thread makes them durable and acknowledges them only after the store has flushed
+//! them to disk. The two overlap: while one flush runs, the writer applies the next groups,
+//! and the next flush covers every group applied meanwhile (group commit).
 
 use std::sync::Arc;
 use std::thread;
@@ -13,13 +14,21 @@ use crate::store::Store;
 
 use super::{Sink, SinkError, SourcedEvent, SubmitOutcome};
 
-/// Most events applied between two flushes.
-const MAX_EVENTS_PER_COMMIT: usize = 50_000;
+/// Most events applied in one group before its requests are handed to the flusher.
+const MAX_EVENTS_PER_GROUP: usize = 50_000;
+
+type Reply = oneshot::Sender<Result<SubmitOutcome, SinkError>>;
 
 struct Request {
     space: String,
     events: Vec<SourcedEvent>,
-    reply: oneshot::Sender<Result<SubmitOutcome, SinkError>>,
+    reply: Reply,
+}
+
+/// A request applied to the store (or refused by it), waiting for a flush before its answer.
+struct Applied {
+    reply: Reply,
+    result: Result<SubmitOutcome, SinkError>,
 }
 
 /// A cloneable handle that submits events to the writer thread.
@@ -42,21 +51,41 @@ impl WriterHandle {
     }
 }
 
-/// Starts the writer thread over a store.
+/// Starts the writer and flusher threads over a store.
 pub fn start_writer(store: Arc<Store>) -> (StoreSink, WriterHandle) {
     let (sender, receiver) = unbounded();
     let thread = thread::Builder::new()
         .name("idgraph-writer".into())
-        .spawn(move || run_writer(&store, &receiver))
+        .spawn(move || run_writer(store, &receiver))
         .ok();
     (StoreSink { sender }, WriterHandle { thread })
 }
 
-fn run_writer(store: &Store, receiver: &Receiver<Request>) {
+fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
+    let (to_flusher, flusher_receiver) = unbounded::<Vec<Applied>>();
+    let flusher = {
+        let store = Arc::clone(&store);
+        thread::Builder::new()
+            .name("idgraph-flusher".into())
+            .spawn(move || run_flusher(&store, &flusher_receiver))
+    };
+    let flusher = match flusher {
+        Ok(flusher) => flusher,
+        Err(error) => {
+            // Without a flusher nothing can be acknowledged: refuse every request.
+            tracing::error!(%error, "cannot start the flusher thread");
+            for request in receiver {
+                let _ = request
+                    .reply
+                    .send(Err(SinkError::Store(format!("no flusher thread: {error}"))));
+            }
+            return;
+        }
+    };
     while let Ok(first) = receiver.recv() {
         let mut group = vec![first];
         let mut events = group[0].events.len();
-        while events < MAX_EVENTS_PER_COMMIT {
+        while events < MAX_EVENTS_PER_GROUP {
             match receiver.try_recv() {
                 Ok(request) => {
                     events += request.events.len();
@@ -66,24 +95,43 @@ fn run_writer(store: &Store, receiver: &Receiver<Request>) {
             }
         }
         let received = now();
-        let results: Vec<Result<SubmitOutcome, SinkError>> = group
-            .iter()
-            .map(|r| {
-                store
-                    .space(&r.space)
-                    .and_then(|space| space.ingest(&r.events, received))
-                    .map_err(|e| SinkError::Store(format!("{e:#}")))
+        let applied: Vec<Applied> = group
+            .into_iter()
+            .map(|request| Applied {
+                result: store
+                    .space(&request.space)
+                    .and_then(|space| space.ingest(&request.events, received))
+                    .map_err(|e| SinkError::Store(format!("{e:#}"))),
+                reply: request.reply,
             })
             .collect();
+        if to_flusher.send(applied).is_err() {
+            // The flusher died (it panicked): its unanswered requests were dropped, so their
+            // clients see the sink shut down and retry; later requests get the same.
+            break;
+        }
+    }
+    drop(to_flusher);
+    let _ = flusher.join();
+}
+
+/// Flushes whatever the writer has applied and answers those requests: everything applied
+/// before a flush starts is on disk when it returns.
+fn run_flusher(store: &Store, receiver: &Receiver<Vec<Applied>>) {
+    while let Ok(first) = receiver.recv() {
+        let mut pending = first;
+        while let Ok(more) = receiver.try_recv() {
+            pending.extend(more);
+        }
         let flushed = store
             .flush()
             .map_err(|e| SinkError::Store(format!("{e:#}")));
-        for (request, result) in group.into_iter().zip(results) {
+        for Applied { reply, result } in pending {
             let answer = match (&flushed, result) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(()), result) => result,
             };
-            let _ = request.reply.send(answer);
+            let _ = reply.send(answer);
         }
     }
 }

@@ -126,6 +126,37 @@ fn events_newest_first_with_paging() {
 }
 
 #[test]
+fn events_filtered_by_name_page_through_the_matches() {
+    let server = server();
+    let names = |reply: &crate::common::Reply| -> Vec<String> {
+        reply.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let url = server.url(&format!(
+        "{PROFILES}/user_id:u1/events?include=Step%200,Step%202&limit=1"
+    ));
+    let reply = get(&url, &[bearer()]);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(names(&reply), ["Step 2"]);
+    assert_eq!(reply.body["cursor"]["has_more"], true);
+    let next = reply.body["cursor"]["next"].as_str().unwrap().to_string();
+    let reply = get(&format!("{url}&next={next}"), &[bearer()]);
+    assert_eq!(names(&reply), ["Step 0"]);
+    assert_eq!(reply.body["cursor"]["has_more"], false);
+
+    let url = server.url(&format!("{PROFILES}/user_id:u1/events?exclude=Step%201"));
+    assert_eq!(names(&get(&url, &[bearer()])), ["Step 2", "Step 0"]);
+    let url = server.url(&format!("{PROFILES}/user_id:u1/traits?exclude=plan"));
+    let reply = get(&url, &[bearer()]);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["error"]["code"], "invalid_request_error");
+}
+
+#[test]
 fn unknown_profiles_and_spaces_are_404() {
     let server = server();
     let reply = get(

@@ -1,7 +1,9 @@
 //! Request limits (from `[server]`): bytes per message, decoded bytes per batch, messages per
-//! batch. Sizes are measured on decoded bytes; a message's size is its compact JSON length.
+//! batch, time to send a body. Sizes are measured on decoded bytes; a message's size is its
+//! compact JSON length.
 
 use std::io::Write;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -18,6 +20,8 @@ pub struct Limits {
     pub max_batch_bytes: usize,
     /// Most messages in one batch.
     pub max_batch_messages: usize,
+    /// How long a client may take to send a tracking request's body.
+    pub body_read_timeout: Duration,
 }
 
 impl Limits {
@@ -27,6 +31,7 @@ impl Limits {
             max_message_bytes: server.max_message_bytes,
             max_batch_bytes: server.max_batch_bytes,
             max_batch_messages: server.max_batch_messages,
+            body_read_timeout: server.body_read_timeout(),
         }
     }
 
@@ -119,6 +124,7 @@ mod tests {
         assert_eq!(l.max_message_bytes, 32 * 1024);
         assert_eq!(l.max_batch_bytes, 500 * 1024);
         assert_eq!(l.max_batch_messages, 2500);
+        assert_eq!(l.body_read_timeout, Duration::from_secs(30));
         assert_eq!(l.body_limit(true), 500 * 1024);
         assert_eq!(l.body_limit(false), 32 * 1024);
         assert!(wire_limit(1000) > 1000);

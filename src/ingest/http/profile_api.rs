@@ -9,8 +9,11 @@
 //!   "cursor":{…}}`, newest first.
 //!
 //! Query parameters: `limit` (traits 1–200, default 10; external ids 1–100, default 25;
-//! events 1–100, default 10), `next` (the cursor of the previous page) and, for traits and
-//! external ids, `include` (comma-separated trait keys or identifier types).
+//! events 1–100, default 10), `next` (the cursor of the previous page) and `include`:
+//! comma-separated trait keys (traits), identifier types (external ids) or track event names
+//! (events). Events also take `exclude`, track event names to leave out. Other calls have no
+//! event name: `include` leaves them out, `exclude` keeps them. An event filter looks at the
+//! profile's [`FILTER_SCAN`] newest events.
 //!
 //! Guarded by `[server] read_token` (Basic auth user or Bearer); an empty token disables
 //! reads (`403 reads_disabled`). Unknown spaces and identifiers answer
@@ -24,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::model::time::format_time;
-use crate::model::{Identifier, Profile, StoredEvent};
+use crate::model::{CallType, Identifier, Profile, StoredEvent};
 
 use super::auth::check_read_token;
 use super::error::ApiError;
@@ -74,6 +77,7 @@ pub struct PageQuery {
     limit: Option<String>,
     next: Option<String>,
     include: Option<String>,
+    exclude: Option<String>,
 }
 
 /// One page of a list: where it starts, how long it is, which keys it keeps.
@@ -83,8 +87,21 @@ pub struct Page {
     pub offset: usize,
     /// Items to return.
     pub limit: usize,
-    /// Only these trait keys / identifier types, when given.
+    /// Only these trait keys / identifier types / track event names, when given.
     pub include: Option<Vec<String>>,
+    /// Not these track event names (events only).
+    pub exclude: Option<Vec<String>>,
+}
+
+/// How many of a profile's newest events an `include`/`exclude` filter looks at.
+pub const FILTER_SCAN: usize = 10_000;
+
+/// A comma-separated list, without empty items.
+fn name_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect()
 }
 
 impl Page {
@@ -109,23 +126,35 @@ impl Page {
                 .parse::<usize>()
                 .map_err(|_| invalid(format!("next \"{text}\" is not a cursor from this API")))?,
         };
-        let include = match (resource, query.include.as_deref()) {
-            (Resource::Events, Some(_)) => {
-                return Err(invalid("include is not supported on events".into()));
-            }
+        let include = query.include.as_deref().map(name_list);
+        let exclude = match (resource, query.exclude.as_deref()) {
             (_, None) => None,
-            (_, Some(list)) => Some(
-                list.split(',')
-                    .map(|k| k.trim().to_string())
-                    .filter(|k| !k.is_empty())
-                    .collect(),
-            ),
+            (Resource::Events, Some(list)) => Some(name_list(list)),
+            (_, Some(_)) => {
+                return Err(invalid(format!(
+                    "exclude is only supported on events, not on {}",
+                    resource.name()
+                )));
+            }
         };
         Ok(Page {
             offset,
             limit,
             include,
+            exclude,
         })
+    }
+
+    /// Whether the page filters events by name.
+    pub fn filters_events(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
+    /// Whether an event passes `include` and `exclude` (by track event name).
+    pub fn keeps_event(&self, event: &StoredEvent) -> bool {
+        let name = (event.call == CallType::Track).then_some(event.label.as_str());
+        let listed = |names: &Vec<String>| name.is_some_and(|n| names.iter().any(|k| k == n));
+        self.include.as_ref().is_none_or(listed) && !self.exclude.as_ref().is_some_and(listed)
     }
 
     fn keeps(&self, key: &str) -> bool {
@@ -212,7 +241,8 @@ pub fn event_json(event: &StoredEvent) -> Value {
     Value::Object(out)
 }
 
-/// The body of `/events`, from the newest `offset + limit + 1` events of the profile.
+/// The body of `/events`, from the newest `offset + limit + 1` events of the profile that
+/// pass the page's filters.
 pub fn events_body(newest_first: &[StoredEvent], page: &Page, url: &str) -> Value {
     let has_more = newest_first.len() > page.offset.saturating_add(page.limit);
     let data: Vec<Value> = newest_first
@@ -332,8 +362,21 @@ fn read_blocking(
     match resource {
         Resource::Events => {
             let wanted = page.offset.saturating_add(page.limit).saturating_add(1);
-            let events = reader.timeline(profile_id, wanted).map_err(store_error)?;
-            Ok(events_body(&events, page, url))
+            if !page.filters_events() {
+                let events = reader.timeline(profile_id, wanted).map_err(store_error)?;
+                return Ok(events_body(&events, page, url));
+            }
+            // Read more of the timeline until enough events pass the filter.
+            let mut read = wanted.saturating_mul(4).clamp(256, FILTER_SCAN);
+            loop {
+                let mut events = reader.timeline(profile_id, read).map_err(store_error)?;
+                let exhausted = events.len() < read || read >= FILTER_SCAN;
+                events.retain(|e| page.keeps_event(e));
+                if events.len() >= wanted || exhausted {
+                    return Ok(events_body(&events, page, url));
+                }
+                read = read.saturating_mul(4).min(FILTER_SCAN);
+            }
         }
         Resource::Traits | Resource::ExternalIds => {
             let profile = reader
@@ -352,13 +395,14 @@ fn read_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CallType, ProfileId};
+    use crate::model::ProfileId;
 
     fn query(limit: Option<&str>, next: Option<&str>, include: Option<&str>) -> PageQuery {
         PageQuery {
             limit: limit.map(str::to_string),
             next: next.map(str::to_string),
             include: include.map(str::to_string),
+            exclude: None,
         }
     }
 
@@ -379,7 +423,8 @@ mod tests {
             Page {
                 offset: 0,
                 limit: 10,
-                include: None
+                include: None,
+                exclude: None,
             }
         );
         let page = Page::parse(
@@ -399,7 +444,49 @@ mod tests {
         }
         assert!(Page::parse(Resource::Traits, &query(Some("200"), None, None)).is_ok());
         assert!(Page::parse(Resource::Events, &query(None, Some("abc"), None)).is_err());
-        assert!(Page::parse(Resource::Events, &query(None, None, Some("x"))).is_err());
+        let events = Page::parse(Resource::Events, &query(None, None, Some("A, B"))).unwrap();
+        assert_eq!(events.include, Some(vec!["A".into(), "B".into()]));
+        let exclude = PageQuery {
+            exclude: Some("A".into()),
+            ..PageQuery::default()
+        };
+        let page = Page::parse(Resource::Events, &exclude).unwrap();
+        assert_eq!(page.exclude, Some(vec!["A".into()]));
+        let err = Page::parse(Resource::Traits, &exclude).unwrap_err();
+        assert!(err.message.contains("only supported on events"), "{err:?}");
+    }
+
+    #[test]
+    fn event_filters_match_track_names() {
+        let stored = |body: Value| {
+            let e = crate::model::Event::from_json(body).unwrap();
+            StoredEvent::from_event(&e, 1, 5_000, "web", "web", Vec::new())
+        };
+        let order =
+            stored(json!({"type": "track", "event": "Order", "userId": "u", "messageId": "1"}));
+        let view =
+            stored(json!({"type": "track", "event": "View", "userId": "u", "messageId": "2"}));
+        let page =
+            stored(json!({"type": "page", "name": "Order", "userId": "u", "messageId": "3"}));
+        let filter = |include: Option<&str>, exclude: Option<&str>| Page {
+            offset: 0,
+            limit: 10,
+            include: include.map(name_list),
+            exclude: exclude.map(name_list),
+        };
+        let kept = |page_filter: &Page| -> Vec<bool> {
+            [&order, &view, &page]
+                .iter()
+                .map(|e| page_filter.keeps_event(e))
+                .collect()
+        };
+        assert_eq!(kept(&filter(None, None)), [true, true, true]);
+        assert_eq!(kept(&filter(Some("Order"), None)), [true, false, false]);
+        assert_eq!(kept(&filter(None, Some("Order"))), [false, true, true]);
+        assert_eq!(
+            kept(&filter(Some("Order,View"), Some("View"))),
+            [true, false, false]
+        );
     }
 
     #[test]
@@ -409,6 +496,7 @@ mod tests {
             offset: 0,
             limit: 2,
             include: None,
+            exclude: None,
         };
         let body = traits_body(&p, &page, "/u");
         assert_eq!(body["traits"], json!({"a": 1, "b": "two"}));
@@ -420,6 +508,7 @@ mod tests {
             offset: 2,
             limit: 2,
             include: None,
+            exclude: None,
         };
         let body = traits_body(&p, &page, "/u");
         assert_eq!(body["traits"], json!({"d": true}));
@@ -429,6 +518,7 @@ mod tests {
             offset: 0,
             limit: 10,
             include: Some(vec!["b".into()]),
+            exclude: None,
         };
         assert_eq!(traits_body(&p, &page, "/u")["traits"], json!({"b": "two"}));
     }
@@ -440,6 +530,7 @@ mod tests {
             offset: 0,
             limit: 25,
             include: None,
+            exclude: None,
         };
         let body = external_ids_body(&p, &page, "/u");
         assert_eq!(
@@ -451,6 +542,7 @@ mod tests {
             offset: 0,
             limit: 25,
             include: Some(vec!["user_id".into()]),
+            exclude: None,
         };
         assert_eq!(
             external_ids_body(&p, &only, "/u")["data"]
@@ -478,6 +570,7 @@ mod tests {
             offset: 0,
             limit: 1,
             include: None,
+            exclude: None,
         };
         let body = events_body(&[stored.clone(), stored], &page, "/e");
         let first = &body["data"][0];

@@ -21,9 +21,6 @@ use super::events::{BatchDefaults, Rejection, prepare_event};
 use super::limits::{check_batch_count, too_large, wire_limit};
 use super::{ServerState, Sink};
 
-/// How long a client may take to send its body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Which tracking endpoint a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -184,11 +181,19 @@ async fn handle<S: Sink>(
             );
             tracing::debug!(reason = %error.message, "refusal detail");
             let retry = error.status == StatusCode::SERVICE_UNAVAILABLE;
+            // The rest of a body that timed out is never read: the connection cannot carry
+            // another request.
+            let close = error.status == StatusCode::REQUEST_TIMEOUT;
             let mut response = error.into_response();
             if retry {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            if close {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             response
         }
@@ -219,7 +224,7 @@ async fn ingest<S: Sink>(
     let encoding = content_encoding(encoding_header)?;
     let is_batch = endpoint == Endpoint::Batch;
     let limit = state.limits.body_limit(is_batch);
-    let raw = read_body(body, limit, is_batch).await?;
+    let raw = read_body(body, limit, is_batch, state.limits.body_read_timeout).await?;
     let decoded = decode_body(&raw, encoding, limit).map_err(|e| match e {
         DecodeError::TooLarge { limit } => too_large(limit, is_batch),
         DecodeError::BadGzip(_) => ApiError::bad_request("invalid_gzip", e.to_string()),
@@ -317,17 +322,19 @@ async fn ingest<S: Sink>(
 /// pipe. Beyond this the connection is simply closed.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Reads a body of at most the wire limit matching `decoded_limit`, within [`BODY_TIMEOUT`].
-async fn read_body(body: Body, decoded_limit: usize, is_batch: bool) -> Result<Bytes, ApiError> {
+/// Reads a body of at most the wire limit matching `decoded_limit`, within `timeout`.
+async fn read_body(
+    body: Body,
+    decoded_limit: usize,
+    is_batch: bool,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
     let limit = wire_limit(decoded_limit);
-    match tokio::time::timeout(BODY_TIMEOUT, collect_bounded(body, limit)).await {
+    match tokio::time::timeout(timeout, collect_bounded(body, limit)).await {
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
-            format!(
-                "the body did not arrive within {} s",
-                BODY_TIMEOUT.as_secs()
-            ),
+            format!("the body did not arrive within {} s", timeout.as_secs_f64()),
         )),
         Ok(Ok(Some(collected))) => Ok(collected),
         Ok(Ok(None)) => Err(too_large(decoded_limit, is_batch)),
