@@ -68,7 +68,17 @@ fn event_strategy() -> impl Strategy<Value = Value> {
 }
 
 fn open(dir: &std::path::Path) -> Store {
-    Store::open(dir, Config::defaults()).unwrap()
+    // sled lets go of its lock file once its background threads have wound down, which can
+    // lag a moment behind dropping the previous handle in this same process.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir, Config::defaults()) {
+            Err(idgraph::store::OpenError::InUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.unwrap(),
+        }
+    }
 }
 
 proptest! {
