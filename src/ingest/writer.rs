@@ -29,6 +29,8 @@ struct Request {
 struct Applied {
     reply: Reply,
     result: Result<SubmitOutcome, SinkError>,
+    /// The request's events, freed by the flusher: the writer thread is the bottleneck.
+    events: Vec<SourcedEvent>,
 }
 
 /// A cloneable handle that submits events to the writer thread.
@@ -103,6 +105,7 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
                     .and_then(|space| space.ingest(&request.events, received))
                     .map_err(|e| SinkError::Store(format!("{e:#}"))),
                 reply: request.reply,
+                events: request.events,
             })
             .collect();
         if to_flusher.send(applied).is_err() {
@@ -126,12 +129,18 @@ fn run_flusher(store: &Store, receiver: &Receiver<Vec<Applied>>) {
         let flushed = store
             .flush()
             .map_err(|e| SinkError::Store(format!("{e:#}")));
-        for Applied { reply, result } in pending {
+        for Applied {
+            reply,
+            result,
+            events,
+        } in pending
+        {
             let answer = match (&flushed, result) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(()), result) => result,
             };
             let _ = reply.send(answer);
+            drop(events);
         }
     }
 }
