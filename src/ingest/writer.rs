@@ -74,13 +74,9 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
     let flusher = match flusher {
         Ok(flusher) => flusher,
         Err(error) => {
-            // Without a flusher nothing can be acknowledged: refuse every request.
+            // Without a flusher nothing can be acknowledged: stop, so that every submit
+            // answers "shutting down" (as when the writer thread itself cannot start).
             tracing::error!(%error, "cannot start the flusher thread");
-            for request in receiver {
-                let _ = request
-                    .reply
-                    .send(Err(SinkError::Store(format!("no flusher thread: {error}"))));
-            }
             return;
         }
     };
