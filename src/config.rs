@@ -186,7 +186,7 @@ impl ServerConfig {
         Duration::from_secs(self.body_read_timeout_secs)
     }
 
-    /// The first setting that cannot work, as `[server] KEY: why`.
+    /// The first setting that cannot work, as `[server] KEY must be at least 1`.
     fn check(&self) -> Result<(), String> {
         let positive = [
             ("header_read_timeout_secs", self.header_read_timeout_secs),

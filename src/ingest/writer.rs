@@ -29,6 +29,8 @@ struct Request {
 struct Applied {
     reply: Reply,
     result: Result<SubmitOutcome, SinkError>,
+    /// The request's events, freed by the flusher: the writer thread is the bottleneck.
+    events: Vec<SourcedEvent>,
 }
 
 /// A cloneable handle that submits events to the writer thread.
@@ -72,13 +74,9 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
     let flusher = match flusher {
         Ok(flusher) => flusher,
         Err(error) => {
-            // Without a flusher nothing can be acknowledged: refuse every request.
+            // Without a flusher nothing can be acknowledged: stop, so that every submit
+            // answers "shutting down" (as when the writer thread itself cannot start).
             tracing::error!(%error, "cannot start the flusher thread");
-            for request in receiver {
-                let _ = request
-                    .reply
-                    .send(Err(SinkError::Store(format!("no flusher thread: {error}"))));
-            }
             return;
         }
     };
@@ -103,6 +101,7 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
                     .and_then(|space| space.ingest(&request.events, received))
                     .map_err(|e| SinkError::Store(format!("{e:#}"))),
                 reply: request.reply,
+                events: request.events,
             })
             .collect();
         if to_flusher.send(applied).is_err() {
@@ -126,12 +125,18 @@ fn run_flusher(store: &Store, receiver: &Receiver<Vec<Applied>>) {
         let flushed = store
             .flush()
             .map_err(|e| SinkError::Store(format!("{e:#}")));
-        for Applied { reply, result } in pending {
+        for Applied {
+            reply,
+            result,
+            events,
+        } in pending
+        {
             let answer = match (&flushed, result) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(()), result) => result,
             };
             let _ = reply.send(answer);
+            drop(events);
         }
     }
 }
