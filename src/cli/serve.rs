@@ -56,21 +56,9 @@ pub async fn run<S: Sink>(
             keyed.join(", ")
         }
     );
-    serve_on(listener, globals, sink, readers, shutdown_signal()).await?;
+    serve_until(listener, globals, sink, readers, shutdown_signal()).await?;
     eprintln!("idgraph: server stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Serves on a bound `listener` quietly (logs only) until `shutdown` completes; for the
-/// live explorer.
-pub async fn serve_until<S: Sink>(
-    listener: tokio::net::TcpListener,
-    globals: &Globals,
-    sink: S,
-    readers: impl SpaceReaders,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    serve_on(listener, globals, sink, readers, shutdown).await
 }
 
 /// Binds the address of `args` (else the config's `[server] listen`).
@@ -91,7 +79,9 @@ fn keyed_sources(globals: &Globals) -> Vec<String> {
         .collect()
 }
 
-async fn serve_on<S: Sink>(
+/// Serves on a bound `listener` quietly (logs only) until `shutdown` completes; `run` passes
+/// SIGINT/SIGTERM, the live explorer its own stop signal.
+pub async fn serve_until<S: Sink>(
     listener: tokio::net::TcpListener,
     globals: &Globals,
     sink: S,

@@ -150,16 +150,7 @@ impl SpaceStore {
         }
         let _writer = self.lock_writer()?;
         let mut batch = sled::Batch::default();
-        for record in [
-            tag::AUDIENCE_MEMBER,
-            tag::PROFILE_AUDIENCE,
-            tag::AUDIENCE_EXPIRY,
-        ] {
-            for item in self.tree.scan_prefix([record]) {
-                let (key, _) = item?;
-                batch.remove(key);
-            }
-        }
+        self.remove_audience_records(&mut batch)?;
         let mut clock = meta.clock;
         let mut profiles = 0_u64;
         if !self.audiences.is_empty() {
@@ -410,6 +401,19 @@ pub(super) fn insert_standing(batch: &mut sled::Batch, id: ProfileId, audience: 
     }
     if let Some(until) = why.valid_until {
         batch.insert(keys::audience_expiry(audience, until, id), &[][..]);
+    }
+}
+
+impl SpaceStore {
+    /// Adds the removal of every audience record (members, standings, expiries) to `batch`.
+    pub(super) fn remove_audience_records(&self, batch: &mut sled::Batch) -> anyhow::Result<()> {
+        for record in tag::AUDIENCE_RECORDS {
+            for item in self.tree.scan_prefix([record]) {
+                let (key, _) = item?;
+                batch.remove(key);
+            }
+        }
+        Ok(())
     }
 }
 

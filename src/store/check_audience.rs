@@ -136,16 +136,7 @@ impl SpaceStore {
         batch: &mut sled::Batch,
         repair: &mut SpaceRepair,
     ) -> anyhow::Result<()> {
-        for record in [
-            tag::AUDIENCE_MEMBER,
-            tag::PROFILE_AUDIENCE,
-            tag::AUDIENCE_EXPIRY,
-        ] {
-            for item in self.tree.scan_prefix([record]) {
-                let (key, _) = item?;
-                batch.remove(key);
-            }
-        }
+        self.remove_audience_records(batch)?;
         let meta = self.get::<AudienceMeta>(&keys::meta(META)).ok().flatten();
         let clock = meta.and_then(|m| m.clock).unwrap_or_else(wall_clock);
         for profile in live.profiles.values() {
@@ -213,11 +204,7 @@ impl SpaceStore {
         named: bool,
         audit: &mut Audit,
     ) -> anyhow::Result<()> {
-        for record in [
-            tag::AUDIENCE_MEMBER,
-            tag::PROFILE_AUDIENCE,
-            tag::AUDIENCE_EXPIRY,
-        ] {
+        for record in tag::AUDIENCE_RECORDS {
             for item in self.tree.scan_prefix([record]) {
                 let (key, value) = item?;
                 audit.records += 1;

@@ -35,6 +35,8 @@ pub mod tag {
     pub const PROFILE_AUDIENCE: u8 = b'Y';
     /// Expiring audience standings: audience, valid-until time, profile → nothing.
     pub const AUDIENCE_EXPIRY: u8 = b'Z';
+    /// Every audience record tag (members, standings, expiries).
+    pub const AUDIENCE_RECORDS: [u8; 3] = [AUDIENCE_MEMBER, PROFILE_AUDIENCE, AUDIENCE_EXPIRY];
 }
 
 /// Encodes a time so that byte order equals numeric order (sign bit flipped).

@@ -13,7 +13,7 @@ use crate::tui::text::{clean, short_time};
 use crate::tui::theme::Theme;
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     match &state.audiences.members {
@@ -73,16 +73,14 @@ fn list(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitM
     hits.viewport = height;
     let offset = scroll_offset(loaded.cursor.selected, height, rows.len());
     for (row, audience) in rows.iter().enumerate().skip(offset).take(height) {
-        let rect = Rect {
-            y: inner.y + (row - offset) as u16,
-            height: 1,
-            ..inner
-        };
-        let base = if row == loaded.cursor.selected {
-            t.selected
-        } else {
-            t.base
-        };
+        let (rect, base) = list_row(
+            inner,
+            row,
+            offset,
+            loaded.cursor.selected,
+            t.selected,
+            t.base,
+        );
         let noun = if audience.members == 1 {
             "member "
         } else {
@@ -178,16 +176,14 @@ fn members(
     hits.viewport = height;
     let offset = scroll_offset(loaded.cursor.selected, height, rows.len());
     for (row, member) in rows.iter().enumerate().skip(offset).take(height) {
-        let rect = Rect {
-            y: inner.y + (row - offset) as u16,
-            height: 1,
-            ..inner
-        };
-        let base = if row == loaded.cursor.selected {
-            t.selected
-        } else {
-            t.base
-        };
+        let (rect, base) = list_row(
+            inner,
+            row,
+            offset,
+            loaded.cursor.selected,
+            t.selected,
+            t.base,
+        );
         let name = member
             .name
             .as_deref()

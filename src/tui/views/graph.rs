@@ -14,7 +14,7 @@ use crate::tui::state::{ProfileData, ProfileView, State};
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, panel, scroll_offset};
+use super::{Ctx, HitMap, list_row, panel, scroll_offset};
 
 fn position(i: usize, n: usize) -> (f64, f64) {
     let angle = std::f64::consts::TAU * i as f64 / n.max(1) as f64 + std::f64::consts::FRAC_PI_2;
@@ -115,16 +115,14 @@ pub fn render(
     hits.viewport = height;
     let offset = scroll_offset(view.graph.cursor.selected, height, nodes.len());
     for (row, id) in nodes.iter().enumerate().skip(offset).take(height) {
-        let rect = Rect {
-            y: inner.y + (row - offset) as u16,
-            height: 1,
-            ..inner
-        };
-        let base = if row == view.graph.cursor.selected {
-            t.selected
-        } else {
-            t.base
-        };
+        let (rect, base) = list_row(
+            inner,
+            row,
+            offset,
+            view.graph.cursor.selected,
+            t.selected,
+            t.base,
+        );
         let mark = match view.graph.marked.iter().position(|&m| m == row) {
             Some(0) => Span::styled("A ", base.patch(t.node_marked)),
             Some(_) => Span::styled("B ", base.patch(t.node_marked)),

@@ -9,7 +9,7 @@ use crate::tui::state::{ProfileData, ProfileView, State};
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
 
 pub fn history(
     frame: &mut Frame,
@@ -134,16 +134,7 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     let offset = scroll_offset(h.cursor.selected, height, report.items.len());
     let name_w = if inner.width >= 120 { 20 } else { 14 };
     for (row, item) in report.items.iter().enumerate().skip(offset).take(height) {
-        let rect = Rect {
-            y: inner.y + (row - offset) as u16,
-            height: 1,
-            ..inner
-        };
-        let base = if row == h.cursor.selected {
-            t.selected
-        } else {
-            t.base
-        };
+        let (rect, base) = list_row(inner, row, offset, h.cursor.selected, t.selected, t.base);
         let name = item
             .name
             .as_deref()

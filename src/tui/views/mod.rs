@@ -182,6 +182,24 @@ fn scroll_offset(selected: usize, height: usize, len: usize) -> usize {
     selected.saturating_sub(half).min(len - height)
 }
 
+/// Row `row` of a list drawn in `area` and scrolled by `offset`: its one-line area, and its
+/// base style (`selected` on the cursor row, else `plain`).
+fn list_row(
+    area: Rect,
+    row: usize,
+    offset: usize,
+    cursor: usize,
+    selected: Style,
+    plain: Style,
+) -> (Rect, Style) {
+    let rect = Rect {
+        y: area.y + (row - offset) as u16,
+        height: 1,
+        ..area
+    };
+    (rect, if row == cursor { selected } else { plain })
+}
+
 /// A text padded or cut to exactly `width` columns.
 fn cell(text: &str, width: usize) -> String {
     let cut = fit(text, width);

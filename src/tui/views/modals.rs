@@ -14,7 +14,7 @@ use crate::tui::state::{
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, panel, popup_area, scroll_offset};
+use super::{Ctx, HitMap, cell, list_row, panel, popup_area, scroll_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     let Some(modal) = &state.modal else {
@@ -422,16 +422,8 @@ fn split(
                 .skip(offset)
                 .take(height)
             {
-                let rect = Rect {
-                    y: list.y + (row - offset) as u16,
-                    height: 1,
-                    ..list
-                };
-                let base = if row == flow.cursor.selected {
-                    t.selected
-                } else {
-                    t.popup
-                };
+                let (rect, base) =
+                    list_row(list, row, offset, flow.cursor.selected, t.selected, t.popup);
                 let marked = flow.marked.contains(&row);
                 let spans = vec![
                     Span::styled(

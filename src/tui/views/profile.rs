@@ -10,7 +10,7 @@ use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::text::{ago, clean, short_time};
 use crate::tui::update::{overview_order, shown};
 
-use super::{Ctx, HitMap, cell, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
 
 /// Traits shown first in the overview, in this order.
 const KEY_TRAITS: [&str; 8] = [
@@ -192,16 +192,14 @@ fn overview(
     let mut previous_kind: Option<&str> = None;
     for (row, &i) in order.iter().enumerate().skip(offset).take(height) {
         let held = &p.identifiers[i];
-        let rect = Rect {
-            y: inner.y + (row - offset) as u16,
-            height: 1,
-            ..inner
-        };
-        let base = if row == view.overview.selected {
-            t.selected
-        } else {
-            t.base
-        };
+        let (rect, base) = list_row(
+            inner,
+            row,
+            offset,
+            view.overview.selected,
+            t.selected,
+            t.base,
+        );
         let kind = if previous_kind == Some(held.id.kind.as_str()) {
             String::new()
         } else {

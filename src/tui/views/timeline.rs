@@ -11,7 +11,7 @@ use crate::tui::state::{ProfileData, ProfileView, State};
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
 
 pub fn render(
     frame: &mut Frame,
@@ -55,16 +55,7 @@ pub fn render(
     for (row, &i) in tl.rows.iter().enumerate().skip(offset).take(height) {
         let e = &data.events[i];
         let phase = data.phases[i];
-        let rect = Rect {
-            y: inner.y + (row - offset) as u16,
-            height: 1,
-            ..inner
-        };
-        let base = if row == tl.cursor.selected {
-            t.selected
-        } else {
-            t.base
-        };
+        let (rect, base) = list_row(inner, row, offset, tl.cursor.selected, t.selected, t.base);
         let (marker, marker_style) = match phase {
             Phase::Anonymous => ("◌ ", t.anonymous),
             Phase::Conversion => ("★ ", t.conversion),
