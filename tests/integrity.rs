@@ -417,3 +417,72 @@ fn events_without_message_ids_stay_deduplicated_across_backup_and_restore() {
     assert_eq!(fresh.export("default"), ws.export("default"));
     assert_eq!(check(&fresh, &[]).0, 0);
 }
+
+/// A store holding the demo data: enough events for a dictionary, so events are compressed.
+fn compressed_store() -> Workspace {
+    let ws = Workspace::new();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/events.jsonl");
+    // The demo data holds junk-id events on purpose: rejected lines make the exit 1.
+    ws.idgraph().args(["ingest", demo]).assert().code(1);
+    ws
+}
+
+#[test]
+fn events_are_stored_compressed_once_a_space_has_enough_and_still_check_and_restore() {
+    let ws = compressed_store();
+    {
+        let (_db, tree) = tree(&ws);
+        assert!(tree.get(keys::meta("event-dictionary")).unwrap().is_some());
+        let versions: Vec<u8> = tree
+            .scan_prefix([keys::tag::TIMELINE])
+            .map(|item| item.unwrap().1[0])
+            .collect();
+        assert!(versions.len() > 1_000);
+        assert!(versions.iter().all(|v| *v == 2), "every event compressed");
+    }
+    let (code, out) = check(&ws, &[]);
+    assert_eq!(code, 0, "{out}");
+    let backup = ws.path().join("backup.jsonl");
+    ws.idgraph().arg("backup").arg(&backup).assert().success();
+    let fresh = Workspace::new();
+    fresh
+        .idgraph()
+        .arg("restore")
+        .arg(&backup)
+        .assert()
+        .success();
+    assert_eq!(fresh.export("default"), ws.export("default"));
+    let show = |w: &Workspace| {
+        let shown: Value =
+            serde_json::from_str(&w.ok(&["show", "email:mozellheller8857@gmail.com", "--json"]))
+                .unwrap();
+        shown
+    };
+    assert_eq!(show(&fresh), show(&ws));
+}
+
+#[test]
+fn a_damaged_event_dictionary_is_reported_and_never_repaired_away() {
+    let ws = compressed_store();
+    {
+        let (db, tree) = tree(&ws);
+        tree.insert(keys::meta("event-dictionary"), &[1u8, 0xff, 0xff][..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    ws.idgraph()
+        .args(["export"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("event dictionary"));
+    let (code, out) = check(&ws, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("event-dictionary does not decode"), "{out}");
+    ws.idgraph()
+        .args(["check", "--repair"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the event dictionary does not decode",
+        ));
+}

@@ -114,10 +114,15 @@ impl SpaceStore {
         for cluster in clusters {
             for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
                 let (_, value) = item?;
-                let head: EventHead<'_> = decode_borrowed(&value)?;
-                if self.audiences.looks_at(head.call, head.label) {
-                    out.push(decode(&value)?);
-                }
+                let event = self.events.with_plain(&value, |plain| {
+                    let head: EventHead<'_> = decode_borrowed(plain)?;
+                    if self.audiences.looks_at(head.call, head.label) {
+                        decode(plain).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })?;
+                out.extend(event);
             }
         }
         Ok(out)

@@ -354,8 +354,10 @@ impl SpaceStore {
                 .tree
                 .get(&key)?
                 .with_context(|| format!("space {}: event seq {seq} vanished", self.name))?;
-            let stored: StoredEvent =
-                decode(&value).with_context(|| format!("space {}: event seq {seq}", self.name))?;
+            let stored: StoredEvent = self
+                .events
+                .decode(&value)
+                .with_context(|| format!("space {}: event seq {seq}", self.name))?;
             let event: Value = serde_json::from_str(&stored.raw_json)
                 .with_context(|| format!("space {}: event seq {seq} JSON", self.name))?;
             let line = EventLine {

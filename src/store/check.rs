@@ -39,6 +39,7 @@ use crate::model::{
 
 use super::check_audience::Live;
 use super::codec::{CodecError, decode, encode};
+use super::event_codec;
 use super::ingest::UndoData;
 use super::keys::{self, tag};
 use super::space::{Counters, SpaceStore};
@@ -208,6 +209,8 @@ struct Graph {
     unreadable: Vec<(Vec<u8>, String)>,
     /// A record carries a newer format version.
     newer_version: Option<u8>,
+    /// The event dictionary record does not decode: compressed events cannot be read.
+    dictionary_lost: bool,
 }
 
 /// Per-profile facts computed from the events (and violations) in its clusters.
@@ -307,6 +310,13 @@ impl SpaceStore {
             match decode::<Counters>(&bytes) {
                 Ok(c) => graph.counters = Some(c),
                 Err(e) => note(&mut graph, &keys::meta(COUNTERS), e),
+            }
+        }
+        let dictionary = keys::meta(event_codec::DICTIONARY_META);
+        if let Some(bytes) = self.tree.get(&dictionary)? {
+            if let Err(e) = event_codec::read_dictionary(&bytes) {
+                graph.dictionary_lost = true;
+                note(&mut graph, &dictionary, e);
             }
         }
         for item in self.tree.scan_prefix([tag::PROFILE]) {
@@ -482,7 +492,7 @@ impl SpaceStore {
                 );
                 continue;
             };
-            let stored: StoredEvent = match decode(&value) {
+            let stored: StoredEvent = match self.events.decode(&value) {
                 Ok(stored) => stored,
                 Err(e) => {
                     out.report(
@@ -507,8 +517,10 @@ impl SpaceStore {
             match self.tree.get(keys::message(&stored.message_id))? {
                 Some(target) if target.as_ref() == key.as_ref() => {}
                 Some(target) => {
-                    let other: Option<StoredEvent> =
-                        self.tree.get(&target)?.and_then(|v| decode(&v).ok());
+                    let other: Option<StoredEvent> = self
+                        .tree
+                        .get(&target)?
+                        .and_then(|v| self.events.decode(&v).ok());
                     match other {
                         Some(other) if other.message_id == stored.message_id => {
                             out.report(
@@ -627,7 +639,7 @@ impl SpaceStore {
                     "message",
                     format!("messageId {message_id} is indexed to an event that does not exist"),
                 ),
-                Some(value) => match decode::<StoredEvent>(&value) {
+                Some(value) => match self.events.decode(&value) {
                     Ok(event) if event.message_id == message_id => {}
                     Ok(event) => out.report(
                         "message",
@@ -1040,6 +1052,12 @@ impl SpaceStore {
                 self.name
             );
         }
+        if graph.dictionary_lost {
+            anyhow::bail!(
+                "space {}: the event dictionary does not decode, so compressed events cannot be read; restore a backup",
+                self.name
+            );
+        }
         let mut repair = SpaceRepair {
             space: self.name.clone(),
             actions: Vec::new(),
@@ -1175,7 +1193,12 @@ impl SpaceStore {
         ] {
             for item in self.tree.scan_prefix([record_tag]) {
                 let (_, value) = item?;
-                if let Some(&version) = value.first().filter(|v| **v > super::FORMAT_VERSION) {
+                let newest = if record_tag == tag::TIMELINE {
+                    super::event_codec::COMPRESSED
+                } else {
+                    super::FORMAT_VERSION
+                };
+                if let Some(&version) = value.first().filter(|v| **v > newest) {
                     return Ok(Some(version));
                 }
             }
@@ -1193,7 +1216,9 @@ impl SpaceStore {
         for item in self.tree.scan_prefix([tag::TIMELINE]) {
             let (key, value) = item?;
             let readable = key.len() == 25
-                && decode::<StoredEvent>(&value)
+                && self
+                    .events
+                    .decode(&value)
                     .is_ok_and(|e| keys::timeline_entry(&key) == Some((e.time, e.seq)));
             match keys::u64_at(&key, 1) {
                 Some(cluster) if readable => {
@@ -1239,7 +1264,7 @@ impl SpaceStore {
                 && self
                     .tree
                     .get(&target)?
-                    .and_then(|v| decode::<StoredEvent>(&v).ok())
+                    .and_then(|v| self.events.decode(&v).ok())
                     .is_some_and(|e| e.message_id == message_id);
             if !valid {
                 batch.remove(key);

@@ -337,7 +337,7 @@ impl SpaceStore {
         for cluster in clusters {
             for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
                 let (key, value) = item?;
-                let Ok(event) = decode::<StoredEvent>(&value) else {
+                let Ok(event) = self.events.decode(&value) else {
                     continue;
                 };
                 let filed = keys::timeline_entry(&key) == Some((event.time, event.seq));

@@ -17,6 +17,10 @@ pub enum CodecError {
     Empty,
     #[error("corrupt record: {0}")]
     Corrupt(#[from] postcard::Error),
+    #[error("corrupt compressed record: {0}")]
+    Compressed(String),
+    #[error("record compressed with dictionary {0}, which this space does not hold")]
+    Dictionary(u32),
 }
 
 /// Encodes a record.

@@ -31,6 +31,14 @@ pub(super) enum UndoData {
     None,
 }
 
+/// A batch's event records in plain form with their timeline keys, sealed (compressed) once
+/// the whole batch is known: the first batches of a space train its dictionary.
+#[derive(Default)]
+struct FiledEvents {
+    keys: Vec<Vec<u8>>,
+    records: Vec<Vec<u8>>,
+}
+
 /// The OS user running idgraph.
 pub(super) fn os_user() -> String {
     std::env::var("USER")
@@ -81,6 +89,7 @@ impl SpaceStore {
         let mut outcome = SubmitOutcome::default();
         let keep_audiences = !self.audiences.is_empty();
         let mut fresh: FxHashMap<u64, Vec<StoredEvent>> = FxHashMap::default();
+        let mut timeline = FiledEvents::default();
         for (index, sourced) in events.iter().enumerate() {
             let event = &sourced.event;
             if graph.message_seen(&event.message_id)
@@ -125,8 +134,16 @@ impl SpaceStore {
                     continue;
                 }
             };
-            let (target, stored) =
-                self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
+            let (target, stored) = self.apply_plan(
+                &mut graph,
+                &mut batch,
+                &mut timeline,
+                &mut next,
+                sourced,
+                &plan,
+                time,
+                now,
+            );
             if keep_audiences && self.audiences.looks_at(stored.call, &stored.label) {
                 fresh.entry(target.0).or_default().push(stored);
             }
@@ -136,6 +153,12 @@ impl SpaceStore {
             }
         }
         put_changes(&mut batch, &graph);
+        let trained =
+            self.events
+                .train_if_due(&self.tree, counters.events, &timeline.records, &mut batch)?;
+        for (key, record) in timeline.keys.into_iter().zip(timeline.records) {
+            batch.insert(key, self.events.seal(trained.as_ref(), record));
+        }
         if keep_audiences {
             self.put_batch_standings(&mut batch, &graph, &fresh, now)?;
         }
@@ -143,6 +166,9 @@ impl SpaceStore {
         {
             let _gate = self.write_gate();
             self.tree.apply_batch(batch)?;
+        }
+        if let Some(trained) = trained {
+            self.events.install(trained);
         }
         *counters = next;
         let touched: Vec<ProfileId> = graph
@@ -177,13 +203,15 @@ impl SpaceStore {
         Ok(())
     }
 
-    /// Applies one event's plan to the working graph and the batch; returns the profile
-    /// (and timeline cluster) that received it and its stored record.
+    /// Applies one event's plan to the working graph and the batch (its event record to
+    /// `timeline`); returns the profile (and timeline cluster) that received it and its
+    /// stored record.
     #[allow(clippy::too_many_arguments)]
     fn apply_plan(
         &self,
         graph: &mut WorkingGraph,
         batch: &mut sled::Batch,
+        timeline: &mut FiledEvents,
         next: &mut Counters,
         sourced: &SourcedEvent,
         plan: &Plan,
@@ -228,7 +256,8 @@ impl SpaceStore {
         );
         let timeline_key = keys::timeline(target.0, time, seq);
         batch.insert(keys::message(&event.message_id), &timeline_key[..]);
-        batch.insert(timeline_key, encode(&stored));
+        timeline.keys.push(timeline_key);
+        timeline.records.push(encode(&stored));
         let provenance = Provenance {
             message_id: event.message_id.clone(),
             source: sourced.source.clone(),

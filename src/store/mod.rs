@@ -8,6 +8,7 @@ pub mod backup;
 pub mod check;
 mod check_audience;
 mod codec;
+mod event_codec;
 mod ingest;
 pub mod keys;
 mod read;

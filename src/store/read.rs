@@ -38,7 +38,7 @@ impl SpaceStore {
                 .max();
             let Some((_, i)) = best else { break };
             if let Some((_, value)) = heads[i].take() {
-                out.push(decode(&value)?);
+                out.push(self.events.decode(&value)?);
             }
             heads[i] = next_entry(&mut iters[i])?;
         }

@@ -13,7 +13,7 @@ use crate::query::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
 use crate::resolve::{MergePreview, preview_merge};
 
 use super::audience::Touched;
-use super::codec::{decode, encode};
+use super::codec::encode;
 use super::ingest::{UndoData, os_user, put_journal, put_link};
 use super::keys;
 use super::space::{Counters, SpaceStore};
@@ -60,7 +60,7 @@ impl SpaceStore {
                 let (_, value) = item?;
                 out.push(Filed {
                     cluster: *cluster,
-                    event: decode(&value)?,
+                    event: self.events.decode(&value)?,
                 });
             }
         }
@@ -152,7 +152,7 @@ impl SpaceStore {
             batch.remove(keys::timeline(filed.cluster, e.time, e.seq));
             let refiled = keys::timeline(split.moved.id.0, e.time, e.seq);
             batch.insert(keys::message(&e.message_id), &refiled[..]);
-            batch.insert(refiled, encode(e));
+            batch.insert(refiled, self.events.seal(None, encode(e)));
             let mut prefix = keys::violation_prefix(filed.cluster);
             prefix.extend_from_slice(&e.seq.to_be_bytes());
             for item in self.tree.scan_prefix(prefix) {

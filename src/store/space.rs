@@ -12,6 +12,7 @@ use crate::model::{Identifier, Profile, ProfileId};
 use crate::query::{ChangeLog, Changes};
 
 use super::codec::{decode, encode};
+use super::event_codec::EventCodec;
 use super::keys;
 
 /// Counters of a space, written with every batch.
@@ -34,6 +35,8 @@ pub struct SpaceStore {
     pub(super) rules: Rules,
     /// The audiences whose membership this space keeps current.
     pub(super) audiences: Arc<AudienceSet>,
+    /// How events are stored (compressed once the space has a dictionary).
+    pub(super) events: EventCodec,
     gate: RwLock<()>,
     writer: Mutex<Counters>,
     /// The change feed; its own lock, so polling never waits for a batch being resolved.
@@ -57,11 +60,14 @@ impl SpaceStore {
                 ..Counters::default()
             },
         };
+        let events =
+            EventCodec::load(&tree).with_context(|| format!("space {name}: event dictionary"))?;
         Ok(SpaceStore {
             name: name.to_string(),
             tree,
             rules,
             audiences,
+            events,
             gate: RwLock::new(()),
             writer: Mutex::new(counters),
             changes: Mutex::new(ChangeLog::new(counters.events)),
@@ -80,6 +86,7 @@ impl SpaceStore {
             Ok(space) => space,
             Err(_) => SpaceStore {
                 name: name.to_string(),
+                events: EventCodec::load(&tree).unwrap_or_else(|_| EventCodec::empty()),
                 tree,
                 rules,
                 audiences,
