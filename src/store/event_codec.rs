@@ -152,7 +152,7 @@ impl EventCodec {
 
     /// Decodes an event record of either version.
     pub(super) fn decode(&self, bytes: &[u8]) -> Result<StoredEvent, CodecError> {
-        self.with_plain(bytes, |plain| decode(plain))
+        self.with_plain(bytes, decode)
     }
 
     /// Runs `read` on the plain (version 1) form of an event record.
