@@ -1,5 +1,6 @@
-//! Throughput of the store's atomic batch apply: generated demo journeys resolved and written
-//! into a real sled store in a temp directory, one batch of 4,096 events at a time.
+//! The store on a real sled directory: throughput of the atomic batch apply (generated demo
+//! journeys resolved and written one batch of 4,096 events at a time), and how long the
+//! explorer takes to load a profile with 10,000 events (target: 30 ms).
 //!
 //! Run with `cargo bench --bench store`.
 
@@ -8,8 +9,10 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use idgraph::config::Config;
 use idgraph::demo::{Generator, Settings};
 use idgraph::ingest::{SourcedEvent, route_event};
-use idgraph::model::Event;
+use idgraph::model::{Event, Identifier};
+use idgraph::query::GraphRead;
 use idgraph::store::Store;
+use idgraph::tui::worker::load_profile;
 
 const BATCH: usize = 4096;
 
@@ -55,5 +58,48 @@ fn store_apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, store_apply);
+/// One heavy user: `n` track events under one userId across two anonymous ids.
+fn heavy_user(n: usize) -> Vec<SourcedEvent> {
+    (0..n)
+        .map(|i| {
+            let json = serde_json::json!({
+                "type": "track", "event": "Product Viewed", "messageId": format!("heavy-{i}"),
+                "userId": "heavy-user-1", "anonymousId": format!("heavy-anon-{}", i % 2),
+                "timestamp": format!("2025-06-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60),
+                "properties": {"sku": format!("SKU-{}", i % 300), "price": i % 90},
+                "context": {"library": {"name": "analytics.js", "version": "4.1.0"},
+                            "page": {"path": format!("/products/{}", i % 300)}},
+            });
+            SourcedEvent {
+                event: Event::from_json(json).expect("valid event"),
+                source: "website".into(),
+                channel: "web".into(),
+            }
+        })
+        .collect()
+}
+
+fn profile_open(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), Config::defaults()).expect("open store");
+    let space = store.space("default").expect("space");
+    for batch in heavy_user(10_000).chunks(BATCH) {
+        space.ingest(batch, 0).expect("ingest");
+    }
+    let id = space
+        .owner(&Identifier::new("user_id", "heavy-user-1"))
+        .expect("read")
+        .expect("heavy profile");
+    let mut group = c.benchmark_group("explorer");
+    group.sample_size(20);
+    group.bench_function("open_profile_with_10k_events", |b| {
+        b.iter(|| load_profile(&*space, id, 0).expect("load"));
+    });
+    group.bench_function("timeline_of_10k_events", |b| {
+        b.iter(|| space.timeline(id, usize::MAX).expect("timeline"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, store_apply, profile_open);
 criterion_main!(benches);
