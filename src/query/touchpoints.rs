@@ -18,25 +18,32 @@ pub struct Touchpoint {
 /// Touchpoints per channel, the most recently contacted channel first; `latest` keeps at
 /// most `keep` events each.
 pub fn touchpoints(events: &[StoredEvent], keep: usize) -> Vec<Touchpoint> {
-    let mut by_channel: BTreeMap<&str, Touchpoint> = BTreeMap::new();
+    let mut by_channel: BTreeMap<&str, (Touchpoint, Vec<&StoredEvent>)> = BTreeMap::new();
     for e in events {
-        let t = by_channel.entry(&e.channel).or_insert_with(|| Touchpoint {
-            channel: e.channel.clone(),
-            count: 0,
-            first: e.time,
-            last: e.time,
-            latest: Vec::new(),
+        let (t, latest) = by_channel.entry(&e.channel).or_insert_with(|| {
+            let touchpoint = Touchpoint {
+                channel: e.channel.clone(),
+                count: 0,
+                first: e.time,
+                last: e.time,
+                latest: Vec::new(),
+            };
+            (touchpoint, Vec::new())
         });
         t.count += 1;
         t.first = t.first.min(e.time);
         t.last = t.last.max(e.time);
-        t.latest.push(e.clone());
+        latest.push(e);
     }
-    let mut out: Vec<Touchpoint> = by_channel.into_values().collect();
-    for t in &mut out {
-        t.latest.sort_by_key(|e| std::cmp::Reverse((e.time, e.seq)));
-        t.latest.truncate(keep);
-    }
+    let mut out: Vec<Touchpoint> = by_channel
+        .into_values()
+        .map(|(mut t, mut latest)| {
+            // Only the kept events are copied: a heavy profile has thousands per channel.
+            latest.sort_by_key(|e| std::cmp::Reverse((e.time, e.seq)));
+            t.latest = latest.into_iter().take(keep).cloned().collect();
+            t
+        })
+        .collect();
     out.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.channel.cmp(&b.channel)));
     out
 }

@@ -32,7 +32,7 @@ pub(super) const DICTIONARY_META: &str = "event-dictionary";
 const TRAIN_AFTER_EVENTS: usize = 1_000;
 
 /// Most events sampled for training (more adds training time, not ratio).
-const TRAINING_SAMPLES: usize = 4_000;
+const TRAINING_SAMPLES: usize = 2_000;
 
 /// Dictionary size in bytes.
 const DICTIONARY_BYTES: usize = 64 * 1024;
