@@ -166,9 +166,11 @@ impl SpaceStore {
         {
             let _gate = self.write_gate();
             self.tree.apply_batch(batch)?;
-        }
-        if let Some(trained) = trained {
-            self.events.install(trained);
+            // Under the gate: no reader sees the batch's compressed events before the
+            // dictionary they need.
+            if let Some(trained) = trained {
+                self.events.install(trained);
+            }
         }
         *counters = next;
         let touched: Vec<ProfileId> = graph
