@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::model::{Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
-use super::score::{char_bag, head_bag};
+use super::score::{char_bag, head_bag, start_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
@@ -45,6 +45,9 @@ pub(crate) struct Slot {
     pub bag: u64,
     /// Union of the entries' word-start bags.
     pub heads: u64,
+    /// Union of the entries' first characters (see [`start_bag`]); every bit when an entry
+    /// is not ASCII.
+    pub starts: u64,
     pub identifiers: u32,
     pub last_seen: Millis,
 }
@@ -262,6 +265,10 @@ impl IndexBuilder {
         let (bag, heads) = self.entries[first as usize..]
             .iter()
             .fold((0, 0), |(bag, heads), e| (bag | e.bag, heads | e.heads));
+        let starts = self.entries[first as usize..].iter().fold(0, |starts, e| {
+            let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
+            starts | if e.ascii { start_bag(text) } else { u64::MAX }
+        });
         self.slots.push(Slot {
             id,
             first,
@@ -269,6 +276,7 @@ impl IndexBuilder {
             name,
             bag,
             heads,
+            starts,
             identifiers,
             last_seen,
         });

@@ -23,6 +23,11 @@ pub fn head_bag(text: &str) -> u64 {
     bag
 }
 
+/// The [`char_bag`] of an ASCII text's first character: where the scorer doubles the bonus.
+pub fn start_bag(text: &str) -> u64 {
+    text.bytes().next().map_or(0, byte_bit)
+}
+
 #[inline]
 fn byte_bit(b: u8) -> u64 {
     let bit = match b {
@@ -92,6 +97,10 @@ pub struct Pattern {
     /// Smart case: an upper-case letter in the pattern makes matching case-sensitive.
     pub case_sensitive: bool,
     pub bag: u64,
+    /// The [`char_bag`] of the first character.
+    pub first: u64,
+    /// The [`char_bag`] of every character but the first.
+    pub rest: u64,
     pub ascii: bool,
 }
 
@@ -108,6 +117,8 @@ impl Pattern {
             bytes,
             case_sensitive,
             bag: char_bag(text),
+            first: text.bytes().next().map_or(0, byte_bit),
+            rest: text.bytes().skip(1).fold(0, |bag, b| bag | byte_bit(b)),
             ascii: text.is_ascii(),
         }
     }
@@ -136,6 +147,23 @@ impl Pattern {
         match self.bytes.len() {
             0 => 0,
             n => n as i32 * SCORE_MATCH + (n as i32 - 1) * BONUS_CONSECUTIVE,
+        }
+    }
+
+    /// The highest score of an ASCII text whose [`head_bag`] is `heads` and [`start_bag`] is
+    /// `starts` (or of a profile, with the unions of its texts' bags): [`Pattern::max_score`]
+    /// when the text may start with the first character; a single head bonus for it when it
+    /// may only sit at a bonus position; a plain first match followed by the best the other
+    /// characters can earn when only those may; [`Pattern::headless_bound`] when none may.
+    pub fn bound(&self, heads: u64, starts: u64) -> i32 {
+        if starts & self.first != 0 {
+            self.max_score()
+        } else if heads & self.first != 0 {
+            self.max_score() - BONUS_HEAD
+        } else if heads & self.rest != 0 {
+            self.max_score() - 2 * BONUS_HEAD
+        } else {
+            self.headless_bound()
         }
     }
 
@@ -304,6 +332,10 @@ mod tests {
                 && let Some(score) = score
             {
                 proptest::prop_assert!(score <= p.headless_bound(), "{} > {}", score, p.headless_bound());
+            }
+            if let Some(score) = score {
+                let bound = p.bound(head_bag(&text), start_bag(&text));
+                proptest::prop_assert!(score <= bound, "{} > {}", score, bound);
             }
             if let Some(score) = score {
                 proptest::prop_assert!(score <= p.max_score());
