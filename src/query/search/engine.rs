@@ -225,6 +225,8 @@ impl SearchEngine {
                     kind,
                     pool,
                     rank: final_ranking.is_none(),
+                    floor: (total.top.len() >= pool)
+                        .then(|| total.top.peek().map_or(i32::MIN, |min| min.0.0 - 1)),
                 };
                 let threads = if end - offset < PARALLEL_MIN {
                     1
@@ -291,6 +293,9 @@ impl SearchEngine {
             };
             for i in r {
                 let slot_index = candidates.get(i);
+                if index.bags[slot_index as usize].bag & scan.pattern.bag != scan.pattern.bag {
+                    continue;
+                }
                 let slot = &index.slots[slot_index as usize];
                 if !scan.rank {
                     if any_match(index, slot, scan, matcher) {
@@ -299,8 +304,9 @@ impl SearchEngine {
                     continue;
                 }
                 // Entries that cannot beat the lowest pool score only need the match test.
-                let floor = (part.top.len() >= scan.pool)
+                let local = (part.top.len() >= scan.pool)
                     .then(|| part.top.peek().map_or(i32::MIN, |min| min.0.0));
+                let floor = local.max(scan.floor);
                 match best_fast_score(index, slot, scan, floor, matcher) {
                     Some(Found::Scored(score)) => {
                         part.matched.push(slot_index);
@@ -482,6 +488,9 @@ struct Scan<'a> {
     pool: usize,
     /// False once the ranking is final: only matches are counted.
     rank: bool,
+    /// The highest score that cannot enter the pool as the round starts (one below its
+    /// lowest score, which a profile before it in slot order would beat on a tie).
+    floor: Option<i32>,
 }
 
 /// A profile that matches: with its best fast score, or only known to match (its score
@@ -505,9 +514,6 @@ fn entry_candidates<'i>(
 }
 
 fn any_match(index: &SearchIndex, slot: &Slot, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
-    if slot.bag & scan.pattern.bag != scan.pattern.bag {
-        return false;
-    }
     entry_candidates(index, slot, scan).any(|entry| {
         let hay = index.text(entry);
         if entry.ascii && scan.pattern.ascii {
@@ -528,9 +534,6 @@ fn best_fast_score(
     matcher: &SkimMatcherV2,
 ) -> Option<Found> {
     let pattern = scan.pattern;
-    if slot.bag & pattern.bag != pattern.bag {
-        return None;
-    }
     let mut best: Option<i32> = None;
     let mut matched = false;
     for entry in entry_candidates(index, slot, scan) {
@@ -583,11 +586,11 @@ fn split_by_bound(
         let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
         for i in range {
             let slot_index = candidates.get(i);
-            let slot = &index.slots[slot_index as usize];
-            if slot.bag & pattern.bag == pattern.bag {
+            let bags = &index.bags[slot_index as usize];
+            if bags.bag & pattern.bag == pattern.bag {
                 add_to_group(
                     &mut groups,
-                    pattern.bound(slot.heads, slot.starts),
+                    pattern.bound(bags.heads, bags.starts),
                     [slot_index],
                 );
             }
@@ -883,6 +886,7 @@ mod tests {
             kind: None,
             pool,
             rank: true,
+            floor: None,
         };
         let mut total = Partial {
             matched: Vec::new(),

@@ -41,6 +41,14 @@ pub(crate) struct Slot {
     pub count: u16,
     /// Entry holding the display name, when the profile has one.
     pub name: Option<u32>,
+    pub identifiers: u32,
+    pub last_seen: Millis,
+}
+
+/// The character bags of one profile, apart from its [`Slot`] so that the scans testing
+/// them read little memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotBags {
     /// Union of the entries' char bags.
     pub bag: u64,
     /// Union of the entries' word-start bags.
@@ -48,8 +56,6 @@ pub(crate) struct Slot {
     /// Union of the entries' first characters (see [`start_bag`]); every bit when an entry
     /// is not ASCII.
     pub starts: u64,
-    pub identifiers: u32,
-    pub last_seen: Millis,
 }
 
 /// An immutable snapshot of a space's searchable texts.
@@ -59,6 +65,8 @@ pub struct SearchIndex {
     pub(crate) arena: String,
     pub(crate) entries: Vec<Entry>,
     pub(crate) slots: Vec<Slot>,
+    /// The bags of every slot, in slot order.
+    pub(crate) bags: Vec<SlotBags>,
     pub(crate) kinds: Vec<String>,
     /// Kinds that are identifier types (exact matches count for those only).
     pub(crate) identifier_kind: Vec<bool>,
@@ -189,6 +197,7 @@ pub struct IndexBuilder {
     arena: String,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
+    bags: Vec<SlotBags>,
     kinds: Vec<String>,
     identifier_kind: Vec<bool>,
     kind_ids: HashMap<String, u16>,
@@ -203,6 +212,7 @@ impl IndexBuilder {
             arena: String::new(),
             entries: Vec::new(),
             slots: Vec::new(),
+            bags: Vec::new(),
             kinds: Vec::new(),
             identifier_kind: Vec::new(),
             kind_ids: HashMap::new(),
@@ -274,12 +284,10 @@ impl IndexBuilder {
             first,
             count,
             name,
-            bag,
-            heads,
-            starts,
             identifiers,
             last_seen,
         });
+        self.bags.push(SlotBags { bag, heads, starts });
     }
 
     fn push(&mut self, kind: &str, identifier: bool, text: &str) -> Option<u32> {
@@ -332,6 +340,7 @@ impl IndexBuilder {
         self.arena.shrink_to_fit();
         self.entries.shrink_to_fit();
         self.slots.shrink_to_fit();
+        self.bags.shrink_to_fit();
         let mut owner = vec![0u32; self.entries.len()];
         for (i, slot) in self.slots.iter().enumerate() {
             for o in &mut owner[slot.first as usize..slot.first as usize + slot.count as usize] {
@@ -358,6 +367,7 @@ impl IndexBuilder {
             arena: self.arena,
             entries: self.entries,
             slots: self.slots,
+            bags: self.bags,
             kinds: self.kinds,
             identifier_kind: self.identifier_kind,
         }
