@@ -539,7 +539,11 @@ fn best_fast_score(
     for entry in entry_candidates(index, slot, scan) {
         let hay = index.text(entry);
         let fast = entry.ascii && pattern.ascii;
-        if fast && floor.is_some_and(|floor| pattern.bound(entry.heads, start_bag(hay)) <= floor) {
+        if fast
+            && floor.is_some_and(|floor| {
+                pattern.bound(entry.heads, entry.heads, start_bag(hay)) <= floor
+            })
+        {
             matched = matched || pattern.matches(hay.as_bytes());
             continue;
         }
@@ -590,7 +594,7 @@ fn split_by_bound(
             if bags.bag & pattern.bag == pattern.bag {
                 add_to_group(
                     &mut groups,
-                    pattern.bound(bags.heads, bags.starts),
+                    pattern.bound(bags.heads, bags.hard, bags.starts),
                     [slot_index],
                 );
             }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::model::{Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
-use super::score::{char_bag, head_bag, start_bag};
+use super::score::{char_bag, hard_bag, head_bag, start_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
@@ -53,6 +53,8 @@ pub(crate) struct SlotBags {
     pub bag: u64,
     /// Union of the entries' word-start bags.
     pub heads: u64,
+    /// Union of the entries' [`hard_bag`]s; every bit when an entry is not ASCII.
+    pub hard: u64,
     /// Union of the entries' first characters (see [`start_bag`]); every bit when an entry
     /// is not ASCII.
     pub starts: u64,
@@ -275,10 +277,15 @@ impl IndexBuilder {
         let (bag, heads) = self.entries[first as usize..]
             .iter()
             .fold((0, 0), |(bag, heads), e| (bag | e.bag, heads | e.heads));
-        let starts = self.entries[first as usize..].iter().fold(0, |starts, e| {
-            let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
-            starts | if e.ascii { start_bag(text) } else { u64::MAX }
-        });
+        let (hard, starts) = self.entries[first as usize..]
+            .iter()
+            .fold((0, 0), |bags, e| {
+                let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
+                match e.ascii {
+                    true => (bags.0 | hard_bag(text), bags.1 | start_bag(text)),
+                    false => (u64::MAX, u64::MAX),
+                }
+            });
         self.slots.push(Slot {
             id,
             first,
@@ -287,7 +294,12 @@ impl IndexBuilder {
             identifiers,
             last_seen,
         });
-        self.bags.push(SlotBags { bag, heads, starts });
+        self.bags.push(SlotBags {
+            bag,
+            heads,
+            hard,
+            starts,
+        });
     }
 
     fn push(&mut self, kind: &str, identifier: bool, text: &str) -> Option<u32> {
