@@ -3,8 +3,11 @@
 //! Stages, cheapest first: a per-profile and per-text character-bag test, a linear-time
 //! ASCII scorer (also the subsequence test), a bounded heap keeping the best few hundred
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
-//! matched character positions. While the user types, a query that extends the previous
-//! one only re-scans the profiles the previous one matched. Scans use every core.
+//! matched character positions. Profiles are scanned in groups by the best score their
+//! character bags allow (see [`Pattern::bound`]), highest first, so the ranking usually ends
+//! long before the scan, which then only counts matches. While the user types, a query that
+//! extends the previous one only re-scans the profiles the previous one matched. Scans use
+//! every core.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -212,10 +215,12 @@ impl SearchEngine {
                         let now = Instant::now();
                         if now - start >= SNAPSHOT_AFTER && now - last_snapshot >= SNAPSHOT_AFTER {
                             last_snapshot = now;
-                            let mut partial =
+                            let partial =
                                 self.rank(&index, query, &text, kind, &total, &exact, limit);
-                            partial.complete = false;
-                            snapshot(partial);
+                            snapshot(SearchResults {
+                                complete: false,
+                                ..partial
+                            });
                         }
                     }
                 }
@@ -225,8 +230,7 @@ impl SearchEngine {
                     kind,
                     pool,
                     rank: final_ranking.is_none(),
-                    floor: (total.top.len() >= pool)
-                        .then(|| total.top.peek().map_or(i32::MIN, |min| min.0.0 - 1)),
+                    floor: floor(&total.top, pool).map(|min| min - 1),
                 };
                 let threads = if end - offset < PARALLEL_MIN {
                     1
@@ -304,9 +308,7 @@ impl SearchEngine {
                     continue;
                 }
                 // Entries that cannot beat the lowest pool score only need the match test.
-                let local = (part.top.len() >= scan.pool)
-                    .then(|| part.top.peek().map_or(i32::MIN, |min| min.0.0));
-                let floor = local.max(scan.floor);
+                let floor = floor(&part.top, scan.pool).max(scan.floor);
                 match best_fast_score(index, slot, scan, floor, matcher) {
                     Some(Found::Scored(score)) => {
                         part.matched.push(slot_index);
@@ -619,6 +621,13 @@ fn add_to_group(
         Some((_, list)) => list.extend(slots),
         None => groups.push((bound, slots.into_iter().collect())),
     }
+}
+
+/// The lowest score of a full pool.
+fn floor(top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>, pool: usize) -> Option<i32> {
+    top.peek()
+        .filter(|_| top.len() >= pool)
+        .map(|Reverse((score, _))| *score)
 }
 
 /// How many of a group's candidates (in slot order, each scoring at most `bound`) can
