@@ -173,13 +173,10 @@ impl SearchEngine {
         // Profiles go in groups by the best score their word starts allow, highest first:
         // once the pool beats a group's bound, the rest of the scan only counts matches.
         let split = split_by_bound(&index, &candidates, &pattern, self.threads);
-        let groups: Vec<(i32, Candidates<'_>)> = match &split {
-            Some(groups) => groups
-                .iter()
-                .map(|(bound, list)| (*bound, Candidates::List(list)))
-                .collect(),
-            None => vec![(pattern.max_score(), candidates)],
-        };
+        let groups: Vec<(i32, Candidates<'_>)> = split
+            .iter()
+            .map(|(bound, list)| (*bound, Candidates::List(list)))
+            .collect();
         let start = Instant::now();
         let mut last_snapshot = start;
         let mut total = Partial {
@@ -297,9 +294,6 @@ impl SearchEngine {
             };
             for i in r {
                 let slot_index = candidates.get(i);
-                if index.bags[slot_index as usize].bag & scan.pattern.bag != scan.pattern.bag {
-                    continue;
-                }
                 let slot = &index.slots[slot_index as usize];
                 if !scan.rank {
                     if any_match(index, slot, scan, matcher) {
@@ -571,18 +565,15 @@ fn best_fast_score(
     }
 }
 
-/// Candidates in groups of equal [`Pattern::bound`], highest bound first, each in slot
-/// order (profiles with texts the fast scorer does not bound go first), sorted out on
-/// `threads` threads; `None` for patterns the fast scorer does not handle.
+/// The candidates whose character bags hold the pattern's, in groups of equal
+/// [`Pattern::bound`] (the highest score for a pattern the fast scorer does not handle),
+/// highest bound first, each in slot order, sorted out on `threads` threads.
 fn split_by_bound(
     index: &SearchIndex,
     candidates: &Candidates<'_>,
     pattern: &Pattern,
     threads: usize,
-) -> Option<Vec<(i32, Vec<u32>)>> {
-    if !pattern.ascii || pattern.bytes.is_empty() {
-        return None;
-    }
+) -> Vec<(i32, Vec<u32>)> {
     let threads = if candidates.len() < PARALLEL_MIN {
         1
     } else {
@@ -594,11 +585,11 @@ fn split_by_bound(
             let slot_index = candidates.get(i);
             let bags = &index.bags[slot_index as usize];
             if bags.bag & pattern.bag == pattern.bag {
-                add_to_group(
-                    &mut groups,
-                    pattern.bound(bags.heads, bags.hard, bags.starts),
-                    [slot_index],
-                );
+                let bound = match pattern.ascii {
+                    true => pattern.bound(bags.heads, bags.hard, bags.starts),
+                    false => pattern.max_score(),
+                };
+                add_to_group(&mut groups, bound, [slot_index]);
             }
         }
         groups
@@ -608,7 +599,7 @@ fn split_by_bound(
         add_to_group(&mut groups, bound, list);
     }
     groups.sort_by_key(|(bound, _)| Reverse(*bound));
-    Some(groups)
+    groups
 }
 
 /// Appends `slots` to the group of `bound`, starting it if needed.
