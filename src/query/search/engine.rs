@@ -3,8 +3,11 @@
 //! Stages, cheapest first: a per-profile and per-text character-bag test, a linear-time
 //! ASCII scorer (also the subsequence test), a bounded heap keeping the best few hundred
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
-//! matched character positions. While the user types, a query that extends the previous
-//! one only re-scans the profiles the previous one matched. Scans use every core.
+//! matched character positions. Profiles are scanned in groups by the best score their
+//! character bags allow (see [`Pattern::bound`]), highest first, so the ranking usually ends
+//! long before the scan, which then only counts matches. While the user types, a query that
+//! extends the previous one only re-scans the profiles the previous one matched. Scans use
+//! every core.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,12 +21,15 @@ use crate::model::{Millis, ProfileId};
 
 use super::ParsedQuery;
 use super::index::{SearchIndex, Slot};
-use super::score::{EXACT_BONUS, Pattern, is_subsequence};
+use super::score::{EXACT_BONUS, Pattern, is_subsequence, start_bag};
 
 /// Profiles scanned per thread between cancellation checks and snapshots.
 const ROUND: usize = 16_384;
+/// The first round of each group while ranking: small, so that a pool that fills with
+/// scores the rest of the group cannot beat ends the ranking early; rounds then double.
+const FIRST_ROUND: usize = 2_048;
 /// Below this many candidates one thread is faster than several.
-const PARALLEL_MIN: usize = 16_384;
+const PARALLEL_MIN: usize = 4_096;
 /// A scan running longer than this sends partial results.
 const SNAPSHOT_AFTER: Duration = Duration::from_millis(40);
 
@@ -154,7 +160,6 @@ impl SearchEngine {
         };
         let pattern = Pattern::new(&text);
         let pool = (limit * 2).max(100);
-        let ceiling = pattern.max_score();
         let exact = index.exact_slots(&text, kind);
         let reuse = self.narrow.take().filter(|n| {
             n.kind == kind
@@ -165,14 +170,13 @@ impl SearchEngine {
             Some(n) => Candidates::List(&n.matched),
             None => Candidates::All(index.slots.len()),
         };
-        // Profiles with a pattern character at a word start go first: the others cannot
-        // score above the headless bound, so once the pool beats it their scan only counts.
-        let split = split_by_heads(&index, &candidates, &pattern);
-        let groups: Vec<Candidates<'_>> = match &split {
-            Some((heads, headless)) => vec![Candidates::List(heads), Candidates::List(headless)],
-            None => vec![candidates],
-        };
-        let headless = pattern.headless_bound();
+        // Profiles go in groups by the best score their word starts allow, highest first:
+        // once the pool beats a group's bound, the rest of the scan only counts matches.
+        let split = split_by_bound(&index, &candidates, &pattern, self.threads);
+        let groups: Vec<(i32, Candidates<'_>)> = split
+            .iter()
+            .map(|(bound, list)| (*bound, Candidates::List(list)))
+            .collect();
         let start = Instant::now();
         let mut last_snapshot = start;
         let mut total = Partial {
@@ -181,25 +185,54 @@ impl SearchEngine {
         };
         let mut matched_by_group: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
         let mut final_ranking: Option<SearchResults> = None;
-        for (g, candidates) in groups.iter().enumerate() {
-            let threads = if candidates.len() < PARALLEL_MIN {
-                1
-            } else {
-                self.threads
-            };
-            let round = ROUND * threads;
+        for (bound, candidates) in &groups {
+            let mut round = FIRST_ROUND;
             let mut offset = 0;
             while offset < candidates.len() {
                 if cancelled() {
                     return None;
                 }
-                let end = (offset + round).min(candidates.len());
+                if final_ranking.is_some() {
+                    round = ROUND * self.threads;
+                }
+                let mut end = (offset + round).min(candidates.len());
+                round = (round * 2).min(ROUND * self.threads);
+                if final_ranking.is_none() {
+                    let reach = reach(&total.top, pool, *bound, candidates);
+                    if reach <= offset {
+                        // No profile left in this group (nor in the next ones, whose bounds
+                        // are lower) can enter the pool: the ranking is final. Send it now;
+                        // the rest of the scan only completes the match count and the list
+                        // the next keystroke narrows.
+                        final_ranking = Some(self.send_final(
+                            &index, query, &text, kind, &total, &exact, limit, snapshot,
+                        ));
+                    } else {
+                        end = end.min(reach);
+                        let now = Instant::now();
+                        if now - start >= SNAPSHOT_AFTER && now - last_snapshot >= SNAPSHOT_AFTER {
+                            last_snapshot = now;
+                            let partial =
+                                self.rank(&index, query, &text, kind, &total, &exact, limit);
+                            snapshot(SearchResults {
+                                complete: false,
+                                ..partial
+                            });
+                        }
+                    }
+                }
                 let scan = Scan {
                     pattern: &pattern,
                     text: &text,
                     kind,
                     pool,
                     rank: final_ranking.is_none(),
+                    floor: floor(&total.top, pool).map(|min| min - 1),
+                };
+                let threads = if end - offset < PARALLEL_MIN {
+                    1
+                } else {
+                    self.threads
                 };
                 for part in self.scan_round(&index, candidates, offset..end, threads, &scan) {
                     total.matched.extend(part.matched);
@@ -208,39 +241,8 @@ impl SearchEngine {
                     }
                 }
                 offset = end;
-                let rest = offset < candidates.len() || g + 1 < groups.len();
-                if final_ranking.is_none() && rest && saturated(&total.top, pool, ceiling) {
-                    // Every pool slot holds the best score any text can reach, and later
-                    // profiles lose ties: the ranking is final. Send it now; the rest of the
-                    // scan only completes the match count and the list the next keystroke
-                    // narrows.
-                    final_ranking =
-                        Some(self.send_final(
-                            &index, query, &text, kind, &total, &exact, limit, snapshot,
-                        ));
-                    continue;
-                }
-                let now = Instant::now();
-                if final_ranking.is_none()
-                    && rest
-                    && now - start >= SNAPSHOT_AFTER
-                    && now - last_snapshot >= SNAPSHOT_AFTER
-                {
-                    last_snapshot = now;
-                    let mut partial = self.rank(&index, query, &text, kind, &total, &exact, limit);
-                    partial.complete = false;
-                    snapshot(partial);
-                }
             }
             matched_by_group.push(std::mem::take(&mut total.matched));
-            if final_ranking.is_none() && g + 1 < groups.len() && beats(&total.top, pool, headless)
-            {
-                // The pool is full of scores no headless text reaches (ties included, as
-                // its lowest score is strictly higher): the remaining group only counts.
-                final_ranking = Some(
-                    self.send_final(&index, query, &text, kind, &total, &exact, limit, snapshot),
-                );
-            }
         }
         total.matched = merge_sorted(matched_by_group);
         let results = match final_ranking {
@@ -300,8 +302,7 @@ impl SearchEngine {
                     continue;
                 }
                 // Entries that cannot beat the lowest pool score only need the match test.
-                let floor = (part.top.len() >= scan.pool)
-                    .then(|| part.top.peek().map_or(i32::MIN, |min| min.0.0));
+                let floor = floor(&part.top, scan.pool).max(scan.floor);
                 match best_fast_score(index, slot, scan, floor, matcher) {
                     Some(Found::Scored(score)) => {
                         part.matched.push(slot_index);
@@ -313,24 +314,7 @@ impl SearchEngine {
             }
             part
         };
-        if threads <= 1 {
-            return vec![run(range)];
-        }
-        let chunk = range.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let lo = range.start + t * chunk;
-                    let hi = (lo + chunk).min(range.end);
-                    let run = &run;
-                    s.spawn(move || run(lo.min(hi)..hi))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("search scan thread panicked"))
-                .collect()
-        })
+        in_parallel(range, threads, run)
     }
 
     /// Re-scores the candidate pool with SkimMatcherV2 and keeps the best `limit`.
@@ -500,6 +484,9 @@ struct Scan<'a> {
     pool: usize,
     /// False once the ranking is final: only matches are counted.
     rank: bool,
+    /// The highest score that cannot enter the pool as the round starts (one below its
+    /// lowest score, which a profile before it in slot order would beat on a tie).
+    floor: Option<i32>,
 }
 
 /// A profile that matches: with its best fast score, or only known to match (its score
@@ -523,9 +510,6 @@ fn entry_candidates<'i>(
 }
 
 fn any_match(index: &SearchIndex, slot: &Slot, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
-    if slot.bag & scan.pattern.bag != scan.pattern.bag {
-        return false;
-    }
     entry_candidates(index, slot, scan).any(|entry| {
         let hay = index.text(entry);
         if entry.ascii && scan.pattern.ascii {
@@ -546,9 +530,6 @@ fn best_fast_score(
     matcher: &SkimMatcherV2,
 ) -> Option<Found> {
     let pattern = scan.pattern;
-    if slot.bag & pattern.bag != pattern.bag {
-        return None;
-    }
     let mut best: Option<i32> = None;
     let mut matched = false;
     for entry in entry_candidates(index, slot, scan) {
@@ -556,7 +537,7 @@ fn best_fast_score(
         let fast = entry.ascii && pattern.ascii;
         if fast
             && floor.is_some_and(|floor| {
-                entry.heads & pattern.bag == 0 && pattern.headless_bound() <= floor
+                pattern.bound(entry.heads, entry.heads, start_bag(hay)) <= floor
             })
         {
             matched = matched || pattern.matches(hay.as_bytes());
@@ -584,37 +565,106 @@ fn best_fast_score(
     }
 }
 
-/// Candidates in two groups, each in slot order: profiles with a pattern character at a
-/// word start (or with texts the fast scorer does not bound), then the rest; `None` for
-/// patterns the fast scorer does not handle.
-fn split_by_heads(
+/// The candidates whose character bags hold the pattern's, in groups of equal
+/// [`Pattern::bound`] (the highest score for a pattern the fast scorer does not handle),
+/// highest bound first, each in slot order, sorted out on `threads` threads.
+fn split_by_bound(
     index: &SearchIndex,
     candidates: &Candidates<'_>,
     pattern: &Pattern,
-) -> Option<(Vec<u32>, Vec<u32>)> {
-    if !pattern.ascii || pattern.bytes.is_empty() {
-        return None;
-    }
-    let mut heads = Vec::new();
-    let mut headless = Vec::new();
-    for i in 0..candidates.len() {
-        let slot_index = candidates.get(i);
-        let slot = &index.slots[slot_index as usize];
-        if slot.bag & pattern.bag != pattern.bag {
-            continue;
+    threads: usize,
+) -> Vec<(i32, Vec<u32>)> {
+    let threads = if candidates.len() < PARALLEL_MIN {
+        1
+    } else {
+        threads
+    };
+    let parts = in_parallel(0..candidates.len(), threads, |range| {
+        let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
+        for i in range {
+            let slot_index = candidates.get(i);
+            let bags = &index.bags[slot_index as usize];
+            if bags.bag & pattern.bag == pattern.bag {
+                let bound = match pattern.ascii {
+                    true => pattern.bound(bags.heads, bags.hard, bags.starts),
+                    false => pattern.max_score(),
+                };
+                add_to_group(&mut groups, bound, [slot_index]);
+            }
         }
-        if slot.heads & pattern.bag != 0 {
-            heads.push(slot_index);
-        } else {
-            headless.push(slot_index);
-        }
+        groups
+    });
+    let mut groups = Vec::new();
+    for (bound, list) in parts.into_iter().flatten() {
+        add_to_group(&mut groups, bound, list);
     }
-    Some((heads, headless))
+    groups.sort_by_key(|(bound, _)| Reverse(*bound));
+    groups
 }
 
-/// Whether the pool is full and its lowest score is above `bound`.
-fn beats(top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>, pool: usize, bound: i32) -> bool {
-    top.len() >= pool && top.peek().is_some_and(|min| min.0.0 > bound)
+/// Appends `slots` to the group of `bound`, starting it if needed.
+fn add_to_group(
+    groups: &mut Vec<(i32, Vec<u32>)>,
+    bound: i32,
+    slots: impl IntoIterator<Item = u32>,
+) {
+    match groups.iter_mut().find(|(b, _)| *b == bound) {
+        Some((_, list)) => list.extend(slots),
+        None => groups.push((bound, slots.into_iter().collect())),
+    }
+}
+
+/// The lowest score of a full pool.
+fn floor(top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>, pool: usize) -> Option<i32> {
+    top.peek()
+        .filter(|_| top.len() >= pool)
+        .map(|Reverse((score, _))| *score)
+}
+
+/// How many of a group's candidates (in slot order, each scoring at most `bound`) can
+/// still enter the pool: all while it has room or its lowest score is below the bound,
+/// none once it is above, and those before its lowest entry's slot (which win the tie) when
+/// it equals the bound.
+fn reach(
+    top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>,
+    pool: usize,
+    bound: i32,
+    candidates: &Candidates<'_>,
+) -> usize {
+    match top.peek() {
+        Some(Reverse((score, Reverse(slot)))) if top.len() >= pool => match score.cmp(&bound) {
+            std::cmp::Ordering::Greater => 0,
+            std::cmp::Ordering::Equal => candidates.before(*slot),
+            std::cmp::Ordering::Less => candidates.len(),
+        },
+        _ => candidates.len(),
+    }
+}
+
+/// Runs `run` on `threads` consecutive parts of `range` at once; results in range order.
+fn in_parallel<T: Send>(
+    range: std::ops::Range<usize>,
+    threads: usize,
+    run: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    if threads <= 1 {
+        return vec![run(range)];
+    }
+    let chunk = range.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let lo = (range.start + t * chunk).min(range.end);
+                let hi = (lo + chunk).min(range.end);
+                let run = &run;
+                s.spawn(move || run(lo..hi))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("search scan thread panicked"))
+            .collect()
+    })
 }
 
 /// Merges ascending lists into one ascending list.
@@ -636,11 +686,6 @@ fn merge_sorted(lists: Vec<Vec<u32>>) -> Vec<u32> {
         out.extend(b);
         out
     })
-}
-
-/// Whether the pool is full of scores no later profile can beat.
-fn saturated(top: &BinaryHeap<Reverse<(i32, Reverse<u32>)>>, pool: usize, ceiling: i32) -> bool {
-    top.len() >= pool && top.peek().is_some_and(|min| min.0.0 >= ceiling)
 }
 
 fn push_bounded(
@@ -666,6 +711,14 @@ impl Candidates<'_> {
         match self {
             Candidates::All(n) => *n,
             Candidates::List(l) => l.len(),
+        }
+    }
+
+    /// How many candidates come before `slot`.
+    fn before(&self, slot: u32) -> usize {
+        match self {
+            Candidates::All(n) => (slot as usize).min(*n),
+            Candidates::List(l) => l.partition_point(|&s| s < slot),
         }
     }
 
@@ -837,6 +890,7 @@ mod tests {
             kind: None,
             pool,
             rank: true,
+            floor: None,
         };
         let mut total = Partial {
             matched: Vec::new(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::model::{Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
-use super::score::{char_bag, head_bag};
+use super::score::{char_bag, hard_bag, head_bag, start_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
@@ -41,12 +41,23 @@ pub(crate) struct Slot {
     pub count: u16,
     /// Entry holding the display name, when the profile has one.
     pub name: Option<u32>,
+    pub identifiers: u32,
+    pub last_seen: Millis,
+}
+
+/// The character bags of one profile, apart from its [`Slot`] so that the scans testing
+/// them read little memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotBags {
     /// Union of the entries' char bags.
     pub bag: u64,
     /// Union of the entries' word-start bags.
     pub heads: u64,
-    pub identifiers: u32,
-    pub last_seen: Millis,
+    /// Union of the entries' [`hard_bag`]s; every bit when an entry is not ASCII.
+    pub hard: u64,
+    /// Union of the entries' first characters (see [`start_bag`]); every bit when an entry
+    /// is not ASCII.
+    pub starts: u64,
 }
 
 /// An immutable snapshot of a space's searchable texts.
@@ -56,6 +67,8 @@ pub struct SearchIndex {
     pub(crate) arena: String,
     pub(crate) entries: Vec<Entry>,
     pub(crate) slots: Vec<Slot>,
+    /// The bags of every slot, in slot order.
+    pub(crate) bags: Vec<SlotBags>,
     pub(crate) kinds: Vec<String>,
     /// Kinds that are identifier types (exact matches count for those only).
     pub(crate) identifier_kind: Vec<bool>,
@@ -186,6 +199,7 @@ pub struct IndexBuilder {
     arena: String,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
+    bags: Vec<SlotBags>,
     kinds: Vec<String>,
     identifier_kind: Vec<bool>,
     kind_ids: HashMap<String, u16>,
@@ -200,6 +214,7 @@ impl IndexBuilder {
             arena: String::new(),
             entries: Vec::new(),
             slots: Vec::new(),
+            bags: Vec::new(),
             kinds: Vec::new(),
             identifier_kind: Vec::new(),
             kind_ids: HashMap::new(),
@@ -262,15 +277,28 @@ impl IndexBuilder {
         let (bag, heads) = self.entries[first as usize..]
             .iter()
             .fold((0, 0), |(bag, heads), e| (bag | e.bag, heads | e.heads));
+        let (hard, starts) = self.entries[first as usize..]
+            .iter()
+            .fold((0, 0), |bags, e| {
+                let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
+                match e.ascii {
+                    true => (bags.0 | hard_bag(text), bags.1 | start_bag(text)),
+                    false => (u64::MAX, u64::MAX),
+                }
+            });
         self.slots.push(Slot {
             id,
             first,
             count,
             name,
-            bag,
-            heads,
             identifiers,
             last_seen,
+        });
+        self.bags.push(SlotBags {
+            bag,
+            heads,
+            hard,
+            starts,
         });
     }
 
@@ -324,6 +352,7 @@ impl IndexBuilder {
         self.arena.shrink_to_fit();
         self.entries.shrink_to_fit();
         self.slots.shrink_to_fit();
+        self.bags.shrink_to_fit();
         let mut owner = vec![0u32; self.entries.len()];
         for (i, slot) in self.slots.iter().enumerate() {
             for o in &mut owner[slot.first as usize..slot.first as usize + slot.count as usize] {
@@ -350,6 +379,7 @@ impl IndexBuilder {
             arena: self.arena,
             entries: self.entries,
             slots: self.slots,
+            bags: self.bags,
             kinds: self.kinds,
             identifier_kind: self.identifier_kind,
         }
