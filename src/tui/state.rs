@@ -44,6 +44,13 @@ pub struct ProfileData {
 }
 
 impl ProfileData {
+    /// How many events were loaded and how many the profile has, when only the newest
+    /// [`TIMELINE_LIMIT`] of them were loaded.
+    pub fn partial(&self) -> Option<(usize, u64)> {
+        let loaded = self.events.len();
+        ((loaded as u64) < self.profile.event_count).then_some((loaded, self.profile.event_count))
+    }
+
     /// Derives the tabs' data from what the store returned.
     pub fn new(
         profile: Profile,

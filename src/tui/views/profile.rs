@@ -252,11 +252,11 @@ fn overview(
     );
 
     // Activity per channel.
-    let block = panel(
-        "Activity per channel (events per bucket, oldest → newest)",
-        false,
-        t,
-    );
+    let mut title = "Activity per channel (events per bucket, oldest → newest)".to_string();
+    if let Some((loaded, _)) = data.partial() {
+        title.push_str(&format!(" · newest {loaded} events"));
+    }
+    let block = panel(title, false, t);
     let inner = block.inner(spark);
     frame.render_widget(block, spark);
     let first = data
@@ -313,11 +313,13 @@ fn touchpoints(
     hits: &mut HitMap,
 ) {
     let t = ctx.theme;
-    let block = panel(
-        "Touchpoints per channel, most recent contact first",
-        true,
-        t,
-    );
+    let mut title = "Touchpoints per channel, most recent contact first".to_string();
+    if let Some((loaded, total)) = data.partial() {
+        title.push_str(&format!(
+            " · counted over the newest {loaded} of {total} events"
+        ));
+    }
+    let block = panel(title, true, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();

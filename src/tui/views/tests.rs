@@ -68,6 +68,37 @@ fn find_screens() {
 }
 
 #[test]
+fn a_profile_loaded_in_part_says_so_on_the_timeline_and_touchpoints() {
+    let mut h = open("ana silva");
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let loaded = data.events.len();
+    data.profile.event_count = loaded as u64 + 100;
+    view.data = Some(std::sync::Arc::new(data));
+    let screen = |h: &Harness| format!("{}", draw(&h.state, 160, 48).backend());
+    let text = screen(&h);
+    assert!(
+        text.contains(&format!("· newest {loaded} events")),
+        "{text}"
+    );
+    h.act(Action::TabTimeline);
+    let text = screen(&h);
+    assert!(
+        text.contains(&format!("(the newest of {})", loaded + 100)),
+        "{text}"
+    );
+    h.act(Action::TabTouchpoints);
+    let text = screen(&h);
+    assert!(
+        text.contains(&format!(
+            "counted over the newest {loaded} of {}",
+            loaded + 100
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn profile_tabs() {
     let mut h = open("ana silva");
     snap(&h.state, "overview");

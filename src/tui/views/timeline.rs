@@ -29,6 +29,9 @@ pub fn render(
         tl.rows.len(),
         data.events.len()
     );
+    if let Some((_, total)) = data.partial() {
+        title.push_str(&format!(" (the newest of {total})"));
+    }
     if !tl.filter.is_empty() {
         title.push_str(&format!(" · filter {}", clean(&tl.filter.describe())));
     }
