@@ -62,6 +62,8 @@ wait_for "$heavy" 60
 sleep 1
 rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
 tmux send-keys -t "$session" q
+# Wait for the explorer to let go of the store, so that a run right after this one can open it.
+for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 
 field() { grep "$1" "$log" | tail -1 | sed -E "s/.*$2=([0-9]+).*/\1/"; }
 echo "explorer on $people generated people (+1 profile of 10,000 events):"
