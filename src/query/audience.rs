@@ -1,6 +1,6 @@
 //! Audience reads: who is in an audience and why, and which audiences a profile is in.
 
-use crate::audience::Why;
+use crate::audience::{AudienceSet, Why};
 use crate::model::{Millis, ProfileId};
 
 use super::source::GraphRepair;
@@ -29,8 +29,21 @@ pub struct Member {
 /// fixed time to replay). Answers are exact at `now` whatever the stored state: memberships
 /// whose time window has moved are re-evaluated on the fly.
 pub trait AudienceRead {
+    /// The audiences configured for the space.
+    fn configured_audiences(&self) -> &AudienceSet;
     /// Every configured audience with its member count, by name.
-    fn audience_summaries(&self, now: Millis) -> anyhow::Result<Vec<AudienceSummary>>;
+    fn audience_summaries(&self, now: Millis) -> anyhow::Result<Vec<AudienceSummary>> {
+        self.configured_audiences()
+            .iter()
+            .map(|a| {
+                Ok(AudienceSummary {
+                    name: a.name.clone(),
+                    description: a.description.clone(),
+                    members: self.audience_members(&a.name, now)?.len(),
+                })
+            })
+            .collect()
+    }
     /// The members of an audience, by profile id, each with why.
     fn audience_members(&self, audience: &str, now: Millis) -> anyhow::Result<Vec<Member>>;
     /// The audiences a profile is in, by name, each with why.
@@ -51,8 +64,8 @@ pub trait SpaceAccess: GraphRepair + AudienceRead {}
 impl<T: GraphRepair + AudienceRead + ?Sized> SpaceAccess for T {}
 
 impl<T: AudienceRead + ?Sized> AudienceRead for std::sync::Arc<T> {
-    fn audience_summaries(&self, now: Millis) -> anyhow::Result<Vec<AudienceSummary>> {
-        (**self).audience_summaries(now)
+    fn configured_audiences(&self) -> &AudienceSet {
+        (**self).configured_audiences()
     }
     fn audience_members(&self, audience: &str, now: Millis) -> anyhow::Result<Vec<Member>> {
         (**self).audience_members(audience, now)

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 
-use crate::audience::{Audience, Journey, Why};
+use crate::audience::{Audience, AudienceSet, Journey, Why};
 use crate::model::{Millis, Profile, ProfileId};
-use crate::query::{AudienceRead, AudienceSummary, Member};
+use crate::query::{AudienceRead, Member};
 
 use super::audience::Standing;
 use super::codec::decode;
@@ -64,17 +64,8 @@ impl SpaceStore {
 }
 
 impl AudienceRead for SpaceStore {
-    fn audience_summaries(&self, now: Millis) -> anyhow::Result<Vec<AudienceSummary>> {
-        self.audiences
-            .iter()
-            .map(|a| {
-                Ok(AudienceSummary {
-                    name: a.name.clone(),
-                    description: a.description.clone(),
-                    members: self.audience_members(&a.name, now)?.len(),
-                })
-            })
-            .collect()
+    fn configured_audiences(&self) -> &AudienceSet {
+        &self.audiences
     }
 
     fn audience_members(&self, audience: &str, now: Millis) -> anyhow::Result<Vec<Member>> {
