@@ -22,13 +22,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     }
 }
 
-/// What to show instead of rows: loading, a failure, or nothing loaded yet.
-fn placeholder<'a, T>(loaded: &Loaded<T>, loading: &'a str, t: &Theme) -> Option<Line<'a>> {
+/// What to show instead of rows: a failure, loading, nothing loaded yet, or no rows.
+fn placeholder<'a, T>(
+    loaded: &Loaded<T>,
+    loading: &'a str,
+    empty: &'a str,
+    is_empty: bool,
+    t: &Theme,
+) -> Option<Line<'a>> {
     match (&loaded.error, loaded.pending, &loaded.data) {
         (Some(e), ..) => Some(Line::styled(format!("Cannot read: {}", clean(e)), t.error)),
         (None, Some(_), None) => Some(Line::styled(loading, t.dim)),
         (None, None, None) => Some(Line::styled("Press r to load.", t.dim)),
-        _ => None,
+        _ => is_empty.then(|| Line::styled(empty, t.dim)),
     }
 }
 
@@ -49,18 +55,14 @@ fn list(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitM
     );
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
-    if let Some(line) = placeholder(loaded, "Evaluating every audience…", t) {
+    if let Some(line) = placeholder(
+        loaded,
+        "Evaluating every audience…",
+        "No audience is configured: define one under [audiences.NAME] in the config.",
+        rows.is_empty(),
+        t,
+    ) {
         frame.render_widget(Paragraph::new(line), inner);
-        return;
-    }
-    if rows.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                "No audience is configured: define one under [audiences.NAME] in the config.",
-                t.dim,
-            )),
-            inner,
-        );
         return;
     }
     let name_w = rows
@@ -152,15 +154,14 @@ fn members(
     );
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
-    if let Some(line) = placeholder(loaded, "Evaluating the audience…", t) {
+    if let Some(line) = placeholder(
+        loaded,
+        "Evaluating the audience…",
+        "Nobody is in this audience now.",
+        rows.is_empty(),
+        t,
+    ) {
         frame.render_widget(Paragraph::new(line), inner);
-        return;
-    }
-    if rows.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Line::styled("Nobody is in this audience now.", t.dim)),
-            inner,
-        );
         return;
     }
     let width = inner.width as usize;
