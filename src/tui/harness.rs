@@ -13,6 +13,20 @@ use super::state::{Settings, State};
 use super::update::{Effect, Msg, init, update};
 use super::worker::{Reply, StoreSession};
 
+/// The settings tests start from: nothing redacted, mouse on, no live server.
+pub fn test_settings() -> Settings {
+    Settings {
+        redact: false,
+        mouse: true,
+        live: None,
+    }
+}
+
+/// A state on the `default` space before the store has opened (no effects run).
+pub fn fresh_state(settings: Settings) -> State {
+    State::new(vec!["default".into()], "default".into(), settings, NOW)
+}
+
 pub struct Harness {
     pub state: State,
     session: StoreSession,
@@ -26,11 +40,7 @@ pub struct Harness {
 impl Harness {
     /// A session on the fixture's `default` space, started and settled.
     pub fn new() -> Harness {
-        Harness::with(Settings {
-            redact: false,
-            mouse: true,
-            live: None,
-        })
+        Harness::with(test_settings())
     }
 
     pub fn with(settings: Settings) -> Harness {

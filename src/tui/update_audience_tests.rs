@@ -5,9 +5,8 @@
 use super::*;
 use crate::tui::audiences::{AudiencesView, MemberList};
 use crate::tui::fixture::NOW;
-use crate::tui::harness::Harness;
+use crate::tui::harness::{Harness, fresh_state, test_settings};
 use crate::tui::keymap::{Chord, Keymap, Resolved};
-use crate::tui::state::Settings;
 
 fn counts(state: &State) -> Vec<(String, usize)> {
     state
@@ -146,16 +145,7 @@ fn an_empty_audience_opens_an_empty_member_list() {
 
 #[test]
 fn stale_replies_are_dropped_and_a_reload_during_a_load_waits_for_it() {
-    let mut state = State::new(
-        vec!["default".into()],
-        "default".into(),
-        Settings {
-            redact: false,
-            mouse: true,
-            live: None,
-        },
-        NOW,
-    );
+    let mut state = fresh_state(test_settings());
     let effects = update(&mut state, Msg::Action(Action::Audiences));
     let [Request::LoadAudiences { generation, now }] = store_requests(&effects)[..] else {
         panic!("one audience load expected: {effects:?}");

@@ -4,8 +4,7 @@
 use super::*;
 use crate::model::Identifier;
 use crate::query::GraphRepair;
-use crate::tui::fixture::NOW;
-use crate::tui::harness::Harness;
+use crate::tui::harness::{Harness, fresh_state, test_settings};
 use crate::tui::state::Settings;
 use crate::tui::worker::LiveUpdate;
 
@@ -22,16 +21,10 @@ fn live_update(changed: &[u64], removed: &[u64], new_events: u64) -> Msg {
 }
 
 fn opened(id: u64) -> State {
-    let mut state = State::new(
-        vec!["default".into()],
-        "default".into(),
-        Settings {
-            redact: false,
-            mouse: true,
-            live: Some("127.0.0.1:8088".into()),
-        },
-        NOW,
-    );
+    let mut state = fresh_state(Settings {
+        live: Some("127.0.0.1:8088".into()),
+        ..test_settings()
+    });
     state.profile = Some(ProfileView::new(ProfileId(id), Screen::Find));
     state.screen = Screen::Profile;
     state

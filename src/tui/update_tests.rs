@@ -1,20 +1,9 @@
 use super::*;
 use crate::model::Identifier;
-use crate::tui::fixture::NOW;
-use crate::tui::harness::Harness;
-use crate::tui::state::Settings;
+use crate::tui::harness::{Harness, fresh_state, test_settings};
 
 fn fresh() -> State {
-    State::new(
-        vec!["default".into()],
-        "default".into(),
-        Settings {
-            redact: false,
-            mouse: true,
-            live: None,
-        },
-        NOW,
-    )
+    fresh_state(test_settings())
 }
 
 fn profile_open(h: &mut Harness, query: &str) {

@@ -7,8 +7,7 @@ use ratatui::backend::TestBackend;
 use super::{Ctx, HitMap, render};
 use crate::model::ProfileId;
 use crate::tui::action::Action;
-use crate::tui::fixture::NOW;
-use crate::tui::harness::Harness;
+use crate::tui::harness::{Harness, fresh_state, test_settings};
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{Settings, State};
 use crate::tui::theme::Theme;
@@ -44,16 +43,7 @@ fn open(query: &str) -> Harness {
 
 #[test]
 fn first_frame_before_the_store_opens() {
-    let state = State::new(
-        vec!["default".into()],
-        "default".into(),
-        Settings {
-            redact: false,
-            mouse: true,
-            live: None,
-        },
-        NOW,
-    );
+    let state = fresh_state(test_settings());
     snap(&state, "loading");
 }
 
