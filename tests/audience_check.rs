@@ -2,17 +2,18 @@
 //! expiries): a store with members passes; each kind of damage is reported as an
 //! `audience` problem and repaired so that the members are what they were.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use idgraph::audience::Why;
-use idgraph::config::Config;
 use idgraph::ingest::SourcedEvent;
 use idgraph::model::time::parse_time_str;
 use idgraph::model::{Event, Identifier, Millis, ProfileId, derive_channel};
 use idgraph::query::{AudienceRead, GraphRead};
 use idgraph::store::check::SpaceCheck;
-use idgraph::store::{Store, decode, encode, keys};
+use idgraph::store::{decode, encode, keys};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -57,23 +58,9 @@ fn journeys() -> Vec<Value> {
     ]
 }
 
-fn open(dir: &Path) -> Store {
-    // sled lets go of its lock file once its background threads have wound down, which can
-    // lag a moment behind dropping the previous handle in this same process.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match Store::open(dir, Config::defaults()) {
-            Err(idgraph::store::OpenError::InUse(_)) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            result => return result.expect("store"),
-        }
-    }
-}
-
 /// Every audience's members at `now()`, by name.
 fn members(dir: &Path) -> Vec<(String, Vec<ProfileId>)> {
-    let store = open(dir);
+    let store = common::open_store(dir);
     let space = store.space("default").expect("space");
     space
         .audiences()
@@ -92,7 +79,7 @@ fn members(dir: &Path) -> Vec<(String, Vec<ProfileId>)> {
 }
 
 fn owner(dir: &Path, id: &str) -> ProfileId {
-    let store = open(dir);
+    let store = common::open_store(dir);
     let space = store.space("default").expect("space");
     space
         .owner(&Identifier::parse(id).expect("identifier"))
@@ -103,7 +90,7 @@ fn owner(dir: &Path, id: &str) -> ProfileId {
 /// A store holding members, an expiring non-member standing and a plain non-member.
 fn built() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").expect("space");
     let batch: Vec<SourcedEvent> = journeys()
         .into_iter()
@@ -122,7 +109,7 @@ fn built() -> tempfile::TempDir {
 }
 
 fn check(dir: &Path) -> SpaceCheck {
-    let store = open(dir);
+    let store = common::open_store(dir);
     let space = store.space_for_check("default").expect("space");
     space.check().expect("check")
 }
@@ -167,7 +154,7 @@ fn found_and_repaired(change: impl FnOnce(&sled::Tree), expected: &[&str]) {
             "expected {text:?} in {lines:#?}"
         );
     }
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let repair = store
         .space_for_check("default")
         .expect("space")

@@ -2,6 +2,8 @@
 //! resolution, manual merge, split and undo, and time; stored standings always equal a
 //! fresh evaluation.
 
+mod common;
+
 use idgraph::config::Config;
 use idgraph::ingest::SourcedEvent;
 use idgraph::model::time::{DAY, parse_time_str};
@@ -132,24 +134,10 @@ fn assert_checks(store: &Store) {
     assert!(check.is_ok(), "{:#?}", check.problems);
 }
 
-fn open(dir: &std::path::Path) -> Store {
-    // sled lets go of its lock file once its background threads have wound down, which can
-    // lag a moment behind dropping the previous handle in this same process.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match Store::open(dir, Config::defaults()) {
-            Err(idgraph::store::OpenError::InUse(_)) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            result => return result.expect("store"),
-        }
-    }
-}
-
 #[test]
 fn cart_on_iphone_checkout_on_android_leaves_abandoned_cart_once_resolved() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     ingest(&space, cart_on_iphone_checkout_on_android());
     let phone = owner(&space, "ios.id:IPHONE-1");
@@ -196,7 +184,7 @@ fn cart_on_iphone_checkout_on_android_leaves_abandoned_cart_once_resolved() {
 #[test]
 fn resolution_within_one_batch_is_seen_too() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     let mut events = cart_on_iphone_checkout_on_android();
     events.push(iphone("m-id-1", "2025-03-09T12:00:00Z", identify("u-ana")));
@@ -229,7 +217,7 @@ fn complaint_journeys() -> Vec<Value> {
 #[test]
 fn a_support_complaint_keeps_the_review_request_away() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     ingest(&space, complaint_journeys());
     let bob = owner(&space, "user_id:u-bob");
@@ -263,7 +251,7 @@ fn a_support_complaint_keeps_the_review_request_away() {
 #[test]
 fn time_moves_membership_without_new_events() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     // A cart added 30 minutes before now is not abandoned yet; it is an hour later.
     ingest(
@@ -298,7 +286,7 @@ fn time_moves_membership_without_new_events() {
 #[test]
 fn membership_follows_manual_merge_split_and_undo() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     ingest(&space, cart_on_iphone_checkout_on_android());
     let phone = owner(&space, "ios.id:IPHONE-1");
@@ -351,7 +339,7 @@ fn membership_follows_manual_merge_split_and_undo() {
 fn changed_definitions_rebuild_membership_when_the_store_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = open(dir.path());
+        let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         ingest(&space, complaint_journeys());
         assert_eq!(members(&space, "review_request", now()).len(), 1);
@@ -375,7 +363,7 @@ fn changed_definitions_rebuild_membership_when_the_store_is_reopened() {
         assert_consistent(&space, now());
         store.flush().unwrap();
     }
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     assert_eq!(members(&space, "review_request", now()).len(), 1);
     assert_consistent(&space, now());
@@ -432,7 +420,7 @@ proptest! {
         hours_later in 0..100i64,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
+        let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         for batch in batches {
             ingest(&space, batch);

@@ -1,11 +1,12 @@
 //! Store properties on a real sled directory: idempotent re-ingest, exact undo, pinned splits.
 
-use idgraph::config::Config;
+mod common;
+
 use idgraph::ingest::SourcedEvent;
 use idgraph::model::{Event, Identifier};
 use idgraph::query::export::export_line;
 use idgraph::query::{GraphRead, GraphRepair};
-use idgraph::store::{SpaceStore, Store};
+use idgraph::store::SpaceStore;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -67,27 +68,13 @@ fn event_strategy() -> impl Strategy<Value = Value> {
         })
 }
 
-fn open(dir: &std::path::Path) -> Store {
-    // sled lets go of its lock file once its background threads have wound down, which can
-    // lag a moment behind dropping the previous handle in this same process.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match Store::open(dir, Config::defaults()) {
-            Err(idgraph::store::OpenError::InUse(_)) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            result => return result.unwrap(),
-        }
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
     fn reingesting_any_event_set_changes_nothing(events in prop::collection::vec(event_strategy(), 1..40), seed in any::<u64>()) {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
+        let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
         space.ingest(&batch, 0).unwrap();
@@ -105,7 +92,7 @@ proptest! {
     #[test]
     fn undo_of_a_manual_merge_or_split_restores_the_export(events in prop::collection::vec(event_strategy(), 2..40), pick in any::<prop::sample::Index>(), split_first in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
+        let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
         space.ingest(&batch, 0).unwrap();
@@ -134,7 +121,7 @@ proptest! {
     #[test]
     fn events_after_a_split_do_not_re_merge_it(events in prop::collection::vec(event_strategy(), 2..30), later in prop::collection::vec(event_strategy(), 1..30), pick in any::<prop::sample::Index>()) {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
+        let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         space.ingest(&events.iter().cloned().map(sourced).collect::<Vec<_>>(), 0).unwrap();
         let mut profiles = Vec::new();
@@ -159,14 +146,14 @@ proptest! {
 fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = open(dir.path());
+        let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         space
             .ingest(&[sourced(json!({"type":"identify","userId":"u1","messageId":"x1","traits":{"email":"a@acme.io"}}))], 0)
             .unwrap();
         store.flush().unwrap();
     }
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     assert_eq!(export(&space).len(), 1);
     space
@@ -189,7 +176,7 @@ fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
 #[test]
 fn timelines_read_newest_first_across_merged_clusters() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     let events = [
         json!({"type":"page","anonymousId":"a1","messageId":"1","timestamp":"2025-01-01T00:00:00Z"}),

@@ -91,3 +91,17 @@ pub fn ids_of(line: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Opens a store in this process, waiting while sled still holds the lock of a handle this
+/// process just dropped (its background threads let go of the lock file a moment later).
+pub fn open_store(dir: &Path) -> idgraph::store::Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match idgraph::store::Store::open(dir, idgraph::config::Config::defaults()) {
+            Err(idgraph::store::OpenError::InUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.expect("store"),
+        }
+    }
+}
