@@ -133,7 +133,7 @@ impl EventCodec {
         };
         Ok(EventCodec {
             dictionary: RwLock::new(dictionary),
-            retry_at: AtomicU64::new(TRAIN_AFTER_EVENTS as u64),
+            ..EventCodec::empty()
         })
     }
 
