@@ -27,6 +27,9 @@ pub(crate) struct Person {
     pub user_id: Text,
     /// The sign-up e-mail (canonical: lower case, no whitespace).
     pub email: Text,
+    /// The local part of the person's own address (unique: it carries their tag), kept when
+    /// `email` is a shared team mailbox.
+    pub own_local: Text,
     /// A later e-mail address and when it replaced the first.
     pub changed_email: Option<(Millis, Text)>,
     /// Whether e-mails of this person arrive in varying case and whitespace.
@@ -36,6 +39,9 @@ pub(crate) struct Person {
     pub company: Option<Text>,
     /// The support desk's requester id.
     pub support_id: Text,
+    /// The desk's requester id for what the person writes from a shared team mailbox (the
+    /// desk files it apart from their personal tickets).
+    pub mailbox_support_id: Text,
     /// The CRM's lead id.
     pub lead_id: Text,
     /// The e-mail tool's contact id.
@@ -79,11 +85,13 @@ impl Person {
             last_name,
             user_id: format!("usr_{}", codes.opaque(index, 1)).into(),
             email: format!("{local}@{provider}").into(),
+            own_local: local.into(),
             changed_email: None,
             email_variants: false,
             phone,
             company: None,
             support_id: format!("zd-{}", codes.opaque(index, 2)).into(),
+            mailbox_support_id: format!("zd-{}", codes.opaque(index, 5)).into(),
             lead_id: format!("00Q{}", codes.opaque(index, 3)).into(),
             contact_id: format!("cio_{}", codes.opaque(index, 4)).into(),
             locale,
@@ -118,7 +126,7 @@ impl Person {
 
     /// A second address for the e-mail-change trouble (unique: it keeps the person's tag).
     pub(crate) fn another_email(&self, rng: &mut ChaCha8Rng) -> Text {
-        let local = self.email.split('@').next().unwrap_or_default();
+        let local = &self.own_local;
         let domain = if self.email.ends_with("@gmail.com") {
             "outlook.com"
         } else {
@@ -136,7 +144,7 @@ pub(crate) fn team_mailbox(rng: &mut ChaCha8Rng, tag: &str) -> (Text, Text) {
     let mailbox = TEAM_MAILBOXES.choose(rng).copied().unwrap_or("team");
     (
         company.into(),
-        format!("{mailbox}{tag}@{domain}.com").into(),
+        format!("{mailbox}@{domain}{tag}.com").into(),
     )
 }
 
@@ -192,6 +200,8 @@ mod tests {
         }
         let (company, mailbox) = team_mailbox(&mut rng, "0042");
         assert!(!company.is_empty());
-        assert!(mailbox.contains("0042@"), "{mailbox}");
+        let (role, domain) = mailbox.split_once('@').expect("an address");
+        assert!(TEAM_MAILBOXES.contains(&role), "{mailbox}");
+        assert!(domain.ends_with("0042.com"), "{mailbox}");
     }
 }

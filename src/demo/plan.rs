@@ -84,6 +84,11 @@ impl Props {
         self.0.push((key, value.into()));
     }
 
+    /// The value of a key.
+    pub(crate) fn get(&self, key: &str) -> Option<&Scalar> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
     /// Whether there are no keys.
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -19,6 +19,10 @@ pub enum Unlinkable {
     DeviceNeverLoggedIn,
     /// An event whose only ids are junk (`"undefined"`, `"null"`, `"[object Object]"`).
     JunkIdsOnly,
+    /// A support ticket written from a team mailbox several colleagues share: the mailbox
+    /// is blocked as an identifier (it would merge the colleagues), and nothing else on the
+    /// ticket is the writer's.
+    SharedMailboxOnly,
 }
 
 impl Unlinkable {
@@ -28,6 +32,7 @@ impl Unlinkable {
             Unlinkable::NeverSignedUp => "never_signed_up",
             Unlinkable::DeviceNeverLoggedIn => "device_never_logged_in",
             Unlinkable::JunkIdsOnly => "junk_ids_only",
+            Unlinkable::SharedMailboxOnly => "shared_mailbox_only",
         }
     }
 }

@@ -584,23 +584,49 @@ fn a_shared_anonymous_id_after_logout_keeps_two_users_apart() {
 }
 
 #[test]
-fn a_shared_team_email_keeps_two_users_apart() {
+fn a_shared_family_email_keeps_two_users_apart() {
     let mut sim = Sim::new();
-    sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "Team@Acme.io"}, "timestamp": at(0, 0)}));
-    sim.ingest(json!({"type": "identify", "userId": "u2", "traits": {"email": "team@acme.io"}, "timestamp": at(0, 1)}));
+    sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "Smiths@Acme.io"}, "timestamp": at(0, 0)}));
+    sim.ingest(json!({"type": "identify", "userId": "u2", "traits": {"email": "smiths@acme.io"}, "timestamp": at(0, 1)}));
     sim.ingest(
         json!({"type": "identify", "userId": "u2", "anonymousId": "a2",
-        "traits": {"email": "team@acme.io"}, "timestamp": at(0, 2)}),
+        "traits": {"email": "smiths@acme.io"}, "timestamp": at(0, 2)}),
     );
 
     assert_eq!(sim.profile_count(), 2);
     assert!(!sim.same("user_id:u1", "user_id:u2"));
-    assert!(sim.same("email:team@acme.io", "user_id:u1"));
-    assert_eq!(sim.violations_of("email:team@acme.io").len(), 2);
+    assert!(sim.same("email:smiths@acme.io", "user_id:u1"));
+    assert_eq!(sim.violations_of("email:smiths@acme.io").len(), 2);
     // As specified, the lowest-priority identifier is dropped first even when it is not the
     // one in conflict: the anonymousId goes before the email, and is recorded.
     assert_eq!(sim.ids_of("user_id:u2"), ["user_id:u2"]);
     assert_eq!(sim.violations_of("anonymous_id:a2").len(), 1);
+    sim.check_invariants().unwrap();
+}
+
+#[test]
+fn a_role_mailbox_is_blocked_by_default() {
+    let mut sim = Sim::new();
+    sim.ingest(json!({"type": "identify", "userId": "u1", "traits": {"email": "Office@Acme.io"}, "timestamp": at(0, 0)}));
+    sim.ingest(json!({"type": "identify", "userId": "u2", "traits": {"email": "office@acme.io"}, "timestamp": at(0, 1)}));
+    // A ticket written from the mailbox: nothing on it says which colleague wrote.
+    sim.ingest(
+        json!({"type": "track", "event": "Ticket Created", "anonymousId": "zd-1",
+        "context": {"traits": {"email": "office@acme.io"}}, "timestamp": at(0, 2)}),
+    );
+
+    assert_eq!(sim.profile_count(), 3);
+    assert!(!sim.same("user_id:u1", "user_id:u2"));
+    assert_eq!(sim.ids_of("user_id:u1"), ["user_id:u1"]);
+    assert_eq!(sim.ids_of("anonymous_id:zd-1"), ["anonymous_id:zd-1"]);
+    let blocked = sim.violations_of("email:office@acme.io");
+    assert_eq!(blocked.len(), 3);
+    assert!(
+        blocked
+            .iter()
+            .all(|v| matches!(v.reason, ViolationReason::Blocked { .. })),
+        "{blocked:?}"
+    );
     sim.check_invariants().unwrap();
 }
 
@@ -1215,7 +1241,7 @@ mod properties {
         "e1@acme.io",
         " E1@Acme.IO ",
         "e2@acme.io",
-        "team@acme.io",
+        "smiths@acme.io",
         "test@test.com",
     ];
     const DEVICES: [&str; 5] = ["d0", "d1", "d2", "d3", "0"];

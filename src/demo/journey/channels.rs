@@ -12,6 +12,7 @@ use crate::demo::catalog::{CAMPAIGNS, COMPLAINTS, SALES_REPS, TICKET_SUBJECTS};
 use crate::demo::ids::hex;
 use crate::demo::plan::{Group, Payload, PlannedEvent, Props, Scalar, Text};
 use crate::demo::sources::SourceId;
+use crate::demo::truth::Unlinkable;
 use crate::model::Millis;
 
 /// How a server-side tool knows a person: the ids and e-mail it sends.
@@ -21,6 +22,8 @@ pub(super) struct Known {
     pub anonymous: Option<Text>,
     /// Sent as `context.traits.email` on track calls.
     pub email: Option<Text>,
+    /// The part of the person's journey the tool's events belong to.
+    pub group: Group,
 }
 
 impl Planner<'_> {
@@ -47,6 +50,7 @@ impl Planner<'_> {
             user: None,
             anonymous: Some(self.unit.people[c.p].support_id.clone()),
             email: Some(self.email_sent(c.p, complained)),
+            group: Group::Main,
         };
         let ticket = Scalar::Int(self.rng.random_range(100_000..999_999));
         let created = Props::default()
@@ -74,6 +78,7 @@ impl Planner<'_> {
             user: Some(user),
             anonymous: None,
             email: Some(self.email_sent(c.p, review)),
+            group: Group::Main,
         };
         let request = Props::default()
             .with("order_id", order_id)
@@ -82,27 +87,50 @@ impl Planner<'_> {
         self.server(c.p, &tool, review, "Review Request Sent", request);
     }
 
+    /// The address a ticket comes from: the team mailbox (`from_mailbox`, whatever the
+    /// person's own address is by then) or the person's address at `t`.
+    fn desk_email(&mut self, p: usize, t: Millis, from_mailbox: bool) -> Text {
+        if from_mailbox {
+            self.unit.people[p].email.clone()
+        } else {
+            self.email_sent(p, t)
+        }
+    }
+
     /// Support tickets. The desk knows people by its own requester id and their e-mail,
-    /// and by userId only when they write from inside the app.
-    pub(super) fn support(&mut self, c: &Customer, email_only: bool) {
+    /// and by userId only when they write from inside the app. Tickets written from a
+    /// shared team mailbox (`from_mailbox`) are filed under a requester of their own and
+    /// carry nothing else that is the person's: no rule can tell which colleague wrote.
+    pub(super) fn support(&mut self, c: &Customer, from_mailbox: bool) {
         let tickets = if self.chance(0.8) { 1 } else { 2 };
+        let group = if from_mailbox {
+            self.fragment(Unlinkable::SharedMailboxOnly)
+        } else {
+            Group::Main
+        };
         for n in 0..tickets {
             let mut t = self.between(c.signup + DAY, LAST_START);
-            let in_app = !email_only && self.chance(0.5);
+            let in_app = !from_mailbox && self.chance(0.5);
             let person = &self.unit.people[c.p];
+            let requester = if from_mailbox {
+                &person.mailbox_support_id
+            } else {
+                &person.support_id
+            };
             let mut desk = Known {
                 source: SourceId::SupportDesk,
                 user: in_app.then(|| person.user_id.clone()),
-                anonymous: Some(person.support_id.clone()),
+                anonymous: Some(requester.clone()),
                 email: None,
+                group,
             };
             if n == 0 {
                 let traits = Props::default()
-                    .with("email", self.email_sent(c.p, t))
+                    .with("email", self.desk_email(c.p, t, from_mailbox))
                     .with("name", self.unit.people[c.p].name());
                 self.server_identify(c.p, &desk, t - MINUTE, traits);
             }
-            desk.email = Some(self.email_sent(c.p, t));
+            desk.email = Some(self.desk_email(c.p, t, from_mailbox));
             let ticket = Scalar::Int(self.rng.random_range(100_000..999_999));
             let subject = TICKET_SUBJECTS
                 .choose(self.rng)
@@ -157,6 +185,7 @@ impl Planner<'_> {
             user: synced.then(|| person.user_id.clone()),
             anonymous: (!synced).then(|| person.lead_id.clone()),
             email: Some(email.clone()),
+            group: Group::Main,
         };
         let mut traits = Props::default()
             .with("email", email)
@@ -206,6 +235,7 @@ impl Planner<'_> {
             user: by_user.then(|| person.user_id.clone()),
             anonymous: (!by_user).then(|| person.contact_id.clone()),
             email: None,
+            group: Group::Main,
         };
         let campaigns = self.rng.random_range(1..=3);
         let mut sends: Vec<Millis> = (0..self.scaled(campaigns, 1))
@@ -299,7 +329,7 @@ impl Planner<'_> {
             context_email: email,
             page: None,
             payload,
-            group: Group::Main,
+            group: who.group,
             send_delay,
         });
     }

@@ -162,6 +162,7 @@ impl Planner<'_> {
                     // Each colleague writes to support from the team mailbox.
                     self.support(&c, true);
                 }
+                self.cut_off_mailbox_contacts(&mailbox);
                 self.stats.trouble.shared_team_email += 1;
             }
         }

@@ -1,13 +1,14 @@
 //! Trouble cases: e-mail changes, buggy clients sending junk ids, a browser shared without
 //! anonymousId reset, and a family iPad.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rand::RngExt;
 
 use super::{Customer, DAY, HOUR, LAST_START, MINUTE, Planner, SECOND};
 use crate::demo::devices::DeviceKind;
-use crate::demo::plan::{Group, Page, Payload, Props};
+use crate::demo::plan::{Group, Page, Payload, PlannedEvent, Props, Scalar};
 use crate::demo::truth::Unlinkable;
 
 impl Planner<'_> {
@@ -106,6 +107,109 @@ impl Planner<'_> {
             self.track(&mut s, "Signed Out", Props::default());
             self.unit.installs[install].reset(self.rng, DeviceKind::Ios);
             t = s.t + self.between(DAY, 7 * DAY);
+        }
+    }
+
+    /// After a shared-team-mailbox unit is planned: the events of each colleague that tools
+    /// knew only through the mailbox (a CRM lead, an e-mail contact, a desk requester never
+    /// seen in the app) cannot be linked to the rest of the person once the mailbox is
+    /// blocked; they become fragments, so the truth's recall ceiling stays exact.
+    pub(super) fn cut_off_mailbox_contacts(&mut self, mailbox: &str) {
+        for person in 0..self.unit.people.len() {
+            let main: Vec<usize> = (0..self.unit.events.len())
+                .filter(|&i| {
+                    let e = &self.unit.events[i];
+                    e.person == person && e.group == Group::Main
+                })
+                .collect();
+            let mut links = Links::new(main.len());
+            for (n, &i) in main.iter().enumerate() {
+                for key in link_keys(&self.unit.events[i], mailbox) {
+                    links.join(n, key);
+                }
+            }
+            let known = main
+                .iter()
+                .position(|&i| self.unit.events[i].user_id.is_some())
+                .map(|n| links.root(n));
+            let mut fragments: HashMap<usize, Group> = HashMap::new();
+            for (n, &i) in main.iter().enumerate() {
+                let root = links.root(n);
+                if Some(root) != known {
+                    let group = *fragments
+                        .entry(root)
+                        .or_insert_with(|| self.fragment(Unlinkable::SharedMailboxOnly));
+                    self.unit.events[i].group = group;
+                }
+            }
+        }
+    }
+}
+
+/// What links a planned event to others of its person under the default rules, leaving out
+/// the (blocked) team mailbox.
+fn link_keys(event: &PlannedEvent, mailbox: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(user) = &event.user_id {
+        keys.push(format!("user:{user}"));
+    }
+    if let Some(anonymous) = &event.anonymous_id {
+        keys.push(format!("anonymous:{anonymous}"));
+    }
+    if let Some(install) = event.install {
+        keys.push(format!("install:{install}"));
+    }
+    let traits = match &event.payload {
+        Payload::Identify { traits } => Some(traits),
+        _ => None,
+    };
+    let text = |key| match traits.and_then(|t| t.get(key)) {
+        Some(Scalar::Text(text)) => Some(text.clone()),
+        _ => None,
+    };
+    if let Some(phone) = text("phone") {
+        keys.push(format!("phone:{phone}"));
+    }
+    for email in event.context_email.iter().chain(text("email").iter()) {
+        let email = email.trim().to_lowercase();
+        if email != mailbox {
+            keys.push(format!("email:{email}"));
+        }
+    }
+    keys
+}
+
+/// Union-find over event positions, joined through shared link keys.
+struct Links {
+    parent: Vec<usize>,
+    first: HashMap<String, usize>,
+}
+
+impl Links {
+    fn new(len: usize) -> Links {
+        Links {
+            parent: (0..len).collect(),
+            first: HashMap::new(),
+        }
+    }
+
+    fn root(&mut self, mut n: usize) -> usize {
+        while self.parent[n] != n {
+            self.parent[n] = self.parent[self.parent[n]];
+            n = self.parent[n];
+        }
+        n
+    }
+
+    fn join(&mut self, n: usize, key: String) {
+        match self.first.get(&key) {
+            Some(&m) => {
+                let (a, b) = (self.root(n), self.root(m));
+                self.parent[a] = b;
+            }
+            None => {
+                self.first.insert(key, n);
+            }
         }
     }
 }
