@@ -70,6 +70,12 @@ pub struct IdentityConfig {
     pub blocked_patterns: Vec<String>,
     #[serde(default)]
     pub promote: Vec<PromoteRule>,
+    /// Track events that mean the user signed out (compared case-insensitively).
+    #[serde(default)]
+    pub sign_out_events: Vec<String>,
+    /// Identifier types a sign-out releases from the profile (the device's ids).
+    #[serde(default)]
+    pub released_on_sign_out: Vec<String>,
     #[serde(default)]
     pub types: BTreeMap<String, TypeConfig>,
 }
@@ -359,6 +365,8 @@ pub struct Rules {
     pub max_merges: u32,
     pub max_identifiers: u32,
     pub promote: Vec<PromoteRule>,
+    sign_out_events: rustc_hash::FxHashSet<String>,
+    released_on_sign_out: rustc_hash::FxHashSet<String>,
     blocklist: Blocklist,
     types: BTreeMap<String, CompiledType>,
 }
@@ -441,9 +449,28 @@ impl Rules {
             max_merges: identity.max_merges,
             max_identifiers: identity.max_identifiers,
             promote: identity.promote.clone(),
+            sign_out_events: identity
+                .sign_out_events
+                .iter()
+                .map(|e| e.trim().to_lowercase())
+                .collect(),
+            released_on_sign_out: identity.released_on_sign_out.iter().cloned().collect(),
             blocklist: Blocklist::compile(&identity.blocked_values, &identity.blocked_patterns)?,
             types,
         })
+    }
+
+    /// Whether a track event of this name means the user signed out.
+    pub fn is_sign_out(&self, event_name: &str) -> bool {
+        !self.sign_out_events.is_empty()
+            && self
+                .sign_out_events
+                .contains(&event_name.trim().to_lowercase())
+    }
+
+    /// Whether a sign-out releases identifiers of this type from the profile.
+    pub fn released_on_sign_out(&self, kind: &str) -> bool {
+        self.released_on_sign_out.contains(kind)
     }
 
     /// The blocking rule a value falls under, if any (e.g. `value "null"`, `pattern ^[0-]*$`).

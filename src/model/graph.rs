@@ -78,6 +78,9 @@ pub enum ViolationReason {
     MergeCap { detail: String },
     /// A pinned split keeps these identifiers apart.
     Pinned { op: u64 },
+    /// Released from the profile when its user signed out with this event (a device's ids
+    /// may pass to the next person using it).
+    SignedOut { event: String },
 }
 
 impl std::fmt::Display for ViolationReason {
@@ -94,6 +97,9 @@ impl std::fmt::Display for ViolationReason {
             ),
             ViolationReason::MergeCap { detail } => write!(f, "merge cap reached: {detail}"),
             ViolationReason::Pinned { op } => write!(f, "kept apart by split #{op}"),
+            ViolationReason::SignedOut { event } => {
+                write!(f, "released when the user signed out ({event})")
+            }
         }
     }
 }

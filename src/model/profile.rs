@@ -104,6 +104,11 @@ impl Profile {
         }
     }
 
+    /// Stops holding an identifier (the events it came with stay).
+    pub fn remove_identifier(&mut self, id: &Identifier) {
+        self.identifiers.retain(|held| &held.id != id);
+    }
+
     /// Whether the profile holds this identifier.
     pub fn has(&self, id: &Identifier) -> bool {
         self.identifiers.iter().any(|p| &p.id == id)

@@ -1,6 +1,7 @@
 //! The resolution decision for one event's identifiers.
 
 use crate::config::Rules;
+use crate::model::identifier::USER_ID;
 use crate::model::{Identifier, LinkRule, Profile, ProfileId, ViolationReason};
 
 use super::extract::Extraction;
@@ -13,7 +14,7 @@ use super::{Decision, EventFacts, GraphView, Plan};
 /// Merge caps stop merging but never attribution.
 pub fn decide(
     extraction: Extraction,
-    facts: EventFacts,
+    facts: EventFacts<'_>,
     rules: &Rules,
     graph: &impl GraphView,
 ) -> Decision {
@@ -52,6 +53,7 @@ pub fn decide(
         new_identifiers: Vec::new(),
         links: Vec::new(),
         violations,
+        released: Vec::new(),
     };
     let absorbed = match target {
         Some(target) => merge_within_caps(target, &profiles[1..], &ids, &owners, rules, &mut plan),
@@ -94,7 +96,29 @@ pub fn decide(
         &plan,
         facts.alias,
     );
+    if let Some(event) = facts.sign_out {
+        release_on_sign_out(&mut plan, event, rules);
+    }
     Decision::Apply(plan)
+}
+
+/// A signed-in user signing out: the event's device identifiers leave the profile, so the
+/// next person on the device does not land in it. An anonymous sign-out releases nothing.
+fn release_on_sign_out(plan: &mut Plan, event: &str, rules: &Rules) {
+    if !plan.identifiers.iter().any(|id| id.kind == USER_ID) {
+        return;
+    }
+    for id in &plan.identifiers {
+        if rules.released_on_sign_out(&id.kind) {
+            plan.released.push(id.clone());
+            plan.violations.push((
+                id.clone(),
+                ViolationReason::SignedOut {
+                    event: event.to_string(),
+                },
+            ));
+        }
+    }
 }
 
 /// The distinct profiles holding any of the identifiers, oldest first.

@@ -31,11 +31,30 @@ pub trait GraphView {
 
 /// The facts about an event that resolution uses besides its identifiers.
 #[derive(Debug, Clone, Copy)]
-pub struct EventFacts {
+pub struct EventFacts<'a> {
     /// Event time (for windowed limits and provenance).
     pub time: Millis,
     /// Whether the event is an alias call whose previousId was extracted (links get the alias rule).
     pub alias: bool,
+    /// The event's name when it is a sign-out (see [`Rules::is_sign_out`]).
+    pub sign_out: Option<&'a str>,
+}
+
+impl<'a> EventFacts<'a> {
+    /// The facts of an event under a space's rules; `now` stands in for a missing time.
+    pub fn of(event: &'a Event, rules: &Rules, now: Millis) -> EventFacts<'a> {
+        let sign_out = match (&event.call, &event.event_name) {
+            (crate::model::CallType::Track, Some(name)) if rules.is_sign_out(name) => {
+                Some(name.as_str())
+            }
+            _ => None,
+        };
+        EventFacts {
+            time: event.time().unwrap_or(now),
+            alias: event.call == crate::model::CallType::Alias && rules.alias_merges,
+            sign_out,
+        }
+    }
 }
 
 /// The outcome of resolving one event.
@@ -66,6 +85,9 @@ pub struct Plan {
     pub links: Vec<(Identifier, Identifier, LinkRule)>,
     /// Identifiers dropped, with the reason.
     pub violations: Vec<(Identifier, ViolationReason)>,
+    /// Identifiers the target holds no longer after this event (a sign-out releases the
+    /// device's ids); each is also among the violations.
+    pub released: Vec<Identifier>,
 }
 
 /// Resolves one event against the graph: duplicate check, extraction, decision.
@@ -75,11 +97,7 @@ pub fn resolve(event: &Event, rules: &Rules, graph: &impl GraphView, now: Millis
     }
     let extraction =
         extract_identifiers(event, rules, |previous| previous_id_type(graph, previous));
-    let facts = EventFacts {
-        time: event.time().unwrap_or(now),
-        alias: event.call == crate::model::CallType::Alias && rules.alias_merges,
-    };
-    decide(extraction, facts, rules, graph)
+    decide(extraction, EventFacts::of(event, rules, now), rules, graph)
 }
 
 /// The type of an alias's previousId: `user_id` when a profile holds it as one, else

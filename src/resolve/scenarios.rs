@@ -139,6 +139,9 @@ impl Sim {
                     ));
                 }
                 self.attributed_ids.extend(plan.identifiers.iter().cloned());
+                for id in &plan.released {
+                    self.attributed_ids.remove(id);
+                }
                 self.touched.extend(plan.identifiers.iter().cloned());
                 self.touched.extend(
                     plan.links
@@ -295,6 +298,7 @@ impl Sim {
         }
         // What the store would flush is consistent with the graph.
         for (id, owner) in self.graph.changed_owners() {
+            let Some(owner) = owner else { continue };
             match self.graph.profile(owner) {
                 Some(p) if p.has(id) => {}
                 _ => return Err(format!("changed owner {id} -> {owner} is stale")),
@@ -580,6 +584,128 @@ fn a_shared_anonymous_id_after_logout_keeps_two_users_apart() {
             window: "ever".into()
         }
     );
+    sim.check_invariants().unwrap();
+}
+
+#[test]
+fn signing_out_releases_the_browser_so_the_next_person_starts_afresh() {
+    let mut sim = Sim::new();
+    sim.ingest_all([
+        json!({"type": "identify", "userId": "alice", "anonymousId": "laptop",
+            "timestamp": at(0, 0)}),
+        json!({"type": "page", "name": "Home", "userId": "alice", "anonymousId": "laptop",
+            "timestamp": at(0, 1)}),
+        // No reset() on logout: the browser keeps its anonymousId.
+        json!({"type": "track", "event": "Signed Out", "userId": "alice",
+            "anonymousId": "laptop", "messageId": "alice-out", "timestamp": at(0, 2)}),
+        // Bob browses on the same browser, then logs in.
+        json!({"type": "page", "name": "Deals", "anonymousId": "laptop", "timestamp": at(0, 30)}),
+        json!({"type": "identify", "userId": "bob", "anonymousId": "laptop",
+            "timestamp": at(0, 31)}),
+    ]);
+
+    assert_eq!(sim.profile_count(), 2);
+    assert!(!sim.same("user_id:alice", "user_id:bob"));
+    assert!(sim.same("anonymous_id:laptop", "user_id:bob"));
+    assert_eq!(sim.profile("user_id:alice").event_count, 3);
+    assert_eq!(
+        sim.profile("user_id:bob").event_count,
+        2,
+        "Bob's visit is his"
+    );
+    assert_eq!(sim.ids_of("user_id:alice"), ["user_id:alice"]);
+    let released = sim.violations_of("anonymous_id:laptop");
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].message_id, "alice-out");
+    assert_eq!(
+        released[0].reason,
+        ViolationReason::SignedOut {
+            event: "Signed Out".into()
+        }
+    );
+    sim.check_invariants().unwrap();
+}
+
+#[test]
+fn a_family_ipad_passes_from_one_account_to_the_next() {
+    let ipad = json!({"type": "ios", "id": "IPAD-1", "token": "push-1"});
+    let mut sim = Sim::new();
+    sim.ingest_all([
+        json!({"type": "identify", "userId": "alice", "anonymousId": "a1",
+            "context": {"device": ipad}, "timestamp": at(0, 0)}),
+        json!({"type": "track", "event": "Logged Out", "userId": "alice", "anonymousId": "a1",
+            "context": {"device": ipad}, "timestamp": at(0, 5)}),
+        // The app resets its anonymousId; the device id stays.
+        json!({"type": "screen", "name": "Log In", "anonymousId": "a2",
+            "context": {"device": ipad}, "timestamp": at(1, 0)}),
+        json!({"type": "identify", "userId": "bob", "anonymousId": "a2",
+            "context": {"device": ipad}, "timestamp": at(1, 1)}),
+    ]);
+
+    assert_eq!(sim.profile_count(), 2);
+    assert_eq!(sim.profile("user_id:bob").event_count, 2);
+    assert_eq!(
+        sim.ids_of("user_id:bob"),
+        [
+            "anonymous_id:a2",
+            "ios.id:IPAD-1",
+            "ios.push_token:push-1",
+            "user_id:bob"
+        ]
+    );
+    assert_eq!(sim.ids_of("user_id:alice"), ["user_id:alice"]);
+    assert_eq!(sim.violations_of("ios.id:IPAD-1").len(), 1);
+    sim.check_invariants().unwrap();
+}
+
+#[test]
+fn a_user_who_signs_out_and_back_in_keeps_one_profile() {
+    let mut sim = Sim::new();
+    sim.ingest_all([
+        json!({"type": "identify", "userId": "alice", "anonymousId": "laptop",
+            "timestamp": at(0, 0)}),
+        json!({"type": "track", "event": "signed out", "userId": "alice",
+            "anonymousId": "laptop", "timestamp": at(0, 2)}),
+        json!({"type": "page", "name": "Home", "anonymousId": "laptop", "timestamp": at(1, 0)}),
+        json!({"type": "identify", "userId": "alice", "anonymousId": "laptop",
+            "timestamp": at(1, 1)}),
+    ]);
+
+    assert_eq!(sim.profile_count(), 1);
+    assert_eq!(sim.profile("user_id:alice").event_count, 4);
+    assert_eq!(
+        sim.ids_of("user_id:alice"),
+        ["anonymous_id:laptop", "user_id:alice"]
+    );
+    sim.check_invariants().unwrap();
+}
+
+#[test]
+fn sign_out_releases_nothing_when_anonymous_or_turned_off() {
+    let events = [
+        json!({"type": "identify", "userId": "alice", "anonymousId": "laptop",
+            "timestamp": at(0, 0)}),
+        json!({"type": "track", "event": "Signed Out", "anonymousId": "laptop",
+            "timestamp": at(0, 1)}),
+        json!({"type": "page", "name": "Home", "anonymousId": "laptop", "timestamp": at(0, 2)}),
+    ];
+    let mut sim = Sim::new();
+    sim.ingest_all(events.clone());
+    assert_eq!(
+        sim.profile_count(),
+        1,
+        "an anonymous sign-out releases nothing"
+    );
+
+    let mut sim = Sim::with_toml("[identity]\nsign_out_events = []\n");
+    sim.ingest_all([
+        events[0].clone(),
+        json!({"type": "track", "event": "Signed Out", "userId": "alice",
+            "anonymousId": "laptop", "timestamp": at(0, 1)}),
+        events[2].clone(),
+    ]);
+    assert_eq!(sim.profile_count(), 1);
+    assert!(sim.same("anonymous_id:laptop", "user_id:alice"));
     sim.check_invariants().unwrap();
 }
 

@@ -24,7 +24,8 @@ pub struct Attribution<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct WorkingGraph {
     profiles: FxHashMap<ProfileId, Profile>,
-    owners: FxHashMap<Identifier, ProfileId>,
+    /// `None`: known to have no owner (released by a sign-out in this working set).
+    owners: FxHashMap<Identifier, Option<ProfileId>>,
     seen: FxHashSet<String>,
     changed_profiles: FxHashSet<ProfileId>,
     removed_profiles: FxHashSet<ProfileId>,
@@ -34,7 +35,7 @@ pub struct WorkingGraph {
 
 impl GraphView for WorkingGraph {
     fn profile_of(&self, id: &Identifier) -> Option<ProfileId> {
-        self.owners.get(id).copied()
+        self.owners.get(id).copied().flatten()
     }
 
     fn profile(&self, id: ProfileId) -> Option<&Profile> {
@@ -69,7 +70,7 @@ impl WorkingGraph {
 
     /// Loads an identifier's owner read from the store.
     pub fn load_owner(&mut self, id: Identifier, owner: ProfileId) {
-        self.owners.entry(id).or_insert(owner);
+        self.owners.entry(id).or_insert(Some(owner));
     }
 
     /// Loads a profile read from the store.
@@ -102,7 +103,7 @@ impl WorkingGraph {
                 continue;
             };
             for held in &absorbed.identifiers {
-                self.owners.insert(held.id.clone(), target_id);
+                self.owners.insert(held.id.clone(), Some(target_id));
                 self.changed_owners.insert(held.id.clone());
             }
             for cluster in &absorbed.clusters {
@@ -120,9 +121,16 @@ impl WorkingGraph {
             }
             target.record_event(at.time, at.seq, at.traits);
             target.violation_count += u32::try_from(plan.violations.len()).unwrap_or(u32::MAX);
+            for id in &plan.released {
+                target.remove_identifier(id);
+            }
         }
         for id in &plan.new_identifiers {
-            self.owners.insert(id.clone(), target_id);
+            self.owners.insert(id.clone(), Some(target_id));
+            self.changed_owners.insert(id.clone());
+        }
+        for id in &plan.released {
+            self.owners.insert(id.clone(), None);
             self.changed_owners.insert(id.clone());
         }
         self.changed_profiles.insert(target_id);
@@ -133,7 +141,7 @@ impl WorkingGraph {
     /// Replaces a profile wholesale (manual repair) and marks it changed.
     pub fn put_profile(&mut self, profile: Profile) {
         for held in &profile.identifiers {
-            self.owners.insert(held.id.clone(), profile.id);
+            self.owners.insert(held.id.clone(), Some(profile.id));
             self.changed_owners.insert(held.id.clone());
         }
         self.removed_profiles.remove(&profile.id);
@@ -153,8 +161,9 @@ impl WorkingGraph {
         self.removed_profiles.iter().copied()
     }
 
-    /// Identifier owners that changed, to write back.
-    pub fn changed_owners(&self) -> impl Iterator<Item = (&Identifier, ProfileId)> {
+    /// Identifier owners that changed, to write back (`None`: the identifier was released
+    /// and no profile holds it now).
+    pub fn changed_owners(&self) -> impl Iterator<Item = (&Identifier, Option<ProfileId>)> {
         self.changed_owners
             .iter()
             .filter_map(|id| self.owners.get(id).map(|owner| (id, *owner)))

@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use crate::model::{
     CallType, Event, Identifier, JournalAction, JournalEntry, Link, Profile, ProfileId,
-    ProfileIdentifier, StoredEvent, Violation,
+    ProfileIdentifier, StoredEvent, Violation, ViolationReason,
 };
 
 use super::check_audience::Live;
@@ -472,6 +472,7 @@ impl SpaceStore {
     ) -> anyhow::Result<Events> {
         let mut events = Events::default();
         let mut seqs: HashSet<u64> = HashSet::new();
+        let released = self.released_identifiers()?;
         let mut holder: HashMap<&Identifier, u64> = HashMap::new();
         for (id, profile) in &graph.profiles {
             for held in &profile.identifiers {
@@ -580,7 +581,7 @@ impl SpaceStore {
                     }
                     entry.1 = entry.1.max(time);
                 }
-                if !holder.contains_key(id) {
+                if !holder.contains_key(id) && !released.contains(id) {
                     let entry = events.unheld.entry(id.clone()).or_insert((
                         owner,
                         time,
@@ -619,6 +620,24 @@ impl SpaceStore {
             );
         }
         Ok(events)
+    }
+
+    /// Identifiers a sign-out released (recorded as violations): events carry them while
+    /// no profile need hold them.
+    fn released_identifiers(&self) -> anyhow::Result<HashSet<Identifier>> {
+        let mut released = HashSet::new();
+        for item in self.tree.scan_prefix([tag::VIOLATION]) {
+            let (_, value) = item?;
+            if let Ok(Violation {
+                identifier,
+                reason: ViolationReason::SignedOut { .. },
+                ..
+            }) = decode::<Violation>(&value)
+            {
+                released.insert(identifier);
+            }
+        }
+        Ok(released)
     }
 
     /// Every `D` entry names an event with that messageId.
@@ -720,6 +739,7 @@ impl SpaceStore {
     /// Returns the largest link id, op and profile id referenced.
     fn check_provenance(&self, graph: &Graph, out: &mut SpaceCheck) -> anyhow::Result<Maxima> {
         let mut maxima = Maxima::default();
+        let released = self.released_identifiers()?;
         let mut journal: BTreeMap<u64, JournalEntry> = BTreeMap::new();
         for item in self.tree.scan_prefix([tag::JOURNAL]) {
             let (key, value) = item?;
@@ -866,7 +886,7 @@ impl SpaceStore {
             };
             maxima.link = maxima.link.max(link_id);
             for end in [&link.from, &link.to] {
-                if !graph.owners.contains_key(end) {
+                if !graph.owners.contains_key(end) && !released.contains(end) {
                     out.report(
                         "link",
                         format!("link #{link_id} names {end}, which no profile holds"),

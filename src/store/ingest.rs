@@ -70,7 +70,10 @@ pub(super) fn put_changes(batch: &mut sled::Batch, graph: &WorkingGraph) {
         batch.remove(keys::profile(id));
     }
     for (id, owner) in graph.changed_owners() {
-        batch.insert(keys::identifier(id), &owner.0.to_be_bytes()[..]);
+        match owner {
+            Some(owner) => batch.insert(keys::identifier(id), &owner.0.to_be_bytes()[..]),
+            None => batch.remove(keys::identifier(id)),
+        }
     }
     for (cluster, owner) in graph.moved_clusters() {
         batch.insert(keys::cluster(cluster), &owner.0.to_be_bytes()[..]);
@@ -112,11 +115,8 @@ impl SpaceStore {
             for id in &extraction.identifiers {
                 self.prefetch(&mut graph, id)?;
             }
-            let time = event.time().unwrap_or(now);
-            let facts = EventFacts {
-                time,
-                alias: event.call == crate::model::CallType::Alias && self.rules.alias_merges,
-            };
+            let facts = EventFacts::of(event, &self.rules, now);
+            let time = facts.time;
             let plan = match decide(extraction, facts, &self.rules, &graph) {
                 Decision::Apply(plan) => plan,
                 Decision::Duplicate => {
