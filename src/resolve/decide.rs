@@ -97,19 +97,27 @@ pub fn decide(
         facts.alias,
     );
     if let Some(event) = facts.sign_out {
-        release_on_sign_out(&mut plan, event, rules);
+        release_on_sign_out(&mut plan, graph, event, rules);
     }
     Decision::Apply(plan)
 }
 
 /// A signed-in user signing out: the event's device identifiers leave the profile, so the
-/// next person on the device does not land in it. An anonymous sign-out releases nothing.
-fn release_on_sign_out(plan: &mut Plan, event: &str, rules: &Rules) {
+/// next person on the device does not land in it. An anonymous sign-out releases nothing,
+/// and identifiers a split pinned stay where the split put them.
+fn release_on_sign_out(plan: &mut Plan, graph: &impl GraphView, event: &str, rules: &Rules) {
     if !plan.identifiers.iter().any(|id| id.kind == USER_ID) {
         return;
     }
+    let pinned = |id: &Identifier| {
+        graph
+            .profile_of(id)
+            .and_then(|owner| graph.profile(owner))
+            .and_then(|holder| holder.identifier(id))
+            .is_some_and(|held| !held.pins.is_empty())
+    };
     for id in &plan.identifiers {
-        if rules.released_on_sign_out(&id.kind) {
+        if rules.released_on_sign_out(&id.kind) && !pinned(id) {
             plan.released.push(id.clone());
             plan.violations.push((
                 id.clone(),

@@ -1409,7 +1409,13 @@ mod properties {
                 map.insert("anonymousId".into(), json!(a));
             }
             if call == "track" {
-                map.insert("event".into(), json!("Clicked"));
+                // Every third track is a sign-out, which releases the device's ids.
+                let name = if self.minute % 3 == 0 {
+                    "Signed Out"
+                } else {
+                    "Clicked"
+                };
+                map.insert("event".into(), json!(name));
             }
             if call == "alias" {
                 let (known, i) = self.previous;

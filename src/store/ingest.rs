@@ -21,7 +21,8 @@ use super::space::{Counters, SpaceStore};
 /// What undoing an entry needs that the entry itself does not say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum UndoData {
-    /// The identifiers each absorbed profile held at merge time.
+    /// The identifiers each absorbed profile held at merge time (written by idgraph 0.1
+    /// before [`UndoData::MergeOf`]; read as absorbed profiles without clusters).
     Merge {
         absorbed: Vec<(ProfileId, Vec<Identifier>)>,
     },
@@ -29,6 +30,48 @@ pub(super) enum UndoData {
     Split { staying: Vec<Identifier> },
     /// Nothing beyond the entry.
     None,
+    /// What each absorbed profile held at merge time.
+    MergeOf { absorbed: Vec<Absorbed> },
+}
+
+/// A profile as a merge absorbed it: undoing the merge gives it back its identifiers and
+/// the events filed under its clusters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Absorbed {
+    pub profile: ProfileId,
+    pub identifiers: Vec<Identifier>,
+    pub clusters: Vec<u64>,
+}
+
+impl Absorbed {
+    /// What undoing a merge of `profile` needs.
+    pub(super) fn of(profile: &crate::model::Profile) -> Absorbed {
+        Absorbed {
+            profile: profile.id,
+            identifiers: profile.sorted_identifiers(),
+            clusters: profile.clusters.clone(),
+        }
+    }
+}
+
+impl UndoData {
+    /// The absorbed profiles of a merge's undo data, if it is one.
+    pub(super) fn absorbed(self) -> Option<Vec<Absorbed>> {
+        match self {
+            UndoData::MergeOf { absorbed } => Some(absorbed),
+            UndoData::Merge { absorbed } => Some(
+                absorbed
+                    .into_iter()
+                    .map(|(profile, identifiers)| Absorbed {
+                        profile,
+                        identifiers,
+                        clusters: Vec::new(),
+                    })
+                    .collect(),
+            ),
+            UndoData::Split { .. } | UndoData::None => None,
+        }
+    }
 }
 
 /// A batch's event records in plain form with their timeline keys, sealed (compressed) once
@@ -224,11 +267,11 @@ impl SpaceStore {
         let seq = next.next_seq;
         next.next_seq += 1;
         next.events += 1;
-        let absorbed_before: Vec<(ProfileId, Vec<Identifier>)> = plan
+        let absorbed_before: Vec<Absorbed> = plan
             .absorb
             .iter()
             .filter_map(|id| graph.profile(*id))
-            .map(|p| (p.id, p.sorted_identifiers()))
+            .map(Absorbed::of)
             .collect();
         let traits = event.profile_traits();
         let attribution = Attribution {
@@ -311,7 +354,7 @@ impl SpaceStore {
             put_journal(
                 batch,
                 &entry,
-                &UndoData::Merge {
+                &UndoData::MergeOf {
                     absorbed: absorbed_before,
                 },
             );

@@ -14,7 +14,7 @@ use crate::resolve::{MergePreview, preview_merge};
 
 use super::audience::Touched;
 use super::codec::encode;
-use super::ingest::{UndoData, os_user, put_journal, put_link};
+use super::ingest::{Absorbed, UndoData, os_user, put_journal, put_link};
 use super::keys;
 use super::space::{Counters, SpaceStore};
 
@@ -70,12 +70,17 @@ impl SpaceStore {
 
     /// Splits `profile` in memory: `moving` identifiers and the events only they explain go
     /// to a new profile `into`; traits and counts of both sides are rebuilt from their events.
+    /// An event is explained by the identifiers it carries that the profile holds (not by
+    /// those a sign-out released or an earlier split took elsewhere); events filed under
+    /// `moving_clusters` (an absorbed profile's, when a merge is undone) move whatever they
+    /// carry.
     fn split_in_memory(
         &self,
         profile: &Profile,
         moving: &[Identifier],
         into: ProfileId,
         exclude: &BTreeSet<u64>,
+        moving_clusters: &[u64],
     ) -> anyhow::Result<SplitResult> {
         let moving_set: BTreeSet<&Identifier> = moving.iter().collect();
         for id in moving {
@@ -101,8 +106,16 @@ impl SpaceStore {
             .into_iter()
             .filter(|f| !exclude.contains(&f.event.seq))
             .partition(|f| {
-                !f.event.identifiers.is_empty()
-                    && f.event.identifiers.iter().all(|i| moving_set.contains(i))
+                if moving_clusters.contains(&f.cluster) {
+                    return true;
+                }
+                let held: Vec<&Identifier> = f
+                    .event
+                    .identifiers
+                    .iter()
+                    .filter(|i| profile.has(i))
+                    .collect();
+                !held.is_empty() && held.iter().all(|i| moving_set.contains(i))
             });
         let (moved_ids, staying_ids): (Vec<ProfileIdentifier>, Vec<ProfileIdentifier>) = profile
             .identifiers
@@ -363,8 +376,8 @@ impl GraphRepair for SpaceStore {
             },
             vec![survivor.id, absorbed.id],
         );
-        let undo = UndoData::Merge {
-            absorbed: vec![(absorbed.id, absorbed.sorted_identifiers())],
+        let undo = UndoData::MergeOf {
+            absorbed: vec![Absorbed::of(absorbed)],
         };
         put_journal(&mut batch, &entry, &undo);
         self.commit(batch, &mut counters, next, &entry.profiles)?;
@@ -378,7 +391,7 @@ impl GraphRepair for SpaceStore {
     ) -> anyhow::Result<SplitPreview> {
         let _gate = self.read_gate();
         let profile = self.require_profile(from)?;
-        let split = self.split_in_memory(&profile, moving, ProfileId(0), &BTreeSet::new())?;
+        let split = self.split_in_memory(&profile, moving, ProfileId(0), &BTreeSet::new(), &[])?;
         let mut moving_events: Vec<StoredEvent> =
             split.moved_events.into_iter().map(|f| f.event).collect();
         moving_events.reverse();
@@ -406,7 +419,7 @@ impl GraphRepair for SpaceStore {
         let into = ProfileId(next.next_profile);
         next.next_profile += 1;
         next.profiles += 1;
-        let mut split = self.split_in_memory(&profile, moving, into, &BTreeSet::new())?;
+        let mut split = self.split_in_memory(&profile, moving, into, &BTreeSet::new(), &[])?;
         pin(&mut split, op);
         let mut batch = sled::Batch::default();
         self.put_split(&mut batch, &split)?;
@@ -450,8 +463,9 @@ impl GraphRepair for SpaceStore {
         let touched = match (&original.action, undo_data) {
             (
                 JournalAction::Merge { .. } | JournalAction::AutoMerge { .. },
-                UndoData::Merge { absorbed },
+                data @ (UndoData::Merge { .. } | UndoData::MergeOf { .. }),
             ) => {
+                let absorbed = data.absorbed().unwrap_or_default();
                 let pin_op =
                     matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
                 self.undo_merge(&mut batch, &mut next, &absorbed, pin_op, &mut audience_work)?
@@ -498,19 +512,25 @@ fn pin(split: &mut SplitResult, op: u64) {
 }
 
 impl SpaceStore {
-    /// Splits each absorbed profile's identifiers back out, under its old id when free.
+    /// Splits each absorbed profile's identifiers, and the events filed under its clusters,
+    /// back out, under its old id when free.
     fn undo_merge(
         &self,
         batch: &mut sled::Batch,
         next: &mut Counters,
-        absorbed: &[(ProfileId, Vec<Identifier>)],
+        absorbed: &[Absorbed],
         pin_op: Option<u64>,
         audience_work: &mut Touched,
     ) -> anyhow::Result<Vec<ProfileId>> {
         let mut touched = Vec::new();
         let mut current: Option<Profile> = None;
         let mut moved_seqs = BTreeSet::new();
-        for (old_id, ids) in absorbed {
+        for Absorbed {
+            profile: old_id,
+            identifiers: ids,
+            clusters,
+        } in absorbed
+        {
             let Some(first) = ids.first() else { continue };
             let holder = self
                 .load_owner(first)?
@@ -527,7 +547,7 @@ impl SpaceStore {
                 next.next_profile += 1;
                 id
             };
-            let mut split = self.split_in_memory(&profile, &moving, into, &moved_seqs)?;
+            let mut split = self.split_in_memory(&profile, &moving, into, &moved_seqs, clusters)?;
             moved_seqs.extend(split.moved_events.iter().map(|f| f.event.seq));
             if let Some(op) = pin_op {
                 pin(&mut split, op);
