@@ -177,10 +177,12 @@ fn judge(
             typical,
         });
     }
-    let mut blocked = 0;
+    let (mut blocked, mut released) = (0, 0);
     for v in violations {
         match &v.reason {
             ViolationReason::Blocked { .. } => blocked += 1,
+            // Signing out is routine, not a sign of a bad merge.
+            ViolationReason::SignedOut { .. } => released += 1,
             _ if v.identifier.kind == USER_ID => {
                 s.user_ids.insert(v.identifier.value.clone());
             }
@@ -193,7 +195,7 @@ fn judge(
             count: s.user_ids.len(),
         });
     }
-    let non_junk = violations.len() - blocked;
+    let non_junk = violations.len() - blocked - released;
     if non_junk > 0 {
         score += (non_junk as u64).min(50) * 3;
         findings.push(Finding::Violations { count: non_junk });
@@ -248,6 +250,17 @@ mod tests {
     #[test]
     fn healthy_profiles_are_not_listed() {
         assert!(judge(summary(1, 3), &[], 3, 9).is_none());
+        let signed_out = ViolationReason::SignedOut {
+            event: "Signed Out".into(),
+        };
+        let released = [
+            violation("anonymous_id:a1", signed_out.clone()),
+            violation("ios.id:D1", signed_out),
+        ];
+        assert!(
+            judge(summary(1, 3), &released, 3, 9).is_none(),
+            "a sign-out is routine"
+        );
     }
 
     #[test]
