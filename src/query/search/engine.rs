@@ -4,7 +4,8 @@
 //! ASCII scorer (also the subsequence test), a bounded heap keeping the best few hundred
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
 //! matched character positions. Profiles are scanned in groups by the best score their
-//! character bags allow (see [`Pattern::bound`]), highest first, so the ranking usually ends
+//! character bags (word starts, and the character pairs a high-scoring match starts with)
+//! allow (see [`Pattern::bound`]), highest first, so the ranking usually ends
 //! long before the scan, which then only counts matches. While the user types, a query that
 //! extends the previous one only re-scans the profiles the previous one matched. Scans use
 //! every core.
@@ -537,7 +538,7 @@ fn best_fast_score(
         let fast = entry.ascii && pattern.ascii;
         if fast
             && floor.is_some_and(|floor| {
-                pattern.bound(entry.heads, entry.heads, start_bag(hay)) <= floor
+                pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
             })
         {
             matched = matched || pattern.matches(hay.as_bytes());
@@ -586,7 +587,7 @@ fn split_by_bound(
             let bags = &index.bags[slot_index as usize];
             if bags.bag & pattern.bag == pattern.bag {
                 let bound = match pattern.ascii {
-                    true => pattern.bound(bags.heads, bags.hard, bags.starts),
+                    true => pattern.bound(bags.heads, bags.hard, bags.starts, bags.pairs),
                     false => pattern.max_score(),
                 };
                 add_to_group(&mut groups, bound, [slot_index]);
@@ -915,7 +916,8 @@ mod tests {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let words = [
-            "lopez", "mueller", "ana", "silva", "lo", "mu", "tara", "khan", "zoe",
+            "lopez", "mueller", "ana", "silva", "lo", "mu", "tara", "khan", "zoe", "müller",
+            "jürgen", "Ölsen", "lu.o",
         ];
         let domains = ["gmail.com", "outlook.com", "acme.io", "web.de"];
         let people: Vec<Profile> = (1..=20_000u64)
@@ -936,7 +938,8 @@ mod tests {
         let index = Arc::new(SearchIndex::from_profiles("s", &people));
         let mut engine = SearchEngine::new(Arc::clone(&index)).with_threads(2);
         for word in [
-            "lopez12", "mueller", "4fa3", "u-1999", "zoe.k", "ak", "outl", "o.l",
+            "lopez12", "mueller", "4fa3", "u-1999", "zoe.k", "ak", "outl", "o.l", "lsen", "jürg",
+            "mül",
         ] {
             let mut typed = String::new();
             for c in word.chars() {
