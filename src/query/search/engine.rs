@@ -511,14 +511,17 @@ fn entry_candidates<'i>(
 }
 
 fn any_match(index: &SearchIndex, slot: &Slot, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
-    entry_candidates(index, slot, scan).any(|entry| {
-        let hay = index.text(entry);
-        if entry.ascii && scan.pattern.ascii {
-            scan.pattern.matches(hay.as_bytes())
-        } else {
-            matcher.fuzzy_match(hay, scan.text).is_some()
-        }
-    })
+    entry_candidates(index, slot, scan).any(|entry| matches(index.text(entry), scan, matcher))
+}
+
+/// Whether a text matches. An ASCII pattern matches as a byte subsequence, also in non-ASCII
+/// texts (SkimMatcherV2 compares characters ignoring ASCII case only).
+fn matches(hay: &str, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
+    if scan.pattern.ascii {
+        scan.pattern.matches(hay.as_bytes())
+    } else {
+        matcher.fuzzy_match(hay, scan.text).is_some()
+    }
 }
 
 /// The profile's best fast score over its entries; entries whose bound does not beat
@@ -535,16 +538,15 @@ fn best_fast_score(
     let mut matched = false;
     for entry in entry_candidates(index, slot, scan) {
         let hay = index.text(entry);
-        let fast = entry.ascii && pattern.ascii;
-        if fast
+        if pattern.ascii
             && floor.is_some_and(|floor| {
                 pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
             })
         {
-            matched = matched || pattern.matches(hay.as_bytes());
+            matched = matched || matches(hay, scan, matcher);
             continue;
         }
-        let score = if fast {
+        let score = if entry.ascii && pattern.ascii {
             pattern.score(hay.as_bytes()).map(|s| {
                 if index.identifier_kind[entry.kind as usize] && is_exact(hay, scan.text) {
                     s + EXACT_BONUS

@@ -471,14 +471,16 @@ mod tests {
         }
 
         #[test]
-        fn skim_scores_never_exceed_the_bounds(
+        fn skim_matches_bytewise_and_never_exceeds_the_bounds(
             text in "[abAB1 ._éÜ-]{1,16}(x{0,9}[ .][ab]{1,3}){0,2}",
             pattern in "[abB1._ -]{1,4}",
         ) {
             use fuzzy_matcher::FuzzyMatcher;
             let matcher = fuzzy_matcher::skim::SkimMatcherV2::default().smart_case();
             let p = Pattern::new(&pattern);
-            if let Some(score) = matcher.fuzzy_match(&text, &pattern) {
+            let score = matcher.fuzzy_match(&text, &pattern);
+            proptest::prop_assert_eq!(score.is_some(), p.matches(text.as_bytes()));
+            if let Some(score) = score {
                 let (bound, coarse) = bounds(&p, &text);
                 proptest::prop_assert!(score <= i64::from(bound), "{} > {}", score, bound);
                 proptest::prop_assert!(bound <= coarse);
