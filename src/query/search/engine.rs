@@ -29,6 +29,9 @@ const ROUND: usize = 16_384;
 /// The first round of each group while ranking: small, so that a pool that fills with
 /// scores the rest of the group cannot beat ends the ranking early; rounds then double.
 const FIRST_ROUND: usize = 2_048;
+/// How many candidates, in slot order, the early ranking looks at (see
+/// [`SearchEngine::early_ranking`]).
+const EARLY_SCAN: usize = 16_384;
 /// Below this many candidates one thread is faster than several.
 const PARALLEL_MIN: usize = 4_096;
 /// A scan running longer than this sends partial results.
@@ -171,6 +174,17 @@ impl SearchEngine {
             Some(n) => Candidates::List(&n.matched),
             None => Candidates::All(index.slots.len()),
         };
+        let first = Scan {
+            pattern: &pattern,
+            text: &text,
+            kind,
+            pool,
+            rank: true,
+            floor: None,
+        };
+        let early = self
+            .early_pool(&index, &candidates, &first)
+            .map(|top| self.send_final(&index, query, &text, kind, &top, &exact, limit, snapshot));
         // Profiles go in groups by the best score their word starts allow, highest first:
         // once the pool beats a group's bound, the rest of the scan only counts matches.
         let split = split_by_bound(&index, &candidates, &pattern, self.threads);
@@ -185,7 +199,7 @@ impl SearchEngine {
             top: BinaryHeap::new(),
         };
         let mut matched_by_group: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
-        let mut final_ranking: Option<SearchResults> = None;
+        let mut final_ranking = early;
         for (bound, candidates) in &groups {
             let mut round = FIRST_ROUND;
             let mut offset = 0;
@@ -277,6 +291,40 @@ impl SearchEngine {
         let ranked = self.rank(index, query, text, kind, total, exact, limit);
         snapshot(ranked.clone());
         ranked
+    }
+
+    /// The pool when the first candidates alone fill it with the highest score any text can
+    /// get, found without the bound split: no other candidate can beat them, and later ones
+    /// lose every tie. Common one- and two-character queries end here.
+    fn early_pool(
+        &self,
+        index: &SearchIndex,
+        candidates: &Candidates<'_>,
+        scan: &Scan<'_>,
+    ) -> Option<Partial> {
+        let pattern = scan.pattern;
+        let top = pattern.max_score();
+        let mut part = Partial {
+            matched: Vec::new(),
+            top: BinaryHeap::new(),
+        };
+        for i in 0..candidates.len().min(EARLY_SCAN) {
+            let slot_index = candidates.get(i);
+            if slot_bound(index, pattern, slot_index) != Some(top) {
+                continue;
+            }
+            let slot = &index.slots[slot_index as usize];
+            if let Some(Found::Scored(score)) =
+                best_fast_score(index, slot, scan, None, &self.matcher)
+            {
+                part.matched.push(slot_index);
+                push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
+                if floor(&part.top, scan.pool) == Some(top) {
+                    return Some(part);
+                }
+            }
+        }
+        None
     }
 
     fn scan_round(
@@ -569,8 +617,7 @@ fn best_fast_score(
 }
 
 /// The candidates whose character bags hold the pattern's, in groups of equal
-/// [`Pattern::bound`] (the highest score for a pattern the fast scorer does not handle),
-/// highest bound first, each in slot order, sorted out on `threads` threads.
+/// [`slot_bound`], highest bound first, each in slot order, sorted out on `threads` threads.
 fn split_by_bound(
     index: &SearchIndex,
     candidates: &Candidates<'_>,
@@ -586,12 +633,7 @@ fn split_by_bound(
         let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
         for i in range {
             let slot_index = candidates.get(i);
-            let bags = &index.bags[slot_index as usize];
-            if bags.bag & pattern.bag == pattern.bag {
-                let bound = match pattern.ascii {
-                    true => pattern.bound(bags.heads, bags.hard, bags.starts, bags.pairs),
-                    false => pattern.max_score(),
-                };
+            if let Some(bound) = slot_bound(index, pattern, slot_index) {
                 add_to_group(&mut groups, bound, [slot_index]);
             }
         }
@@ -603,6 +645,17 @@ fn split_by_bound(
     }
     groups.sort_by_key(|(bound, _)| Reverse(*bound));
     groups
+}
+
+/// The [`Pattern::bound`] of a slot (the highest score for a pattern the fast scorer does
+/// not handle), or `None` when its character bag lacks some of the pattern's.
+#[inline]
+fn slot_bound(index: &SearchIndex, pattern: &Pattern, slot_index: u32) -> Option<i32> {
+    let bags = &index.bags[slot_index as usize];
+    (bags.bag & pattern.bag == pattern.bag).then(|| match pattern.ascii {
+        true => pattern.bound(bags.heads, bags.hard, bags.starts, bags.pairs),
+        false => pattern.max_score(),
+    })
 }
 
 /// Appends `slots` to the group of `bound`, starting it if needed.
