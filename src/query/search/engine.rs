@@ -5,10 +5,11 @@
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
 //! matched character positions. Profiles are scanned in groups by the best score their
 //! character bags (word starts, and the character pairs a high-scoring match starts with)
-//! allow (see [`Pattern::bound`]), highest first, so the ranking usually ends
-//! long before the scan, which then only counts matches. While the user types, a query that
-//! extends the previous one only re-scans the profiles the previous one matched. Scans use
-//! every core.
+//! allow (see [`Pattern::bound`]), highest first, so the ranking usually ends long before
+//! the scan, which then only counts matches. When the first candidates alone fill the pool
+//! with the highest score any text can get, the ranking ends before that split. While the
+//! user types, a query that extends the previous one only re-scans the profiles the
+//! previous one matched. Scans use every core.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
