@@ -4,10 +4,12 @@
 //! ASCII scorer (also the subsequence test), a bounded heap keeping the best few hundred
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
 //! matched character positions. Profiles are scanned in groups by the best score their
-//! character bags allow (see [`Pattern::bound`]), highest first, so the ranking usually ends
-//! long before the scan, which then only counts matches. While the user types, a query that
-//! extends the previous one only re-scans the profiles the previous one matched. Scans use
-//! every core.
+//! character bags (word starts, and the character pairs a high-scoring match starts with)
+//! allow (see [`Pattern::bound`]), highest first, so the ranking usually ends long before
+//! the scan, which then only counts matches. When the first candidates alone fill the pool
+//! with the highest score any text can get, the ranking ends before that split. While the
+//! user types, a query that extends the previous one only re-scans the profiles the
+//! previous one matched. Scans use every core.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -28,6 +30,9 @@ const ROUND: usize = 16_384;
 /// The first round of each group while ranking: small, so that a pool that fills with
 /// scores the rest of the group cannot beat ends the ranking early; rounds then double.
 const FIRST_ROUND: usize = 2_048;
+/// How many candidates, in slot order, the early ranking looks at (see
+/// [`SearchEngine::early_ranking`]).
+const EARLY_SCAN: usize = 16_384;
 /// Below this many candidates one thread is faster than several.
 const PARALLEL_MIN: usize = 4_096;
 /// A scan running longer than this sends partial results.
@@ -170,6 +175,17 @@ impl SearchEngine {
             Some(n) => Candidates::List(&n.matched),
             None => Candidates::All(index.slots.len()),
         };
+        let first = Scan {
+            pattern: &pattern,
+            text: &text,
+            kind,
+            pool,
+            rank: true,
+            floor: None,
+        };
+        let early = self
+            .early_pool(&index, &candidates, &first)
+            .map(|top| self.send_final(&index, query, &text, kind, &top, &exact, limit, snapshot));
         // Profiles go in groups by the best score their word starts allow, highest first:
         // once the pool beats a group's bound, the rest of the scan only counts matches.
         let split = split_by_bound(&index, &candidates, &pattern, self.threads);
@@ -184,7 +200,7 @@ impl SearchEngine {
             top: BinaryHeap::new(),
         };
         let mut matched_by_group: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
-        let mut final_ranking: Option<SearchResults> = None;
+        let mut final_ranking = early;
         for (bound, candidates) in &groups {
             let mut round = FIRST_ROUND;
             let mut offset = 0;
@@ -276,6 +292,40 @@ impl SearchEngine {
         let ranked = self.rank(index, query, text, kind, total, exact, limit);
         snapshot(ranked.clone());
         ranked
+    }
+
+    /// The pool when the first candidates alone fill it with the highest score any text can
+    /// get, found without the bound split: no other candidate can beat them, and later ones
+    /// lose every tie. Common one- and two-character queries end here.
+    fn early_pool(
+        &self,
+        index: &SearchIndex,
+        candidates: &Candidates<'_>,
+        scan: &Scan<'_>,
+    ) -> Option<Partial> {
+        let pattern = scan.pattern;
+        let top = pattern.max_score();
+        let mut part = Partial {
+            matched: Vec::new(),
+            top: BinaryHeap::new(),
+        };
+        for i in 0..candidates.len().min(EARLY_SCAN) {
+            let slot_index = candidates.get(i);
+            if slot_bound(index, pattern, slot_index) != Some(top) {
+                continue;
+            }
+            let slot = &index.slots[slot_index as usize];
+            if let Some(Found::Scored(score)) =
+                best_fast_score(index, slot, scan, None, &self.matcher)
+            {
+                part.matched.push(slot_index);
+                push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
+                if floor(&part.top, scan.pool) == Some(top) {
+                    return Some(part);
+                }
+            }
+        }
+        None
     }
 
     fn scan_round(
@@ -510,14 +560,17 @@ fn entry_candidates<'i>(
 }
 
 fn any_match(index: &SearchIndex, slot: &Slot, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
-    entry_candidates(index, slot, scan).any(|entry| {
-        let hay = index.text(entry);
-        if entry.ascii && scan.pattern.ascii {
-            scan.pattern.matches(hay.as_bytes())
-        } else {
-            matcher.fuzzy_match(hay, scan.text).is_some()
-        }
-    })
+    entry_candidates(index, slot, scan).any(|entry| matches(index.text(entry), scan, matcher))
+}
+
+/// Whether a text matches. An ASCII pattern matches as a byte subsequence, also in non-ASCII
+/// texts (SkimMatcherV2 compares characters ignoring ASCII case only).
+fn matches(hay: &str, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
+    if scan.pattern.ascii {
+        scan.pattern.matches(hay.as_bytes())
+    } else {
+        matcher.fuzzy_match(hay, scan.text).is_some()
+    }
 }
 
 /// The profile's best fast score over its entries; entries whose bound does not beat
@@ -534,16 +587,15 @@ fn best_fast_score(
     let mut matched = false;
     for entry in entry_candidates(index, slot, scan) {
         let hay = index.text(entry);
-        let fast = entry.ascii && pattern.ascii;
-        if fast
+        if pattern.ascii
             && floor.is_some_and(|floor| {
-                pattern.bound(entry.heads, entry.heads, start_bag(hay)) <= floor
+                pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
             })
         {
-            matched = matched || pattern.matches(hay.as_bytes());
+            matched = matched || matches(hay, scan, matcher);
             continue;
         }
-        let score = if fast {
+        let score = if entry.ascii && pattern.ascii {
             pattern.score(hay.as_bytes()).map(|s| {
                 if index.identifier_kind[entry.kind as usize] && is_exact(hay, scan.text) {
                     s + EXACT_BONUS
@@ -566,8 +618,7 @@ fn best_fast_score(
 }
 
 /// The candidates whose character bags hold the pattern's, in groups of equal
-/// [`Pattern::bound`] (the highest score for a pattern the fast scorer does not handle),
-/// highest bound first, each in slot order, sorted out on `threads` threads.
+/// [`slot_bound`], highest bound first, each in slot order, sorted out on `threads` threads.
 fn split_by_bound(
     index: &SearchIndex,
     candidates: &Candidates<'_>,
@@ -583,12 +634,7 @@ fn split_by_bound(
         let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
         for i in range {
             let slot_index = candidates.get(i);
-            let bags = &index.bags[slot_index as usize];
-            if bags.bag & pattern.bag == pattern.bag {
-                let bound = match pattern.ascii {
-                    true => pattern.bound(bags.heads, bags.hard, bags.starts),
-                    false => pattern.max_score(),
-                };
+            if let Some(bound) = slot_bound(index, pattern, slot_index) {
                 add_to_group(&mut groups, bound, [slot_index]);
             }
         }
@@ -600,6 +646,17 @@ fn split_by_bound(
     }
     groups.sort_by_key(|(bound, _)| Reverse(*bound));
     groups
+}
+
+/// The [`Pattern::bound`] of a slot (the highest score for a pattern the fast scorer does
+/// not handle), or `None` when its character bag lacks some of the pattern's.
+#[inline]
+fn slot_bound(index: &SearchIndex, pattern: &Pattern, slot_index: u32) -> Option<i32> {
+    let bags = &index.bags[slot_index as usize];
+    (bags.bag & pattern.bag == pattern.bag).then(|| match pattern.ascii {
+        true => pattern.bound(bags.heads, bags.hard, bags.starts, bags.pairs),
+        false => pattern.max_score(),
+    })
 }
 
 /// Appends `slots` to the group of `bound`, starting it if needed.
@@ -915,7 +972,8 @@ mod tests {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let words = [
-            "lopez", "mueller", "ana", "silva", "lo", "mu", "tara", "khan", "zoe",
+            "lopez", "mueller", "ana", "silva", "lo", "mu", "tara", "khan", "zoe", "müller",
+            "jürgen", "Ölsen", "lu.o",
         ];
         let domains = ["gmail.com", "outlook.com", "acme.io", "web.de"];
         let people: Vec<Profile> = (1..=20_000u64)
@@ -936,7 +994,8 @@ mod tests {
         let index = Arc::new(SearchIndex::from_profiles("s", &people));
         let mut engine = SearchEngine::new(Arc::clone(&index)).with_threads(2);
         for word in [
-            "lopez12", "mueller", "4fa3", "u-1999", "zoe.k", "ak", "outl", "o.l",
+            "lopez12", "mueller", "4fa3", "u-1999", "zoe.k", "ak", "outl", "o.l", "lsen", "jürg",
+            "mül",
         ] {
             let mut typed = String::new();
             for c in word.chars() {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::model::{Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
-use super::score::{char_bag, hard_bag, head_bag, start_bag};
+use super::score::{char_bag, hard_bag, head_bag, pair_bag, start_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
@@ -20,14 +20,14 @@ pub(crate) struct Entry {
     pub start: u32,
     /// Length in bytes.
     pub len: u8,
-    /// Whether the text is pure ASCII (the fast scorer handles only those).
+    /// Whether the text is pure ASCII (the fast scorer handles only those; SkimMatcherV2
+    /// scores the others).
     pub ascii: bool,
     /// Index into [`SearchIndex::kinds`].
     pub kind: u16,
     /// Characters present (see [`char_bag`]).
     pub bag: u64,
-    /// Characters at word starts (see [`head_bag`]); every bit for non-ASCII texts, which
-    /// the fast scorer does not bound.
+    /// Characters at word starts (see [`head_bag`]).
     pub heads: u64,
 }
 
@@ -53,11 +53,12 @@ pub(crate) struct SlotBags {
     pub bag: u64,
     /// Union of the entries' word-start bags.
     pub heads: u64,
-    /// Union of the entries' [`hard_bag`]s; every bit when an entry is not ASCII.
+    /// Union of the entries' [`hard_bag`]s.
     pub hard: u64,
-    /// Union of the entries' first characters (see [`start_bag`]); every bit when an entry
-    /// is not ASCII.
+    /// Union of the entries' first characters (see [`start_bag`]).
     pub starts: u64,
+    /// Union of the entries' [`pair_bag`]s.
+    pub pairs: u128,
 }
 
 /// An immutable snapshot of a space's searchable texts.
@@ -277,15 +278,17 @@ impl IndexBuilder {
         let (bag, heads) = self.entries[first as usize..]
             .iter()
             .fold((0, 0), |(bag, heads), e| (bag | e.bag, heads | e.heads));
-        let (hard, starts) = self.entries[first as usize..]
-            .iter()
-            .fold((0, 0), |bags, e| {
-                let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
-                match e.ascii {
-                    true => (bags.0 | hard_bag(text), bags.1 | start_bag(text)),
-                    false => (u64::MAX, u64::MAX),
-                }
-            });
+        let (hard, starts, pairs) =
+            self.entries[first as usize..]
+                .iter()
+                .fold((0, 0, 0), |(hard, starts, pairs), e| {
+                    let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
+                    (
+                        hard | hard_bag(text),
+                        starts | start_bag(text),
+                        pairs | pair_bag(text),
+                    )
+                });
         self.slots.push(Slot {
             id,
             first,
@@ -299,6 +302,7 @@ impl IndexBuilder {
             heads,
             hard,
             starts,
+            pairs,
         });
     }
 
@@ -317,9 +321,7 @@ impl IndexBuilder {
                 k
             }
         };
-        let ascii = text.is_ascii();
-        let heads = if ascii { head_bag(text) } else { u64::MAX };
-        self.push_raw(kind, text, char_bag(text), heads, ascii)
+        self.push_raw(kind, text, char_bag(text), head_bag(text), text.is_ascii())
     }
 
     fn push_raw(

@@ -7,40 +7,84 @@ pub fn char_bag(text: &str) -> u64 {
     text.bytes().fold(0, |bag, b| bag | byte_bit(b))
 }
 
-/// The [`char_bag`] of the characters of an ASCII text that sit where the scorer gives a
-/// position bonus (text start, after a separator, camel-case humps). A pattern none of whose
+/// The [`char_bag`] of the characters of a text that sit where the scorers give a position
+/// bonus (text start, after a separator, camel-case humps). A pattern none of whose
 /// characters is in it can only score [`Pattern::headless_bound`].
 pub fn head_bag(text: &str) -> u64 {
-    let mut prev = Class::Empty;
-    let mut bag = 0;
-    for b in text.bytes() {
-        let cur = class(b);
-        if in_place_bonus(prev, cur) > 0 {
-            bag |= byte_bit(b);
-        }
-        prev = cur;
-    }
-    bag
+    bonuses(text)
+        .filter(|&(_, bonus)| bonus > 0)
+        .fold(0, |bag, (c, _)| bag | char_bit(c))
 }
 
 /// The part of the [`head_bag`] where the bonus is the full head bonus: the text start and
 /// after hard separators (spaces, slashes, brackets).
 pub fn hard_bag(text: &str) -> u64 {
-    let mut prev = Class::Empty;
+    bonuses(text)
+        .filter(|&(_, bonus)| bonus == BONUS_HEAD)
+        .fold(0, |bag, (c, _)| bag | char_bit(c))
+}
+
+/// The [`char_bag`] of a text's first character: where the scorers double the bonus.
+pub fn start_bag(text: &str) -> u64 {
+    text.chars().next().map_or(0, char_bit)
+}
+
+/// How many characters after the first character of a text a word start still pairs with
+/// it in the [`pair_bag`]: a second pattern character further away loses at least its head
+/// bonus to the gap, which [`Pattern::pairless_bound`] allows for.
+const PAIR_REACH: usize = (BONUS_HEAD - GAP_EXTENSION) as usize;
+
+/// Hashed set of the character pairs (folded like [`char_bag`]) that can start a match
+/// scoring above [`Pattern::pairless_bound`]: a character at a bonus position and the one
+/// right after it, and the first character with every word start at most [`PAIR_REACH`]
+/// characters after it.
+pub fn pair_bag(text: &str) -> u128 {
+    let mut chars = bonuses(text);
+    let Some((first, _)) = chars.next() else {
+        return 0;
+    };
     let mut bag = 0;
-    for b in text.bytes() {
-        let cur = class(b);
-        if in_place_bonus(prev, cur) == BONUS_HEAD {
-            bag |= byte_bit(b);
+    let mut prev = (first, BONUS_HEAD);
+    for (i, (c, bonus)) in (1..).zip(chars) {
+        if prev.1 > 0 {
+            bag |= pair_bit(char_bit(prev.0), char_bit(c));
         }
-        prev = cur;
+        if bonus > 0 && i <= PAIR_REACH {
+            bag |= pair_bit(char_bit(first), char_bit(c));
+        }
+        prev = (c, bonus);
     }
     bag
 }
 
-/// The [`char_bag`] of an ASCII text's first character: where the scorer doubles the bonus.
-pub fn start_bag(text: &str) -> u64 {
-    text.bytes().next().map_or(0, byte_bit)
+/// Every character of a text with the position bonus the scorers give it. Classes follow
+/// SkimMatcherV2: a non-ASCII character counts as a lower-case letter.
+fn bonuses(text: &str) -> impl Iterator<Item = (char, i32)> + '_ {
+    text.chars().scan(Class::Empty, |prev, c| {
+        let cur = if c.is_ascii() {
+            class(c as u8)
+        } else {
+            Class::Lower
+        };
+        let bonus = in_place_bonus(*prev, cur);
+        *prev = cur;
+        Some((c, bonus))
+    })
+}
+
+/// The [`pair_bag`] bit of two characters, given by their [`char_bag`] bits.
+fn pair_bit(a: u64, b: u64) -> u128 {
+    let key = a.trailing_zeros() * 64 + b.trailing_zeros();
+    1 << (key.wrapping_mul(0x9E37_79B9) >> 25)
+}
+
+#[inline]
+fn char_bit(c: char) -> u64 {
+    if c.is_ascii() {
+        byte_bit(c as u8)
+    } else {
+        byte_bit(u8::MAX)
+    }
 }
 
 #[inline]
@@ -116,6 +160,8 @@ pub struct Pattern {
     pub first: u64,
     /// The [`char_bag`] of every character but the first.
     pub rest: u64,
+    /// The [`pair_bag`] bit of the first two characters; none for shorter patterns.
+    pub pair: u128,
     /// Whether the pattern holds a hard separator, after which a consecutive match earns the
     /// full head bonus.
     pub hard_sep: bool,
@@ -137,6 +183,10 @@ impl Pattern {
             bag: char_bag(text),
             first: text.bytes().next().map_or(0, byte_bit),
             rest: text.bytes().skip(1).fold(0, |bag, b| bag | byte_bit(b)),
+            pair: match text.as_bytes() {
+                [a, b, ..] => pair_bit(byte_bit(*a), byte_bit(*b)),
+                _ => 0,
+            },
             hard_sep: text.bytes().any(|b| class(b) == Class::HardSep),
             ascii: text.is_ascii(),
         }
@@ -169,12 +219,23 @@ impl Pattern {
         }
     }
 
-    /// The highest score of an ASCII text whose [`head_bag`], [`hard_bag`] and [`start_bag`]
-    /// are `heads`, `hard` and `starts` (or of a profile, with the unions of its texts' bags).
-    /// The first character earns the doubled head bonus only at the text start, the full one
-    /// only after a hard separator, at most the break bonus elsewhere and nothing off the
-    /// head bag; see `run_bound` for the others.
-    pub fn bound(&self, heads: u64, hard: u64, starts: u64) -> i32 {
+    /// The highest score of a text whose [`head_bag`], [`hard_bag`], [`start_bag`] and
+    /// [`pair_bag`] are `heads`, `hard`, `starts` and `pairs` (or of a profile, with the
+    /// unions of its texts' bags), for the fast scorer and SkimMatcherV2 alike. The first
+    /// character earns the doubled head bonus only at the text start, the full one only after
+    /// a hard separator, at most the break bonus elsewhere and nothing off the head bag; see
+    /// `run_bound` for the others, and [`Pattern::pairless_bound`] when the first two
+    /// characters are no pair of the text.
+    pub fn bound(&self, heads: u64, hard: u64, starts: u64, pairs: u128) -> i32 {
+        let bound = self.first_char_bound(heads, hard, starts);
+        if self.pair != 0 && pairs & self.pair == 0 {
+            bound.min(self.pairless_bound())
+        } else {
+            bound
+        }
+    }
+
+    fn first_char_bound(&self, heads: u64, hard: u64, starts: u64) -> i32 {
         let n = self.bytes.len() as i32;
         if starts & self.first != 0 {
             self.max_score()
@@ -189,6 +250,22 @@ impl Pattern {
         } else {
             self.run_bound(SCORE_MATCH)
         }
+    }
+
+    /// The highest score of a pattern of two or more characters when its first two are not
+    /// in the text's [`pair_bag`]. The second character then follows the first right away
+    /// only when the first has no bonus, and otherwise after a gap, at a bonus position only
+    /// when the first is not at the text start or it is more than [`PAIR_REACH`] characters on:
+    /// the best is the doubled head bonus for the first and a plain match after a gap for
+    /// the second.
+    pub fn pairless_bound(&self) -> i32 {
+        let n = self.bytes.len() as i32;
+        SCORE_MATCH
+            + 2 * BONUS_HEAD
+            + SCORE_MATCH
+            + GAP_START
+            + GAP_EXTENSION
+            + (n - 2) * (SCORE_MATCH + BONUS_HEAD)
     }
 
     /// The highest score when the first character scores `first` at most and the pattern
@@ -363,11 +440,18 @@ mod tests {
         assert_eq!(head_bag("x") & char_bag("x"), char_bag("x"));
     }
 
+    /// The bound of a text's own bags, and the looser one an entry gets without its pairs.
+    fn bounds(p: &Pattern, text: &str) -> (i32, i32) {
+        let (heads, starts) = (head_bag(text), start_bag(text));
+        let bound = p.bound(heads, hard_bag(text), starts, pair_bag(text));
+        (bound, p.bound(heads, heads, starts, u128::MAX))
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
         #[test]
-        fn headless_texts_never_score_above_the_bound(
-            text in "[abcAB1 ._-]{1,24}",
+        fn fast_scores_never_exceed_the_bounds(
+            text in "[abcAB1 ._-]{1,12}(x{0,9}[ .][abc]{1,3}){0,2}",
             pattern in "[abcB1._ -]{1,5}",
         ) {
             let p = Pattern::new(&pattern);
@@ -379,15 +463,66 @@ mod tests {
                 proptest::prop_assert!(score <= p.headless_bound(), "{} > {}", score, p.headless_bound());
             }
             if let Some(score) = score {
-                let bound = p.bound(head_bag(&text), hard_bag(&text), start_bag(&text));
+                let (bound, coarse) = bounds(&p, &text);
                 proptest::prop_assert!(score <= bound, "{} > {}", score, bound);
-                let coarse = p.bound(head_bag(&text), head_bag(&text), start_bag(&text));
                 proptest::prop_assert!(bound <= coarse);
-            }
-            if let Some(score) = score {
-                proptest::prop_assert!(score <= p.max_score());
+                proptest::prop_assert!(coarse <= p.max_score());
             }
         }
+
+        #[test]
+        fn skim_matches_bytewise_and_never_exceeds_the_bounds(
+            text in "[abAB1 ._éÜ-]{1,16}(x{0,9}[ .][ab]{1,3}){0,2}",
+            pattern in "[abB1._ -]{1,4}",
+        ) {
+            use fuzzy_matcher::FuzzyMatcher;
+            let matcher = fuzzy_matcher::skim::SkimMatcherV2::default().smart_case();
+            let p = Pattern::new(&pattern);
+            let score = matcher.fuzzy_match(&text, &pattern);
+            proptest::prop_assert_eq!(score.is_some(), p.matches(text.as_bytes()));
+            if let Some(score) = score {
+                let (bound, coarse) = bounds(&p, &text);
+                proptest::prop_assert!(score <= i64::from(bound), "{} > {}", score, bound);
+                proptest::prop_assert!(bound <= coarse);
+            }
+        }
+    }
+
+    #[test]
+    fn pairs_reach_word_starts_near_the_text_start() {
+        use fuzzy_matcher::FuzzyMatcher;
+        let p = Pattern::new("ab");
+        let matcher = fuzzy_matcher::skim::SkimMatcherV2::default().smart_case();
+        for gap in 0..2 * PAIR_REACH {
+            for sep in [" ", ".", "", "xY"] {
+                let text = format!("a{}{sep}b", "x".repeat(gap));
+                let (bound, _) = bounds(&p, &text);
+                let fast = p.score(text.as_bytes()).unwrap_or_default();
+                assert!(fast <= bound, "{text}: {fast} > {bound}");
+                let skim = matcher.fuzzy_match(&text, "ab").unwrap_or_default();
+                assert!(skim <= i64::from(bound), "{text}: {skim} > {bound}");
+            }
+        }
+        let near = format!("a{}.b", "x".repeat(PAIR_REACH - 2));
+        let far = format!("a{}.b", "x".repeat(PAIR_REACH - 1));
+        assert_ne!(pair_bag(&near) & p.pair, 0);
+        assert_eq!(pair_bag(&far) & p.pair, 0);
+        assert_eq!(
+            p.bound(
+                head_bag(&far),
+                hard_bag(&far),
+                start_bag(&far),
+                pair_bag(&far)
+            ),
+            p.pairless_bound()
+        );
+        assert_ne!(
+            pair_bag("x ab") & p.pair,
+            0,
+            "a word start and the next character"
+        );
+        assert_eq!(pair_bag("xab") & p.pair, 0);
+        assert_ne!(pair_bag("üb ab") & p.pair, 0, "non-ASCII texts pair too");
     }
 
     #[test]
