@@ -1,12 +1,16 @@
-//! `idgraph demo`: creates (once) a demo store of generated journeys and opens the explorer.
+//! `idgraph demo`: creates (once per idgraph build) a demo store of generated journeys and
+//! opens the explorer.
 
+use std::hash::Hasher;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use rustc_hash::FxHasher;
 
-use crate::config::Config;
-use crate::demo::{Settings, demo_sources, sources_toml, write_files};
+use crate::config::{Config, DEFAULT_CONFIG};
+use crate::demo::{Generator, Settings, demo_sources, sources_toml, write_dataset, write_files};
 use crate::store::Store;
 
 use super::{Globals, explore, ingest};
@@ -27,6 +31,7 @@ pub struct Args {
     pub explore: explore::Args,
 }
 
+/// Written once the demo store is complete; holds [`demo_identity`].
 const READY_MARKER: &str = "idgraph-demo-ready";
 
 /// Builds the demo store if needed, prints where it is, opens the explorer.
@@ -38,11 +43,34 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let config_path = dir.join("demo-config.toml");
     let config_text = sources_toml(&demo_sources());
     let config = Config::from_toml_str(&config_text, "<demo config>")?;
-    if !dir.join(READY_MARKER).exists() {
+    let identity = demo_identity()?;
+    let marker = dir.join(READY_MARKER);
+    let needs_build = match std::fs::read_to_string(&marker) {
+        Ok(made_by) if made_by == identity => false,
+        Ok(_) if globals.store_flag.is_none() => {
+            eprintln!(
+                "idgraph: the demo store at {} was made by another idgraph build (other rules or journeys): making it again",
+                dir.display()
+            );
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove the old demo store {}", dir.display()))?;
+            true
+        }
+        Ok(_) => {
+            eprintln!(
+                "idgraph: warning: the demo store at {} was made by another idgraph build (other rules or journeys); delete it to make it again",
+                dir.display()
+            );
+            false
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", marker.display())),
+    };
+    if needs_build {
         build(&args, globals, &dir, &config)?;
         std::fs::write(&config_path, &config_text)
             .with_context(|| format!("cannot write {}", config_path.display()))?;
-        std::fs::write(dir.join(READY_MARKER), "")
+        std::fs::write(&marker, &identity)
             .with_context(|| format!("cannot write into {}", dir.display()))?;
     }
     eprintln!(
@@ -61,6 +89,41 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         ..globals.clone()
     };
     explore::explore_store(&args.explore, &globals, &dir, &config)
+}
+
+/// What a demo store made by this build records: the version, and fingerprints of the
+/// default rules and of the journeys the generator makes (the bundled demo settings, a few
+/// milliseconds to generate), so that a build with other rules or journeys makes it again.
+fn demo_identity() -> anyhow::Result<String> {
+    let mut journeys = Fingerprint(FxHasher::default());
+    write_dataset(
+        &mut Generator::new(Settings::demo())?,
+        &mut journeys,
+        None,
+        &mut |_| {},
+    )?;
+    let mut rules = FxHasher::default();
+    rules.write(DEFAULT_CONFIG.as_bytes());
+    Ok(format!(
+        "idgraph {} rules {:016x} journeys {:016x}\n",
+        env!("CARGO_PKG_VERSION"),
+        rules.finish(),
+        journeys.0.finish()
+    ))
+}
+
+/// A writer that only hashes what it is given.
+struct Fingerprint(FxHasher);
+
+impl Write for Fingerprint {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.write(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn demo_dir() -> anyhow::Result<PathBuf> {
