@@ -94,6 +94,8 @@ fn profile_tabs() {
     snap(&h.state, "overview");
     h.act(Action::TabTimeline);
     snap(&h.state, "timeline");
+    // A common 120-column terminal still shows each event's app and device.
+    insta::assert_snapshot!("timeline_120x30", draw(&h.state, 120, 30).backend());
     h.act(Action::Filter).act(Action::Right);
     snap(&h.state, "timeline_filter_popup");
     h.act(Action::Back);

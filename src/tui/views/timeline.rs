@@ -50,11 +50,16 @@ pub fn render(
         frame.render_widget(Paragraph::new(Span::styled(text, t.dim)), inner);
         return;
     }
-    let wide = inner.width >= 120;
     let height = inner.height as usize;
     hits.viewport = height;
     let offset = scroll_offset(tl.cursor.selected, height, tl.rows.len());
-    let (channel_w, app_w, device_w) = if wide { (10, 13, 22) } else { (9, 0, 0) };
+    // Columns by width: app and device show from 90 columns on, roomier from 120.
+    let (channel_w, app_w, device_w, label_w) = match inner.width {
+        120.. => (10, 13, 22, 30),
+        90.. => (9, 10, 14, 24),
+        _ => (9, 0, 0, 24),
+    };
+    let wide = app_w > 0;
     for (row, &i) in tl.rows.iter().enumerate().skip(offset).take(height) {
         let e = &data.events[i];
         let phase = data.phases[i];
@@ -87,7 +92,6 @@ pub fn render(
             Phase::Conversion => t.conversion,
             Phase::Known => t.value,
         };
-        let label_w = if wide { 30 } else { 24 };
         spans.push(Span::styled(
             cell(&clean(&e.label), label_w),
             base.patch(label_style),
