@@ -175,13 +175,19 @@ fn overview(
     frame.render_widget(Paragraph::new(lines).block(panel("Traits", false, t)), left);
 
     // Identifiers grouped by type.
-    let block = panel(format!("Identifiers ({})", p.identifiers.len()), true, t);
+    let order = overview_order(data);
+    let mut title = format!("Identifiers ({})", p.identifiers.len());
+    // The panel's rows, inside its border.
+    let height = right.height.saturating_sub(2) as usize;
+    let offset = scroll_offset(view.overview.selected, height, order.len());
+    if height > 0 && order.len() > height {
+        let last = (offset + height).min(order.len());
+        title.push_str(&format!(" · {}-{last} shown", offset + 1));
+    }
+    let block = panel(title, true, t);
     let inner = block.inner(right);
     frame.render_widget(block, right);
-    let order = overview_order(data);
-    let height = inner.height as usize;
     hits.viewport = height;
-    let offset = scroll_offset(view.overview.selected, height, order.len());
     let wide = inner.width >= 90;
     let kind_w = order
         .iter()
