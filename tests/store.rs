@@ -267,3 +267,59 @@ fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
     let check = space.check().unwrap();
     assert!(check.problems.is_empty(), "{:?}", check.problems);
 }
+
+#[test]
+fn a_merge_can_be_undone_after_a_sign_out_released_part_of_what_it_absorbed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::open_store(dir.path());
+    let space = store.space("default").unwrap();
+    let id = |text: &str| Identifier::parse(text).unwrap();
+    let at = |minute: i64| idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000);
+    let device = json!({"device": {"id": "IPAD", "type": "ios"}});
+    space
+        .ingest(
+            &[
+                sourced(
+                    json!({"type": "identify", "userId": "alice", "anonymousId": "a1",
+                    "messageId": "m1", "timestamp": at(0)}),
+                ),
+                sourced(
+                    json!({"type": "screen", "name": "Home", "anonymousId": "a2",
+                    "context": device, "messageId": "m2", "timestamp": at(1)}),
+                ),
+                // Alice logs in on the iPad: the anonymous profile merges into hers.
+                sourced(
+                    json!({"type": "identify", "userId": "alice", "anonymousId": "a2",
+                    "context": device, "messageId": "m3", "timestamp": at(2)}),
+                ),
+                // Signing out from the web view releases a2 (the iPad's id stays).
+                sourced(
+                    json!({"type": "track", "event": "Signed Out", "userId": "alice",
+                    "anonymousId": "a2", "messageId": "m4", "timestamp": at(3)}),
+                ),
+            ],
+            0,
+        )
+        .unwrap();
+    assert_eq!(space.owner(&id("anonymous_id:a2")).unwrap(), None);
+    let alice = space.owner(&id("user_id:alice")).unwrap().unwrap();
+    assert_eq!(space.owner(&id("ios.id:IPAD")).unwrap(), Some(alice));
+    let merge = space
+        .journal()
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(e.action, idgraph::model::JournalAction::AutoMerge { .. }))
+        .expect("the auto-merge");
+
+    space.undo(merge.op, "wrong iPad").unwrap();
+    let ipad = space.owner(&id("ios.id:IPAD")).unwrap().expect("held");
+    assert_ne!(ipad, alice, "the iPad's profile is apart again");
+    let exported = export(&space);
+    let ipad_profile = exported
+        .iter()
+        .find(|p| p["profile_id"] == json!(ipad.to_string()))
+        .expect("exported");
+    assert_eq!(ipad_profile["event_count"], 1, "with its own screen event");
+    let check = space.check().unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}

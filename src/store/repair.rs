@@ -532,9 +532,21 @@ impl SpaceStore {
         } in absorbed
         {
             let Some(first) = ids.first() else { continue };
-            let holder = self
-                .load_owner(first)?
-                .with_context(|| format!("{first} is no longer in any profile"))?;
+            // The profile holding what was absorbed now: through any identifier still held
+            // (a sign-out may have released some since).
+            let mut holder = None;
+            for id in ids {
+                holder = self.load_owner(id)?;
+                if holder.is_some() {
+                    break;
+                }
+            }
+            let holder = holder.with_context(|| {
+                format!(
+                    "{first} and the other identifiers p{} brought are no longer in any profile",
+                    old_id.0
+                )
+            })?;
             let profile = match current.take() {
                 Some(p) if p.id == holder => p,
                 _ => self.require_profile(holder)?,
