@@ -211,6 +211,9 @@ struct Graph {
     newer_version: Option<u8>,
     /// The event dictionary record does not decode: compressed events cannot be read.
     dictionary_lost: bool,
+    /// Identifiers a sign-out released (recorded as violations): events and links carry
+    /// them while no profile need hold them.
+    released: HashSet<Identifier>,
 }
 
 /// Per-profile facts computed from the events (and violations) in its clusters.
@@ -355,6 +358,7 @@ impl SpaceStore {
                     .push((key.to_vec(), "malformed identifier entry".into())),
             }
         }
+        graph.released = self.released_identifiers()?;
         for item in self.tree.scan_prefix([tag::CLUSTER]) {
             let (key, value) = item?;
             counts.clusters += 1;
@@ -472,7 +476,6 @@ impl SpaceStore {
     ) -> anyhow::Result<Events> {
         let mut events = Events::default();
         let mut seqs: HashSet<u64> = HashSet::new();
-        let released = self.released_identifiers()?;
         let mut holder: HashMap<&Identifier, u64> = HashMap::new();
         for (id, profile) in &graph.profiles {
             for held in &profile.identifiers {
@@ -581,7 +584,7 @@ impl SpaceStore {
                     }
                     entry.1 = entry.1.max(time);
                 }
-                if !holder.contains_key(id) && !released.contains(id) {
+                if !holder.contains_key(id) && !graph.released.contains(id) {
                     let entry = events.unheld.entry(id.clone()).or_insert((
                         owner,
                         time,
@@ -622,8 +625,7 @@ impl SpaceStore {
         Ok(events)
     }
 
-    /// Identifiers a sign-out released (recorded as violations): events carry them while
-    /// no profile need hold them.
+    /// Identifiers a sign-out released, from the violations that record it.
     fn released_identifiers(&self) -> anyhow::Result<HashSet<Identifier>> {
         let mut released = HashSet::new();
         for item in self.tree.scan_prefix([tag::VIOLATION]) {
@@ -739,7 +741,6 @@ impl SpaceStore {
     /// Returns the largest link id, op and profile id referenced.
     fn check_provenance(&self, graph: &Graph, out: &mut SpaceCheck) -> anyhow::Result<Maxima> {
         let mut maxima = Maxima::default();
-        let released = self.released_identifiers()?;
         let mut journal: BTreeMap<u64, JournalEntry> = BTreeMap::new();
         for item in self.tree.scan_prefix([tag::JOURNAL]) {
             let (key, value) = item?;
@@ -886,7 +887,7 @@ impl SpaceStore {
             };
             maxima.link = maxima.link.max(link_id);
             for end in [&link.from, &link.to] {
-                if !graph.owners.contains_key(end) && !released.contains(end) {
+                if !graph.owners.contains_key(end) && !graph.released.contains(end) {
                     out.report(
                         "link",
                         format!("link #{link_id} names {end}, which no profile holds"),
