@@ -29,6 +29,22 @@ fn export(space: &SpaceStore) -> Vec<Value> {
     out
 }
 
+/// An identifier written as `type:value`.
+fn id(text: &str) -> Identifier {
+    Identifier::parse(text).expect("identifier")
+}
+
+/// A timestamp `minute` minutes into 2025.
+fn at(minute: i64) -> String {
+    idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000)
+}
+
+/// `check` finds every invariant holding.
+fn assert_consistent(space: &SpaceStore) {
+    let check = space.check().unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
 /// Events drawn from small pools so that identifiers collide often.
 fn event_strategy() -> impl Strategy<Value = Value> {
     (
@@ -48,7 +64,7 @@ fn event_strategy() -> impl Strategy<Value = Value> {
                 "type": kind, "messageId": format!("m{m}-{user:?}-{anon:?}-{email:?}-{device:?}-{minute}"),
                 "timestamp": format!("2025-01-01T00:00:00Z"), "event": name,
             });
-            e["timestamp"] = json!(idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000));
+            e["timestamp"] = json!(at(minute));
             if let Some(u) = user {
                 e["userId"] = json!(format!("u{u}"));
             }
@@ -212,8 +228,6 @@ fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
     let dir = tempfile::tempdir().unwrap();
     let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
-    let id = |text: &str| Identifier::parse(text).unwrap();
-    let at = |minute: i64| idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000);
     let device = json!({"device": {"id": "IPAD", "type": "ios"}});
     space
         .ingest(
@@ -233,8 +247,7 @@ fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
     // Released: no profile holds the browser's or device's ids, and check agrees.
     assert_eq!(space.owner(&id("anonymous_id:a1")).unwrap(), None);
     assert_eq!(space.owner(&id("ios.id:IPAD")).unwrap(), None);
-    let check = space.check().unwrap();
-    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_consistent(&space);
 
     // Bob logs in on the device; an engineer splits the device off Bob's profile.
     space
@@ -264,8 +277,7 @@ fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
         .unwrap();
     assert_eq!(space.owner(&id("ios.id:IPAD")).unwrap(), pinned_at);
     assert_eq!(space.owner(&id("anonymous_id:a2")).unwrap(), Some(bob));
-    let check = space.check().unwrap();
-    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_consistent(&space);
 }
 
 #[test]
@@ -273,8 +285,6 @@ fn a_merge_can_be_undone_after_a_sign_out_released_part_of_what_it_absorbed() {
     let dir = tempfile::tempdir().unwrap();
     let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
-    let id = |text: &str| Identifier::parse(text).unwrap();
-    let at = |minute: i64| idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000);
     let device = json!({"device": {"id": "IPAD", "type": "ios"}});
     space
         .ingest(
@@ -320,6 +330,5 @@ fn a_merge_can_be_undone_after_a_sign_out_released_part_of_what_it_absorbed() {
         .find(|p| p["profile_id"] == json!(ipad.to_string()))
         .expect("exported");
     assert_eq!(ipad_profile["event_count"], 1, "with its own screen event");
-    let check = space.check().unwrap();
-    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_consistent(&space);
 }
