@@ -7,7 +7,7 @@ mod common;
 
 use common::Workspace;
 use idgraph::model::{Profile, ProfileId, StoredEvent};
-use idgraph::store::{decode, encode, keys};
+use idgraph::store::{bundle, decode, encode, keys};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
@@ -162,17 +162,31 @@ fn a_lost_identifier_owner_is_rebuilt() {
 }
 
 #[test]
-fn a_lost_message_index_entry_is_rebuilt() {
+fn a_lost_message_list_is_rebuilt() {
     damage_is_found_and_repaired(
         |tree| {
-            tree.remove(keys::message("m4")).unwrap();
-            tree.insert(keys::message("ghost"), keys::timeline(999, 0, 999))
-                .unwrap();
+            let (key, _) = first_key(tree, keys::tag::MESSAGE);
+            tree.remove(key).unwrap();
+            let ghost = [1u8; 17];
+            tree.insert(keys::messages(999), &ghost[..]).unwrap();
         },
         &[
-            "messageId m4 (event seq",
-            "messageId ghost is indexed to an event that does not exist",
+            "stored events are missing from the messageId lists (seq 1, ",
+            "messageId list D(999) names 1 events that are not stored",
         ],
+    );
+}
+
+#[test]
+fn a_bundle_filed_under_the_wrong_seq_is_filed_again() {
+    damage_is_found_and_repaired(
+        |tree| {
+            let (key, value) = first_key(tree, keys::tag::TIMELINE);
+            let (cluster, _) = keys::timeline_entry(&key).unwrap();
+            tree.remove(&key).unwrap();
+            tree.insert(keys::timeline(cluster, 0), value).unwrap();
+        },
+        &["event bundle 0 of cluster 1 holds seqs from 1"],
     );
 }
 
@@ -206,12 +220,11 @@ fn an_unreadable_profile_is_rebuilt_from_its_identifiers_clusters_and_events() {
 fn a_duplicate_event_is_removed() {
     damage_is_found_and_repaired(
         |tree| {
-            let (_, value) = first_key(tree, keys::tag::TIMELINE);
-            let mut event: StoredEvent = decode(&value).unwrap();
-            let cluster_key = first_key(tree, keys::tag::TIMELINE).0;
-            let cluster = keys::u64_at(&cluster_key, 1).unwrap();
+            let (key, value) = first_key(tree, keys::tag::TIMELINE);
+            let mut event: StoredEvent = bundle::decode_plain(&value).unwrap().remove(0);
+            let (cluster, _) = keys::timeline_entry(&key).unwrap();
             event.seq = 500;
-            tree.insert(keys::timeline(cluster, event.time, 500), encode(&event))
+            tree.insert(keys::timeline(cluster, 500), bundle::encode_plain(&[event]))
                 .unwrap();
         },
         &["is stored twice", "a duplicate"],
@@ -437,8 +450,8 @@ fn events_are_stored_compressed_once_a_space_has_enough_and_still_check_and_rest
             .scan_prefix([keys::tag::TIMELINE])
             .map(|item| item.unwrap().1[0])
             .collect();
-        assert!(versions.len() > 1_000);
-        assert!(versions.iter().all(|v| *v == 2), "every event compressed");
+        assert!(versions.len() > 100, "{} bundles", versions.len());
+        assert!(versions.iter().all(|v| *v == 2), "every bundle compressed");
     }
     let (code, out) = check(&ws, &[]);
     assert_eq!(code, 0, "{out}");

@@ -25,7 +25,8 @@ use crate::model::time::now as wall_clock;
 use crate::model::{CallType, Millis, Profile, ProfileId, StoredEvent};
 use crate::resolve::WorkingGraph;
 
-use super::codec::{decode, decode_borrowed, encode};
+use super::bundle::bodies;
+use super::codec::{decode, decode_body, encode};
 use super::keys::{self, tag};
 use super::space::SpaceStore;
 
@@ -114,15 +115,15 @@ impl SpaceStore {
         for cluster in clusters {
             for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
                 let (_, value) = item?;
-                let event = self.events.with_plain(&value, |plain| {
-                    let head: EventHead<'_> = decode_borrowed(plain)?;
-                    if self.audiences.looks_at(head.call, head.label) {
-                        decode(plain).map(Some)
-                    } else {
-                        Ok(None)
+                self.events.with_plain(&value, |plain| {
+                    for body in bodies(plain)? {
+                        let head: EventHead<'_> = decode_body(body)?;
+                        if self.audiences.looks_at(head.call, head.label) {
+                            out.push(decode_body(body)?);
+                        }
                     }
+                    Ok(())
                 })?;
-                out.extend(event);
             }
         }
         Ok(out)
@@ -426,6 +427,7 @@ impl SpaceStore {
 mod tests {
     use super::*;
     use crate::model::Event;
+    use crate::store::codec::encode_body;
 
     #[test]
     fn event_heads_mirror_stored_events() {
@@ -433,8 +435,8 @@ mod tests {
             "userId":"u","messageId":"m","context":{"app":{"name":"Acme"},"device":{"type":"ios","id":"D"}}}))
         .unwrap();
         let stored = StoredEvent::from_event(&event, 7, -3, "src", "ios", vec![]);
-        let bytes = encode(&stored);
-        let head: EventHead<'_> = decode_borrowed(&bytes).unwrap();
+        let bytes = encode_body(&stored);
+        let head: EventHead<'_> = decode_body(&bytes).unwrap();
         assert_eq!((head.call, head.label), (CallType::Screen, "screen Cart"));
         assert_eq!((head._seq, head._time, head._channel), (7, -3, "ios"));
         assert_eq!(head._device, stored.device.as_deref());

@@ -15,7 +15,7 @@
 //! splits and undos at their positions; automatic merges are re-made by resolution. Each
 //! restored journal entry then gets its original time and user back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
@@ -281,8 +281,10 @@ fn sourced(line: EventLine) -> Result<SourcedEvent, String> {
 /// What to write of one space, in order.
 struct BackupPlan {
     summary: SpaceSummary,
-    /// Timeline keys by seq.
-    events: Vec<(u64, Vec<u8>)>,
+    /// Every event's seq with the bundle (an index into `bundles`) holding it, by seq.
+    events: Vec<(u64, usize)>,
+    /// Keys of the event bundles.
+    bundles: Vec<Vec<u8>>,
     /// Journal entries with their positions, in op order.
     journal: Vec<(u64, JournalEntry)>,
 }
@@ -290,26 +292,45 @@ struct BackupPlan {
 impl SpaceStore {
     fn backup_plan(&self) -> anyhow::Result<BackupPlan> {
         let _gate = self.read_gate();
-        let mut events: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut entries: Vec<JournalEntry> = Vec::new();
+        for item in self.tree.scan_prefix([tag::JOURNAL]) {
+            let (_, value) = item?;
+            entries.push(
+                decode(&value).with_context(|| format!("space {}: journal entry", self.name))?,
+            );
+        }
+        // The event that made each automatic merge: its seq is the merge's position.
+        let mut merge_seqs: HashMap<&str, u64> = entries
+            .iter()
+            .filter_map(|entry| match &entry.action {
+                JournalAction::AutoMerge { message_id, .. } => Some((message_id.as_str(), 0)),
+                _ => None,
+            })
+            .collect();
+        let mut events: Vec<(u64, usize)> = Vec::new();
+        let mut bundles = Vec::new();
         for item in self.tree.scan_prefix([tag::TIMELINE]) {
-            let (key, _) = item?;
-            let (_, seq) = keys::timeline_entry(&key)
-                .with_context(|| format!("space {}: malformed event key", self.name))?;
-            events.push((seq, key.to_vec()));
+            let (key, value) = item?;
+            let held = self
+                .events
+                .decode_bundle(&value)
+                .with_context(|| format!("space {}: event bundle", self.name))?;
+            for event in held {
+                if let Some(seq) = merge_seqs.get_mut(event.message_id.as_str()) {
+                    *seq = event.seq;
+                }
+                events.push((event.seq, bundles.len()));
+            }
+            bundles.push(key.to_vec());
         }
         events.sort_unstable();
         let mut journal = Vec::new();
         let mut position = 0_u64;
-        for item in self.tree.scan_prefix([tag::JOURNAL]) {
-            let (_, value) = item?;
-            let entry: JournalEntry =
-                decode(&value).with_context(|| format!("space {}: journal entry", self.name))?;
+        for entry in &entries {
             position = match &entry.action {
-                JournalAction::AutoMerge { message_id, .. } => self
-                    .tree
-                    .get(keys::message(message_id))?
-                    .and_then(|key| keys::timeline_entry(&key))
-                    .map_or(position, |(_, seq)| seq.max(position)),
+                JournalAction::AutoMerge { message_id, .. } => merge_seqs
+                    .get(message_id.as_str())
+                    .map_or(position, |seq| (*seq).max(position)),
                 _ => match self.tree.get(op_position_key(entry.op))? {
                     Some(bytes) => keys::u64_at(&bytes, 0)
                         .map_or(position, |next_seq| next_seq.saturating_sub(1)),
@@ -318,7 +339,7 @@ impl SpaceStore {
                     None => position,
                 },
             };
-            journal.push((position, entry));
+            journal.push((position, entry.clone()));
         }
         let profiles = self.profile_count()?;
         Ok(BackupPlan {
@@ -329,12 +350,14 @@ impl SpaceStore {
                 profiles,
             },
             events,
+            bundles,
             journal,
         })
     }
 
     /// Writes the space's events and journal entries, each entry right after the last event
-    /// stored before it.
+    /// stored before it. Bundles are decoded when their first event is due and dropped once
+    /// their last is written (one batch's bundles hold neighbouring seqs).
     fn write_backup(&self, plan: BackupPlan, out: &mut dyn Write) -> anyhow::Result<()> {
         let mut journal = plan.journal.into_iter().peekable();
         let mut write_journal = |upto: u64, out: &mut dyn Write| -> anyhow::Result<()> {
@@ -349,15 +372,25 @@ impl SpaceStore {
             Ok(())
         };
         write_journal(0, out)?;
-        for (seq, key) in plan.events {
-            let value = self
-                .tree
-                .get(&key)?
+        let mut open: HashMap<usize, HashMap<u64, StoredEvent>> = HashMap::new();
+        for (seq, bundle) in plan.events {
+            if !open.contains_key(&bundle) {
+                let value = self.tree.get(&plan.bundles[bundle])?.with_context(|| {
+                    format!("space {}: the bundle of event seq {seq} vanished", self.name)
+                })?;
+                let held = self
+                    .events
+                    .decode_bundle(&value)
+                    .with_context(|| format!("space {}: event seq {seq}", self.name))?;
+                open.insert(bundle, held.into_iter().map(|e| (e.seq, e)).collect());
+            }
+            let held = open.get_mut(&bundle);
+            let stored = held
+                .and_then(|events| events.remove(&seq))
                 .with_context(|| format!("space {}: event seq {seq} vanished", self.name))?;
-            let stored: StoredEvent = self
-                .events
-                .decode(&value)
-                .with_context(|| format!("space {}: event seq {seq}", self.name))?;
+            if open.get(&bundle).is_some_and(HashMap::is_empty) {
+                open.remove(&bundle);
+            }
             let event: Value = serde_json::from_str(&stored.raw_json)
                 .with_context(|| format!("space {}: event seq {seq} JSON", self.name))?;
             let line = EventLine {

@@ -3,14 +3,14 @@
 //! the source of truth and writes the fixes in one atomic batch.
 //!
 //! Source of truth (never rewritten, only read):
-//! - the events (`T`), each filed under a timeline cluster;
+//! - the events, in bundles (`T`) each filed under a timeline cluster;
 //! - the profiles' membership: which identifiers and clusters each profile holds, its pins
 //!   and merge count (`P`), which record the outcome of resolution and manual repair;
 //! - the journal (`J`), links (`A`) and violations (`V`): history and provenance.
 //!
 //! Derived, rebuilt by repair:
 //! - identifier → owner (`I`) and cluster → profile (`C`), from the profiles' membership;
-//! - messageId → event (`D`), from the events;
+//! - the messageId lists (`D`), from the events;
 //! - each profile's event count, traits (newest wins by event time), first/last seen and
 //!   violation count, from the events (and violations) in its clusters;
 //! - the per-profile history index (`H`), from the journal;
@@ -24,29 +24,35 @@
 //! the profile holding the event; an identifier held by two profiles stays with the one its
 //! `I` entry names. Unreadable records are removed and listed (a later event, journal or
 //! link cannot be recovered from a record that does not decode: restore a backup for
-//! those). Of events sharing a messageId only the one the `D` index names is kept, as
-//! ingest would have done. Records written by a newer idgraph (a newer format version) are
+//! those). Of events sharing a messageId only the first found (by cluster, then bundle) is
+//! kept; a bundle whose key does not name its smallest seq is filed again under it. Records written by a newer idgraph (a newer format version) are
 //! never touched: repair refuses and names the version.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::model::{
     CallType, Event, Identifier, JournalAction, JournalEntry, Link, Profile, ProfileId,
-    ProfileIdentifier, StoredEvent, Violation, ViolationReason,
+    ProfileIdentifier, Violation, ViolationReason,
 };
 
+use super::bundle::PlainEvent;
 use super::check_audience::Live;
 use super::codec::{CodecError, decode, encode};
 use super::event_codec;
 use super::ingest::UndoData;
 use super::keys::{self, tag};
+use super::messages::{self, message_hash};
 use super::space::{Counters, SpaceStore};
 use super::{SPACE_TREE_PREFIX, Store};
 
 /// The meta record holding a space's counters.
 const COUNTERS: &str = "counters";
+
+/// messageIds per `D` list that repair writes.
+const MESSAGES_PER_LIST: usize = 4096;
 
 /// Problems kept per space; more are counted, not listed.
 pub const MAX_LISTED_PROBLEMS: usize = 10_000;
@@ -69,9 +75,11 @@ pub struct RecordCounts {
     pub profiles: u64,
     /// Identifier owner entries (`I`).
     pub identifiers: u64,
-    /// Events (`T`).
+    /// Events (in the bundles).
     pub events: u64,
-    /// messageId index entries (`D`).
+    /// Event bundles (`T`).
+    pub bundles: u64,
+    /// messageId lists (`D`), one per batch.
     pub messages: u64,
     /// Cluster map entries (`C`).
     pub clusters: u64,
@@ -176,7 +184,8 @@ fn key_text(key: &[u8]) -> String {
             format!("{}{}", t as char, n(1))
         }
         (Some(tag::HISTORY), 17) => format!("H(p{} #{})", n(1), n(9)),
-        (Some(tag::TIMELINE), 25) => format!("T(cluster {} seq {})", n(1), n(17)),
+        (Some(tag::TIMELINE), 17) => format!("T(cluster {} bundle {})", n(1), n(9)),
+        (Some(tag::MESSAGE), 9) => format!("D({})", n(1)),
         (Some(tag::VIOLATION), 19) => format!("V(cluster {} seq {})", n(1), n(9)),
         _ => {
             let mut out = String::new();
@@ -244,10 +253,15 @@ struct Events {
     filed: HashSet<(u64, u64)>,
     max_seq: u64,
     count: u64,
-    /// Events to remove (duplicates of a messageId), with their cluster and seq.
-    duplicates: Vec<(Vec<u8>, u64, u64)>,
-    /// messageId → timeline key, for events whose `D` entry is missing or wrong.
-    message_fixes: Vec<(String, Vec<u8>)>,
+    /// Events to remove (second copies of a messageId): cluster, bundle, seq.
+    duplicates: Vec<(u64, u64, u64)>,
+    /// Bundles (cluster, key seq) to file again: their key does not name their smallest
+    /// seq, or they hold a duplicate.
+    rewrite: BTreeSet<(u64, u64)>,
+    /// The messageId hash of every event kept, with its seq.
+    messages: HashMap<u128, u64>,
+    /// The `D` lists disagree with the events.
+    messages_stale: bool,
     /// Identifiers events carry that no profile holds: the profile holding the event,
     /// first/last event time and source.
     unheld: BTreeMap<Identifier, (u64, i64, i64, String)>,
@@ -258,7 +272,7 @@ struct Events {
 impl Events {
     /// (cluster, seq) of the duplicate events repair removes.
     fn duplicate_places(&self) -> HashSet<(u64, u64)> {
-        self.duplicates.iter().map(|(_, c, s)| (*c, *s)).collect()
+        self.duplicates.iter().map(|(c, _, s)| (*c, *s)).collect()
     }
 }
 
@@ -283,8 +297,8 @@ impl SpaceStore {
         }
         let cluster_owner = self.check_membership(&graph, &mut out);
         let wanted = HashSet::new();
-        let events = self.scan_events(&graph, &cluster_owner, &wanted, &mut out)?;
-        self.check_messages(&mut out)?;
+        let mut events = self.scan_events(&graph, &cluster_owner, &wanted, &mut out)?;
+        self.check_messages(&mut events, &mut out)?;
         let derived_violations = self.check_violations(&cluster_owner, &events, &mut out)?;
         self.check_profiles(&graph, &events, &derived_violations, &mut out);
         let skip = events.duplicate_places();
@@ -294,7 +308,7 @@ impl SpaceStore {
             skip: &skip,
         };
         out.records.audiences = self.check_audiences(&live, &mut out)?;
-        let maxima = self.check_provenance(&graph, &mut out)?;
+        let maxima = self.check_provenance(&graph, &events.messages, &mut out)?;
         check_counters(&graph, &events, &maxima, &out.records.clone(), &mut out);
         self.count_other_records(&mut out.records)?;
         Ok(out)
@@ -485,129 +499,106 @@ impl SpaceStore {
         let mut orphan_clusters: BTreeMap<u64, u64> = BTreeMap::new();
         for item in self.tree.scan_prefix([tag::TIMELINE]) {
             let (key, value) = item?;
-            out.records.events += 1;
-            let (Some(cluster), Some((time, seq))) = (
-                (key.len() == 25).then(|| keys::u64_at(&key, 1)).flatten(),
-                keys::timeline_entry(&key),
-            ) else {
+            out.records.bundles += 1;
+            let Some((cluster, first_seq)) = keys::timeline_entry(&key) else {
                 out.report(
                     "event",
-                    format!("malformed timeline key {}", key_text(&key)),
+                    format!("malformed event bundle key {}", key_text(&key)),
                 );
                 continue;
             };
-            let stored: StoredEvent = match self.events.decode(&value) {
-                Ok(stored) => stored,
+            let held = match self.events.decode_bundle(&value) {
+                Ok(held) => held,
                 Err(e) => {
                     out.report(
                         "event",
-                        format!("event seq {seq} in cluster {cluster} does not decode: {e}"),
+                        format!(
+                            "event bundle {first_seq} of cluster {cluster} does not decode: {e}"
+                        ),
                     );
                     continue;
                 }
             };
-            if stored.seq != seq || stored.time != time {
+            let smallest = held.iter().map(|e| e.seq).min();
+            if smallest != Some(first_seq) {
                 out.report(
                     "event",
                     format!(
-                        "event {} is filed under time {time} seq {seq} but says time {} seq {}",
-                        stored.message_id, stored.time, stored.seq
+                        "event bundle {first_seq} of cluster {cluster} holds seqs from {}",
+                        smallest.map_or("none".to_string(), |s| s.to_string())
                     ),
                 );
+                events.rewrite.insert((cluster, first_seq));
             }
-            if !seqs.insert(seq) {
-                out.report("event", format!("seq {seq} is used by two events"));
-            }
-            match self.tree.get(keys::message(&stored.message_id))? {
-                Some(target) if target.as_ref() == key.as_ref() => {}
-                Some(target) => {
-                    let other: Option<StoredEvent> = self
-                        .tree
-                        .get(&target)?
-                        .and_then(|v| self.events.decode(&v).ok());
-                    match other {
-                        Some(other) if other.message_id == stored.message_id => {
-                            out.report(
-                                "event",
-                                format!(
-                                    "messageId {} is stored twice (seq {} and seq {seq}): a duplicate",
-                                    stored.message_id, other.seq
-                                ),
-                            );
-                            events.duplicates.push((key.to_vec(), cluster, seq));
-                            continue;
+            for stored in held {
+                out.records.events += 1;
+                let (seq, time) = (stored.seq, stored.time);
+                if !seqs.insert(seq) {
+                    out.report("event", format!("seq {seq} is used by two events"));
+                }
+                match events.messages.entry(message_hash(&stored.message_id)) {
+                    Entry::Occupied(first) => {
+                        out.report(
+                            "event",
+                            format!(
+                                "messageId {} is stored twice (seq {} and seq {seq}): a duplicate",
+                                stored.message_id,
+                                first.get()
+                            ),
+                        );
+                        events.duplicates.push((cluster, first_seq, seq));
+                        events.rewrite.insert((cluster, first_seq));
+                        continue;
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(seq);
+                    }
+                }
+                events.count += 1;
+                events.max_seq = events.max_seq.max(seq);
+                events.filed.insert((cluster, seq));
+                let Some(owner) = cluster_owner.get(&cluster).copied() else {
+                    *orphan_clusters.entry(cluster).or_default() += 1;
+                    continue;
+                };
+                for id in &stored.identifiers {
+                    if wanted.contains(id) {
+                        let entry = events.seen.entry(id.clone()).or_insert((
+                            time,
+                            time,
+                            stored.source.clone(),
+                        ));
+                        if time < entry.0 {
+                            entry.0 = time;
+                            entry.2 = stored.source.clone();
                         }
-                        _ => {
-                            out.report(
-                                "message",
-                                format!(
-                                    "messageId {} (event seq {seq}) is indexed to another record",
-                                    stored.message_id
-                                ),
-                            );
-                            events
-                                .message_fixes
-                                .push((stored.message_id.clone(), key.to_vec()));
+                        entry.1 = entry.1.max(time);
+                    }
+                    if !holder.contains_key(id) && !graph.released.contains(id) {
+                        let entry = events.unheld.entry(id.clone()).or_insert((
+                            owner,
+                            time,
+                            time,
+                            stored.source.clone(),
+                        ));
+                        if entry.0 == owner {
+                            entry.1 = entry.1.min(time);
+                            entry.2 = entry.2.max(time);
                         }
                     }
                 }
-                None => {
-                    out.report(
-                        "message",
-                        format!(
-                            "messageId {} (event seq {seq}) has no index entry",
-                            stored.message_id
-                        ),
-                    );
-                    events
-                        .message_fixes
-                        .push((stored.message_id.clone(), key.to_vec()));
+                let derived = events.derived.entry(owner).or_insert_with(Derived::new);
+                derived.events += 1;
+                derived.first = Some(derived.first.map_or(time, |t| t.min(time)));
+                derived.last = Some(derived.last.map_or(time, |t| t.max(time)));
+                if stored.call == CallType::Identify {
+                    let traits = serde_json::from_str(&stored.raw_json)
+                        .ok()
+                        .and_then(|v| Event::from_json(v).ok())
+                        .map(|e| e.profile_traits())
+                        .unwrap_or_default();
+                    derived.traits.apply_traits(time, seq, &traits);
                 }
-            }
-            events.count += 1;
-            events.max_seq = events.max_seq.max(seq);
-            events.filed.insert((cluster, seq));
-            let Some(owner) = cluster_owner.get(&cluster).copied() else {
-                *orphan_clusters.entry(cluster).or_default() += 1;
-                continue;
-            };
-            for id in &stored.identifiers {
-                if wanted.contains(id) {
-                    let entry = events.seen.entry(id.clone()).or_insert((
-                        time,
-                        time,
-                        stored.source.clone(),
-                    ));
-                    if time < entry.0 {
-                        entry.0 = time;
-                        entry.2 = stored.source.clone();
-                    }
-                    entry.1 = entry.1.max(time);
-                }
-                if !holder.contains_key(id) && !graph.released.contains(id) {
-                    let entry = events.unheld.entry(id.clone()).or_insert((
-                        owner,
-                        time,
-                        time,
-                        stored.source.clone(),
-                    ));
-                    if entry.0 == owner {
-                        entry.1 = entry.1.min(time);
-                        entry.2 = entry.2.max(time);
-                    }
-                }
-            }
-            let derived = events.derived.entry(owner).or_insert_with(Derived::new);
-            derived.events += 1;
-            derived.first = Some(derived.first.map_or(time, |t| t.min(time)));
-            derived.last = Some(derived.last.map_or(time, |t| t.max(time)));
-            if stored.call == CallType::Identify {
-                let traits = serde_json::from_str(&stored.raw_json)
-                    .ok()
-                    .and_then(|v| Event::from_json(v).ok())
-                    .map(|e| e.profile_traits())
-                    .unwrap_or_default();
-                derived.traits.apply_traits(time, seq, &traits);
             }
         }
         for (cluster, n) in orphan_clusters {
@@ -642,37 +633,57 @@ impl SpaceStore {
         Ok(released)
     }
 
-    /// Every `D` entry names an event with that messageId.
-    fn check_messages(&self, out: &mut SpaceCheck) -> anyhow::Result<()> {
+    /// The `D` lists hold exactly the messageIds of the stored events.
+    fn check_messages(&self, events: &mut Events, out: &mut SpaceCheck) -> anyhow::Result<()> {
+        let mut listed: HashSet<u128> = HashSet::with_capacity(events.messages.len());
         for item in self.tree.scan_prefix([tag::MESSAGE]) {
-            let (key, target) = item?;
+            let (key, value) = item?;
             out.records.messages += 1;
-            let message_id = String::from_utf8_lossy(&key[1..]).into_owned();
-            if target.first() != Some(&tag::TIMELINE) || target.len() != 25 {
-                out.report(
-                    "message",
-                    format!("messageId {message_id} is indexed to a malformed key"),
-                );
-                continue;
-            }
-            match self.tree.get(&target)? {
-                None => out.report(
-                    "message",
-                    format!("messageId {message_id} is indexed to an event that does not exist"),
-                ),
-                Some(value) => match self.events.decode(&value) {
-                    Ok(event) if event.message_id == message_id => {}
-                    Ok(event) => out.report(
+            match messages::read_record(&value) {
+                Ok(hashes) => {
+                    let unknown = hashes
+                        .iter()
+                        .filter(|h| !events.messages.contains_key(h))
+                        .count();
+                    if unknown > 0 {
+                        out.report(
+                            "message",
+                            format!(
+                                "messageId list {} names {unknown} events that are not stored",
+                                key_text(&key)
+                            ),
+                        );
+                        events.messages_stale = true;
+                    }
+                    listed.extend(hashes);
+                }
+                Err(e) => {
+                    out.report(
                         "message",
-                        format!(
-                            "messageId {message_id} is indexed to event seq {} with messageId {}",
-                            event.seq, event.message_id
-                        ),
-                    ),
-                    // The event scan reports the undecodable event itself.
-                    Err(_) => {}
-                },
+                        format!("messageId list {} does not decode: {e}", key_text(&key)),
+                    );
+                    events.messages_stale = true;
+                }
             }
+        }
+        let mut missing: Vec<u64> = events
+            .messages
+            .iter()
+            .filter(|(hash, _)| !listed.contains(*hash))
+            .map(|(_, seq)| *seq)
+            .collect();
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            let shown: Vec<String> = missing.iter().take(5).map(u64::to_string).collect();
+            out.report(
+                "message",
+                format!(
+                    "{} stored events are missing from the messageId lists (seq {})",
+                    missing.len(),
+                    shown.join(", ")
+                ),
+            );
+            events.messages_stale = true;
         }
         Ok(())
     }
@@ -739,7 +750,12 @@ impl SpaceStore {
 
     /// Links, journal, undo data and history decode and reference existing things.
     /// Returns the largest link id, op and profile id referenced.
-    fn check_provenance(&self, graph: &Graph, out: &mut SpaceCheck) -> anyhow::Result<Maxima> {
+    fn check_provenance(
+        &self,
+        graph: &Graph,
+        stored: &HashMap<u128, u64>,
+        out: &mut SpaceCheck,
+    ) -> anyhow::Result<Maxima> {
         let mut maxima = Maxima::default();
         let mut journal: BTreeMap<u64, JournalEntry> = BTreeMap::new();
         for item in self.tree.scan_prefix([tag::JOURNAL]) {
@@ -836,7 +852,7 @@ impl SpaceStore {
                     }
                 }
                 JournalAction::AutoMerge { message_id, .. } => {
-                    if !self.tree.contains_key(keys::message(message_id))? {
+                    if !stored.contains_key(&message_hash(message_id)) {
                         out.report(
                             "journal",
                             format!("journal #{op} names event {message_id}, which is not stored"),
@@ -901,10 +917,7 @@ impl SpaceStore {
                 ),
                 Some(_) => {}
                 None => {
-                    if !self
-                        .tree
-                        .contains_key(keys::message(&link.provenance.message_id))?
-                    {
+                    if !stored.contains_key(&message_hash(&link.provenance.message_id)) {
                         out.report(
                             "link",
                             format!(
@@ -1100,26 +1113,10 @@ impl SpaceStore {
             .flat_map(|(id, p)| p.clusters.iter().map(move |c| (*c, *id)))
             .collect();
         let mut scratch = SpaceCheck::default();
-        let events = self.scan_events(&graph, &cluster_owner, &wanted, &mut scratch)?;
-        for (key, cluster, seq) in &events.duplicates {
-            batch.remove(key.as_slice());
-            let mut prefix = keys::violation_prefix(*cluster);
-            prefix.extend_from_slice(&seq.to_be_bytes());
-            for item in self.tree.scan_prefix(prefix) {
-                let (vkey, _) = item?;
-                batch.remove(vkey);
-            }
-            repair.actions.push(format!(
-                "removed duplicate event seq {seq} (its messageId is stored as another event)"
-            ));
-        }
-        for (message_id, key) in &events.message_fixes {
-            batch.insert(keys::message(message_id), key.as_slice());
-            repair
-                .actions
-                .push(format!("indexed messageId {message_id}"));
-        }
-        self.repair_messages(&mut batch, &events, &mut repair)?;
+        let mut events = self.scan_events(&graph, &cluster_owner, &wanted, &mut scratch)?;
+        self.check_messages(&mut events, &mut scratch)?;
+        self.refile_bundles(&events, &mut batch, &mut repair)?;
+        self.rebuild_messages(&events, &mut batch, &mut repair)?;
         for (id, (owner, first, last, source)) in &events.unheld {
             if let Some(profile) = graph.profiles.get_mut(owner) {
                 profile.identifiers.push(ProfileIdentifier {
@@ -1197,6 +1194,7 @@ impl SpaceStore {
                 self.tree.apply_batch(batch)?;
             }
             self.tree.flush()?;
+            self.forget_messages();
             *counters_guard = next;
         }
         Ok(repair)
@@ -1236,19 +1234,15 @@ impl SpaceStore {
         let mut clusters = BTreeSet::new();
         for item in self.tree.scan_prefix([tag::TIMELINE]) {
             let (key, value) = item?;
-            let readable = key.len() == 25
-                && self
-                    .events
-                    .decode(&value)
-                    .is_ok_and(|e| keys::timeline_entry(&key) == Some((e.time, e.seq)));
-            match keys::u64_at(&key, 1) {
-                Some(cluster) if readable => {
+            let readable = self.events.decode_bundle(&value).is_ok();
+            match keys::timeline_entry(&key) {
+                Some((cluster, _)) if readable => {
                     clusters.insert(cluster);
                 }
                 _ => {
                     batch.remove(key.as_ref());
                     repair.actions.push(format!(
-                        "removed unreadable event record {}",
+                        "removed unreadable event bundle {}",
                         key_text(&key)
                     ));
                 }
@@ -1257,43 +1251,80 @@ impl SpaceStore {
         Ok(clusters)
     }
 
-    /// Removes `D` entries that name no event with their messageId.
-    fn repair_messages(
+    /// Files again the bundles the scan found misfiled or holding a duplicate: under their
+    /// smallest seq, without the duplicates (whose violations go with them).
+    fn refile_bundles(
         &self,
-        batch: &mut sled::Batch,
         events: &Events,
+        batch: &mut sled::Batch,
         repair: &mut SpaceRepair,
     ) -> anyhow::Result<()> {
-        let fixed: HashSet<&str> = events
-            .message_fixes
-            .iter()
-            .map(|(m, _)| m.as_str())
-            .collect();
-        let removed: HashSet<&[u8]> = events
-            .duplicates
-            .iter()
-            .map(|(k, ..)| k.as_slice())
-            .collect();
-        for item in self.tree.scan_prefix([tag::MESSAGE]) {
-            let (key, target) = item?;
-            let message_id = String::from_utf8_lossy(&key[1..]).into_owned();
-            if fixed.contains(message_id.as_str()) {
+        let duplicates: HashSet<(u64, u64)> = events.duplicate_places();
+        let mut refiled = Vec::new();
+        for (cluster, first_seq) in &events.rewrite {
+            let key = keys::timeline(*cluster, *first_seq);
+            let Some(value) = self.tree.get(&key)? else {
                 continue;
-            }
-            let valid = !removed.contains(target.as_ref())
-                && target.len() == 25
-                && self
-                    .tree
-                    .get(&target)?
-                    .and_then(|v| self.events.decode(&v).ok())
-                    .is_some_and(|e| e.message_id == message_id);
-            if !valid {
-                batch.remove(key);
-                repair.actions.push(format!(
-                    "removed index entry of messageId {message_id}: no such event"
-                ));
-            }
+            };
+            let kept: Vec<PlainEvent> = self
+                .events
+                .decode_bundle(&value)?
+                .iter()
+                .filter(|e| !duplicates.contains(&(*cluster, e.seq)))
+                .map(PlainEvent::of)
+                .collect();
+            batch.remove(key);
+            refiled.push((*cluster, kept));
         }
+        for (cluster, seq) in &duplicates {
+            let mut prefix = keys::violation_prefix(*cluster);
+            prefix.extend_from_slice(&seq.to_be_bytes());
+            for item in self.tree.scan_prefix(prefix) {
+                let (vkey, _) = item?;
+                batch.remove(vkey);
+            }
+            repair.actions.push(format!(
+                "removed duplicate event seq {seq} (its messageId is stored as another event)"
+            ));
+        }
+        for (cluster, kept) in refiled {
+            repair.actions.push(format!(
+                "filed the {} events of a bundle of cluster {cluster} again",
+                kept.len()
+            ));
+            self.put_bundles(batch, None, cluster, kept);
+        }
+        Ok(())
+    }
+
+    /// Writes the `D` lists again from the events kept, when they disagree.
+    fn rebuild_messages(
+        &self,
+        events: &Events,
+        batch: &mut sled::Batch,
+        repair: &mut SpaceRepair,
+    ) -> anyhow::Result<()> {
+        if !events.messages_stale {
+            return Ok(());
+        }
+        for item in self.tree.scan_prefix([tag::MESSAGE]) {
+            let (key, _) = item?;
+            batch.remove(key);
+        }
+        let mut by_seq: Vec<(u64, u128)> = events
+            .messages
+            .iter()
+            .map(|(hash, seq)| (*seq, *hash))
+            .collect();
+        by_seq.sort_unstable();
+        for chunk in by_seq.chunks(MESSAGES_PER_LIST) {
+            let hashes: Vec<u128> = chunk.iter().map(|(_, hash)| *hash).collect();
+            messages::put_batch(batch, chunk[0].0, &hashes);
+        }
+        repair.actions.push(format!(
+            "rebuilt the messageId lists of {} events",
+            by_seq.len()
+        ));
         Ok(())
     }
 

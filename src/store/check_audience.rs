@@ -326,8 +326,8 @@ impl SpaceStore {
         Ok((why.member || why.valid_until.is_some()).then_some(why))
     }
 
-    /// The events of the clusters some audience looks at, leaving out those that do not
-    /// decode, are filed under the wrong key, or are in `skip`.
+    /// The events of the clusters some audience looks at, leaving out those in bundles that
+    /// do not decode and those in `skip`.
     fn countable_events(
         &self,
         clusters: &[u64],
@@ -336,17 +336,14 @@ impl SpaceStore {
         let mut out = Vec::new();
         for cluster in clusters {
             for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
-                let (key, value) = item?;
-                let Ok(event) = self.events.decode(&value) else {
+                let (_, value) = item?;
+                let Ok(events) = self.events.decode_bundle(&value) else {
                     continue;
                 };
-                let filed = keys::timeline_entry(&key) == Some((event.time, event.seq));
-                if filed
-                    && !skip.contains(&(*cluster, event.seq))
-                    && self.audiences.looks_at(event.call, &event.label)
-                {
-                    out.push(event);
-                }
+                out.extend(events.into_iter().filter(|event| {
+                    !skip.contains(&(*cluster, event.seq))
+                        && self.audiences.looks_at(event.call, &event.label)
+                }));
             }
         }
         Ok(out)

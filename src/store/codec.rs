@@ -21,28 +21,36 @@ pub enum CodecError {
     Compressed(String),
     #[error("record compressed with dictionary {0}, which this space does not hold")]
     Dictionary(u32),
+    #[error("corrupt event bundle: {0}")]
+    Bundle(&'static str),
 }
 
 /// Encodes a record.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = vec![FORMAT_VERSION];
-    // postcard only fails on writer errors, which a Vec never returns.
-    out.extend(postcard::to_stdvec(value).unwrap_or_default());
+    out.extend(encode_body(value));
     out
 }
 
 /// Decodes a record, checking its version.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    decode_borrowed(bytes)
-}
-
-/// Decodes a record (or a leading part of it) borrowing strings from `bytes`.
-pub fn decode_borrowed<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
     match bytes.split_first() {
         None => Err(CodecError::Empty),
         Some((&FORMAT_VERSION, rest)) => Ok(postcard::from_bytes(rest)?),
         Some((&other, _)) => Err(CodecError::Version(other)),
     }
+}
+
+/// Decodes a record body that has no version byte of its own (an event inside a bundle,
+/// whose record carries the version), borrowing strings from `bytes`.
+pub fn decode_body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
+    Ok(postcard::from_bytes(bytes)?)
+}
+
+/// Encodes a record body without the version byte (see [`decode_body`]).
+pub fn encode_body<T: Serialize>(value: &T) -> Vec<u8> {
+    // postcard only fails on writer errors, which a Vec never returns.
+    postcard::to_stdvec(value).unwrap_or_default()
 }
 
 #[cfg(test)]

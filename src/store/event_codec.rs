@@ -1,11 +1,11 @@
 //! Stored events, compressed. Segment payloads repeat the same keys and much the same
-//! values, so once a space holds a couple of thousand events a zstd dictionary is trained on
-//! them and stored in the space (`M` + `event-dictionary`, written in the same atomic batch
-//! as the first events it compresses); every later event is stored compressed with it, about
-//! a fifth of its plain size.
+//! values, so once a space holds a thousand events a zstd dictionary is trained on them and
+//! stored in the space (`M` + `event-dictionary`, written in the same atomic batch as the
+//! first events it compresses); every later event bundle is stored compressed with it.
 //!
-//! An event record is either version 1 (plain postcard, as every other record) or version 2:
-//! `[2][dictionary id, u32 big-endian][zstd frame of the postcard bytes]`.
+//! A bundle record (see `bundle`) is either version 1 (the format byte, then the plain
+//! bundle) or version 2: `[2][dictionary id, u32 big-endian][zstd frame of the plain bundle
+//! after its format byte]`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,6 +15,7 @@ use zstd::bulk::{Compressor, Decompressor};
 
 use crate::model::StoredEvent;
 
+use super::bundle::{bodies, decode_plain};
 use super::codec::{CodecError, FORMAT_VERSION, decode, encode};
 use super::keys;
 
@@ -40,8 +41,8 @@ const DICTIONARY_BYTES: usize = 64 * 1024;
 /// zstd level: 3 compresses a typical event in about 5 µs.
 const LEVEL: i32 = 3;
 
-/// Largest event a record may expand to (ingest refuses lines over 1 MiB; JSON re-encoded
-/// with its fields stays well inside this).
+/// Largest bundle a record may expand to (bundles are cut at 8 MiB of plain bytes; one
+/// event of up to 1 MiB of JSON with its fields stays well inside this).
 const MAX_EVENT_BYTES: u64 = 64 << 20;
 
 /// The dictionary record.
@@ -150,12 +151,12 @@ impl EventCodec {
         self.dictionary.read().ok().and_then(|d| d.clone())
     }
 
-    /// Decodes an event record of either version.
-    pub(super) fn decode(&self, bytes: &[u8]) -> Result<StoredEvent, CodecError> {
-        self.with_plain(bytes, decode)
+    /// Decodes every event of a bundle record of either version.
+    pub(super) fn decode_bundle(&self, bytes: &[u8]) -> Result<Vec<StoredEvent>, CodecError> {
+        self.with_plain(bytes, decode_plain)
     }
 
-    /// Runs `read` on the plain (version 1) form of an event record.
+    /// Runs `read` on the plain (version 1) form of a bundle record.
     pub(super) fn with_plain<T>(
         &self,
         bytes: &[u8],
@@ -178,8 +179,8 @@ impl EventCodec {
         read(&plain)
     }
 
-    /// Encodes a plain event record (from [`encode`]) for storage: compressed when a
-    /// dictionary is at hand (`trained` for this batch, else the space's).
+    /// Encodes a plain bundle record for storage: compressed when a dictionary is at hand
+    /// (`trained` for this batch, else the space's).
     pub(super) fn seal(&self, trained: Option<&TrainedDictionary>, plain: Vec<u8>) -> Vec<u8> {
         let dictionary = match trained {
             Some(TrainedDictionary(d)) => Some(d.clone()),
@@ -197,14 +198,14 @@ impl EventCodec {
     }
 
     /// Trains a dictionary when the space has none and enough events to learn from: the
-    /// batch's own plain records, topped up with plain records read from `tree`. Its
-    /// record is added to `batch`; install it with [`EventCodec::install`] once the batch is
-    /// applied.
+    /// batch's own events (their plain bytes), topped up with events of plain bundles read
+    /// from `tree`. Its record is added to `batch`; install it with [`EventCodec::install`]
+    /// once the batch is applied.
     pub(super) fn train_if_due(
         &self,
         tree: &sled::Tree,
         stored_events: u64,
-        batch_records: &[Vec<u8>],
+        batch_records: &[&[u8]],
         batch: &mut sled::Batch,
     ) -> anyhow::Result<Option<TrainedDictionary>> {
         let total = stored_events + batch_records.len() as u64;
@@ -214,21 +215,25 @@ impl EventCodec {
         let mut samples: Vec<&[u8]> = batch_records
             .iter()
             .take(TRAINING_SAMPLES)
-            .filter_map(|r| r.get(1..))
+            .copied()
             .collect();
         let mut from_tree = Vec::new();
         if samples.len() < TRAINING_SAMPLES {
+            let mut found = 0;
             for item in tree.scan_prefix([keys::tag::TIMELINE]) {
                 let (_, value) = item?;
                 if value.first() == Some(&FORMAT_VERSION) {
+                    found += bodies(&value).map_or(0, |b| b.len());
                     from_tree.push(value);
                 }
-                if samples.len() + from_tree.len() >= TRAINING_SAMPLES {
+                if samples.len() + found >= TRAINING_SAMPLES {
                     break;
                 }
             }
         }
-        samples.extend(from_tree.iter().map(|v| &v[1..]));
+        for value in &from_tree {
+            samples.extend(bodies(value).unwrap_or_default());
+        }
         match zstd::dict::from_samples(&samples, DICTIONARY_BYTES) {
             Ok(bytes) => {
                 let dictionary = EventDictionary::new(1, bytes);
@@ -262,6 +267,8 @@ pub(super) fn read_dictionary(bytes: &[u8]) -> Result<EventDictionary, CodecErro
 mod tests {
     use super::*;
     use crate::model::Event;
+    use crate::store::bundle::{PlainEvent, plain_record};
+    use crate::store::codec::encode_body;
 
     fn event(i: usize) -> StoredEvent {
         let json = serde_json::json!({
@@ -283,79 +290,106 @@ mod tests {
         (dir, tree)
     }
 
+    /// The plain bundle record of some test events.
+    fn bundle(seqs: &[usize]) -> Vec<u8> {
+        let plain: Vec<PlainEvent> = seqs.iter().map(|i| PlainEvent::of(&event(*i))).collect();
+        plain_record(&plain)
+    }
+
+    fn events(seqs: &[usize]) -> Vec<StoredEvent> {
+        seqs.iter().map(|i| event(*i)).collect()
+    }
+
     #[test]
     fn a_dictionary_is_trained_once_enough_events_are_seen_and_read_back_after_reopening() {
         let (_dir, tree) = tree();
         let codec = EventCodec::load(&tree).unwrap();
-        let few: Vec<Vec<u8>> = (0..10).map(|i| encode(&event(i))).collect();
+        let bodies: Vec<Vec<u8>> = (0..TRAIN_AFTER_EVENTS)
+            .map(|i| encode_body(&event(i)))
+            .collect();
+        let samples: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
         let mut batch = sled::Batch::default();
         assert!(
             codec
-                .train_if_due(&tree, 0, &few, &mut batch)
+                .train_if_due(&tree, 0, &samples[..10], &mut batch)
                 .unwrap()
                 .is_none()
         );
 
-        let records: Vec<Vec<u8>> = (0..TRAIN_AFTER_EVENTS).map(|i| encode(&event(i))).collect();
         let mut batch = sled::Batch::default();
-        let trained = codec.train_if_due(&tree, 10, &records, &mut batch).unwrap();
-        let sealed = codec.seal(trained.as_ref(), records[3].clone());
+        let trained = codec.train_if_due(&tree, 10, &samples, &mut batch).unwrap();
+        let plain = bundle(&[3, 4, 5]);
+        let sealed = codec.seal(trained.as_ref(), plain.clone());
         assert_eq!(sealed[0], COMPRESSED);
         assert!(
-            sealed.len() * 2 < records[3].len(),
+            sealed.len() * 4 < plain.len(),
             "{} vs {}",
             sealed.len(),
-            records[3].len()
+            plain.len()
         );
         // Not readable before the batch holding the dictionary is applied and installed.
         assert!(matches!(
-            codec.decode(&sealed),
+            codec.decode_bundle(&sealed),
             Err(CodecError::Dictionary(1))
         ));
         tree.apply_batch(batch).unwrap();
         codec.install(trained.unwrap());
-        assert_eq!(codec.decode(&sealed).unwrap(), event(3));
+        assert_eq!(codec.decode_bundle(&sealed).unwrap(), events(&[3, 4, 5]));
         // Plain records stay readable.
-        assert_eq!(codec.decode(&records[5]).unwrap(), event(5));
-        // Once installed, records are sealed with it and no second dictionary is trained.
-        assert_eq!(codec.seal(None, records[4].clone())[0], COMPRESSED);
+        assert_eq!(codec.decode_bundle(&bundle(&[7])).unwrap(), events(&[7]));
+        // Once installed, bundles are sealed with it and no second dictionary is trained.
+        assert_eq!(codec.seal(None, bundle(&[4]))[0], COMPRESSED);
         let mut batch = sled::Batch::default();
         assert!(
             codec
-                .train_if_due(&tree, 5_000, &records, &mut batch)
+                .train_if_due(&tree, 5_000, &samples, &mut batch)
                 .unwrap()
                 .is_none()
         );
 
         let reopened = EventCodec::load(&tree).unwrap();
-        assert_eq!(reopened.decode(&sealed).unwrap(), event(3));
+        assert_eq!(reopened.decode_bundle(&sealed).unwrap(), events(&[3, 4, 5]));
+    }
+
+    #[test]
+    fn a_dictionary_is_trained_from_plain_bundles_already_stored() {
+        let (_dir, tree) = tree();
+        let codec = EventCodec::load(&tree).unwrap();
+        let stored: Vec<usize> = (0..TRAIN_AFTER_EVENTS).collect();
+        tree.insert(keys::timeline(1, 0), bundle(&stored)).unwrap();
+        let mut batch = sled::Batch::default();
+        let trained = codec.train_if_due(&tree, TRAIN_AFTER_EVENTS as u64, &[], &mut batch);
+        assert!(trained.unwrap().is_some());
     }
 
     #[test]
     fn damaged_compressed_records_are_errors_not_panics() {
         let (_dir, tree) = tree();
         let codec = EventCodec::load(&tree).unwrap();
-        let records: Vec<Vec<u8>> = (0..TRAIN_AFTER_EVENTS).map(|i| encode(&event(i))).collect();
+        let bodies: Vec<Vec<u8>> = (0..TRAIN_AFTER_EVENTS)
+            .map(|i| encode_body(&event(i)))
+            .collect();
+        let samples: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
         let mut batch = sled::Batch::default();
         let trained = codec
-            .train_if_due(&tree, 0, &records, &mut batch)
+            .train_if_due(&tree, 0, &samples, &mut batch)
             .unwrap()
             .unwrap();
         codec.install(trained);
-        let sealed = codec.seal(None, records[0].clone());
+        let sealed = codec.seal(None, bundle(&[0, 1]));
         for cut in [1, 3, HEADER, HEADER + 4, sealed.len() - 1] {
-            assert!(codec.decode(&sealed[..cut]).is_err(), "cut at {cut}");
+            assert!(codec.decode_bundle(&sealed[..cut]).is_err(), "cut at {cut}");
         }
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 0xff;
-        assert!(codec.decode(&flipped).is_err());
+        assert!(codec.decode_bundle(&flipped).is_err());
         let mut other_dictionary = sealed.clone();
         other_dictionary[4] = 7;
         assert!(matches!(
-            codec.decode(&other_dictionary),
+            codec.decode_bundle(&other_dictionary),
             Err(CodecError::Dictionary(7))
         ));
-        assert!(EventCodec::empty().decode(&sealed).is_err());
+        assert!(EventCodec::empty().decode_bundle(&sealed).is_err());
     }
 }

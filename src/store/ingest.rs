@@ -14,8 +14,10 @@ use crate::resolve::{
     previous_id_type,
 };
 
+use super::bundle::PlainEvent;
 use super::codec::encode;
 use super::keys;
+use super::messages::{self, MessageSet, message_hash};
 use super::space::{Counters, SpaceStore};
 
 /// What undoing an entry needs that the entry itself does not say.
@@ -74,12 +76,13 @@ impl UndoData {
     }
 }
 
-/// A batch's event records in plain form with their timeline keys, sealed (compressed) once
-/// the whole batch is known: the first batches of a space train its dictionary.
+/// A batch's events in plain form by the cluster they are filed under, bundled and sealed
+/// (compressed) once the whole batch is known: the first batches of a space train its
+/// dictionary. Also the hashes of their messageIds.
 #[derive(Default)]
 struct FiledEvents {
-    keys: Vec<Vec<u8>>,
-    records: Vec<Vec<u8>>,
+    by_cluster: FxHashMap<u64, Vec<PlainEvent>>,
+    message_hashes: Vec<u128>,
 }
 
 /// The OS user running idgraph.
@@ -129,6 +132,8 @@ impl SpaceStore {
     /// reported, not stored.
     pub fn ingest(&self, events: &[SourcedEvent], now: Millis) -> anyhow::Result<SubmitOutcome> {
         let mut counters = self.lock_writer()?;
+        let mut messages = self.message_set()?;
+        let seen = messages.get_or_insert_with(MessageSet::default);
         let mut next = *counters;
         let mut graph = WorkingGraph::new();
         let mut batch = sled::Batch::default();
@@ -138,9 +143,8 @@ impl SpaceStore {
         let mut timeline = FiledEvents::default();
         for (index, sourced) in events.iter().enumerate() {
             let event = &sourced.event;
-            if graph.message_seen(&event.message_id)
-                || self.tree.contains_key(keys::message(&event.message_id))?
-            {
+            let hash = message_hash(&event.message_id);
+            if graph.message_seen(&event.message_id) || seen.contains(hash) {
                 graph.load_seen(event.message_id.clone());
                 outcome.duplicates += 1;
                 continue;
@@ -178,15 +182,14 @@ impl SpaceStore {
                 }
             };
             let (target, stored) = self.apply_plan(
-                &mut graph,
-                &mut batch,
-                &mut timeline,
-                &mut next,
-                sourced,
-                &plan,
-                time,
-                now,
+                &mut graph, &mut batch, &mut next, sourced, &plan, time, now,
             );
+            timeline
+                .by_cluster
+                .entry(target.0)
+                .or_default()
+                .push(PlainEvent::of(&stored));
+            timeline.message_hashes.push(hash);
             if keep_audiences && self.audiences.looks_at(stored.call, &stored.label) {
                 fresh.entry(target.0).or_default().push(stored);
             }
@@ -196,12 +199,19 @@ impl SpaceStore {
             }
         }
         put_changes(&mut batch, &graph);
-        let trained =
-            self.events
-                .train_if_due(&self.tree, counters.events, &timeline.records, &mut batch)?;
-        for (key, record) in timeline.keys.into_iter().zip(timeline.records) {
-            batch.insert(key, self.events.seal(trained.as_ref(), record));
+        let samples: Vec<&[u8]> = timeline
+            .by_cluster
+            .values()
+            .flatten()
+            .map(|e| e.bytes.as_slice())
+            .collect();
+        let trained = self
+            .events
+            .train_if_due(&self.tree, counters.events, &samples, &mut batch)?;
+        for (cluster, events) in timeline.by_cluster {
+            self.put_bundles(&mut batch, trained.as_ref(), cluster, events);
         }
+        messages::put_batch(&mut batch, counters.next_seq, &timeline.message_hashes);
         if keep_audiences {
             self.put_batch_standings(&mut batch, &graph, &fresh, now)?;
         }
@@ -215,6 +225,7 @@ impl SpaceStore {
                 self.events.install(trained);
             }
         }
+        seen.extend(&timeline.message_hashes);
         *counters = next;
         let touched: Vec<ProfileId> = graph
             .changed_profiles()
@@ -248,15 +259,14 @@ impl SpaceStore {
         Ok(())
     }
 
-    /// Applies one event's plan to the working graph and the batch (its event record to
-    /// `timeline`); returns the profile (and timeline cluster) that received it and its
+    /// Applies one event's plan to the working graph and the batch (all but the event
+    /// record itself); returns the profile (and timeline cluster) that received it and its
     /// stored record.
     #[allow(clippy::too_many_arguments)]
     fn apply_plan(
         &self,
         graph: &mut WorkingGraph,
         batch: &mut sled::Batch,
-        timeline: &mut FiledEvents,
         next: &mut Counters,
         sourced: &SourcedEvent,
         plan: &Plan,
@@ -299,10 +309,6 @@ impl SpaceStore {
             &sourced.channel,
             plan.identifiers.clone(),
         );
-        let timeline_key = keys::timeline(target.0, time, seq);
-        batch.insert(keys::message(&event.message_id), &timeline_key[..]);
-        timeline.keys.push(timeline_key);
-        timeline.records.push(encode(&stored));
         let provenance = Provenance {
             message_id: event.message_id.clone(),
             source: sourced.source.clone(),

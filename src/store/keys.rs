@@ -11,10 +11,12 @@ pub mod tag {
     pub const PROFILE: u8 = b'P';
     /// Identifier → owning profile.
     pub const IDENTIFIER: u8 = b'I';
-    /// Events: cluster, time, seq → the stored event (a profile's timeline is the union
-    /// of its clusters' ranges, so merges rewrite nothing).
+    /// Event bundles: cluster, smallest seq held → the events one batch filed under that
+    /// cluster (a profile's timeline is the union of its clusters' bundles, so merges
+    /// rewrite nothing).
     pub const TIMELINE: u8 = b'T';
-    /// messageId → the event's timeline key (deduplication and lookup).
+    /// The messageIds of one batch's events (hashed), by the batch's first seq: the
+    /// deduplication set.
     pub const MESSAGE: u8 = b'D';
     /// Cluster → profile, for clusters merged into another profile.
     pub const CLUSTER: u8 = b'C';
@@ -110,25 +112,24 @@ pub fn timeline_prefix(cluster: u64) -> Vec<u8> {
     tagged_u64(tag::TIMELINE, cluster)
 }
 
-/// `T` + cluster + time + seq.
-pub fn timeline(cluster: u64, time: Millis, seq: u64) -> Vec<u8> {
+/// `T` + cluster + the smallest seq of the bundle.
+pub fn timeline(cluster: u64, first_seq: u64) -> Vec<u8> {
     let mut key = timeline_prefix(cluster);
-    key.extend_from_slice(&time_bytes(time));
-    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend_from_slice(&first_seq.to_be_bytes());
     key
 }
 
-/// Reads (time, seq) from a timeline key.
-pub fn timeline_entry(key: &[u8]) -> Option<(Millis, u64)> {
-    let time: [u8; 8] = key.get(9..17)?.try_into().ok()?;
-    Some((time_from_bytes(time), u64_at(key, 17)?))
+/// Reads (cluster, smallest seq) from a bundle key.
+pub fn timeline_entry(key: &[u8]) -> Option<(u64, u64)> {
+    if key.len() != 17 || key.first() != Some(&tag::TIMELINE) {
+        return None;
+    }
+    Some((u64_at(key, 1)?, u64_at(key, 9)?))
 }
 
-/// `D` + messageId.
-pub fn message(message_id: &str) -> Vec<u8> {
-    let mut key = with_tag(tag::MESSAGE, message_id.len());
-    key.extend_from_slice(message_id.as_bytes());
-    key
+/// `D` + the first seq of the batch.
+pub fn messages(first_seq: u64) -> Vec<u8> {
+    tagged_u64(tag::MESSAGE, first_seq)
 }
 
 /// `C` + cluster.
@@ -283,10 +284,21 @@ mod tests {
     #[test]
     fn times_sort_as_bytes() {
         let times = [-5_000_i64, -1, 0, 1, 1_700_000_000_000];
-        let mut keys: Vec<_> = times.iter().map(|t| timeline(3, *t, 1)).collect();
+        let mut keys: Vec<_> = times.iter().map(|t| time_bytes(*t)).collect();
         keys.sort();
-        let back: Vec<_> = keys.iter().map(|k| timeline_entry(k).unwrap().0).collect();
+        let back: Vec<_> = keys.iter().map(|k| time_from_bytes(*k)).collect();
         assert_eq!(back, times);
+    }
+
+    #[test]
+    fn bundle_keys_sort_by_cluster_then_seq_and_read_back() {
+        let mut keys = vec![timeline(2, 9), timeline(1, 300), timeline(1, 7)];
+        keys.sort();
+        let back: Vec<_> = keys.iter().map(|k| timeline_entry(k).unwrap()).collect();
+        assert_eq!(back, [(1, 7), (1, 300), (2, 9)]);
+        assert!(timeline(1, 7).starts_with(&timeline_prefix(1)));
+        assert_eq!(timeline_entry(&timeline_prefix(1)), None);
+        assert_eq!(timeline_entry(&messages(3)), None);
     }
 
     #[test]

@@ -5,12 +5,14 @@
 mod audience;
 mod audience_read;
 pub mod backup;
+pub mod bundle;
 pub mod check;
 mod check_audience;
 mod codec;
 mod event_codec;
 mod ingest;
 pub mod keys;
+mod messages;
 mod read;
 mod repair;
 mod space;

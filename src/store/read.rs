@@ -10,39 +10,20 @@ use super::keys::{self, tag};
 use super::space::SpaceStore;
 
 impl SpaceStore {
-    /// A profile's events, newest first: a k-way merge of its clusters' timelines.
+    /// A profile's newest `limit` events, newest first, from its clusters' bundles.
     pub(super) fn timeline_events(
         &self,
         profile: &Profile,
         limit: usize,
     ) -> anyhow::Result<Vec<StoredEvent>> {
-        let mut iters: Vec<_> = profile
-            .clusters
-            .iter()
-            .map(|c| self.tree.scan_prefix(keys::timeline_prefix(*c)).rev())
-            .collect();
-        let mut heads: Vec<Option<(Vec<u8>, sled::IVec)>> = Vec::with_capacity(iters.len());
-        for iter in &mut iters {
-            heads.push(next_entry(iter)?);
+        let mut events = self.cluster_events(&profile.clusters)?;
+        let newest_first = |e: &StoredEvent| std::cmp::Reverse((e.time, e.seq));
+        if limit < events.len() {
+            events.select_nth_unstable_by_key(limit, newest_first);
+            events.truncate(limit);
         }
-        let mut out = Vec::new();
-        while out.len() < limit {
-            let best = heads
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| {
-                    h.as_ref()
-                        .and_then(|(k, _)| keys::timeline_entry(k))
-                        .map(|e| (e, i))
-                })
-                .max();
-            let Some((_, i)) = best else { break };
-            if let Some((_, value)) = heads[i].take() {
-                out.push(self.events.decode(&value)?);
-            }
-            heads[i] = next_entry(&mut iters[i])?;
-        }
-        Ok(out)
+        events.sort_unstable_by_key(newest_first);
+        Ok(events)
     }
 
     /// Violations recorded in the given clusters.
@@ -70,18 +51,6 @@ impl SpaceStore {
             }
         }
         Ok(out)
-    }
-}
-
-fn next_entry(
-    iter: &mut impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-) -> anyhow::Result<Option<(Vec<u8>, sled::IVec)>> {
-    match iter.next() {
-        Some(item) => {
-            let (key, value) = item?;
-            Ok(Some((key.to_vec(), value)))
-        }
-        None => Ok(None),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Manual repair of a space: merge, split (pinned), undo; every action journaled.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use anyhow::{Context, bail};
 
@@ -13,14 +13,16 @@ use crate::query::{GraphRead, GraphRepair, OpOutcome, SplitPreview};
 use crate::resolve::{MergePreview, preview_merge};
 
 use super::audience::Touched;
+use super::bundle::PlainEvent;
 use super::codec::encode;
 use super::ingest::{Absorbed, UndoData, os_user, put_journal, put_link};
 use super::keys;
 use super::space::{Counters, SpaceStore};
 
-/// An event of a profile with the timeline cluster it is filed under.
+/// An event of a profile with the timeline cluster and bundle it is filed under.
 struct Filed {
     cluster: u64,
+    bundle: u64,
     event: StoredEvent,
 }
 
@@ -56,12 +58,12 @@ impl SpaceStore {
     fn filed_events(&self, profile: &Profile) -> anyhow::Result<Vec<Filed>> {
         let mut out = Vec::new();
         for cluster in &profile.clusters {
-            for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
-                let (_, value) = item?;
-                out.push(Filed {
+            for bundle in self.cluster_bundles(*cluster)? {
+                out.extend(bundle.events.into_iter().map(|event| Filed {
                     cluster: *cluster,
-                    event: self.events.decode(&value)?,
-                });
+                    bundle: bundle.first_seq,
+                    event,
+                }));
             }
         }
         out.sort_by_key(|f| (f.event.time, f.event.seq));
@@ -152,7 +154,9 @@ impl SpaceStore {
         Ok(n)
     }
 
-    /// Writes a split into a batch: profiles, owners, re-filed events and violations.
+    /// Writes a split into a batch: profiles, owners, re-filed events and violations. The
+    /// bundles the moved events leave keep the others (under their new smallest seq); the
+    /// moved events are bundled under the new profile's cluster.
     fn put_split(&self, batch: &mut sled::Batch, split: &SplitResult) -> anyhow::Result<()> {
         for held in &split.moved.identifiers {
             batch.insert(
@@ -160,12 +164,37 @@ impl SpaceStore {
                 &split.moved.id.0.to_be_bytes()[..],
             );
         }
+        let moved: HashSet<u64> = split.moved_events.iter().map(|f| f.event.seq).collect();
+        let left: BTreeSet<(u64, u64)> = split
+            .moved_events
+            .iter()
+            .map(|f| (f.cluster, f.bundle))
+            .collect();
+        let mut kept = Vec::new();
+        for (cluster, first_seq) in &left {
+            let key = keys::timeline(*cluster, *first_seq);
+            let value = self.tree.get(&key)?.with_context(|| {
+                format!("space {}: event bundle {first_seq} vanished", self.name)
+            })?;
+            let staying: Vec<PlainEvent> = self
+                .events
+                .decode_bundle(&value)?
+                .iter()
+                .filter(|e| !moved.contains(&e.seq))
+                .map(PlainEvent::of)
+                .collect();
+            batch.remove(key);
+            kept.push((*cluster, staying));
+        }
+        for (cluster, staying) in kept {
+            if !staying.is_empty() {
+                self.put_bundles(batch, None, cluster, staying);
+            }
+        }
+        let moved_events = split.moved_events.iter().map(|f| PlainEvent::of(&f.event));
+        self.put_bundles(batch, None, split.moved.id.0, moved_events.collect());
         for filed in &split.moved_events {
             let e = &filed.event;
-            batch.remove(keys::timeline(filed.cluster, e.time, e.seq));
-            let refiled = keys::timeline(split.moved.id.0, e.time, e.seq);
-            batch.insert(keys::message(&e.message_id), &refiled[..]);
-            batch.insert(refiled, self.events.seal(None, encode(e)));
             let mut prefix = keys::violation_prefix(filed.cluster);
             prefix.extend_from_slice(&e.seq.to_be_bytes());
             for item in self.tree.scan_prefix(prefix) {

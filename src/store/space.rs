@@ -14,6 +14,7 @@ use crate::query::{ChangeLog, Changes};
 use super::codec::{decode, encode};
 use super::event_codec::EventCodec;
 use super::keys;
+use super::messages::MessageSet;
 
 /// Counters of a space, written with every batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,32 @@ pub(super) struct Counters {
 
 const COUNTERS: &str = "counters";
 
+/// The meta record naming the layout of a space's events.
+const LAYOUT: &str = "layout";
+
+/// The event layout this build writes and reads: events in bundles per cluster and batch,
+/// messageIds in a hashed list per batch (layout 1 had a record of each per event).
+const LAYOUT_VERSION: u8 = 2;
+
+/// Refuses a space whose events are laid out as another build wrote them.
+pub(super) fn check_layout(name: &str, tree: &sled::Tree) -> anyhow::Result<()> {
+    match tree.get(keys::meta(LAYOUT))? {
+        Some(value) if value.as_ref() == [LAYOUT_VERSION] => Ok(()),
+        Some(value) => anyhow::bail!(
+            "space {name} was written by a newer idgraph (event layout {}); use that build, or its `idgraph backup` and this build's `idgraph restore`",
+            value.first().copied().unwrap_or_default()
+        ),
+        None if tree.scan_prefix([keys::tag::TIMELINE]).next().is_some()
+            || tree.scan_prefix([keys::tag::MESSAGE]).next().is_some() =>
+        {
+            anyhow::bail!(
+                "space {name} keeps one record per event, as idgraph builds before event bundles did; make a backup with that build (`idgraph backup FILE`) and `idgraph restore FILE` it into a new store with this one"
+            )
+        }
+        None => Ok(()),
+    }
+}
+
 /// One space: an isolated identity graph in its own sled tree.
 pub struct SpaceStore {
     pub(super) name: String,
@@ -39,6 +66,8 @@ pub struct SpaceStore {
     pub(super) events: EventCodec,
     gate: RwLock<()>,
     writer: Mutex<Counters>,
+    /// The messageIds the space holds, read on the first batch (taken with the writer lock).
+    messages: Mutex<Option<MessageSet>>,
     /// The change feed; its own lock, so polling never waits for a batch being resolved.
     changes: Mutex<ChangeLog>,
 }
@@ -50,6 +79,7 @@ impl SpaceStore {
         rules: Rules,
         audiences: Arc<AudienceSet>,
     ) -> anyhow::Result<SpaceStore> {
+        check_layout(name, &tree)?;
         let counters = match tree.get(keys::meta(COUNTERS))? {
             Some(bytes) => decode(&bytes).with_context(|| format!("space {name}: counters"))?,
             None => Counters {
@@ -70,6 +100,7 @@ impl SpaceStore {
             events,
             gate: RwLock::new(()),
             writer: Mutex::new(counters),
+            messages: Mutex::new(None),
             changes: Mutex::new(ChangeLog::new(counters.events)),
         })
     }
@@ -98,6 +129,7 @@ impl SpaceStore {
                     next_op: 1,
                     ..Counters::default()
                 }),
+                messages: Mutex::new(None),
                 changes: Mutex::new(ChangeLog::new(0)),
             },
         }
@@ -128,6 +160,26 @@ impl SpaceStore {
         self.writer
             .lock()
             .map_err(|_| anyhow::anyhow!("space {}: writer lock poisoned", self.name))
+    }
+
+    /// The space's messageIds, read from the store on first use; `None` after
+    /// [`SpaceStore::forget_messages`] until used again. Call with the writer lock held.
+    pub(super) fn message_set(&self) -> anyhow::Result<MutexGuard<'_, Option<MessageSet>>> {
+        let mut set = self
+            .messages
+            .lock()
+            .map_err(|_| anyhow::anyhow!("space {}: messageId set lock poisoned", self.name))?;
+        if set.is_none() {
+            *set = Some(
+                MessageSet::load(&self.tree).with_context(|| format!("space {}", self.name))?,
+            );
+        }
+        Ok(set)
+    }
+
+    /// Drops the in-memory messageId set after its records were rewritten.
+    pub(super) fn forget_messages(&self) {
+        *self.messages.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Records an applied batch in the change feed: `touched` profiles that still exist
@@ -164,6 +216,7 @@ impl SpaceStore {
     /// Adds the counters to a batch.
     pub(super) fn put_counters(batch: &mut sled::Batch, counters: &Counters) {
         batch.insert(keys::meta(COUNTERS), encode(counters));
+        batch.insert(keys::meta(LAYOUT), &[LAYOUT_VERSION][..]);
     }
 
     /// Reads and decodes one record.
