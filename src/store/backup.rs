@@ -15,6 +15,7 @@
 //! splits and undos at their positions; automatic merges are re-made by resolution. Each
 //! restored journal entry then gets its original time and user back.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 
@@ -374,21 +375,26 @@ impl SpaceStore {
         write_journal(0, out)?;
         let mut open: HashMap<usize, HashMap<u64, StoredEvent>> = HashMap::new();
         for (seq, bundle) in plan.events {
-            if !open.contains_key(&bundle) {
-                let value = self.tree.get(&plan.bundles[bundle])?.with_context(|| {
-                    format!("space {}: the bundle of event seq {seq} vanished", self.name)
-                })?;
-                let held = self
-                    .events
-                    .decode_bundle(&value)
-                    .with_context(|| format!("space {}: event seq {seq}", self.name))?;
-                open.insert(bundle, held.into_iter().map(|e| (e.seq, e)).collect());
-            }
-            let held = open.get_mut(&bundle);
+            let held = match open.entry(bundle) {
+                Entry::Occupied(held) => held.into_mut(),
+                Entry::Vacant(slot) => {
+                    let value = self.tree.get(&plan.bundles[bundle])?.with_context(|| {
+                        format!(
+                            "space {}: the bundle of event seq {seq} vanished",
+                            self.name
+                        )
+                    })?;
+                    let events = self
+                        .events
+                        .decode_bundle(&value)
+                        .with_context(|| format!("space {}: event seq {seq}", self.name))?;
+                    slot.insert(events.into_iter().map(|e| (e.seq, e)).collect())
+                }
+            };
             let stored = held
-                .and_then(|events| events.remove(&seq))
+                .remove(&seq)
                 .with_context(|| format!("space {}: event seq {seq} vanished", self.name))?;
-            if open.get(&bundle).is_some_and(HashMap::is_empty) {
+            if held.is_empty() {
                 open.remove(&bundle);
             }
             let event: Value = serde_json::from_str(&stored.raw_json)

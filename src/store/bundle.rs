@@ -197,7 +197,9 @@ mod tests {
 
     #[test]
     fn chunks_keep_every_event_once_within_the_limits() {
-        let many: Vec<PlainEvent> = (0..MAX_EVENTS as u64 * 2 + 3).map(|s| plain(s, 1)).collect();
+        let many: Vec<PlainEvent> = (0..MAX_EVENTS as u64 * 2 + 3)
+            .map(|s| plain(s, 1))
+            .collect();
         let sizes: Vec<usize> = chunks(&many).iter().map(|c| c.len()).collect();
         assert_eq!(sizes, [MAX_EVENTS, MAX_EVENTS, 3]);
         let big: Vec<PlainEvent> = (0..5).map(|s| plain(s, MAX_BYTES / 2)).collect();

@@ -181,9 +181,8 @@ impl SpaceStore {
                     continue;
                 }
             };
-            let (target, stored) = self.apply_plan(
-                &mut graph, &mut batch, &mut next, sourced, &plan, time, now,
-            );
+            let (target, stored) =
+                self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
             timeline
                 .by_cluster
                 .entry(target.0)
@@ -205,9 +204,9 @@ impl SpaceStore {
             .flatten()
             .map(|e| e.bytes.as_slice())
             .collect();
-        let trained = self
-            .events
-            .train_if_due(&self.tree, counters.events, &samples, &mut batch)?;
+        let trained =
+            self.events
+                .train_if_due(&self.tree, counters.events, &samples, &mut batch)?;
         for (cluster, events) in timeline.by_cluster {
             self.put_bundles(&mut batch, trained.as_ref(), cluster, events);
         }

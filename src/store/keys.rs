@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn bundle_keys_sort_by_cluster_then_seq_and_read_back() {
-        let mut keys = vec![timeline(2, 9), timeline(1, 300), timeline(1, 7)];
+        let mut keys = [timeline(2, 9), timeline(1, 300), timeline(1, 7)];
         keys.sort();
         let back: Vec<_> = keys.iter().map(|k| timeline_entry(k).unwrap()).collect();
         assert_eq!(back, [(1, 7), (1, 300), (2, 9)]);

@@ -170,9 +170,8 @@ impl SpaceStore {
             .lock()
             .map_err(|_| anyhow::anyhow!("space {}: messageId set lock poisoned", self.name))?;
         if set.is_none() {
-            *set = Some(
-                MessageSet::load(&self.tree).with_context(|| format!("space {}", self.name))?,
-            );
+            *set =
+                Some(MessageSet::load(&self.tree).with_context(|| format!("space {}", self.name))?);
         }
         Ok(set)
     }
