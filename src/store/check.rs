@@ -166,6 +166,7 @@ impl Store {
             .rules_for(name)
             .map_err(|e| anyhow::anyhow!("space {name}: {e}"))?;
         let tree = self.db.open_tree(format!("{SPACE_TREE_PREFIX}{name}"))?;
+        super::space::check_layout(name, &tree)?;
         Ok(SpaceStore::open_for_check(
             name,
             tree,

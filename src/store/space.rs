@@ -246,3 +246,29 @@ impl SpaceStore {
             .map(ProfileId))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaces_of_another_event_layout_are_refused_with_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = sled::open(dir.path()).unwrap().open_tree("t").unwrap();
+        assert!(check_layout("s", &tree).is_ok(), "an empty space is new");
+        let mut per_event_key = keys::timeline(1, 2);
+        per_event_key.extend_from_slice(&3_u64.to_be_bytes());
+        tree.insert(per_event_key, &[1u8][..]).unwrap();
+        let error = check_layout("s", &tree).unwrap_err().to_string();
+        assert!(error.contains("one record per event"), "{error}");
+        assert!(error.contains("idgraph restore"), "{error}");
+        let mut batch = sled::Batch::default();
+        SpaceStore::put_counters(&mut batch, &Counters::default());
+        tree.apply_batch(batch).unwrap();
+        assert!(check_layout("s", &tree).is_ok());
+        tree.insert(keys::meta(LAYOUT), &[LAYOUT_VERSION + 1][..])
+            .unwrap();
+        let error = check_layout("s", &tree).unwrap_err().to_string();
+        assert!(error.contains("newer idgraph (event layout 3)"), "{error}");
+    }
+}
