@@ -148,19 +148,34 @@ impl SpaceStore {
     }
 
     /// Files events under a cluster: bundles (by seq, within the size limits) added to the
-    /// batch, compressed with `trained` or the space's dictionary.
+    /// batch, compressed with the space's dictionary.
     pub(super) fn put_bundles(
         &self,
         batch: &mut sled::Batch,
-        trained: Option<&TrainedDictionary>,
         cluster: u64,
         mut events: Vec<PlainEvent>,
     ) {
         events.sort_unstable_by_key(|e| e.seq);
-        for chunk in chunks(&events) {
-            let record = self.events.seal(trained, plain_record(chunk));
-            batch.insert(keys::timeline(cluster, chunk[0].seq), record);
+        for (key, record) in self.bundle_records(None, cluster, &events) {
+            batch.insert(key, record);
         }
+    }
+
+    /// The keys and records of the bundles filing `events` (in seq order) under a cluster,
+    /// compressed with `trained` or the space's dictionary.
+    pub(super) fn bundle_records(
+        &self,
+        trained: Option<&TrainedDictionary>,
+        cluster: u64,
+        events: &[PlainEvent],
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        chunks(events)
+            .into_iter()
+            .map(|chunk| {
+                let record = self.events.seal(trained, plain_record(chunk));
+                (keys::timeline(cluster, chunk[0].seq), record)
+            })
+            .collect()
     }
 }
 

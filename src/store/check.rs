@@ -1293,7 +1293,7 @@ impl SpaceStore {
                 "filed the {} events of a bundle of cluster {cluster} again",
                 kept.len()
             ));
-            self.put_bundles(batch, None, cluster, kept);
+            self.put_bundles(batch, cluster, kept);
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Batch ingest: resolve events against a working set prefetched from sled, then write
 //! everything that changed in one atomic sled batch.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -76,13 +77,22 @@ impl UndoData {
     }
 }
 
-/// A batch's events in plain form by the cluster they are filed under, bundled and sealed
-/// (compressed) once the whole batch is known: the first batches of a space train its
-/// dictionary. Also the hashes of their messageIds.
-#[derive(Default)]
-struct FiledEvents {
-    by_cluster: FxHashMap<u64, Vec<PlainEvent>>,
-    message_hashes: Vec<u128>,
+/// An event resolution placed: which event of the group, under which cluster, with the
+/// seq, time and identifiers it is stored with. Its record is built once the whole batch
+/// is resolved, on both cores.
+struct Placed {
+    index: usize,
+    seq: u64,
+    time: Millis,
+    identifiers: Vec<Identifier>,
+}
+
+/// One cluster's events of a batch: their plain bytes, and the stored events audiences
+/// look at (when the space keeps audiences).
+struct ClusterEvents {
+    cluster: u64,
+    plain: Vec<PlainEvent>,
+    fresh: Vec<StoredEvent>,
 }
 
 /// The OS user running idgraph.
@@ -138,9 +148,8 @@ impl SpaceStore {
         let mut graph = WorkingGraph::new();
         let mut batch = sled::Batch::default();
         let mut outcome = SubmitOutcome::default();
-        let keep_audiences = !self.audiences.is_empty();
-        let mut fresh: FxHashMap<u64, Vec<StoredEvent>> = FxHashMap::default();
-        let mut timeline = FiledEvents::default();
+        let mut placed: FxHashMap<u64, Vec<Placed>> = FxHashMap::default();
+        let mut message_hashes = Vec::new();
         for (index, sourced) in events.iter().enumerate() {
             let event = &sourced.event;
             let hash = message_hash(&event.message_id);
@@ -181,37 +190,43 @@ impl SpaceStore {
                     continue;
                 }
             };
-            let (target, stored) =
+            let (target, seq) =
                 self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
-            timeline
-                .by_cluster
-                .entry(target.0)
-                .or_default()
-                .push(PlainEvent::of(&stored));
-            timeline.message_hashes.push(hash);
-            if keep_audiences && self.audiences.looks_at(stored.call, &stored.label) {
-                fresh.entry(target.0).or_default().push(stored);
-            }
+            placed.entry(target.0).or_default().push(Placed {
+                index,
+                seq,
+                time,
+                identifiers: plan.identifiers,
+            });
+            message_hashes.push(hash);
             outcome.stored += 1;
             if !plan.absorb.is_empty() {
                 outcome.merges += plan.absorb.len();
             }
         }
         put_changes(&mut batch, &graph);
-        let samples: Vec<&[u8]> = timeline
-            .by_cluster
-            .values()
-            .flatten()
-            .map(|e| e.bytes.as_slice())
+        let filed = self.build_records(events, placed);
+        let samples: Vec<&[u8]> = filed
+            .iter()
+            .flat_map(|c| c.plain.iter().map(|e| e.bytes.as_slice()))
             .collect();
         let trained =
             self.events
                 .train_if_due(&self.tree, counters.events, &samples, &mut batch)?;
-        for (cluster, events) in timeline.by_cluster {
-            self.put_bundles(&mut batch, trained.as_ref(), cluster, events);
+        let bundles: Vec<Vec<(Vec<u8>, Vec<u8>)>> = filed
+            .par_iter()
+            .map(|c| self.bundle_records(trained.as_ref(), c.cluster, &c.plain))
+            .collect();
+        for (key, record) in bundles.into_iter().flatten() {
+            batch.insert(key, record);
         }
-        messages::put_batch(&mut batch, counters.next_seq, &timeline.message_hashes);
-        if keep_audiences {
+        messages::put_batch(&mut batch, counters.next_seq, &message_hashes);
+        if !self.audiences.is_empty() {
+            let fresh: FxHashMap<u64, Vec<StoredEvent>> = filed
+                .into_iter()
+                .filter(|c| !c.fresh.is_empty())
+                .map(|c| (c.cluster, c.fresh))
+                .collect();
             self.put_batch_standings(&mut batch, &graph, &fresh, now)?;
         }
         SpaceStore::put_counters(&mut batch, &next);
@@ -224,7 +239,7 @@ impl SpaceStore {
                 self.events.install(trained);
             }
         }
-        seen.extend(&timeline.message_hashes);
+        seen.extend(&message_hashes);
         *counters = next;
         let touched: Vec<ProfileId> = graph
             .changed_profiles()
@@ -235,6 +250,41 @@ impl SpaceStore {
             self.record_changes(touched, next.events);
         }
         Ok(outcome)
+    }
+
+    /// The stored form of a batch's placed events, per cluster, built on both cores.
+    fn build_records(
+        &self,
+        events: &[SourcedEvent],
+        placed: FxHashMap<u64, Vec<Placed>>,
+    ) -> Vec<ClusterEvents> {
+        let keep_audiences = !self.audiences.is_empty();
+        placed
+            .into_par_iter()
+            .map(|(cluster, placed)| {
+                let mut out = ClusterEvents {
+                    cluster,
+                    plain: Vec::with_capacity(placed.len()),
+                    fresh: Vec::new(),
+                };
+                for p in placed {
+                    let sourced = &events[p.index];
+                    let stored = StoredEvent::from_event(
+                        &sourced.event,
+                        p.seq,
+                        p.time,
+                        &sourced.source,
+                        &sourced.channel,
+                        p.identifiers,
+                    );
+                    out.plain.push(PlainEvent::of(&stored));
+                    if keep_audiences && self.audiences.looks_at(stored.call, &stored.label) {
+                        out.fresh.push(stored);
+                    }
+                }
+                out
+            })
+            .collect()
     }
 
     /// Loads an identifier's owner and the owner's profile into the working set.
@@ -259,8 +309,8 @@ impl SpaceStore {
     }
 
     /// Applies one event's plan to the working graph and the batch (all but the event
-    /// record itself); returns the profile (and timeline cluster) that received it and its
-    /// stored record.
+    /// record itself); returns the profile (and timeline cluster) that received it and the
+    /// event's seq.
     #[allow(clippy::too_many_arguments)]
     fn apply_plan(
         &self,
@@ -271,7 +321,7 @@ impl SpaceStore {
         plan: &Plan,
         time: Millis,
         now: Millis,
-    ) -> (ProfileId, StoredEvent) {
+    ) -> (ProfileId, u64) {
         let event = &sourced.event;
         let seq = next.next_seq;
         next.next_seq += 1;
@@ -300,14 +350,6 @@ impl SpaceStore {
             next.profiles += 1;
         }
         next.profiles = next.profiles.saturating_sub(plan.absorb.len() as u64);
-        let stored = StoredEvent::from_event(
-            event,
-            seq,
-            time,
-            &sourced.source,
-            &sourced.channel,
-            plan.identifiers.clone(),
-        );
         let provenance = Provenance {
             message_id: event.message_id.clone(),
             source: sourced.source.clone(),
@@ -364,6 +406,6 @@ impl SpaceStore {
                 },
             );
         }
-        (target, stored)
+        (target, seq)
     }
 }

@@ -188,11 +188,11 @@ impl SpaceStore {
         }
         for (cluster, staying) in kept {
             if !staying.is_empty() {
-                self.put_bundles(batch, None, cluster, staying);
+                self.put_bundles(batch, cluster, staying);
             }
         }
         let moved_events = split.moved_events.iter().map(|f| PlainEvent::of(&f.event));
-        self.put_bundles(batch, None, split.moved.id.0, moved_events.collect());
+        self.put_bundles(batch, split.moved.id.0, moved_events.collect());
         for filed in &split.moved_events {
             let e = &filed.event;
             let mut prefix = keys::violation_prefix(filed.cluster);
