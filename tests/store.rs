@@ -110,6 +110,28 @@ proptest! {
     }
 
     #[test]
+    fn pipelined_groups_store_what_written_groups_store(events in prop::collection::vec(event_strategy(), 1..60), group in 1..7usize) {
+        let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let written = common::open_store(dirs[0].path());
+        let pipelined = common::open_store(dirs[1].path());
+        let (a, b) = (written.space("default").unwrap(), pipelined.space("default").unwrap());
+        for chunk in batch.chunks(group) {
+            let one = a.ingest(chunk, 0).unwrap();
+            let other = b.ingest_pipelined(chunk, 0).unwrap();
+            prop_assert_eq!((one.stored, one.duplicates, one.merges), (other.stored, other.duplicates, other.merges));
+        }
+        b.settle().unwrap();
+        prop_assert_eq!(export(&b), export(&a));
+        let check = b.check().unwrap();
+        prop_assert!(check.problems.is_empty(), "{:?}", check.problems);
+        for profile in export(&a) {
+            let id = idgraph::model::ProfileId(profile["profile_id"].as_str().unwrap().trim_start_matches('p').parse().unwrap());
+            prop_assert_eq!(a.timeline(id, usize::MAX).unwrap(), b.timeline(id, usize::MAX).unwrap());
+        }
+    }
+
+    #[test]
     fn undo_of_a_manual_merge_or_split_restores_the_export(events in prop::collection::vec(event_strategy(), 2..40), pick in any::<prop::sample::Index>(), split_first in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
         let store = common::open_store(dir.path());

@@ -156,7 +156,7 @@ fn ingest_file(
             });
         }
         for (space, (lines, events)) in by_space {
-            let outcome = store.space(&space)?.ingest(&events, received)?;
+            let outcome = store.space(&space)?.ingest_pipelined(&events, received)?;
             summary.stored += outcome.stored as u64;
             summary.duplicates += outcome.duplicates as u64;
             summary.merges += outcome.merges as u64;

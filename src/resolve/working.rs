@@ -182,6 +182,13 @@ impl WorkingGraph {
         self.moved_clusters.clear();
     }
 
+    /// Starts the next batch on what this one left: its state stays loaded (the store may
+    /// not hold it yet), what changed and the messageIds seen are forgotten.
+    pub fn start_next_batch(&mut self) {
+        self.mark_flushed();
+        self.seen.clear();
+    }
+
     /// Number of profiles held (to bound the cache).
     pub fn len(&self) -> usize {
         self.profiles.len()

@@ -2,6 +2,8 @@
 //! everything that changed in one atomic sled batch.
 
 use rayon::prelude::*;
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,7 @@ use crate::resolve::{
 
 use super::bundle::PlainEvent;
 use super::codec::encode;
+use super::event_codec::TrainedDictionary;
 use super::keys;
 use super::messages::{self, MessageSet, message_hash};
 use super::space::{Counters, SpaceStore};
@@ -87,6 +90,28 @@ struct Placed {
     identifiers: Vec<Identifier>,
 }
 
+/// Profiles a pipelined ingest keeps in the working graph it carries from one group to the
+/// next (beyond this it waits for the write and starts afresh).
+const MAX_CARRIED_PROFILES: usize = 50_000;
+
+/// A resolved group: the batch to write, and what the writer's state becomes with it.
+struct Prepared {
+    write: BatchWrite,
+    trained: Option<TrainedDictionary>,
+    next: Counters,
+    outcome: SubmitOutcome,
+    message_hashes: Vec<u128>,
+    graph: WorkingGraph,
+}
+
+/// What writing a resolved group takes: its batch, and for the change feed the profiles it
+/// touched and the event count after it.
+pub(super) struct BatchWrite {
+    batch: sled::Batch,
+    touched: Vec<ProfileId>,
+    events: u64,
+}
+
 /// One cluster's events of a batch: their plain bytes, and the stored events audiences
 /// look at (when the space keeps audiences).
 struct ClusterEvents {
@@ -139,13 +164,77 @@ pub(super) fn put_changes(batch: &mut sled::Batch, graph: &WorkingGraph) {
 impl SpaceStore {
     /// Resolves and stores a group of events atomically. Duplicates (by messageId, within
     /// the space or the group) are skipped; events left with no usable identifier are
-    /// reported, not stored.
+    /// reported, not stored. Returns once the batch is in the store.
     pub fn ingest(&self, events: &[SourcedEvent], now: Millis) -> anyhow::Result<SubmitOutcome> {
         let mut counters = self.lock_writer()?;
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
+        let prepared = self.prepare(&counters, seen, WorkingGraph::new(), events, now)?;
+        let outcome = prepared.outcome.clone();
+        self.apply_prepared(prepared.write, prepared.trained)?;
+        seen.extend(&prepared.message_hashes);
+        *counters = prepared.next;
+        Ok(outcome)
+    }
+
+    /// [`SpaceStore::ingest`] for bulk loads: resolves this group while the previous one is
+    /// still being written (on the other core), and returns before this one is written in
+    /// turn. Resolution reads through the working graph the previous group left, so it sees
+    /// that group's changes whether or not sled holds them yet. Errors of a write show on the
+    /// next call or on [`SpaceStore::settle`], which every other writer (and
+    /// [`super::Store::flush`]) goes through first.
+    pub fn ingest_pipelined(
+        self: &Arc<Self>,
+        events: &[SourcedEvent],
+        now: Millis,
+    ) -> anyhow::Result<SubmitOutcome> {
+        if !self.audiences.is_empty() {
+            // Audience standings are evaluated on the stored timelines.
+            return self.ingest(events, now);
+        }
+        let mut counters = self.lock_writer_only()?;
+        let mut pipeline = self.lock_pipeline();
+        let graph = match pipeline.graph.take() {
+            Some(mut graph) if graph.len() < MAX_CARRIED_PROFILES => {
+                graph.start_next_batch();
+                graph
+            }
+            _ => {
+                self.join_writing(&mut pipeline, &mut counters)?;
+                WorkingGraph::new()
+            }
+        };
+        let mut messages = self.message_set()?;
+        let seen = messages.get_or_insert_with(MessageSet::default);
+        let prepared = self.prepare(&counters, seen, graph, events, now)?;
+        self.join_writing(&mut pipeline, &mut counters)?;
+        seen.extend(&prepared.message_hashes);
+        *counters = prepared.next;
+        if prepared.trained.is_some() {
+            // The next group must be compressed with this dictionary: install it first.
+            self.apply_prepared(prepared.write, prepared.trained)?;
+        } else {
+            let space = Arc::clone(self);
+            let write = prepared.write;
+            pipeline.writing = Some(std::thread::spawn(move || {
+                space.apply_prepared(write, None)
+            }));
+        }
+        pipeline.graph = Some(prepared.graph);
+        Ok(prepared.outcome)
+    }
+
+    /// Resolves a group of events against `graph` (empty, or what the previous group left)
+    /// and builds the batch that stores it.
+    fn prepare(
+        &self,
+        counters: &Counters,
+        seen: &MessageSet,
+        mut graph: WorkingGraph,
+        events: &[SourcedEvent],
+        now: Millis,
+    ) -> anyhow::Result<Prepared> {
         let mut next = *counters;
-        let mut graph = WorkingGraph::new();
         let mut batch = sled::Batch::default();
         let mut outcome = SubmitOutcome::default();
         let mut placed: FxHashMap<u64, Vec<Placed>> = FxHashMap::default();
@@ -230,26 +319,45 @@ impl SpaceStore {
             self.put_batch_standings(&mut batch, &graph, &fresh, now)?;
         }
         SpaceStore::put_counters(&mut batch, &next);
+        let touched = graph
+            .changed_profiles()
+            .map(|p| p.id)
+            .chain(graph.removed_profiles())
+            .collect();
+        Ok(Prepared {
+            write: BatchWrite {
+                batch,
+                touched,
+                events: next.events,
+            },
+            trained,
+            next,
+            outcome,
+            message_hashes,
+            graph,
+        })
+    }
+
+    /// Writes a prepared batch (installing the dictionary it trained, if any) and records
+    /// the profiles it touched in the change feed.
+    fn apply_prepared(
+        &self,
+        write: BatchWrite,
+        trained: Option<TrainedDictionary>,
+    ) -> anyhow::Result<()> {
         {
             let _gate = self.write_gate();
-            self.tree.apply_batch(batch)?;
+            self.tree.apply_batch(write.batch)?;
             // Under the gate: no reader sees the batch's compressed events before the
             // dictionary they need.
             if let Some(trained) = trained {
                 self.events.install(trained);
             }
         }
-        seen.extend(&message_hashes);
-        *counters = next;
-        let touched: Vec<ProfileId> = graph
-            .changed_profiles()
-            .map(|p| p.id)
-            .chain(graph.removed_profiles())
-            .collect();
-        if !touched.is_empty() {
-            self.record_changes(touched, next.events);
+        if !write.touched.is_empty() {
+            self.record_changes(write.touched, write.events);
         }
-        Ok(outcome)
+        Ok(())
     }
 
     /// The stored form of a batch's placed events, per cluster, built on both cores.
@@ -407,5 +515,81 @@ impl SpaceStore {
             );
         }
         (target, seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Event;
+    use crate::query::GraphRead;
+
+    fn sourced(json: serde_json::Value) -> SourcedEvent {
+        SourcedEvent {
+            event: Event::from_json(json).unwrap(),
+            source: "web".into(),
+            channel: "web".into(),
+        }
+    }
+
+    /// Two groups where the second only resolves right if it sees the first's changes:
+    /// the login merges the anonymous visitor, then the same device signs in elsewhere.
+    fn groups() -> [Vec<SourcedEvent>; 2] {
+        [
+            vec![
+                sourced(serde_json::json!({"type":"page","anonymousId":"a1","messageId":"m1"})),
+                sourced(
+                    serde_json::json!({"type":"identify","anonymousId":"a1","userId":"u1","messageId":"m2"}),
+                ),
+            ],
+            vec![
+                sourced(
+                    serde_json::json!({"type":"track","event":"Bought","anonymousId":"a1","messageId":"m3"}),
+                ),
+                sourced(
+                    serde_json::json!({"type":"identify","userId":"u1","traits":{"email":"x@acme.io"},"messageId":"m4"}),
+                ),
+                sourced(serde_json::json!({"type":"page","anonymousId":"a1","messageId":"m1"})),
+            ],
+        ]
+    }
+
+    #[test]
+    fn a_group_resolved_on_the_graph_the_previous_left_needs_no_write_in_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            super::super::Store::open(dir.path(), crate::config::Config::defaults()).unwrap();
+        let space = store.space("default").unwrap();
+        let [first, second] = groups();
+        let counters = space.counters().unwrap();
+        let seen = MessageSet::default();
+        let one = space
+            .prepare(&counters, &seen, WorkingGraph::new(), &first, 0)
+            .unwrap();
+        let mut seen_after = MessageSet::default();
+        seen_after.extend(&one.message_hashes);
+        let mut carried = one.graph.clone();
+        carried.start_next_batch();
+        // Nothing of the first group is written yet: only the carried graph knows it.
+        let two = space
+            .prepare(&one.next, &seen_after, carried, &second, 0)
+            .unwrap();
+        assert_eq!((two.outcome.stored, two.outcome.duplicates), (2, 1));
+        assert_eq!(two.outcome.merges, 0, "a1 and u1 are already one profile");
+        space.apply_prepared(one.write, None).unwrap();
+        space.apply_prepared(two.write, None).unwrap();
+        let profiles: Vec<_> = {
+            let mut out = Vec::new();
+            space
+                .for_each_profile(&mut |p| {
+                    out.push(p.clone());
+                    true
+                })
+                .unwrap();
+            out
+        };
+        assert_eq!(profiles.len(), 1);
+        assert_eq!(profiles[0].event_count, 4);
+        assert_eq!(space.timeline(profiles[0].id, 10).unwrap().len(), 4);
     }
 }

@@ -147,15 +147,37 @@ impl Store {
         names
     }
 
-    /// Writes everything to disk.
+    /// Writes everything to disk (pipelined ingests finish writing first).
     pub fn flush(&self) -> anyhow::Result<()> {
+        self.settle()?;
         self.db.flush().context("flushing the store")?;
+        Ok(())
+    }
+
+    /// Waits until every open space has written what it ingested.
+    fn settle(&self) -> anyhow::Result<()> {
+        let spaces: Vec<Arc<SpaceStore>> = match self.spaces.lock() {
+            Ok(spaces) => spaces.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        };
+        for space in spaces {
+            space.settle()?;
+        }
         Ok(())
     }
 
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // A pipelined group still being written finishes before sled is closed.
+        if let Err(error) = self.settle() {
+            tracing::error!(%error, "writing the last ingested events");
+        }
     }
 }
 

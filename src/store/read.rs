@@ -60,7 +60,7 @@ impl GraphRead for SpaceStore {
     }
 
     fn profile_count(&self) -> anyhow::Result<u64> {
-        Ok(self.lock_writer()?.profiles)
+        Ok(self.counters()?.profiles)
     }
 
     fn for_each_profile(&self, visit: &mut dyn FnMut(&Profile) -> bool) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! One space's tree, its counters and the gate that keeps readers from seeing half a batch.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
 
 use anyhow::Context;
 use serde::de::DeserializeOwned;
@@ -10,6 +11,7 @@ use crate::audience::AudienceSet;
 use crate::config::Rules;
 use crate::model::{Identifier, Profile, ProfileId};
 use crate::query::{ChangeLog, Changes};
+use crate::resolve::WorkingGraph;
 
 use super::codec::{decode, encode};
 use super::event_codec::EventCodec;
@@ -55,6 +57,14 @@ pub(super) fn check_layout(name: &str, tree: &sled::Tree) -> anyhow::Result<()> 
     }
 }
 
+/// A pipelined ingest between two groups: the previous group's write, still running, and
+/// the working graph it left (its changes, which the store may not hold yet).
+#[derive(Default)]
+pub(super) struct Pipeline {
+    pub writing: Option<JoinHandle<anyhow::Result<()>>>,
+    pub graph: Option<WorkingGraph>,
+}
+
 /// One space: an isolated identity graph in its own sled tree.
 pub struct SpaceStore {
     pub(super) name: String,
@@ -68,6 +78,8 @@ pub struct SpaceStore {
     writer: Mutex<Counters>,
     /// The messageIds the space holds, read on the first batch (taken with the writer lock).
     messages: Mutex<Option<MessageSet>>,
+    /// A pipelined ingest's group still being written (taken with the writer lock).
+    pipeline: Mutex<Pipeline>,
     /// The change feed; its own lock, so polling never waits for a batch being resolved.
     changes: Mutex<ChangeLog>,
 }
@@ -101,6 +113,7 @@ impl SpaceStore {
             gate: RwLock::new(()),
             writer: Mutex::new(counters),
             messages: Mutex::new(None),
+            pipeline: Mutex::new(Pipeline::default()),
             changes: Mutex::new(ChangeLog::new(counters.events)),
         })
     }
@@ -130,6 +143,7 @@ impl SpaceStore {
                     ..Counters::default()
                 }),
                 messages: Mutex::new(None),
+                pipeline: Mutex::new(Pipeline::default()),
                 changes: Mutex::new(ChangeLog::new(0)),
             },
         }
@@ -152,14 +166,64 @@ impl SpaceStore {
 
     /// Number of stored events.
     pub fn event_count(&self) -> u64 {
-        self.lock_writer().map(|c| c.events).unwrap_or(0)
+        self.counters().map(|c| c.events).unwrap_or(0)
     }
 
-    /// Takes the writer lock (one writer at a time per space).
+    /// The counters as the writer has them (a pipelined group being written included).
+    pub(super) fn counters(&self) -> anyhow::Result<Counters> {
+        Ok(*self.lock_writer_only()?)
+    }
+
+    /// Takes the writer lock (one writer at a time per space), once a pipelined ingest's
+    /// last group is written: the store then holds everything the writer knows.
     pub(super) fn lock_writer(&self) -> anyhow::Result<MutexGuard<'_, Counters>> {
+        let mut counters = self.lock_writer_only()?;
+        let mut pipeline = self.lock_pipeline();
+        pipeline.graph = None;
+        self.join_writing(&mut pipeline, &mut counters)?;
+        Ok(counters)
+    }
+
+    /// Takes the writer lock as it is.
+    pub(super) fn lock_writer_only(&self) -> anyhow::Result<MutexGuard<'_, Counters>> {
         self.writer
             .lock()
             .map_err(|_| anyhow::anyhow!("space {}: writer lock poisoned", self.name))
+    }
+
+    /// The pipelined ingest's state; take it after the writer lock.
+    pub(super) fn lock_pipeline(&self) -> MutexGuard<'_, Pipeline> {
+        self.pipeline.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for the group a pipelined ingest is writing. When that write failed, the
+    /// writer's state (counters, messageIds, carried graph) ran ahead of the store: it is
+    /// read back from the store and the error returned.
+    pub(super) fn join_writing(
+        &self,
+        pipeline: &mut Pipeline,
+        counters: &mut Counters,
+    ) -> anyhow::Result<()> {
+        let Some(writing) = pipeline.writing.take() else {
+            return Ok(());
+        };
+        let result = writing
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the store writer thread panicked")));
+        if let Err(error) = result {
+            pipeline.graph = None;
+            self.forget_messages();
+            if let Some(bytes) = self.tree.get(keys::meta(COUNTERS))? {
+                *counters = decode(&bytes)?;
+            }
+            return Err(error.context(format!("space {}: writing a batch", self.name)));
+        }
+        Ok(())
+    }
+
+    /// Waits until everything ingested is written (see [`SpaceStore::ingest_pipelined`]).
+    pub fn settle(&self) -> anyhow::Result<()> {
+        self.lock_writer().map(|_| ())
     }
 
     /// The space's messageIds, read from the store on first use; `None` after
