@@ -2,11 +2,13 @@
 
 mod common;
 
-use idgraph::ingest::SourcedEvent;
+use std::sync::Arc;
+
+use idgraph::ingest::{SourcedEvent, SubmitOutcome};
 use idgraph::model::{Event, Identifier};
 use idgraph::query::export::export_line;
 use idgraph::query::{GraphRead, GraphRepair};
-use idgraph::store::SpaceStore;
+use idgraph::store::{SpaceStore, Store};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -37,6 +39,20 @@ fn id(text: &str) -> Identifier {
 /// A timestamp `minute` minutes into 2025.
 fn at(minute: i64) -> String {
     idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000)
+}
+
+/// A store in a temporary directory and its default space (drop them in reverse order).
+fn fresh_space() -> (tempfile::TempDir, Store, Arc<SpaceStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::open_store(dir.path());
+    let space = store.space("default").unwrap();
+    (dir, store, space)
+}
+
+/// Ingests events written as JSON, in one batch.
+fn ingest(space: &SpaceStore, events: impl IntoIterator<Item = Value>) -> SubmitOutcome {
+    let batch: Vec<SourcedEvent> = events.into_iter().map(sourced).collect();
+    space.ingest(&batch, 0).unwrap()
 }
 
 /// `check` finds every invariant holding.
@@ -91,9 +107,7 @@ proptest! {
 
     #[test]
     fn reingesting_any_event_set_changes_nothing(events in prop::collection::vec(event_strategy(), 1..40), seed in any::<u64>()) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = common::open_store(dir.path());
-        let space = store.space("default").unwrap();
+        let (_dir, _store, space) = fresh_space();
         let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
         space.ingest(&batch, 0).unwrap();
         let check = space.check().unwrap();
@@ -133,9 +147,7 @@ proptest! {
 
     #[test]
     fn undo_of_a_manual_merge_or_split_restores_the_export(events in prop::collection::vec(event_strategy(), 2..40), pick in any::<prop::sample::Index>(), split_first in any::<bool>()) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = common::open_store(dir.path());
-        let space = store.space("default").unwrap();
+        let (_dir, _store, space) = fresh_space();
         let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
         space.ingest(&batch, 0).unwrap();
         let before = export(&space);
@@ -162,10 +174,8 @@ proptest! {
 
     #[test]
     fn events_after_a_split_do_not_re_merge_it(events in prop::collection::vec(event_strategy(), 2..30), later in prop::collection::vec(event_strategy(), 1..30), pick in any::<prop::sample::Index>()) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = common::open_store(dir.path());
-        let space = store.space("default").unwrap();
-        space.ingest(&events.iter().cloned().map(sourced).collect::<Vec<_>>(), 0).unwrap();
+        let (_dir, _store, space) = fresh_space();
+        ingest(&space, events.iter().cloned());
         let mut profiles = Vec::new();
         space.for_each_profile(&mut |p| { if p.identifiers.len() > 1 { profiles.push(p.clone()); } true }).unwrap();
         prop_assume!(!profiles.is_empty());
@@ -200,14 +210,10 @@ fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
     let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
     assert_eq!(export(&space).len(), 1);
-    space
-        .ingest(
-            &[sourced(
-                json!({"type":"identify","userId":"u2","messageId":"x2"}),
-            )],
-            0,
-        )
-        .unwrap();
+    ingest(
+        &space,
+        [json!({"type":"identify","userId":"u2","messageId":"x2"})],
+    );
     let ids: Vec<Value> = export(&space)
         .iter()
         .map(|p| p["profile_id"].clone())
@@ -219,9 +225,7 @@ fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
 
 #[test]
 fn timelines_read_newest_first_across_merged_clusters() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = common::open_store(dir.path());
-    let space = store.space("default").unwrap();
+    let (_dir, _store, space) = fresh_space();
     let events = [
         json!({"type":"page","anonymousId":"a1","messageId":"1","timestamp":"2025-01-01T00:00:00Z"}),
         json!({"type":"page","anonymousId":"a2","messageId":"2","timestamp":"2025-01-03T00:00:00Z"}),
@@ -247,40 +251,30 @@ fn timelines_read_newest_first_across_merged_clusters() {
 
 #[test]
 fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = common::open_store(dir.path());
-    let space = store.space("default").unwrap();
+    let (_dir, _store, space) = fresh_space();
     let device = json!({"device": {"id": "IPAD", "type": "ios"}});
-    space
-        .ingest(
-            &[
-                sourced(
-                    json!({"type": "identify", "userId": "alice", "anonymousId": "a1",
-                    "context": device, "messageId": "m1", "timestamp": at(0)}),
-                ),
-                sourced(
-                    json!({"type": "track", "event": "Signed Out", "userId": "alice",
-                    "anonymousId": "a1", "context": device, "messageId": "m2", "timestamp": at(1)}),
-                ),
-            ],
-            0,
-        )
-        .unwrap();
+    ingest(
+        &space,
+        [
+            json!({"type": "identify", "userId": "alice", "anonymousId": "a1",
+            "context": device, "messageId": "m1", "timestamp": at(0)}),
+            json!({"type": "track", "event": "Signed Out", "userId": "alice",
+            "anonymousId": "a1", "context": device, "messageId": "m2", "timestamp": at(1)}),
+        ],
+    );
     // Released: no profile holds the browser's or device's ids, and check agrees.
     assert_eq!(space.owner(&id("anonymous_id:a1")).unwrap(), None);
     assert_eq!(space.owner(&id("ios.id:IPAD")).unwrap(), None);
     assert_consistent(&space);
 
     // Bob logs in on the device; an engineer splits the device off Bob's profile.
-    space
-        .ingest(
-            &[sourced(
-                json!({"type": "identify", "userId": "bob", "anonymousId": "a2",
-                "context": device, "messageId": "m3", "timestamp": at(10)}),
-            )],
-            0,
-        )
-        .unwrap();
+    ingest(
+        &space,
+        [
+            json!({"type": "identify", "userId": "bob", "anonymousId": "a2",
+            "context": device, "messageId": "m3", "timestamp": at(10)}),
+        ],
+    );
     let bob = space.owner(&id("user_id:bob")).unwrap().unwrap();
     assert_eq!(space.owner(&id("ios.id:IPAD")).unwrap(), Some(bob));
     space
@@ -288,15 +282,13 @@ fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
         .unwrap();
     let pinned_at = space.owner(&id("ios.id:IPAD")).unwrap();
     // Bob signs out on the device: what the split pinned (both sides) stays where it is.
-    space
-        .ingest(
-            &[sourced(
-                json!({"type": "track", "event": "Signed Out", "userId": "bob",
-                "anonymousId": "a2", "context": device, "messageId": "m4", "timestamp": at(20)}),
-            )],
-            0,
-        )
-        .unwrap();
+    ingest(
+        &space,
+        [
+            json!({"type": "track", "event": "Signed Out", "userId": "bob",
+            "anonymousId": "a2", "context": device, "messageId": "m4", "timestamp": at(20)}),
+        ],
+    );
     assert_eq!(space.owner(&id("ios.id:IPAD")).unwrap(), pinned_at);
     assert_eq!(space.owner(&id("anonymous_id:a2")).unwrap(), Some(bob));
     assert_consistent(&space);
@@ -304,9 +296,7 @@ fn a_sign_out_releases_the_device_but_not_what_a_split_pinned() {
 
 #[test]
 fn a_merge_can_be_undone_after_a_sign_out_released_part_of_what_it_absorbed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = common::open_store(dir.path());
-    let space = store.space("default").unwrap();
+    let (_dir, _store, space) = fresh_space();
     let device = json!({"device": {"id": "IPAD", "type": "ios"}});
     space
         .ingest(
