@@ -29,6 +29,19 @@ pub(super) struct Counters {
     pub events: u64,
 }
 
+impl Counters {
+    /// The counters of a space that holds nothing yet.
+    pub(super) fn initial() -> Counters {
+        Counters {
+            next_seq: 1,
+            next_profile: 1,
+            next_link: 1,
+            next_op: 1,
+            ..Counters::default()
+        }
+    }
+}
+
 const COUNTERS: &str = "counters";
 
 /// The meta record naming the layout of a space's events.
@@ -94,13 +107,7 @@ impl SpaceStore {
         check_layout(name, &tree)?;
         let counters = match tree.get(keys::meta(COUNTERS))? {
             Some(bytes) => decode(&bytes).with_context(|| format!("space {name}: counters"))?,
-            None => Counters {
-                next_seq: 1,
-                next_profile: 1,
-                next_link: 1,
-                next_op: 1,
-                ..Counters::default()
-            },
+            None => Counters::initial(),
         };
         let events =
             EventCodec::load(&tree).with_context(|| format!("space {name}: event dictionary"))?;
@@ -135,13 +142,7 @@ impl SpaceStore {
                 rules,
                 audiences,
                 gate: RwLock::new(()),
-                writer: Mutex::new(Counters {
-                    next_seq: 1,
-                    next_profile: 1,
-                    next_link: 1,
-                    next_op: 1,
-                    ..Counters::default()
-                }),
+                writer: Mutex::new(Counters::initial()),
                 messages: Mutex::new(None),
                 pipeline: Mutex::new(Pipeline::default()),
                 changes: Mutex::new(ChangeLog::new(0)),
@@ -213,9 +214,10 @@ impl SpaceStore {
         if let Err(error) = result {
             pipeline.graph = None;
             self.forget_messages();
-            if let Some(bytes) = self.tree.get(keys::meta(COUNTERS))? {
-                *counters = decode(&bytes)?;
-            }
+            *counters = match self.tree.get(keys::meta(COUNTERS))? {
+                Some(bytes) => decode(&bytes)?,
+                None => Counters::initial(),
+            };
             return Err(error.context(format!("space {}: writing a batch", self.name)));
         }
         Ok(())
