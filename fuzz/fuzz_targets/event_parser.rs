@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     // re-derives traits from it).
     let again = parse_line(stored.raw_json.as_bytes()).expect("stored JSON reads back");
     assert_eq!(again.message_id, event.message_id);
-    assert_eq!(again.raw, event.raw, "stored JSON reads back unchanged");
+    assert_eq!(again.raw(), event.raw(), "stored JSON reads back unchanged");
     let _ = event.profile_traits();
     let _ = event.label();
 });

@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             // What the store keeps must read back as the same event (check, backup and
             // restore re-read it).
             let again = parse_line(event.raw_json().as_bytes()).expect("stored JSON reads back");
-            assert_eq!(again.raw, event.raw, "stored JSON reads back unchanged");
+            assert_eq!(again.raw(), event.raw(), "stored JSON reads back unchanged");
         }
     }
 });

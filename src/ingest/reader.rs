@@ -65,7 +65,7 @@ pub fn parse_line(bytes: &[u8]) -> Result<Event, String> {
             format!("invalid JSON: {reason}")
         }
     })?;
-    Event::from_json(value).map_err(|e| e.to_string())
+    Event::from_text(text, value).map_err(|e| e.to_string())
 }
 
 /// Reads one line (up to and including `\n`) into `buffer`, keeping at most

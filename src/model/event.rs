@@ -1,7 +1,8 @@
 //! Segment-spec events: the six call types with their documented fields.
 //!
 //! The original JSON object is kept untouched in [`Event::raw`] so users can always see
-//! exactly what arrived; the typed fields are read from it once.
+//! exactly what arrived; the typed fields are read from it once. Events read from a line
+//! of text keep that text too, so storing them does not write the JSON out again.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -102,7 +103,7 @@ pub fn check_time_bounds(event: &Event, received_at: Millis) -> Result<(), Event
 }
 
 /// One Segment-spec event with its typed fields read out of the original JSON.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Event {
     pub call: CallType,
     /// The client's `messageId`; generated from the content when missing.
@@ -120,7 +121,16 @@ pub struct Event {
     pub sent_at: Option<Millis>,
     pub received_at: Option<Millis>,
     /// The original JSON object, exactly as received (plus server-set fields such as `receivedAt`).
-    pub raw: Map<String, Value>,
+    raw: Map<String, Value>,
+    /// The text `raw` was read from, while nothing has changed `raw` since.
+    text: Option<Box<str>>,
+}
+
+/// Events are equal when their JSON is: the kept text is only a copy of it.
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.raw == other.raw
+    }
 }
 
 impl Event {
@@ -132,8 +142,27 @@ impl Event {
         }
     }
 
+    /// Reads an event from one line of JSON text, already parsed as `value`. The text is
+    /// kept as the event's original JSON unless reading the event had to add to it (a
+    /// generated `messageId`).
+    pub fn from_text(text: &str, value: Value) -> Result<Event, EventError> {
+        let Value::Object(map) = value else {
+            return Err(EventError::NotObject);
+        };
+        let (mut event, changed) = Event::read(map)?;
+        if !changed {
+            event.text = Some(text.into());
+        }
+        Ok(event)
+    }
+
     /// Reads an event from a JSON object.
-    pub fn from_map(mut raw: Map<String, Value>) -> Result<Event, EventError> {
+    pub fn from_map(raw: Map<String, Value>) -> Result<Event, EventError> {
+        Event::read(raw).map(|(event, _)| event)
+    }
+
+    /// Reads an event from a JSON object; says whether the object had to be added to.
+    fn read(mut raw: Map<String, Value>) -> Result<(Event, bool), EventError> {
         let call = match raw.get("type") {
             None | Some(Value::Null) => return Err(EventError::MissingType),
             Some(Value::String(name)) => CallType::from_name(&name.to_ascii_lowercase())
@@ -153,17 +182,17 @@ impl Event {
         if call == CallType::Track && event_name.is_none() {
             return Err(EventError::TrackWithoutName);
         }
-        let message_id = match id_field(&raw, "messageId")? {
-            Some(id) => id,
+        let (message_id, changed) = match id_field(&raw, "messageId")? {
+            Some(id) => (id, false),
             None => {
                 // Written into the JSON, so the stored event reads back with the same id
                 // after server-set fields (receivedAt, timestamp) change its content.
                 let id = content_message_id(&raw);
                 raw.insert("messageId".into(), Value::String(id.clone()));
-                id
+                (id, true)
             }
         };
-        Ok(Event {
+        let event = Event {
             call,
             message_id,
             user_id,
@@ -177,7 +206,9 @@ impl Event {
             sent_at: time_field(&raw, "sentAt")?,
             received_at: time_field(&raw, "receivedAt")?,
             raw,
-        })
+            text: None,
+        };
+        Ok((event, changed))
     }
 
     /// When the event happened: `timestamp`, else `originalTimestamp`, else `receivedAt`,
@@ -201,13 +232,25 @@ impl Event {
     /// Sets `receivedAt` (both the typed field and the raw JSON) to `at`.
     pub fn set_received_at(&mut self, at: Millis) {
         self.received_at = Some(at);
-        self.raw.insert("receivedAt".into(), time_value(at));
+        self.raw_mut().insert("receivedAt".into(), time_value(at));
     }
 
     /// Sets the corrected `timestamp` (typed field and raw JSON).
     pub fn set_timestamp(&mut self, at: Millis) {
         self.timestamp = Some(at);
-        self.raw.insert("timestamp".into(), time_value(at));
+        self.raw_mut().insert("timestamp".into(), time_value(at));
+    }
+
+    /// The event's JSON object.
+    pub fn raw(&self) -> &Map<String, Value> {
+        &self.raw
+    }
+
+    /// The event's JSON object, to change: the text it was read from is no longer kept.
+    /// Typed fields are not re-read; whoever changes a field they come from sets both.
+    pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
+        self.text = None;
+        &mut self.raw
     }
 
     /// `traits` for identify/group calls (empty object otherwise).
@@ -279,9 +322,12 @@ impl Event {
         }
     }
 
-    /// The original JSON text of the event.
+    /// The original JSON text of the event: the text it was read from when kept.
     pub fn raw_json(&self) -> String {
-        serde_json::to_string(&self.raw).unwrap_or_default()
+        match &self.text {
+            Some(text) => text.to_string(),
+            None => serde_json::to_string(&self.raw).unwrap_or_default(),
+        }
     }
 }
 
@@ -454,6 +500,23 @@ mod tests {
         assert_eq!(t["email"], "a@x.io");
     }
 
+    #[test]
+    fn a_line_is_stored_as_it_was_read_until_the_event_changes() {
+        let line = r#"{"userId": "u", "type": "page",  "messageId": "m1", "n": 1.50}"#;
+        let mut e = Event::from_text(line, serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(e.raw_json(), line);
+        e.set_received_at(1_700_000_000_000);
+        let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
+        assert_eq!(stored["receivedAt"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(stored["userId"], "u");
+
+        // Without a messageId the generated one is written into the JSON.
+        let line = r#"{"type":"page","userId":"u"}"#;
+        let e = Event::from_text(line, serde_json::from_str(line).unwrap()).unwrap();
+        let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
+        assert_eq!(stored["messageId"].as_str(), Some(e.message_id.as_str()));
+    }
+
     /// Found by fuzzing (fuzz/artifacts/event_parser/crash-852a0d8a…): an event without a
     /// messageId read back from its stored JSON, after receivedAt was set, got another
     /// content id, so a restore or a re-ingest after restore would duplicate it.
@@ -482,7 +545,7 @@ mod tests {
         assert_eq!(traits["score"].as_f64(), Some(0.1 + 0.2));
         assert_eq!(traits["tiny"].as_f64(), Some(2.225073858507201e-308));
         let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
-        assert_eq!(again.raw, e.raw);
+        assert_eq!(again.raw(), e.raw());
     }
 
     /// Found by fuzzing (fuzz/artifacts/event_parser/crash-0415cec6…): a time past year
@@ -496,7 +559,7 @@ mod tests {
         e.set_received_at(time);
         e.set_timestamp(time);
         let again = Event::from_json(serde_json::from_str(&e.raw_json()).unwrap()).unwrap();
-        assert_eq!(again.raw, e.raw);
+        assert_eq!(again.raw(), e.raw());
         assert_eq!(
             (again.received_at, again.timestamp),
             (Some(time), Some(time))

@@ -79,7 +79,11 @@ fn batch_of_every_type_with_the_key_in_the_body() {
     let events = sink.events("helpdesk");
     assert_eq!(events.len(), 6);
     assert!(events.iter().all(|e| e.channel == "support"));
-    assert!(events.iter().all(|e| !e.event.raw.contains_key("writeKey")));
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.event.raw().contains_key("writeKey"))
+    );
 }
 
 #[test]
@@ -179,15 +183,15 @@ fn batch_context_and_integrations_merge_into_items() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let events = sink.events("shop");
     assert_eq!(
-        events[0].event.raw["context"]["library"]["name"],
+        events[0].event.raw()["context"]["library"]["name"],
         "batch-lib"
     );
-    assert_eq!(events[0].event.raw["integrations"], json!({"All": false}));
+    assert_eq!(events[0].event.raw()["integrations"], json!({"All": false}));
     assert_eq!(
-        events[1].event.raw["context"]["library"],
+        events[1].event.raw()["context"]["library"],
         json!({"name": "own", "version": "9"})
     );
-    assert_eq!(events[1].event.raw["context"]["ip"], "203.0.113.1");
+    assert_eq!(events[1].event.raw()["context"]["ip"], "203.0.113.1");
 }
 
 #[test]
@@ -400,7 +404,7 @@ fn timestamps_are_corrected_for_clock_skew() {
         event.original_timestamp,
         parse_time_str("2030-01-01T10:00:00Z")
     );
-    assert_eq!(event.raw["originalTimestamp"], "2030-01-01T10:00:00.000Z");
+    assert_eq!(event.raw()["originalTimestamp"], "2030-01-01T10:00:00.000Z");
 
     // In a batch, the batch's sentAt applies.
     let body = json!({"sentAt": "2030-01-01T10:01:00.000Z", "batch": [

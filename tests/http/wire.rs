@@ -107,10 +107,11 @@ fn every_captured_request_is_accepted_with_its_events() {
                 event.received_at.is_some() && event.timestamp.is_some(),
                 "{name}"
             );
-            assert!(event.raw.contains_key("receivedAt"), "{name}");
-            assert!(!event.raw.contains_key("writeKey"), "{name}");
+            assert!(event.raw().contains_key("receivedAt"), "{name}");
+            assert!(!event.raw().contains_key("writeKey"), "{name}");
             assert_eq!(
-                event.raw["context"]["library"], item["context"]["library"],
+                event.raw()["context"]["library"],
+                item["context"]["library"],
                 "{name}"
             );
         }

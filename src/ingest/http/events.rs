@@ -159,7 +159,7 @@ pub fn correct_timestamp(event: &mut Event, received_at: Millis) {
     }
     if event.original_timestamp.is_none() {
         event.original_timestamp = Some(client_time);
-        event.raw.insert(
+        event.raw_mut().insert(
             "originalTimestamp".into(),
             Value::String(format_time(client_time)),
         );
@@ -299,7 +299,7 @@ mod tests {
         let received = ms("2024-05-01T12:00:01Z");
         correct_timestamp(&mut e, received);
         assert_eq!(e.timestamp, Some(ms("2024-05-01T11:55:01Z")));
-        assert_eq!(e.raw["timestamp"], "2024-05-01T11:55:01.000Z");
+        assert_eq!(e.raw()["timestamp"], "2024-05-01T11:55:01.000Z");
         assert_eq!(e.original_timestamp, Some(ms("2024-05-01T12:05:00Z")));
     }
 
@@ -311,7 +311,7 @@ mod tests {
         correct_timestamp(&mut e, received);
         assert_eq!(e.timestamp, Some(ms("2024-05-01T11:59:40Z")));
         assert_eq!(e.original_timestamp, Some(ms("2024-05-01T12:00:00Z")));
-        assert_eq!(e.raw["originalTimestamp"], "2024-05-01T12:00:00.000Z");
+        assert_eq!(e.raw()["originalTimestamp"], "2024-05-01T12:00:00.000Z");
     }
 
     #[test]
@@ -347,7 +347,7 @@ mod tests {
         let mut far = event(json!({"type": "page", "anonymousId": "a",
             "timestamp": 1_000_000_000_000_000_i64, "sentAt": "2024-01-01T00:00:00Z"}));
         correct_timestamp(&mut far, 0);
-        assert_eq!(far.raw["timestamp"], 1_000_000_000_000_000_i64);
+        assert_eq!(far.raw()["timestamp"], 1_000_000_000_000_000_i64);
     }
 
     #[test]
@@ -382,7 +382,7 @@ mod tests {
             0,
         )
         .unwrap();
-        assert!(!e.raw.contains_key("writeKey"));
+        assert!(!e.raw().contains_key("writeKey"));
     }
 
     #[test]
