@@ -7,7 +7,7 @@ use std::sync::Arc;
 use idgraph::ingest::{SourcedEvent, SubmitOutcome};
 use idgraph::model::{Event, Identifier};
 use idgraph::query::export::export_line;
-use idgraph::query::{GraphRead, GraphRepair};
+use idgraph::query::{AudienceRead, GraphRead, GraphRepair};
 use idgraph::store::{SpaceStore, Store};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -37,8 +37,30 @@ fn id(text: &str) -> Identifier {
 }
 
 /// A timestamp `minute` minutes into 2025.
+/// Every audience's members at a few times around the generated events, by name.
+fn audience_members(space: &SpaceStore) -> Vec<(String, i64, Vec<idgraph::model::ProfileId>)> {
+    let mut out = Vec::new();
+    for name in space.audiences().names() {
+        for minute in [0, 600, 1_000, 5_000, 30_000] {
+            let now = minute_millis(minute);
+            let members = space.audience_members(name, now).expect("members");
+            out.push((
+                name.to_string(),
+                minute,
+                members.into_iter().map(|m| m.profile).collect(),
+            ));
+        }
+    }
+    out
+}
+
+/// `minute` minutes after 2025-01-01T00:00:00Z, in epoch milliseconds.
+fn minute_millis(minute: i64) -> i64 {
+    1_735_689_600_000 + minute * 60_000
+}
+
 fn at(minute: i64) -> String {
-    idgraph::model::time::format_time(1_735_689_600_000 + minute * 60_000)
+    idgraph::model::time::format_time(minute_millis(minute))
 }
 
 /// A store in a temporary directory and its default space (drop them in reverse order).
@@ -74,8 +96,9 @@ fn event_strategy() -> impl Strategy<Value = Value> {
         proptest::option::of(prop::sample::select(vec!["free", "pro", "team"])),
     )
         .prop_map(|(m, user, anon, email, device, minute, kind, plan)| {
-            // Some tracks are sign-outs, which release the device's ids.
-            let name = if minute % 4 == 0 { "Signed Out" } else { "Clicked" };
+            // Some tracks are sign-outs, which release the device's ids; some put people in
+            // or out of the default audiences.
+            let name = ["Signed Out", "Product Added", "Order Completed", "Clicked"][minute as usize % 4];
             let mut e = json!({
                 "type": kind, "messageId": format!("m{m}-{user:?}-{anon:?}-{email:?}-{device:?}-{minute}"),
                 "timestamp": format!("2025-01-01T00:00:00Z"), "event": name,
@@ -132,11 +155,12 @@ proptest! {
         let (a, b) = (written.space("default").unwrap(), pipelined.space("default").unwrap());
         for chunk in batch.chunks(group) {
             let one = a.ingest(chunk, 0).unwrap();
-            let other = b.ingest_pipelined(chunk, 0).unwrap();
+            let other = b.ingest_pipelined(chunk.to_vec(), 0).unwrap();
             prop_assert_eq!((one.stored, one.duplicates, one.merges), (other.stored, other.duplicates, other.merges));
         }
         b.settle().unwrap();
         prop_assert_eq!(export(&b), export(&a));
+        prop_assert_eq!(audience_members(&b), audience_members(&a));
         let check = b.check().unwrap();
         prop_assert!(check.problems.is_empty(), "{:?}", check.problems);
         for profile in export(&a) {

@@ -156,16 +156,13 @@ fn ingest_file(
             });
         }
         for (space, (lines, events)) in by_space {
-            let outcome = store.space(&space)?.ingest_pipelined(&events, received)?;
+            let outcome = store.space(&space)?.ingest_pipelined(events, received)?;
             summary.stored += outcome.stored as u64;
             summary.duplicates += outcome.duplicates as u64;
             summary.merges += outcome.merges as u64;
             for (index, message) in &outcome.unresolvable {
                 report(lines[*index], message);
             }
-            // Freeing thousands of parsed JSON trees takes a good part of a batch's time:
-            // done on the other core while the next chunk resolves.
-            rayon::spawn(move || drop(events));
         }
     }
     bar.finish_and_clear();

@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use crate::audience::{Journey, Why};
 use crate::model::time::now as wall_clock;
 use crate::model::{CallType, Millis, Profile, ProfileId, StoredEvent};
-use crate::resolve::WorkingGraph;
 
 use super::bundle::bodies;
 use super::codec::{decode, decode_body, encode};
@@ -187,20 +186,21 @@ impl SpaceStore {
         Ok(())
     }
 
-    /// Adds to an ingest batch the new standings of every profile the working graph
-    /// changed or removed (`fresh`: this batch's events by timeline cluster), plus a bounded
-    /// number of expired standings.
+    /// Adds to an ingest batch the new standings of every profile it changed or removed
+    /// (`fresh`: this batch's events by timeline cluster), plus a bounded number of expired
+    /// standings.
     pub(super) fn put_batch_standings(
         &self,
         batch: &mut sled::Batch,
-        graph: &WorkingGraph,
+        changed: &[Profile],
+        removed: &[ProfileId],
         fresh: &FxHashMap<u64, Vec<StoredEvent>>,
         now: Millis,
     ) -> anyhow::Result<()> {
         let mut meta = self.audience_meta()?;
         let now = meta.clock.map_or(now, |clock| clock.max(now));
         let mut done = FxHashSet::default();
-        for profile in graph.changed_profiles() {
+        for profile in changed {
             let stored = self.audience_events(&profile.clusters)?;
             let new = profile
                 .clusters
@@ -210,7 +210,7 @@ impl SpaceStore {
             self.put_standings(batch, profile, stored.iter().chain(new), now)?;
             done.insert(profile.id);
         }
-        for id in graph.removed_profiles() {
+        for &id in removed {
             self.remove_standings(batch, id)?;
             done.insert(id);
         }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingest::{SourcedEvent, SubmitOutcome};
 use crate::model::{
-    Identifier, JournalAction, JournalEntry, Link, Millis, ProfileId, Provenance, StoredEvent,
-    Violation,
+    Identifier, JournalAction, JournalEntry, Link, Millis, Profile, ProfileId, Provenance,
+    StoredEvent, Violation,
 };
 use crate::resolve::{
     Attribution, Decision, EventFacts, GraphView, Plan, WorkingGraph, decide, extract_identifiers,
@@ -36,8 +36,15 @@ pub(super) enum UndoData {
     Split { staying: Vec<Identifier> },
     /// Nothing beyond the entry.
     None,
-    /// What each absorbed profile held at merge time.
+    /// What each absorbed profile held at merge time (written before
+    /// [`UndoData::MergeBefore`]; read as a merge with no events filed before it).
     MergeOf { absorbed: Vec<Absorbed> },
+    /// What each absorbed profile held at merge time, and the first event seq the merge
+    /// did not see: events filed before it stay where they were filed when it is undone.
+    MergeBefore {
+        absorbed: Vec<Absorbed>,
+        first_later_seq: u64,
+    },
 }
 
 /// A profile as a merge absorbed it: undoing the merge gives it back its identifiers and
@@ -60,13 +67,31 @@ impl Absorbed {
     }
 }
 
+/// What undoing a merge gives back: the absorbed profiles, and the first seq the merge did
+/// not see (0 when the merge's undo data does not say).
+#[derive(Debug, Default)]
+pub(super) struct MergeUndo {
+    pub absorbed: Vec<Absorbed>,
+    pub first_later_seq: u64,
+}
+
 impl UndoData {
-    /// The absorbed profiles of a merge's undo data, if it is one.
-    pub(super) fn absorbed(self) -> Option<Vec<Absorbed>> {
+    /// What undoing a merge needs, if this is a merge's undo data.
+    pub(super) fn merge_undo(self) -> Option<MergeUndo> {
         match self {
-            UndoData::MergeOf { absorbed } => Some(absorbed),
-            UndoData::Merge { absorbed } => Some(
-                absorbed
+            UndoData::MergeBefore {
+                absorbed,
+                first_later_seq,
+            } => Some(MergeUndo {
+                absorbed,
+                first_later_seq,
+            }),
+            UndoData::MergeOf { absorbed } => Some(MergeUndo {
+                absorbed,
+                first_later_seq: 0,
+            }),
+            UndoData::Merge { absorbed } => Some(MergeUndo {
+                absorbed: absorbed
                     .into_iter()
                     .map(|(profile, identifiers)| Absorbed {
                         profile,
@@ -74,7 +99,8 @@ impl UndoData {
                         clusters: Vec::new(),
                     })
                     .collect(),
-            ),
+                first_later_seq: 0,
+            }),
             UndoData::Split { .. } | UndoData::None => None,
         }
     }
@@ -94,14 +120,32 @@ struct Placed {
 /// next (beyond this it waits for the write and starts afresh).
 const MAX_CARRIED_PROFILES: usize = 50_000;
 
-/// A resolved group: the batch to write, and what the writer's state becomes with it.
-struct Prepared {
-    write: BatchWrite,
-    trained: Option<TrainedDictionary>,
+/// A resolved group: what the writer's state becomes with it, and what storing it takes.
+struct Resolved {
+    filing: Filing,
     next: Counters,
     outcome: SubmitOutcome,
     message_hashes: Vec<u128>,
     graph: WorkingGraph,
+}
+
+/// What storing a resolved group still takes once resolution is done: its events' records,
+/// the messageId list, audience standings and counters. A pipelined ingest does this on
+/// the writing thread, after the previous group is written.
+struct Filing {
+    /// What resolution changed: profiles, owners, links, violations, journal entries.
+    batch: sled::Batch,
+    placed: FxHashMap<u64, Vec<Placed>>,
+    /// The space's counters before and after the group.
+    before: Counters,
+    after: Counters,
+    message_hashes: Vec<u128>,
+    /// The profiles the group changed or removed, for the change feed.
+    touched: Vec<ProfileId>,
+    /// The profiles it changed, as it left them, when the space keeps audiences.
+    changed: Vec<Profile>,
+    removed: Vec<ProfileId>,
+    now: Millis,
 }
 
 /// What writing a resolved group takes: its batch, and for the change feed the profiles it
@@ -169,29 +213,26 @@ impl SpaceStore {
         let mut counters = self.lock_writer()?;
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
-        let prepared = self.prepare(&counters, seen, WorkingGraph::new(), events, now)?;
-        let outcome = prepared.outcome.clone();
-        self.apply_prepared(prepared.write, prepared.trained)?;
-        seen.extend(&prepared.message_hashes);
-        *counters = prepared.next;
-        Ok(outcome)
+        let resolved = self.resolve(&counters, seen, WorkingGraph::new(), events, now)?;
+        self.file_and_apply(resolved.filing, events)?;
+        seen.extend(&resolved.message_hashes);
+        *counters = resolved.next;
+        Ok(resolved.outcome)
     }
 
     /// [`SpaceStore::ingest`] for bulk loads: resolves this group while the previous one is
-    /// still being written (on the other core), and returns before this one is written in
+    /// still being stored (on the other core), and returns before this one is stored in
     /// turn. Resolution reads through the working graph the previous group left, so it sees
-    /// that group's changes whether or not sled holds them yet. Errors of a write show on the
-    /// next call or on [`SpaceStore::settle`], which every other writer (and
-    /// [`super::Store::flush`]) goes through first.
+    /// that group's changes whether or not sled holds them yet; the records of the events,
+    /// and audience standings, which read the stored timelines, are built on the writing
+    /// thread once the previous group is written. Errors of a write show on the next call or
+    /// on [`SpaceStore::settle`], which every other writer (and [`super::Store::flush`])
+    /// goes through first.
     pub fn ingest_pipelined(
         self: &Arc<Self>,
-        events: &[SourcedEvent],
+        events: Vec<SourcedEvent>,
         now: Millis,
     ) -> anyhow::Result<SubmitOutcome> {
-        if !self.audiences.is_empty() {
-            // Audience standings are evaluated on the stored timelines.
-            return self.ingest(events, now);
-        }
         let mut counters = self.lock_writer_only()?;
         let mut pipeline = self.lock_pipeline();
         let graph = match pipeline.graph.take() {
@@ -206,34 +247,31 @@ impl SpaceStore {
         };
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
-        let prepared = self.prepare(&counters, seen, graph, events, now)?;
+        let resolved = self.resolve(&counters, seen, graph, &events, now)?;
         self.join_writing(&mut pipeline, &mut counters)?;
-        seen.extend(&prepared.message_hashes);
-        *counters = prepared.next;
-        if prepared.trained.is_some() {
-            // The next group must be compressed with this dictionary: install it first.
-            self.apply_prepared(prepared.write, prepared.trained)?;
-        } else {
-            let space = Arc::clone(self);
-            let write = prepared.write;
-            pipeline.writing = Some(std::thread::spawn(move || {
-                space.apply_prepared(write, None)
-            }));
-        }
-        pipeline.graph = Some(prepared.graph);
-        Ok(prepared.outcome)
+        seen.extend(&resolved.message_hashes);
+        *counters = resolved.next;
+        let space = Arc::clone(self);
+        let filing = resolved.filing;
+        pipeline.writing = Some(std::thread::spawn(move || {
+            let result = space.file_and_apply(filing, &events);
+            // Freeing thousands of parsed JSON trees takes a good part of a group's time.
+            rayon::spawn(move || drop(events));
+            result
+        }));
+        pipeline.graph = Some(resolved.graph);
+        Ok(resolved.outcome)
     }
 
-    /// Resolves a group of events against `graph` (empty, or what the previous group left)
-    /// and builds the batch that stores it.
-    fn prepare(
+    /// Resolves a group of events against `graph` (empty, or what the previous group left).
+    fn resolve(
         &self,
         counters: &Counters,
         seen: &MessageSet,
         mut graph: WorkingGraph,
         events: &[SourcedEvent],
         now: Millis,
-    ) -> anyhow::Result<Prepared> {
+    ) -> anyhow::Result<Resolved> {
         let mut next = *counters;
         let mut batch = sled::Batch::default();
         let mut outcome = SubmitOutcome::default();
@@ -294,14 +332,58 @@ impl SpaceStore {
             }
         }
         put_changes(&mut batch, &graph);
+        let changed = if self.audiences.is_empty() {
+            Vec::new()
+        } else {
+            graph.changed_profiles().cloned().collect()
+        };
+        let removed: Vec<ProfileId> = graph.removed_profiles().collect();
+        let touched = graph
+            .changed_profiles()
+            .map(|p| p.id)
+            .chain(removed.iter().copied())
+            .collect();
+        Ok(Resolved {
+            filing: Filing {
+                batch,
+                placed,
+                before: *counters,
+                after: next,
+                message_hashes: message_hashes.clone(),
+                touched,
+                changed,
+                removed,
+                now,
+            },
+            next,
+            outcome,
+            message_hashes,
+            graph,
+        })
+    }
+
+    /// Stores a resolved group: builds its events' records (on both cores), its messageId
+    /// list, audience standings and counters into its batch, and writes it.
+    fn file_and_apply(&self, filing: Filing, events: &[SourcedEvent]) -> anyhow::Result<()> {
+        let Filing {
+            mut batch,
+            placed,
+            before,
+            after,
+            message_hashes,
+            touched,
+            changed,
+            removed,
+            now,
+        } = filing;
         let filed = self.build_records(events, placed);
         let samples: Vec<&[u8]> = filed
             .iter()
             .flat_map(|c| c.plain.iter().map(|e| e.bytes.as_slice()))
             .collect();
-        let trained =
-            self.events
-                .train_if_due(&self.tree, counters.events, &samples, &mut batch)?;
+        let trained = self
+            .events
+            .train_if_due(&self.tree, before.events, &samples, &mut batch)?;
         let bundles: Vec<Vec<(Vec<u8>, Vec<u8>)>> = filed
             .par_iter()
             .map(|c| self.bundle_records(trained.as_ref(), c.cluster, &c.plain))
@@ -309,33 +391,22 @@ impl SpaceStore {
         for (key, record) in bundles.into_iter().flatten() {
             batch.insert(key, record);
         }
-        messages::put_batch(&mut batch, counters.next_seq, &message_hashes);
+        messages::put_batch(&mut batch, before.next_seq, &message_hashes);
         if !self.audiences.is_empty() {
             let fresh: FxHashMap<u64, Vec<StoredEvent>> = filed
                 .into_iter()
                 .filter(|c| !c.fresh.is_empty())
                 .map(|c| (c.cluster, c.fresh))
                 .collect();
-            self.put_batch_standings(&mut batch, &graph, &fresh, now)?;
+            self.put_batch_standings(&mut batch, &changed, &removed, &fresh, now)?;
         }
-        SpaceStore::put_counters(&mut batch, &next);
-        let touched = graph
-            .changed_profiles()
-            .map(|p| p.id)
-            .chain(graph.removed_profiles())
-            .collect();
-        Ok(Prepared {
-            write: BatchWrite {
-                batch,
-                touched,
-                events: next.events,
-            },
-            trained,
-            next,
-            outcome,
-            message_hashes,
-            graph,
-        })
+        SpaceStore::put_counters(&mut batch, &after);
+        let write = BatchWrite {
+            batch,
+            touched,
+            events: after.events,
+        };
+        self.apply_prepared(write, trained)
     }
 
     /// Writes a prepared batch (installing the dictionary it trained, if any) and records
@@ -509,8 +580,9 @@ impl SpaceStore {
             put_journal(
                 batch,
                 &entry,
-                &UndoData::MergeOf {
+                &UndoData::MergeBefore {
                     absorbed: absorbed_before,
+                    first_later_seq: seq,
                 },
             );
         }
@@ -564,7 +636,7 @@ mod tests {
         let counters = space.counters().unwrap();
         let seen = MessageSet::default();
         let one = space
-            .prepare(&counters, &seen, WorkingGraph::new(), &first, 0)
+            .resolve(&counters, &seen, WorkingGraph::new(), &first, 0)
             .unwrap();
         let mut seen_after = MessageSet::default();
         seen_after.extend(&one.message_hashes);
@@ -572,12 +644,12 @@ mod tests {
         carried.start_next_batch();
         // Nothing of the first group is written yet: only the carried graph knows it.
         let two = space
-            .prepare(&one.next, &seen_after, carried, &second, 0)
+            .resolve(&one.next, &seen_after, carried, &second, 0)
             .unwrap();
         assert_eq!((two.outcome.stored, two.outcome.duplicates), (2, 1));
         assert_eq!(two.outcome.merges, 0, "a1 and u1 are already one profile");
-        space.apply_prepared(one.write, None).unwrap();
-        space.apply_prepared(two.write, None).unwrap();
+        space.file_and_apply(one.filing, &first).unwrap();
+        space.file_and_apply(two.filing, &second).unwrap();
         let profiles: Vec<_> = {
             let mut out = Vec::new();
             space

@@ -15,7 +15,7 @@ use crate::resolve::{MergePreview, preview_merge};
 use super::audience::Touched;
 use super::bundle::PlainEvent;
 use super::codec::encode;
-use super::ingest::{Absorbed, UndoData, os_user, put_journal, put_link};
+use super::ingest::{Absorbed, MergeUndo, UndoData, os_user, put_journal, put_link};
 use super::keys;
 use super::space::{Counters, SpaceStore};
 
@@ -24,6 +24,15 @@ struct Filed {
     cluster: u64,
     bundle: u64,
     event: StoredEvent,
+}
+
+/// Which events came with an absorbed profile, when its merge is undone: those filed under
+/// its clusters, and none filed elsewhere before the merge (`first_later_seq`). A plain
+/// split has none.
+#[derive(Default)]
+struct MergedPart<'a> {
+    clusters: &'a [u64],
+    first_later_seq: u64,
 }
 
 /// The result of splitting a profile in memory, before it is written.
@@ -73,16 +82,15 @@ impl SpaceStore {
     /// Splits `profile` in memory: `moving` identifiers and the events only they explain go
     /// to a new profile `into`; traits and counts of both sides are rebuilt from their events.
     /// An event is explained by the identifiers it carries that the profile holds (not by
-    /// those a sign-out released or an earlier split took elsewhere); events filed under
-    /// `moving_clusters` (an absorbed profile's, when a merge is undone) move whatever they
-    /// carry.
+    /// those a sign-out released or an earlier split took elsewhere). When a merge is undone,
+    /// `merged` says which events came with the absorbed profile.
     fn split_in_memory(
         &self,
         profile: &Profile,
         moving: &[Identifier],
         into: ProfileId,
         exclude: &BTreeSet<u64>,
-        moving_clusters: &[u64],
+        merged: MergedPart,
     ) -> anyhow::Result<SplitResult> {
         let moving_set: BTreeSet<&Identifier> = moving.iter().collect();
         for id in moving {
@@ -108,8 +116,12 @@ impl SpaceStore {
             .into_iter()
             .filter(|f| !exclude.contains(&f.event.seq))
             .partition(|f| {
-                if moving_clusters.contains(&f.cluster) {
+                if merged.clusters.contains(&f.cluster) {
                     return true;
+                }
+                if f.event.seq < merged.first_later_seq {
+                    // Filed before the merge, outside what it absorbed: it stays.
+                    return false;
                 }
                 let held: Vec<&Identifier> = f
                     .event
@@ -405,8 +417,9 @@ impl GraphRepair for SpaceStore {
             },
             vec![survivor.id, absorbed.id],
         );
-        let undo = UndoData::MergeOf {
+        let undo = UndoData::MergeBefore {
             absorbed: vec![Absorbed::of(absorbed)],
+            first_later_seq: next.next_seq,
         };
         put_journal(&mut batch, &entry, &undo);
         self.commit(batch, &mut counters, next, &entry.profiles)?;
@@ -420,7 +433,13 @@ impl GraphRepair for SpaceStore {
     ) -> anyhow::Result<SplitPreview> {
         let _gate = self.read_gate();
         let profile = self.require_profile(from)?;
-        let split = self.split_in_memory(&profile, moving, ProfileId(0), &BTreeSet::new(), &[])?;
+        let split = self.split_in_memory(
+            &profile,
+            moving,
+            ProfileId(0),
+            &BTreeSet::new(),
+            MergedPart::default(),
+        )?;
         let mut moving_events: Vec<StoredEvent> =
             split.moved_events.into_iter().map(|f| f.event).collect();
         moving_events.reverse();
@@ -448,7 +467,13 @@ impl GraphRepair for SpaceStore {
         let into = ProfileId(next.next_profile);
         next.next_profile += 1;
         next.profiles += 1;
-        let mut split = self.split_in_memory(&profile, moving, into, &BTreeSet::new(), &[])?;
+        let mut split = self.split_in_memory(
+            &profile,
+            moving,
+            into,
+            &BTreeSet::new(),
+            MergedPart::default(),
+        )?;
         pin(&mut split, op);
         let mut batch = sled::Batch::default();
         self.put_split(&mut batch, &split)?;
@@ -492,12 +517,14 @@ impl GraphRepair for SpaceStore {
         let touched = match (&original.action, undo_data) {
             (
                 JournalAction::Merge { .. } | JournalAction::AutoMerge { .. },
-                data @ (UndoData::Merge { .. } | UndoData::MergeOf { .. }),
+                data @ (UndoData::Merge { .. }
+                | UndoData::MergeOf { .. }
+                | UndoData::MergeBefore { .. }),
             ) => {
-                let absorbed = data.absorbed().unwrap_or_default();
+                let merge = data.merge_undo().unwrap_or_default();
                 let pin_op =
                     matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
-                self.undo_merge(&mut batch, &mut next, &absorbed, pin_op, &mut audience_work)?
+                self.undo_merge(&mut batch, &mut next, &merge, pin_op, &mut audience_work)?
             }
             (
                 JournalAction::Split {
@@ -547,7 +574,7 @@ impl SpaceStore {
         &self,
         batch: &mut sled::Batch,
         next: &mut Counters,
-        absorbed: &[Absorbed],
+        merge: &MergeUndo,
         pin_op: Option<u64>,
         audience_work: &mut Touched,
     ) -> anyhow::Result<Vec<ProfileId>> {
@@ -558,7 +585,7 @@ impl SpaceStore {
             profile: old_id,
             identifiers: ids,
             clusters,
-        } in absorbed
+        } in &merge.absorbed
         {
             let Some(first) = ids.first() else { continue };
             // The profile holding what was absorbed now: through any identifier still held
@@ -588,7 +615,16 @@ impl SpaceStore {
                 next.next_profile += 1;
                 id
             };
-            let mut split = self.split_in_memory(&profile, &moving, into, &moved_seqs, clusters)?;
+            let mut split = self.split_in_memory(
+                &profile,
+                &moving,
+                into,
+                &moved_seqs,
+                MergedPart {
+                    clusters,
+                    first_later_seq: merge.first_later_seq,
+                },
+            )?;
             moved_seqs.extend(split.moved_events.iter().map(|f| f.event.seq));
             if let Some(op) = pin_op {
                 pin(&mut split, op);
