@@ -16,9 +16,9 @@ use crate::store::Store;
 use super::{Sink, SinkError, SourcedEvent, SubmitOutcome};
 
 /// Events gathered into one group (the request that reaches it still joins). A group is one
-/// store batch per space: larger groups cost less per event, but every request in a group
-/// waits for all of it; about 500 events take 15-25 ms to apply on the 2-core development
-/// machine.
+/// store batch per space: larger groups cost a little less per event, but every request in a
+/// group waits for all of it; 500 events take 15-35 ms to apply on the 2-core development
+/// machine (with the default audiences, more as profiles grow).
 const MAX_EVENTS_PER_GROUP: usize = 500;
 
 type Reply = oneshot::Sender<Result<SubmitOutcome, SinkError>>;
