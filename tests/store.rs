@@ -125,6 +125,32 @@ fn event_strategy() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Mostly [`event_strategy`], sometimes an event whose every identifier is junk (it cannot be
+/// attributed).
+fn event_or_junk() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        8 => event_strategy(),
+        1 => (0..3u32).prop_map(|n| json!({"type": "page", "userId": "undefined",
+            "anonymousId": "null", "messageId": format!("junk{n}")})),
+    ]
+}
+
+/// Lengths of the consecutive parts that cutting `len` items at `cuts` (taken modulo
+/// `len + 1`) makes; empty parts included.
+fn part_lengths(len: usize, cuts: Vec<usize>) -> Vec<usize> {
+    let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (len + 1)).collect();
+    cuts.sort_unstable();
+    cuts.push(len);
+    let mut start = 0;
+    cuts.into_iter()
+        .map(|cut| {
+            let length = cut - start;
+            start = cut;
+            length
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -163,6 +189,29 @@ proptest! {
         prop_assert_eq!(audience_members(&b), audience_members(&a));
         let check = b.check().unwrap();
         prop_assert!(check.problems.is_empty(), "{:?}", check.problems);
+        for profile in export(&a) {
+            let id = idgraph::model::ProfileId(profile["profile_id"].as_str().unwrap().trim_start_matches('p').parse().unwrap());
+            prop_assert_eq!(a.timeline(id, usize::MAX).unwrap(), b.timeline(id, usize::MAX).unwrap());
+        }
+    }
+
+    #[test]
+    fn parts_ingested_in_one_batch_are_reported_as_if_ingested_alone(events in prop::collection::vec(event_or_junk(), 1..60), cuts in prop::collection::vec(0..60usize, 0..5)) {
+        let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
+        let parts = part_lengths(batch.len(), cuts);
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let alone = common::open_store(dirs[0].path());
+        let grouped = common::open_store(dirs[1].path());
+        let (a, b) = (alone.space("default").unwrap(), grouped.space("default").unwrap());
+        let mut expected = Vec::new();
+        let mut start = 0;
+        for length in &parts {
+            expected.push(a.ingest(&batch[start..start + length], 0).unwrap());
+            start += length;
+        }
+        prop_assert_eq!(b.ingest_parts(&batch, &parts, 0).unwrap(), expected);
+        prop_assert_eq!(export(&b), export(&a));
+        assert_consistent(&b);
         for profile in export(&a) {
             let id = idgraph::model::ProfileId(profile["profile_id"].as_str().unwrap().trim_start_matches('p').parse().unwrap());
             prop_assert_eq!(a.timeline(id, usize::MAX).unwrap(), b.timeline(id, usize::MAX).unwrap());

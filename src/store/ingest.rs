@@ -2,6 +2,7 @@
 //! everything that changed in one atomic sled batch.
 
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -120,11 +121,49 @@ struct Placed {
 /// next (beyond this it waits for the write and starts afresh).
 const MAX_CARRIED_PROFILES: usize = 50_000;
 
+/// What happened to each part of an ingested list: the list is consecutive parts (one per
+/// request a writer gathered), each reported as if it had been ingested alone.
+struct Tally {
+    parts: Vec<Range<usize>>,
+    outcomes: Vec<SubmitOutcome>,
+}
+
+impl Tally {
+    /// Outcomes for consecutive parts of these lengths, which must add up to `total`.
+    fn new(lengths: &[usize], total: usize) -> anyhow::Result<Tally> {
+        let mut parts = Vec::with_capacity(lengths.len());
+        let mut start = 0;
+        for length in lengths {
+            parts.push(start..start + length);
+            start += length;
+        }
+        anyhow::ensure!(
+            start == total,
+            "parts of {start} events given for {total} events"
+        );
+        Ok(Tally {
+            outcomes: vec![SubmitOutcome::default(); parts.len()],
+            parts,
+        })
+    }
+
+    /// The outcome of the part holding event `index`, and the event's index in that part.
+    fn of(&mut self, index: usize) -> (&mut SubmitOutcome, usize) {
+        let part = self.parts.partition_point(|range| range.end <= index);
+        (&mut self.outcomes[part], index - self.parts[part].start)
+    }
+}
+
+/// The one outcome of an ingest given a single part.
+fn whole(outcomes: Vec<SubmitOutcome>) -> SubmitOutcome {
+    outcomes.into_iter().next().unwrap_or_default()
+}
+
 /// A resolved group: what the writer's state becomes with it, and what storing it takes.
 struct Resolved {
     filing: Filing,
     next: Counters,
-    outcome: SubmitOutcome,
+    outcomes: Vec<SubmitOutcome>,
     message_hashes: Vec<u128>,
     graph: WorkingGraph,
 }
@@ -210,14 +249,27 @@ impl SpaceStore {
     /// the space or the group) are skipped; events left with no usable identifier are
     /// reported, not stored. Returns once the batch is in the store.
     pub fn ingest(&self, events: &[SourcedEvent], now: Millis) -> anyhow::Result<SubmitOutcome> {
+        self.ingest_parts(events, &[events.len()], now).map(whole)
+    }
+
+    /// [`SpaceStore::ingest`] of events that are consecutive parts of these lengths (say, one
+    /// per request): stored in one batch, but reported per part as if each part had been
+    /// ingested alone after the ones before it (unresolvable indices count from the part's
+    /// start; an event repeating an earlier part's messageId is that part's duplicate).
+    pub fn ingest_parts(
+        &self,
+        events: &[SourcedEvent],
+        parts: &[usize],
+        now: Millis,
+    ) -> anyhow::Result<Vec<SubmitOutcome>> {
         let mut counters = self.lock_writer()?;
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
-        let resolved = self.resolve(&counters, seen, WorkingGraph::new(), events, now)?;
+        let resolved = self.resolve(&counters, seen, WorkingGraph::new(), events, parts, now)?;
         self.file_and_apply(resolved.filing, events)?;
         seen.extend(&resolved.message_hashes);
         *counters = resolved.next;
-        Ok(resolved.outcome)
+        Ok(resolved.outcomes)
     }
 
     /// [`SpaceStore::ingest`] for bulk loads: resolves this group while the previous one is
@@ -247,7 +299,7 @@ impl SpaceStore {
         };
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
-        let resolved = self.resolve(&counters, seen, graph, &events, now)?;
+        let resolved = self.resolve(&counters, seen, graph, &events, &[events.len()], now)?;
         self.join_writing(&mut pipeline, &mut counters)?;
         seen.extend(&resolved.message_hashes);
         *counters = resolved.next;
@@ -260,26 +312,29 @@ impl SpaceStore {
             result
         }));
         pipeline.graph = Some(resolved.graph);
-        Ok(resolved.outcome)
+        Ok(whole(resolved.outcomes))
     }
 
-    /// Resolves a group of events against `graph` (empty, or what the previous group left).
+    /// Resolves a group of events (consecutive parts of the given lengths, reported each on
+    /// its own) against `graph` (empty, or what the previous group left).
     fn resolve(
         &self,
         counters: &Counters,
         seen: &MessageSet,
         mut graph: WorkingGraph,
         events: &[SourcedEvent],
+        parts: &[usize],
         now: Millis,
     ) -> anyhow::Result<Resolved> {
         let mut next = *counters;
         let mut batch = sled::Batch::default();
-        let mut outcome = SubmitOutcome::default();
+        let mut tally = Tally::new(parts, events.len())?;
         let mut placed: FxHashMap<u64, Vec<Placed>> = FxHashMap::default();
         let mut message_hashes = Vec::new();
         for (index, sourced) in events.iter().enumerate() {
             let event = &sourced.event;
             let hash = message_hash(&event.message_id);
+            let (outcome, index_in_part) = tally.of(index);
             if graph.message_seen(&event.message_id) || seen.contains(hash) {
                 graph.load_seen(event.message_id.clone());
                 outcome.duplicates += 1;
@@ -311,9 +366,10 @@ impl SpaceStore {
                         .iter()
                         .map(|(id, reason)| format!("{id} ({reason})"))
                         .collect();
-                    outcome
-                        .unresolvable
-                        .push((index, format!("no usable identifier: {}", ids.join(", "))));
+                    outcome.unresolvable.push((
+                        index_in_part,
+                        format!("no usable identifier: {}", ids.join(", ")),
+                    ));
                     continue;
                 }
             };
@@ -356,7 +412,7 @@ impl SpaceStore {
                 now,
             },
             next,
-            outcome,
+            outcomes: tally.outcomes,
             message_hashes,
             graph,
         })
@@ -636,7 +692,14 @@ mod tests {
         let counters = space.counters().unwrap();
         let seen = MessageSet::default();
         let one = space
-            .resolve(&counters, &seen, WorkingGraph::new(), &first, 0)
+            .resolve(
+                &counters,
+                &seen,
+                WorkingGraph::new(),
+                &first,
+                &[first.len()],
+                0,
+            )
             .unwrap();
         let mut seen_after = MessageSet::default();
         seen_after.extend(&one.message_hashes);
@@ -644,10 +707,13 @@ mod tests {
         carried.start_next_batch();
         // Nothing of the first group is written yet: only the carried graph knows it.
         let two = space
-            .resolve(&one.next, &seen_after, carried, &second, 0)
+            .resolve(&one.next, &seen_after, carried, &second, &[second.len()], 0)
             .unwrap();
-        assert_eq!((two.outcome.stored, two.outcome.duplicates), (2, 1));
-        assert_eq!(two.outcome.merges, 0, "a1 and u1 are already one profile");
+        assert_eq!((two.outcomes[0].stored, two.outcomes[0].duplicates), (2, 1));
+        assert_eq!(
+            two.outcomes[0].merges, 0,
+            "a1 and u1 are already one profile"
+        );
         space.file_and_apply(one.filing, &first).unwrap();
         space.file_and_apply(two.filing, &second).unwrap();
         let profiles: Vec<_> = {
