@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
@@ -200,15 +201,22 @@ impl SpaceStore {
         let mut meta = self.audience_meta()?;
         let now = meta.clock.map_or(now, |clock| clock.max(now));
         let mut done = FxHashSet::default();
-        for profile in changed {
-            let stored = self.audience_events(&profile.clusters)?;
-            let new = profile
-                .clusters
-                .iter()
-                .filter_map(|c| fresh.get(c))
-                .flatten();
-            self.put_standings(batch, profile, stored.iter().chain(new), now)?;
-            done.insert(profile.id);
+        // Reading each profile's stored timeline is most of the work: on both cores.
+        let changes = changed
+            .par_iter()
+            .map(|profile| {
+                let stored = self.audience_events(&profile.clusters)?;
+                let new = profile
+                    .clusters
+                    .iter()
+                    .filter_map(|c| fresh.get(c))
+                    .flatten();
+                self.standing_changes(profile, stored.iter().chain(new), now)
+            })
+            .collect::<anyhow::Result<Vec<StandingChanges>>>()?;
+        for change in changes {
+            done.insert(change.profile);
+            change.put(batch);
         }
         for &id in removed {
             self.remove_standings(batch, id)?;
@@ -309,22 +317,39 @@ impl SpaceStore {
         events: impl IntoIterator<Item = &'e StoredEvent>,
         now: Millis,
     ) -> anyhow::Result<()> {
+        self.standing_changes(profile, events, now)?.put(batch);
+        Ok(())
+    }
+
+    /// Evaluates every audience on a profile: the standings that changed.
+    fn standing_changes<'e>(
+        &self,
+        profile: &'e Profile,
+        events: impl IntoIterator<Item = &'e StoredEvent>,
+        now: Millis,
+    ) -> anyhow::Result<StandingChanges> {
         let standings = self.audiences.evaluate(&Journey::new(profile, events), now);
         let mut before = self.stored_standings(profile.id)?;
-        for (audience, why) in &standings {
-            let old = before.remove(audience);
-            if self.unchanged(profile.id, audience, old, why)? {
+        let mut changes = StandingChanges {
+            profile: profile.id,
+            steps: Vec::new(),
+        };
+        for (audience, why) in standings {
+            let old = before.remove(&audience);
+            if self.unchanged(profile.id, &audience, old, &why)? {
                 continue;
             }
             if let Some(old) = old {
-                remove_standing(batch, profile.id, audience, old);
+                changes
+                    .steps
+                    .push(StandingStep::Remove(audience.clone(), old));
             }
-            insert_standing(batch, profile.id, audience, why);
+            changes.steps.push(StandingStep::Insert(audience, why));
         }
         for (audience, old) in before {
-            remove_standing(batch, profile.id, &audience, old);
+            changes.steps.push(StandingStep::Remove(audience, old));
         }
-        Ok(())
+        Ok(changes)
     }
 
     /// Whether a stored standing (or its absence) already says what `why` says: same
@@ -365,6 +390,34 @@ impl SpaceStore {
             remove_standing(batch, id, &audience, old);
         }
         Ok(())
+    }
+}
+
+/// A profile's standings that changed, to write in this order.
+struct StandingChanges {
+    profile: ProfileId,
+    steps: Vec<StandingStep>,
+}
+
+/// One audience's stored standing of a profile removed, or a new one written.
+enum StandingStep {
+    Remove(String, Standing),
+    Insert(String, Why),
+}
+
+impl StandingChanges {
+    /// Adds the changes to a batch.
+    fn put(self, batch: &mut sled::Batch) {
+        for step in self.steps {
+            match step {
+                StandingStep::Remove(audience, old) => {
+                    remove_standing(batch, self.profile, &audience, old);
+                }
+                StandingStep::Insert(audience, why) => {
+                    insert_standing(batch, self.profile, &audience, &why);
+                }
+            }
+        }
     }
 }
 
