@@ -179,19 +179,20 @@ struct Filing {
     before: Counters,
     after: Counters,
     message_hashes: Vec<u128>,
-    /// The profiles the group changed or removed, for the change feed.
-    touched: Vec<ProfileId>,
+    /// The profiles the group changed (for the change feed) and removed.
+    changed_ids: Vec<ProfileId>,
+    removed: Vec<ProfileId>,
     /// The profiles it changed, as it left them, when the space keeps audiences.
     changed: Vec<Profile>,
-    removed: Vec<ProfileId>,
     now: Millis,
 }
 
 /// What writing a resolved group takes: its batch, and for the change feed the profiles it
-/// touched and the event count after it.
+/// changed and removed and the event count after it.
 pub(super) struct BatchWrite {
     batch: sled::Batch,
-    touched: Vec<ProfileId>,
+    changed: Vec<ProfileId>,
+    removed: Vec<ProfileId>,
     events: u64,
 }
 
@@ -394,11 +395,7 @@ impl SpaceStore {
             graph.changed_profiles().cloned().collect()
         };
         let removed: Vec<ProfileId> = graph.removed_profiles().collect();
-        let touched = graph
-            .changed_profiles()
-            .map(|p| p.id)
-            .chain(removed.iter().copied())
-            .collect();
+        let changed_ids = graph.changed_profiles().map(|p| p.id).collect();
         Ok(Resolved {
             filing: Filing {
                 batch,
@@ -406,9 +403,9 @@ impl SpaceStore {
                 before: *counters,
                 after: next,
                 message_hashes: message_hashes.clone(),
-                touched,
-                changed,
+                changed_ids,
                 removed,
+                changed,
                 now,
             },
             next,
@@ -427,9 +424,9 @@ impl SpaceStore {
             before,
             after,
             message_hashes,
-            touched,
-            changed,
+            changed_ids,
             removed,
+            changed,
             now,
         } = filing;
         let filed = self.build_records(events, placed);
@@ -459,7 +456,8 @@ impl SpaceStore {
         SpaceStore::put_counters(&mut batch, &after);
         let write = BatchWrite {
             batch,
-            touched,
+            changed: changed_ids,
+            removed,
             events: after.events,
         };
         self.apply_prepared(write, trained)
@@ -481,8 +479,8 @@ impl SpaceStore {
                 self.events.install(trained);
             }
         }
-        if !write.touched.is_empty() {
-            self.record_changes(write.touched, write.events);
+        if !write.changed.is_empty() || !write.removed.is_empty() {
+            self.record_changes(write.changed, write.removed, write.events);
         }
         Ok(())
     }

@@ -239,7 +239,7 @@ impl SpaceStore {
         }
         self.tree.flush()?;
         *counters = next;
-        self.record_changes(touched.iter().copied(), next.events);
+        self.record_touched(touched.iter().copied(), next.events);
         Ok(())
     }
 

@@ -255,10 +255,21 @@ impl SpaceStore {
     /// Records an applied batch in the change feed: `touched` profiles that still exist
     /// count as changed, the others as removed. Call after the batch is applied, with the
     /// writer lock held (so batches are recorded in the order they were applied).
-    pub(super) fn record_changes(&self, touched: impl IntoIterator<Item = ProfileId>, events: u64) {
+    pub(super) fn record_touched(&self, touched: impl IntoIterator<Item = ProfileId>, events: u64) {
         let (changed, removed): (Vec<ProfileId>, Vec<ProfileId>) = touched
             .into_iter()
             .partition(|id| self.tree.contains_key(keys::profile(*id)).unwrap_or(true));
+        self.record_changes(changed, removed, events);
+    }
+
+    /// Records an applied batch in the change feed, with what it changed and removed (see
+    /// [`SpaceStore::record_touched`]).
+    pub(super) fn record_changes(
+        &self,
+        changed: Vec<ProfileId>,
+        removed: Vec<ProfileId>,
+        events: u64,
+    ) {
         self.changes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
