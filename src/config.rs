@@ -12,6 +12,7 @@ use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 use crate::audience::{AudienceConfig, AudienceSet, ConfigText};
+use crate::model::ReadFields;
 
 /// The default configuration file, as shipped.
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
@@ -308,6 +309,21 @@ impl Config {
     /// The compiled resolution rules of a space.
     pub fn rules_for(&self, space: &str) -> Result<Rules, String> {
         Rules::compile(&self.identity_for(space)?)
+    }
+
+    /// What ingest reads of an event's JSON in any space: the built-in fields plus every
+    /// promoted identifier path.
+    pub fn read_fields(&self) -> ReadFields {
+        let spaces = self.space_names();
+        let identities: Vec<IdentityConfig> = spaces
+            .iter()
+            .filter_map(|space| self.identity_for(space).ok())
+            .collect();
+        ReadFields::with_paths(
+            identities
+                .iter()
+                .flat_map(|identity| identity.promote.iter().map(|rule| rule.path.as_str())),
+        )
     }
 
     /// The source whose write key this is.

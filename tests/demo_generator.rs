@@ -10,8 +10,11 @@ use idgraph::demo::{
     GenerationStats, Generator, SECOND_SPACE, Settings, TroubleRates, Truth, TruthRecord,
     Unlinkable, demo_sources_in, write_dataset, write_files,
 };
-use idgraph::model::Event;
+use idgraph::ingest::reader::parse_line;
+use idgraph::ingest::route_event;
 use idgraph::model::identifier::normalize_value;
+use idgraph::model::{Event, StoredEvent};
+use idgraph::resolve::extract_identifiers;
 use serde_json::Value;
 
 struct Dataset {
@@ -834,4 +837,43 @@ fn journeys_can_end_at_a_given_instant_with_the_seed_examples_in_the_final_days(
         serde_json::from_value::<Settings>(json).unwrap(),
         Settings::new(3, 1)
     );
+}
+
+/// Ingest reads of each line only the fields it uses (`ReadFields`); everything it derives
+/// from them must be what the whole event gives: identifiers (a promoted property too),
+/// routing, and the stored record.
+#[test]
+fn lines_read_for_ingest_give_what_whole_events_give() {
+    let config = Config::from_toml_str(
+        "[[identity.promote]]\npath = \"properties.order_id\"\ntype = \"order_id\"\n",
+        "test",
+    )
+    .unwrap();
+    let rules = config.rules_for("default").unwrap();
+    let fields = config.read_fields();
+    let (mut partial_reads, mut promoted) = (0, 0);
+    for line in busy().lines() {
+        let read = parse_line(line.as_bytes(), &fields).unwrap();
+        let whole = Event::from_json(serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(read, whole, "{line}");
+        if read.raw() != whole.raw() {
+            partial_reads += 1;
+        }
+        let ids = extract_identifiers(&read, &rules, |_| "user_id");
+        assert_eq!(ids, extract_identifiers(&whole, &rules, |_| "user_id"));
+        promoted += ids
+            .identifiers
+            .iter()
+            .filter(|i| i.kind == "order_id")
+            .count();
+        let routing = route_event(&read, &config, "default", None, None);
+        assert_eq!(routing, route_event(&whole, &config, "default", None, None));
+        let stored = |event: &Event| {
+            let time = event.time().unwrap_or_default();
+            StoredEvent::from_event(event, 1, time, &routing.source, &routing.channel, vec![])
+        };
+        assert_eq!(stored(&read), stored(&whole), "{line}");
+    }
+    assert!(partial_reads > busy().lines().len() / 2, "{partial_reads}");
+    assert!(promoted > 0);
 }

@@ -7,28 +7,52 @@ use std::sync::OnceLock;
 
 use idgraph::config::{Config, DEFAULT_SPACE, Rules};
 use idgraph::ingest::reader::parse_line;
-use idgraph::model::StoredEvent;
 use idgraph::model::identifier::{MAX_IDENTIFIER_BYTES, MAX_IDENTIFIER_TYPE_BYTES};
+use idgraph::model::{Event, ReadFields, StoredEvent};
 use idgraph::resolve::extract_identifiers;
 use libfuzzer_sys::fuzz_target;
 
-fn rules() -> &'static Rules {
-    static RULES: OnceLock<Rules> = OnceLock::new();
-    RULES.get_or_init(|| {
+fn config() -> &'static (Rules, ReadFields) {
+    static CONFIG: OnceLock<(Rules, ReadFields)> = OnceLock::new();
+    CONFIG.get_or_init(|| {
         let config = Config::from_toml_str(
             "[identity]\nalias_merges = true\n[[identity.promote]]\npath = \"properties.loyalty\"\ntype = \"loyalty_id\"\n",
             "fuzz",
         )
         .expect("fuzz config");
-        config.rules_for(DEFAULT_SPACE).expect("fuzz rules")
+        let rules = config.rules_for(DEFAULT_SPACE).expect("fuzz rules");
+        (rules, config.read_fields())
     })
 }
 
+fn rules() -> &'static Rules {
+    &config().0
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut event) = parse_line(data) else {
+    let fields = &config().1;
+    // Reading only the fields ingest uses accepts exactly what reading the whole event does.
+    let whole = std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .and_then(|value| Event::from_json(value).ok());
+    let parsed = parse_line(data, fields);
+    assert_eq!(
+        parsed.is_ok(),
+        whole.is_some(),
+        "partial and whole reads disagree"
+    );
+    let Ok(mut event) = parsed else {
         return;
     };
     let extraction = extract_identifiers(&event, rules(), |_| "anonymous_id");
+    if let Some(whole) = &whole {
+        assert_eq!(&event, whole);
+        assert_eq!(
+            extraction,
+            extract_identifiers(whole, rules(), |_| "anonymous_id")
+        );
+    }
     for id in &extraction.identifiers {
         assert!(
             id.value.len() <= MAX_IDENTIFIER_BYTES,
@@ -46,9 +70,13 @@ fuzz_target!(|data: &[u8]| {
     let stored = StoredEvent::from_event(&event, 1, time, "fuzz", "web", extraction.identifiers);
     // The stored JSON must read back as the same event, every value exactly (`check`
     // re-derives traits from it).
-    let again = parse_line(stored.raw_json.as_bytes()).expect("stored JSON reads back");
+    let again = parse_line(stored.raw_json.as_bytes(), fields).expect("stored JSON reads back");
     assert_eq!(again.message_id, event.message_id);
-    assert_eq!(again.raw(), event.raw(), "stored JSON reads back unchanged");
+    assert_eq!(
+        again.whole_raw(),
+        event.whole_raw(),
+        "stored JSON reads back unchanged"
+    );
     let _ = event.profile_traits();
     let _ = event.label();
 });

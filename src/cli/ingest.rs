@@ -118,7 +118,9 @@ fn ingest_file(
     let (reader, size) = open_input(path).with_context(|| format!("cannot read {name}"))?;
     let bar = progress_bar(size, &name);
     let progress = bar.clone();
-    let chunks = parse_in_background(reader, move |bytes| progress.set_position(bytes));
+    let chunks = parse_in_background(reader, globals.config.read_fields(), move |bytes| {
+        progress.set_position(bytes)
+    });
     let mut report = |line: u64, message: &str| {
         summary.rejected += 1;
         if report_lines && summary.rejected <= MAX_PRINTED_ERRORS {

@@ -9,7 +9,7 @@ use std::thread;
 use crossbeam_channel::{Receiver, bounded};
 use flate2::read::MultiGzDecoder;
 
-use crate::model::Event;
+use crate::model::{Event, ReadFields};
 
 /// A line that could not be read as an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,19 +53,10 @@ pub fn open_input(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<u6
     }
 }
 
-/// Parses one line into an event.
-pub fn parse_line(bytes: &[u8]) -> Result<Event, String> {
+/// Parses one line into an event, reading of its JSON what `fields` names.
+pub fn parse_line(bytes: &[u8], fields: &ReadFields) -> Result<Event, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))?;
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        let text = e.to_string();
-        let reason = text.split(" at line").next().unwrap_or(&text);
-        if reason == "recursion limit exceeded" {
-            "invalid JSON: nested deeper than 128 levels".to_string()
-        } else {
-            format!("invalid JSON: {reason}")
-        }
-    })?;
-    Event::from_text(text, value).map_err(|e| e.to_string())
+    Event::from_line(text, fields).map_err(|e| e.to_string())
 }
 
 /// Reads one line (up to and including `\n`) into `buffer`, keeping at most
@@ -104,6 +95,7 @@ fn read_line_bounded(reader: &mut dyn BufRead, buffer: &mut Vec<u8>) -> io::Resu
 /// `progress` is called with the number of raw bytes consumed so far.
 pub fn parse_in_background(
     mut reader: Box<dyn BufRead + Send>,
+    fields: ReadFields,
     progress: impl Fn(u64) + Send + 'static,
 ) -> Receiver<Vec<ParsedLine>> {
     let (sender, receiver) = bounded::<Vec<ParsedLine>>(8);
@@ -128,7 +120,7 @@ pub fn parse_in_background(
                             )),
                         ));
                     } else if !trimmed.is_empty() {
-                        chunk.push((line_no, parse_line(trimmed)));
+                        chunk.push((line_no, parse_line(trimmed, &fields)));
                     }
                 }
                 Err(e) => {
@@ -157,7 +149,7 @@ mod tests {
     use std::io::Write;
 
     fn collect(reader: Box<dyn BufRead + Send>) -> Vec<ParsedLine> {
-        parse_in_background(reader, |_| {})
+        parse_in_background(reader, ReadFields::default(), |_| {})
             .iter()
             .flatten()
             .collect()
@@ -199,13 +191,16 @@ mod tests {
     #[test]
     fn names_invalid_utf8_and_deep_nesting() {
         assert!(
-            parse_line(b"{\"type\":\"page\",\"userId\":\"\xff\"}")
-                .unwrap_err()
-                .starts_with("not valid UTF-8")
+            parse_line(
+                b"{\"type\":\"page\",\"userId\":\"\xff\"}",
+                &ReadFields::default()
+            )
+            .unwrap_err()
+            .starts_with("not valid UTF-8")
         );
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert_eq!(
-            parse_line(deep.as_bytes()).unwrap_err(),
+            parse_line(deep.as_bytes(), &ReadFields::default()).unwrap_err(),
             "invalid JSON: nested deeper than 128 levels"
         );
     }

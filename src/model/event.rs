@@ -2,11 +2,15 @@
 //!
 //! The original JSON object is kept untouched in [`Event::raw`] so users can always see
 //! exactly what arrived; the typed fields are read from it once. Events read from a line
-//! of text keep that text too, so storing them does not write the JSON out again.
+//! of text keep that text instead, and of the object only the fields ingest reads (see
+//! [`ReadFields`]), so storing them does not write the JSON out again.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::read_fields::ReadFields;
 use super::time::{DAY, Millis, format_time, parse_time, time_value};
 
 /// The six Segment call types.
@@ -120,16 +124,19 @@ pub struct Event {
     pub original_timestamp: Option<Millis>,
     pub sent_at: Option<Millis>,
     pub received_at: Option<Millis>,
-    /// The original JSON object, exactly as received (plus server-set fields such as `receivedAt`).
+    /// The original JSON object, exactly as received (plus server-set fields such as
+    /// `receivedAt`); only the fields ingest reads while `partial`.
     raw: Map<String, Value>,
     /// The text `raw` was read from, while nothing has changed `raw` since.
     text: Option<Box<str>>,
+    /// `raw` holds only what [`ReadFields`] kept of `text`.
+    partial: bool,
 }
 
-/// Events are equal when their JSON is: the kept text is only a copy of it.
+/// Events are equal when their whole JSON is.
 impl PartialEq for Event {
     fn eq(&self, other: &Event) -> bool {
-        self.raw == other.raw
+        self.whole_raw() == other.whole_raw()
     }
 }
 
@@ -142,17 +149,20 @@ impl Event {
         }
     }
 
-    /// Reads an event from one line of JSON text, already parsed as `value`. The text is
-    /// kept as the event's original JSON unless reading the event had to add to it (a
-    /// generated `messageId`).
-    pub fn from_text(text: &str, value: Value) -> Result<Event, EventError> {
-        let Value::Object(map) = value else {
-            return Err(EventError::NotObject);
-        };
-        let (mut event, changed) = Event::read(map)?;
-        if !changed {
-            event.text = Some(text.into());
+    /// Reads an event from one line of JSON text, keeping the text as the event's original
+    /// JSON and parsing of it only what `fields` names. An event without a `messageId` is
+    /// read whole: its generated id is written into its JSON.
+    pub fn from_line(text: &str, fields: &ReadFields) -> Result<Event, LineError> {
+        let map = fields.read(text)?.ok_or(EventError::NotObject)?;
+        if matches!(map.get("messageId"), None | Some(Value::Null)) {
+            let Value::Object(whole) = serde_json::from_str(text)? else {
+                return Err(EventError::NotObject.into());
+            };
+            return Ok(Event::from_map(whole)?);
         }
+        let (mut event, _) = Event::read(map)?;
+        event.text = Some(text.into());
+        event.partial = true;
         Ok(event)
     }
 
@@ -207,6 +217,7 @@ impl Event {
             received_at: time_field(&raw, "receivedAt")?,
             raw,
             text: None,
+            partial: false,
         };
         Ok((event, changed))
     }
@@ -241,14 +252,30 @@ impl Event {
         self.raw_mut().insert("timestamp".into(), time_value(at));
     }
 
-    /// The event's JSON object.
+    /// The event's JSON object; of an event read by [`Event::from_line`], only the fields
+    /// its [`ReadFields`] named (the rest is in [`Event::raw_json`]).
     pub fn raw(&self) -> &Map<String, Value> {
         &self.raw
     }
 
-    /// The event's JSON object, to change: the text it was read from is no longer kept.
-    /// Typed fields are not re-read; whoever changes a field they come from sets both.
+    /// The event's whole JSON object.
+    pub fn whole_raw(&self) -> Cow<'_, Map<String, Value>> {
+        match (&self.text, self.partial) {
+            (Some(text), true) => match serde_json::from_str(text) {
+                Ok(Value::Object(whole)) => Cow::Owned(whole),
+                _ => Cow::Borrowed(&self.raw),
+            },
+            _ => Cow::Borrowed(&self.raw),
+        }
+    }
+
+    /// The event's whole JSON object, to change: the text it was read from is no longer
+    /// kept. Typed fields are not re-read; whoever changes a field they come from sets both.
     pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
+        if self.partial {
+            self.raw = self.whole_raw().into_owned();
+            self.partial = false;
+        }
         self.text = None;
         &mut self.raw
     }
@@ -328,6 +355,26 @@ impl Event {
             Some(text) => text.to_string(),
             None => serde_json::to_string(&self.raw).unwrap_or_default(),
         }
+    }
+}
+
+/// Why a line of text is not an acceptable event.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("invalid JSON: {}", json_reason(.0))]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Event(#[from] EventError),
+}
+
+/// A JSON error without its position (a line number is reported by whoever read the line).
+fn json_reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let reason = text.split(" at line").next().unwrap_or(&text);
+    if reason == "recursion limit exceeded" {
+        "nested deeper than 128 levels".to_string()
+    } else {
+        reason.to_string()
     }
 }
 
@@ -503,8 +550,9 @@ mod tests {
     #[test]
     fn a_line_is_stored_as_it_was_read_until_the_event_changes() {
         let line = r#"{"userId": "u", "type": "page",  "messageId": "m1", "n": 1.50}"#;
-        let mut e = Event::from_text(line, serde_json::from_str(line).unwrap()).unwrap();
+        let mut e = Event::from_line(line, &ReadFields::default()).unwrap();
         assert_eq!(e.raw_json(), line);
+        assert_eq!(e.whole_raw()["n"], 1.5);
         e.set_received_at(1_700_000_000_000);
         let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
         assert_eq!(stored["receivedAt"], "2023-11-14T22:13:20.000Z");
@@ -512,7 +560,7 @@ mod tests {
 
         // Without a messageId the generated one is written into the JSON.
         let line = r#"{"type":"page","userId":"u"}"#;
-        let e = Event::from_text(line, serde_json::from_str(line).unwrap()).unwrap();
+        let e = Event::from_line(line, &ReadFields::default()).unwrap();
         let stored: Value = serde_json::from_str(&e.raw_json()).unwrap();
         assert_eq!(stored["messageId"].as_str(), Some(e.message_id.as_str()));
     }

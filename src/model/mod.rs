@@ -6,14 +6,16 @@ pub mod graph;
 pub mod identifier;
 pub mod journal;
 pub mod profile;
+pub mod read_fields;
 pub mod stored;
 pub mod time;
 
 pub use channel::derive_channel;
-pub use event::{CallType, Event, EventError};
+pub use event::{CallType, Event, EventError, LineError};
 pub use graph::{Link, LinkRule, Provenance, Violation, ViolationReason};
 pub use identifier::{Identifier, ParseIdentifierError};
 pub use journal::{JournalAction, JournalEntry};
 pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};
+pub use read_fields::ReadFields;
 pub use stored::StoredEvent;
 pub use time::Millis;
