@@ -64,7 +64,7 @@ pub fn explore_store(
                     let store = match &store {
                         Some(store) => store.clone(),
                         None => store
-                            .insert(Arc::new(Store::open(&dir, config.clone())?))
+                            .insert(Arc::new(Store::open_for_browsing(&dir, config.clone())?))
                             .clone(),
                     };
                     Ok(Box::new(store.space(space)?))
