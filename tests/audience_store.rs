@@ -325,6 +325,18 @@ fn membership_follows_manual_merge_split_and_undo() {
     assert_eq!(members(&space, "abandoned_cart", now()), [ana]);
     assert_eq!(members(&space, "review_request", now()), [pixel]);
     assert_consistent(&space, now());
+    // Later events are evaluated on what the split left each profile (not on what an
+    // ingest before the split read of their timelines).
+    ingest(
+        &space,
+        vec![
+            iphone("m-after-1", "2025-03-09T12:10:00Z", identify("u-ana")),
+            android("m-after-2", "2025-03-09T12:11:00Z", track("Product Viewed")),
+        ],
+    );
+    assert_eq!(members(&space, "abandoned_cart", now()), [ana]);
+    assert_eq!(members(&space, "review_request", now()), [pixel]);
+    assert_consistent(&space, now());
 
     space.undo(split.entry.op, "it was her").unwrap();
     assert!(members(&space, "abandoned_cart", now()).is_empty());
@@ -415,6 +427,8 @@ proptest! {
     #[test]
     fn stored_membership_always_equals_a_fresh_evaluation(
         batches in prop::collection::vec(prop::collection::vec(event_strategy(), 1..8), 1..4),
+        after_repair in prop::collection::vec(event_strategy(), 1..5),
+        after_undo in prop::collection::vec(event_strategy(), 1..5),
         repair in 0..3u8,
         pick in any::<prop::sample::Index>(),
         hours_later in 0..100i64,
@@ -449,8 +463,14 @@ proptest! {
         };
         assert_consistent(&space, now());
         assert_checks(&store);
+        ingest(&space, after_repair);
+        assert_consistent(&space, now());
+        assert_checks(&store);
         if let Some(op) = op {
             space.undo(op, "test").unwrap();
+            assert_consistent(&space, now());
+            assert_checks(&store);
+            ingest(&space, after_undo);
             assert_consistent(&space, now());
             assert_checks(&store);
         }

@@ -141,7 +141,12 @@ impl Profile {
     }
 
     /// Counts one more event at `time` and applies its traits (newest wins by event time).
+    /// The first event of a profile that had none (one a split left only identifiers) sets
+    /// its first and last seen: a profile's times are those of its events.
     pub fn record_event(&mut self, time: Millis, seq: u64, traits: &Map<String, Value>) {
+        if self.event_count == 0 {
+            (self.created_at, self.last_seen) = (time, time);
+        }
         self.event_count += 1;
         self.created_at = self.created_at.min(time);
         self.last_seen = self.last_seen.max(time);
@@ -188,11 +193,17 @@ impl Profile {
                 }
             }
         }
+        // Times of a profile without events (a split left it identifiers only) give way to
+        // those of one with events.
+        if self.event_count == 0 && other.event_count > 0 {
+            (self.created_at, self.last_seen) = (other.created_at, other.last_seen);
+        } else if other.event_count > 0 || self.event_count == 0 {
+            self.created_at = self.created_at.min(other.created_at);
+            self.last_seen = self.last_seen.max(other.last_seen);
+        }
         self.event_count += other.event_count;
         self.merge_count += other.merge_count + 1;
         self.violation_count += other.violation_count;
-        self.created_at = self.created_at.min(other.created_at);
-        self.last_seen = self.last_seen.max(other.last_seen);
         self.clusters.extend(other.clusters);
     }
 
@@ -285,6 +296,24 @@ mod tests {
         assert_eq!(old.display_name().as_deref(), Some("Ana"));
         assert_eq!(old.clusters, vec![1, 2]);
         assert!(old.has(&Identifier::new("email", "a@x.io")));
+    }
+
+    /// Found by tests/audience_store.rs (split, then an event for the part split off): a
+    /// profile a split left without events keeps its identifiers' times until it gets
+    /// events; from then on its times are its events' span, also when merged.
+    #[test]
+    fn times_of_a_profile_without_events_give_way_to_events() {
+        let mut split_off = Profile::new(ProfileId(2), 500);
+        split_off.record_event(300, 7, &Map::new());
+        assert_eq!((split_off.created_at, split_off.last_seen), (300, 300));
+
+        let mut empty = Profile::new(ProfileId(3), 900);
+        let mut with_events = Profile::new(ProfileId(1), 100);
+        with_events.record_event(100, 1, &Map::new());
+        with_events.absorb(empty.clone());
+        assert_eq!((with_events.created_at, with_events.last_seen), (100, 100));
+        empty.absorb(with_events);
+        assert_eq!((empty.created_at, empty.last_seen), (100, 100));
     }
 
     #[test]
