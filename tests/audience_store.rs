@@ -481,3 +481,58 @@ proptest! {
         assert_checks(&store);
     }
 }
+
+/// A batch re-evaluates a profile only when it may change what a condition reads: a merge
+/// (other clusters, so other events) or a trait; a page view changes nothing.
+#[test]
+fn merges_and_traits_re_evaluate_a_profile_without_new_relevant_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml_str(
+        "[audiences.abandoned_cart]\nenabled = false\n[audiences.review_request]\nenabled = false\n\
+         [audiences.pro_buyers]\ncondition = 'trait plan = \"pro\" and did \"Order Completed\"'\n",
+        "test.toml",
+    )
+    .unwrap();
+    let store = Store::open(dir.path(), config).unwrap();
+    let space = store.space("default").unwrap();
+    let page = || json!({"type": "page", "name": "Home"});
+    ingest(
+        &space,
+        vec![
+            iphone(
+                "m-1",
+                "2025-03-09T10:00:00Z",
+                json!({"type": "identify", "userId": "u-ana", "traits": {"plan": "pro"}}),
+            ),
+            android("m-2", "2025-03-09T10:05:00Z", track("Order Completed")),
+        ],
+    );
+    assert!(members(&space, "pro_buyers", now()).is_empty());
+    ingest(&space, vec![iphone("m-3", "2025-03-09T10:10:00Z", page())]);
+    assert!(members(&space, "pro_buyers", now()).is_empty());
+    assert_consistent(&space, now());
+
+    // A page view signed in on the Android phone merges its order into her profile.
+    let mut signed_in = page();
+    signed_in["userId"] = json!("u-ana");
+    ingest(
+        &space,
+        vec![android("m-4", "2025-03-09T10:15:00Z", signed_in)],
+    );
+    let ana = owner(&space, "user_id:u-ana");
+    assert_eq!(owner(&space, "android.id:PIXEL-1"), ana);
+    assert_eq!(members(&space, "pro_buyers", now()), [ana]);
+    assert_consistent(&space, now());
+
+    // Only a trait changes.
+    ingest(
+        &space,
+        vec![iphone(
+            "m-5",
+            "2025-03-09T10:20:00Z",
+            json!({"type": "identify", "userId": "u-ana", "traits": {"plan": "free"}}),
+        )],
+    );
+    assert!(members(&space, "pro_buyers", now()).is_empty());
+    assert_consistent(&space, now());
+}

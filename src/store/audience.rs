@@ -201,10 +201,14 @@ impl SpaceStore {
         let mut meta = self.audience_meta()?;
         let now = meta.clock.map_or(now, |clock| clock.max(now));
         let mut done = FxHashSet::default();
-        // Reading each profile's stored timeline is most of the work: on both cores.
+        // Reading each profile's stored timeline is most of the work: on both cores, and
+        // only for the profiles whose standings the batch may have changed.
         let changes = changed
             .par_iter()
             .map(|profile| {
+                if !self.may_have_changed_standings(profile, fresh, now)? {
+                    return Ok(None);
+                }
                 let stored = self.audience_events(&profile.clusters)?;
                 let new = profile
                     .clusters
@@ -212,9 +216,10 @@ impl SpaceStore {
                     .filter_map(|c| fresh.get(c))
                     .flatten();
                 self.standing_changes(profile, stored.iter().chain(new), now)
+                    .map(Some)
             })
-            .collect::<anyhow::Result<Vec<StandingChanges>>>()?;
-        for change in changes {
+            .collect::<anyhow::Result<Vec<Option<StandingChanges>>>>()?;
+        for change in changes.into_iter().flatten() {
             done.insert(change.profile);
             change.put(batch);
         }
@@ -228,6 +233,32 @@ impl SpaceStore {
             batch.insert(keys::meta(META), encode(&meta));
         }
         Ok(())
+    }
+
+    /// Whether an ingest batch may have changed a profile's standings. Evaluation reads a
+    /// profile's traits and its relevant events (which ingest only adds to, through its
+    /// clusters), and a standing holds until its `valid_until`; so a profile that got no
+    /// relevant event, kept its clusters (no merge) and traits, and has no standing expiring
+    /// by `now` would evaluate as it is stored.
+    fn may_have_changed_standings(
+        &self,
+        profile: &Profile,
+        fresh: &FxHashMap<u64, Vec<StoredEvent>>,
+        now: Millis,
+    ) -> anyhow::Result<bool> {
+        if profile.clusters.iter().any(|c| fresh.contains_key(c)) {
+            return Ok(true);
+        }
+        let Some(before) = self.load_profile(profile.id)? else {
+            return Ok(true);
+        };
+        if before.clusters != profile.clusters || before.traits != profile.traits {
+            return Ok(true);
+        }
+        Ok(self
+            .stored_standings(profile.id)?
+            .values()
+            .any(|standing| standing.valid_until.is_some_and(|until| until <= now)))
     }
 
     /// Adds to a repair batch the new standings of the profiles it touched, evaluated at
