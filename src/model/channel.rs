@@ -1,22 +1,15 @@
 //! The channel an event reached us through (web, ios, android, support, sales, ...).
 
-use super::event::{Event, scalar_text};
+use super::event::Event;
 
 /// Derives an event's channel when its source does not name one: `context.channel`
 /// (Segment's `browser`/`mobile`/`server`, or any explicit name), then the device type,
 /// then the tracking library.
 pub fn derive_channel(event: &Event) -> String {
-    let context = event.context();
-    let text = |key: &str, inner: Option<&str>| {
-        let value = context?.get(key)?;
-        let value = match inner {
-            Some(inner) => value.as_object()?.get(inner)?,
-            None => value,
-        };
-        scalar_text(value)
-    };
-    let device = text("device", Some("type")).map(|d| d.to_ascii_lowercase());
-    if let Some(channel) = text("channel", None) {
+    let device = event
+        .path_str("context.device.type")
+        .map(|d| d.to_ascii_lowercase());
+    if let Some(channel) = event.path_str("context.channel") {
         let channel = channel.trim().to_ascii_lowercase();
         match channel.as_str() {
             "browser" => return "web".into(),
@@ -28,18 +21,18 @@ pub fn derive_channel(event: &Event) -> String {
     if let Some(device) = device.filter(|d| is_mobile(d)) {
         return device;
     }
-    let library = text("library", Some("name"))
+    let library = event
+        .path_str("context.library.name")
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let has = |key: &str| context.is_some_and(|c| c.contains_key(key));
     if library.contains("ios") || library.contains("swift") {
         "ios".into()
     } else if library.contains("android") || library.contains("kotlin") {
         "android".into()
     } else if library.contains("analytics.js")
         || library.contains("browser")
-        || has("userAgent")
-        || has("page")
+        || event.path("context.userAgent").is_some()
+        || event.path("context.page").is_some()
     {
         "web".into()
     } else {

@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use serde_json::Value;
-
-use super::event::{CallType, Event, scalar_text};
+use super::event::{CallType, Event};
 use super::identifier::Identifier;
 use super::time::Millis;
 
@@ -79,15 +77,12 @@ impl StoredEvent {
 }
 
 fn device_label(event: &Event) -> Option<String> {
-    let context = event.context();
-    let device = context
-        .and_then(|c| c.get("device"))
-        .and_then(Value::as_object);
-    let field = |key: &str| device.and_then(|d| d.get(key)).and_then(scalar_text);
-    match (field("type"), field("model"), field("id")) {
-        (None, None, None) => context
-            .and_then(|c| c.get("userAgent"))
-            .and_then(scalar_text)
+    let device_type = event.path_str("context.device.type");
+    let model = event.path_str("context.device.model");
+    let id = event.path_str("context.device.id");
+    match (device_type, model, id) {
+        (None, None, None) => event
+            .path_str("context.userAgent")
             .map(|ua| browser_family(&ua).to_string()),
         (t, m, id) => {
             let mut parts: Vec<String> = Vec::new();
