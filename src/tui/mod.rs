@@ -10,6 +10,7 @@ pub mod app;
 pub mod audiences;
 pub mod keymap;
 pub mod state;
+pub mod summary;
 pub mod text;
 pub mod theme;
 pub mod update;

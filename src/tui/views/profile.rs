@@ -5,8 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 
+use crate::model::ViolationReason;
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
+use crate::tui::summary::event_summary;
 use crate::tui::text::{ago, clean, short_time};
 use crate::tui::update::{overview_order, shown};
 
@@ -52,9 +54,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             t.label,
         ),
     ];
-    if !data.violations.is_empty() {
+    // Sign-out releases are routine (Health ignores them too); they show in the graph tab.
+    let violations = data
+        .violations
+        .iter()
+        .filter(|v| !matches!(v.reason, ViolationReason::SignedOut { .. }))
+        .count();
+    if violations > 0 {
         spans.push(Span::styled(
-            format!("· {} violations", data.violations.len()),
+            format!(
+                "· {violations} violation{}",
+                if violations == 1 { "" } else { "s" }
+            ),
             t.warning,
         ));
     }
@@ -340,7 +351,14 @@ fn touchpoints(
         lines.push(
             Line::from(vec![
                 Span::styled(cell(&clean(&tp.channel), 11), base.patch(t.channel)),
-                Span::styled(format!("{:>4} contacts  ", tp.count), base.patch(t.value)),
+                Span::styled(
+                    format!(
+                        "{:>4} contact{}  ",
+                        tp.count,
+                        if tp.count == 1 { " " } else { "s" }
+                    ),
+                    base.patch(t.value),
+                ),
                 Span::styled(
                     format!(
                         "first {}  last {} ({})",
@@ -359,11 +377,20 @@ fn touchpoints(
                 .as_deref()
                 .map(|a| format!(" · {}", clean(a)))
                 .unwrap_or_default();
+            let says = event_summary(e, state.settings.redact);
             lines.push(Line::from(vec![
                 Span::styled("    ", t.base),
                 Span::styled(format!("{}  ", short_time(e.time)), t.dim),
                 Span::styled(clean(&e.label).into_owned(), t.value),
                 Span::styled(format!("  {}{app}", clean(&e.source)), t.dim),
+                Span::styled(
+                    if says.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {says}")
+                    },
+                    t.label,
+                ),
             ]));
         }
     }

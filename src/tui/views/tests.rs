@@ -136,6 +136,32 @@ fn bad_merge_graph_and_health() {
     snap(&h.state, "health");
 }
 
+/// Sign-out releases are routine: the header counts only the violations that need a look.
+#[test]
+fn the_header_does_not_count_sign_out_releases_as_violations() {
+    let mut h = open("carla");
+    let header = |state: &State| {
+        let text = draw(state, 160, 48).backend().to_string();
+        text.lines().nth(1).unwrap_or_default().to_string()
+    };
+    assert!(header(&h.state).contains("· 3 violations"));
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let mut released = data.violations[0].clone();
+    released.reason = crate::model::ViolationReason::SignedOut {
+        event: "Signed Out".into(),
+    };
+    data.violations.push(released);
+    view.data = Some(std::sync::Arc::new(data));
+    assert!(header(&h.state).contains("· 3 violations"));
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    data.violations.drain(..3);
+    view.data = Some(std::sync::Arc::new(data));
+    let only_released = header(&h.state);
+    assert!(!only_released.contains("violation"), "{only_released}");
+}
+
 #[test]
 fn merge_flow_screens() {
     let mut h = open("ana silva");
@@ -204,8 +230,15 @@ fn redaction_masks_personal_data_everywhere() {
     let text = draw(&h.state, 160, 48).backend().to_string();
     assert!(!text.contains("ana.silva@acme.io"));
     assert!(!text.contains("Ana Silva"));
-    h.act(Action::TabTimeline)
-        .act(Action::Bottom)
+    // Event summaries (the sign-up's traits) are masked too.
+    for tab in [Action::TabTouchpoints, Action::TabTimeline] {
+        h.act(tab);
+        let text = draw(&h.state, 160, 48).backend().to_string();
+        assert!(text.contains("name=A** S**** email=a***@a***"), "{text}");
+        assert!(!text.contains("ana.silva@acme.io"), "{text}");
+        assert!(!text.contains("Ana Silva"), "{text}");
+    }
+    h.act(Action::Bottom)
         .act(Action::Up)
         .act(Action::Up)
         .act(Action::Up)

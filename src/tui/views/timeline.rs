@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::query::timeline::Phase;
 use crate::tui::state::{ProfileData, ProfileView, State};
+use crate::tui::summary::event_summary;
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
@@ -96,22 +97,29 @@ pub fn render(
             cell(&clean(&e.label), label_w),
             base.patch(label_style),
         ));
-        let summary = if phase == Phase::Conversion {
-            "sign-up: anonymous → known".to_string()
-        } else {
-            e.identifiers
-                .iter()
-                .map(|id| format!("{}:{}", id.kind, shown(state, &id.kind, &id.value)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        // The sign-up mark, what the event carries, then the identifiers that attributed it.
+        let mut gap = " ";
+        if phase == Phase::Conversion {
+            spans.push(Span::styled(
+                " sign-up: anonymous → known",
+                base.patch(t.conversion),
+            ));
+            gap = "  ";
+        }
+        let says = event_summary(e, state.settings.redact);
+        if !says.is_empty() {
+            spans.push(Span::styled(format!("{gap}{says}"), base.patch(t.label)));
+            gap = "  ";
+        }
+        let identifiers = e
+            .identifiers
+            .iter()
+            .map(|id| format!("{}:{}", id.kind, shown(state, &id.kind, &id.value)))
+            .collect::<Vec<_>>()
+            .join(" ");
         spans.push(Span::styled(
-            format!(" {}", clean(&summary)),
-            base.patch(if phase == Phase::Conversion {
-                t.conversion
-            } else {
-                t.dim
-            }),
+            format!("{gap}{}", clean(&identifiers)),
+            base.patch(t.dim),
         ));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
         hits.rows.push((rect, row));
