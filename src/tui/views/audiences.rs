@@ -13,7 +13,7 @@ use crate::tui::text::{clean, short_time};
 use crate::tui::theme::Theme;
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, id_column, list_row, panel, scroll_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     match &state.audiences.members {
@@ -165,12 +165,7 @@ fn members(
         return;
     }
     let width = inner.width as usize;
-    let id_w = rows
-        .iter()
-        .map(|r| r.profile.to_string().len() + 1)
-        .max()
-        .unwrap_or(0)
-        .max(6);
+    let id_w = id_column(rows.iter().map(|r| r.profile));
     let name_w = if width >= 120 { 22 } else { 14 };
     let ids_w = (width.saturating_sub(id_w + name_w + 9) * 11 / 20).max(12);
     let height = inner.height as usize;

@@ -9,7 +9,7 @@ use crate::query::search::SearchHit;
 use crate::tui::state::{State, StoreStatus};
 use crate::tui::text::{ago, clean, is_personal, mask};
 
-use super::{Ctx, HitMap, cell, highlighted, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, highlighted, id_column, panel, scroll_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     let t = ctx.theme;
@@ -84,6 +84,7 @@ pub fn hit_rows(
     let offset = scroll_offset(selected, height, list.len());
     let wide = area.width >= 100;
     let name_w = if wide { 26 } else { 18 };
+    let id_w = id_column(list.iter().map(|hit| hit.profile));
     for (row, hit) in list.iter().enumerate().skip(offset).take(height) {
         let y = area.y + (row - offset) as u16;
         let rect = Rect {
@@ -98,7 +99,7 @@ pub fn hit_rows(
             .map(|n| shown(state, "name", n))
             .unwrap_or_else(|| "(no name)".into());
         let mut spans = vec![
-            Span::styled(format!("{:<6}", hit.profile.to_string()), base.patch(t.dim)),
+            Span::styled(cell(&hit.profile.to_string(), id_w), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
             Span::styled(" ", base),
             Span::styled(format!("{}:", clean(&hit.kind)), base.patch(t.kind)),

@@ -9,7 +9,7 @@ use crate::tui::state::{ProfileData, ProfileView, State};
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
+use super::{Ctx, HitMap, cell, id_column, list_row, panel, scroll_offset};
 
 pub fn history(
     frame: &mut Frame,
@@ -133,6 +133,7 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     hits.viewport = height;
     let offset = scroll_offset(h.cursor.selected, height, report.items.len());
     let name_w = if inner.width >= 120 { 20 } else { 14 };
+    let id_w = id_column(report.items.iter().map(|item| item.profile));
     for (row, item) in report.items.iter().enumerate().skip(offset).take(height) {
         let (rect, base) = list_row(inner, row, offset, h.cursor.selected, t.selected, t.base);
         let name = item
@@ -156,10 +157,7 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             .collect();
         let spans = vec![
             Span::styled(format!("{:>4} ", item.score), base.patch(t.warning)),
-            Span::styled(
-                format!("{:<5}", item.profile.to_string()),
-                base.patch(t.dim),
-            ),
+            Span::styled(cell(&item.profile.to_string(), id_w), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
             Span::styled(
                 format!(" {:>3} ids {:>4} ev  ", item.identifiers, item.events),

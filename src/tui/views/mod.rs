@@ -201,6 +201,15 @@ fn list_row(
 }
 
 /// A text padded or cut to exactly `width` columns.
+/// Width of a profile id column over these ids: the longest id and a space (at least 6).
+fn id_column(ids: impl IntoIterator<Item = crate::model::ProfileId>) -> usize {
+    ids.into_iter()
+        .map(|id| id.to_string().len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(6)
+}
+
 fn cell(text: &str, width: usize) -> String {
     let cut = fit(text, width);
     let w = unicode_width::UnicodeWidthStr::width(cut.as_str());

@@ -353,3 +353,13 @@ fn overview_shows_the_audiences_and_why() {
     let h = open("bruno");
     snap(&h.state, "overview_audiences");
 }
+
+/// Profile ids of any length keep a space before the name (p4148 once ran into it).
+#[test]
+fn id_columns_fit_the_longest_id() {
+    use crate::model::ProfileId;
+    assert_eq!(super::id_column([ProfileId(3)]), 6);
+    assert_eq!(super::id_column([ProfileId(3), ProfileId(41_480)]), 7);
+    assert_eq!(super::id_column([ProfileId(1_000_000)]), 9);
+    assert_eq!(super::cell(&ProfileId(41_480).to_string(), 7), "p41480 ");
+}
