@@ -1,21 +1,22 @@
 //! One-line summaries of what an event says (its properties, traits or group), read from the
 //! original JSON for the rows on screen.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::model::{CallType, StoredEvent};
 
-use super::text::{clean, redact_json};
+use super::text::{clean, fit, redact_json};
 
 /// Most fields a summary lists.
 const MAX_FIELDS: usize = 6;
-/// Longest value a summary quotes, in characters.
-const MAX_VALUE_CHARS: usize = 40;
+/// Widest value a summary quotes, in display columns.
+const MAX_VALUE_COLUMNS: usize = 40;
 
 /// `key=value` pairs of what the event carries: a track, page or screen's properties, an
-/// identify's traits (else its `context.traits`), a group's id and traits, an alias's previous id. Nested objects are
-/// left out and arrays counted; with `redact`, personal values are masked as everywhere
-/// else. Empty when the event carries none (or its JSON cannot be read).
+/// identify's traits (else its `context.traits`), a group's id and traits, an alias's
+/// previous id. Nested objects are left out and arrays counted; with `redact`, personal
+/// values are masked as everywhere else. Empty when the event carries none (or its JSON
+/// cannot be read).
 pub fn event_summary(event: &StoredEvent, redact: bool) -> String {
     let Ok(mut json) = serde_json::from_str::<Value>(&event.raw_json) else {
         return String::new();
@@ -42,14 +43,7 @@ pub fn event_summary(event: &StoredEvent, redact: bool) -> String {
 }
 
 fn push_fields(fields: &mut Vec<String>, map: Option<&Value>) {
-    let Some(map) = map.and_then(Value::as_object) else {
-        return;
-    };
-    push_map(fields, map);
-}
-
-fn push_map(fields: &mut Vec<String>, map: &Map<String, Value>) {
-    for (key, value) in map {
+    for (key, value) in map.and_then(Value::as_object).into_iter().flatten() {
         if fields.len() == MAX_FIELDS {
             return;
         }
@@ -59,23 +53,13 @@ fn push_map(fields: &mut Vec<String>, map: &Map<String, Value>) {
 
 fn push_field(fields: &mut Vec<String>, key: &str, value: Option<&Value>) {
     let shown = match value {
-        Some(Value::String(s)) if !s.is_empty() => clip(s),
+        Some(Value::String(s)) if !s.is_empty() => fit(&clean(s), MAX_VALUE_COLUMNS),
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Array(items)) if !items.is_empty() => format!("[{}]", items.len()),
         _ => return,
     };
     fields.push(format!("{}={shown}", clean(key)));
-}
-
-fn clip(text: &str) -> String {
-    let text = clean(text);
-    if text.chars().count() <= MAX_VALUE_CHARS {
-        return text.into_owned();
-    }
-    let mut out: String = text.chars().take(MAX_VALUE_CHARS - 1).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

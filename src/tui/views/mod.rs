@@ -200,7 +200,6 @@ fn list_row(
     (rect, if row == cursor { selected } else { plain })
 }
 
-/// A text padded or cut to exactly `width` columns.
 /// Width of a profile id column over these ids: the longest id and a space (at least 6).
 fn id_column(ids: impl IntoIterator<Item = crate::model::ProfileId>) -> usize {
     ids.into_iter()
@@ -210,6 +209,7 @@ fn id_column(ids: impl IntoIterator<Item = crate::model::ProfileId>) -> usize {
         .max(6)
 }
 
+/// A text padded or cut to exactly `width` columns.
 fn cell(text: &str, width: usize) -> String {
     let cut = fit(text, width);
     let w = unicode_width::UnicodeWidthStr::width(cut.as_str());
