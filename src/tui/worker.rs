@@ -256,6 +256,7 @@ impl StoreSession {
                                 tracing::info!(
                                     profiles = index.profile_count(),
                                     texts = index.entry_count(),
+                                    mb = index.heap_bytes() >> 20,
                                     ms = indexing.elapsed().as_millis() as u64,
                                     "search index built"
                                 );

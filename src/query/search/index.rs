@@ -35,14 +35,14 @@ pub(crate) struct Entry {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
     pub id: ProfileId,
+    pub last_seen: Millis,
     /// First entry of the profile.
     pub first: u32,
+    pub identifiers: u32,
     /// Number of entries.
     pub count: u16,
-    /// Entry holding the display name, when the profile has one.
-    pub name: Option<u32>,
-    pub identifiers: u32,
-    pub last_seen: Millis,
+    /// Whether the first entry is the display name.
+    pub named: bool,
 }
 
 /// The character bags of one profile, apart from its [`Slot`] so that the scans testing
@@ -74,16 +74,16 @@ pub struct SearchIndex {
     /// Kinds that are identifier types (exact matches count for those only).
     pub(crate) identifier_kind: Vec<bool>,
     /// (hash of the lower-cased value, entry) for every identifier entry, sorted: finds
-    /// exact identifier values without a scan.
-    pub(crate) exact: Vec<(u64, u32)>,
-    /// The slot of every entry.
-    pub(crate) owner: Vec<u32>,
+    /// exact identifier values without a scan (texts are compared, so a hash shared by two
+    /// values costs a comparison, never a wrong answer).
+    pub(crate) exact: Vec<(u32, u32)>,
 }
 
 impl SearchIndex {
     /// Builds the index of every profile of the store's space.
     pub fn build<R: GraphRead + ?Sized>(read: &R) -> anyhow::Result<SearchIndex> {
-        let mut builder = IndexBuilder::new(read.space());
+        let expected = read.profile_count()?;
+        let mut builder = IndexBuilder::sized(read.space(), expected as usize);
         read.for_each_profile(&mut |profile| {
             builder.add(profile);
             true
@@ -179,7 +179,7 @@ impl SearchIndex {
             let hay = self.text(e);
             let same = hay == text || (text.contains('@') && hay.eq_ignore_ascii_case(text));
             if same && kind.is_none_or(|k| k == e.kind) {
-                let slot = self.owner[entry as usize];
+                let slot = self.slot_of(entry);
                 if !out.contains(&slot) {
                     out.push(slot);
                 }
@@ -188,10 +188,30 @@ impl SearchIndex {
         out
     }
 
+    /// The slot holding an entry.
+    fn slot_of(&self, entry: u32) -> u32 {
+        self.slots.partition_point(|slot| slot.first <= entry) as u32 - 1
+    }
+
     pub(crate) fn name_of(&self, slot: &Slot) -> Option<&str> {
-        slot.name.map(|i| self.text(&self.entries[i as usize]))
+        slot.named
+            .then(|| self.text(&self.entries[slot.first as usize]))
+    }
+
+    /// Bytes the index holds in memory.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.arena.capacity()
+            + self.entries.capacity() * size_of::<Entry>()
+            + self.slots.capacity() * size_of::<Slot>()
+            + self.bags.capacity() * size_of::<SlotBags>()
+            + self.exact.capacity() * size_of::<(u32, u32)>()
     }
 }
+
+/// Profiles a sized build reads before it reserves room for the rest (see
+/// [`IndexBuilder::sized`]).
+const SAMPLE_PROFILES: usize = 4_096;
 
 /// Builds a [`SearchIndex`] one profile at a time.
 #[derive(Debug)]
@@ -204,6 +224,8 @@ pub struct IndexBuilder {
     kinds: Vec<String>,
     identifier_kind: Vec<bool>,
     kind_ids: HashMap<String, u16>,
+    /// Profiles expected, when known: room for them is reserved up front.
+    expected: Option<usize>,
     full: bool,
 }
 
@@ -219,17 +241,42 @@ impl IndexBuilder {
             kinds: Vec::new(),
             identifier_kind: Vec::new(),
             kind_ids: HashMap::new(),
+            expected: None,
             full: false,
         }
+    }
+
+    /// A builder for about `profiles` profiles. Growing a vector by doubling holds the old
+    /// and the new copy at once (a build of 1M profiles would peak about 300 MB above the
+    /// finished index), so this one reserves the profiles' room at once and, after the first
+    /// [`SAMPLE_PROFILES`], the room their texts will take at the rate seen so far.
+    pub fn sized(space: &str, profiles: usize) -> IndexBuilder {
+        let mut builder = IndexBuilder::new(space);
+        builder.slots.reserve_exact(profiles);
+        builder.bags.reserve_exact(profiles);
+        builder.expected = Some(profiles);
+        builder
+    }
+
+    /// Reserves the texts' room once the sample is read (with a tenth to spare).
+    fn reserve_for_the_rest(&mut self) {
+        let Some(expected) = self.expected.take() else {
+            return;
+        };
+        let rest = expected.saturating_sub(self.slots.len());
+        let per_profile = |n: usize| n / self.slots.len().max(1) + 1;
+        let entries = rest * per_profile(self.entries.len()) * 11 / 10;
+        let bytes = rest * per_profile(self.arena.len()) * 11 / 10;
+        self.entries.reserve_exact(entries);
+        self.arena.reserve_exact(bytes);
     }
 
     /// Adds a profile's name, identifiers and key traits.
     pub fn add(&mut self, profile: &Profile) {
         let first = self.entries.len() as u32;
-        let mut name = None;
-        if let Some(display) = profile.display_name() {
-            name = self.push("name", false, &display);
-        }
+        let named = profile
+            .display_name()
+            .is_some_and(|display| self.push("name", false, &display).is_some());
         for held in &profile.identifiers {
             self.push(&held.id.kind, true, &held.id.value);
         }
@@ -241,7 +288,7 @@ impl IndexBuilder {
         self.finish_slot(
             profile.id,
             first,
-            name,
+            named,
             profile.identifiers.len() as u32,
             profile.last_seen,
         );
@@ -249,61 +296,57 @@ impl IndexBuilder {
 
     fn copy_slot(&mut self, from: &SearchIndex, slot: &Slot) {
         let first = self.entries.len() as u32;
-        let mut name = None;
+        let mut named = false;
         for (i, entry) in from.slot_entries(slot).iter().enumerate() {
-            let index = self.push_raw(
+            let pushed = self.push_raw(
                 entry.kind,
                 from.text(entry),
                 entry.bag,
                 entry.heads,
                 entry.ascii,
             );
-            if slot.name == Some(slot.first + i as u32) {
-                name = index;
-            }
+            named = named || (i == 0 && slot.named && pushed.is_some());
         }
-        self.finish_slot(slot.id, first, name, slot.identifiers, slot.last_seen);
+        self.finish_slot(slot.id, first, named, slot.identifiers, slot.last_seen);
     }
 
     fn finish_slot(
         &mut self,
         id: ProfileId,
         first: u32,
-        name: Option<u32>,
+        named: bool,
         identifiers: u32,
         last_seen: Millis,
     ) {
         let count = (self.entries.len() as u32 - first).min(u32::from(u16::MAX)) as u16;
         self.entries.truncate(first as usize + count as usize);
-        let (bag, heads) = self.entries[first as usize..]
-            .iter()
-            .fold((0, 0), |(bag, heads), e| (bag | e.bag, heads | e.heads));
-        let (hard, starts, pairs) =
-            self.entries[first as usize..]
-                .iter()
-                .fold((0, 0, 0), |(hard, starts, pairs), e| {
-                    let text = &self.arena[e.start as usize..e.start as usize + e.len as usize];
-                    (
-                        hard | hard_bag(text),
-                        starts | start_bag(text),
-                        pairs | pair_bag(text),
-                    )
-                });
+        let mut bags = SlotBags {
+            bag: 0,
+            heads: 0,
+            hard: 0,
+            starts: 0,
+            pairs: 0,
+        };
+        for entry in &self.entries[first as usize..] {
+            let text = &self.arena[entry.start as usize..entry.start as usize + entry.len as usize];
+            bags.bag |= entry.bag;
+            bags.heads |= entry.heads;
+            bags.hard |= hard_bag(text);
+            bags.starts |= start_bag(text);
+            bags.pairs |= pair_bag(text);
+        }
         self.slots.push(Slot {
             id,
-            first,
-            count,
-            name,
-            identifiers,
             last_seen,
+            first,
+            identifiers,
+            count,
+            named,
         });
-        self.bags.push(SlotBags {
-            bag,
-            heads,
-            hard,
-            starts,
-            pairs,
-        });
+        self.bags.push(bags);
+        if self.slots.len() == SAMPLE_PROFILES {
+            self.reserve_for_the_rest();
+        }
     }
 
     fn push(&mut self, kind: &str, identifier: bool, text: &str) -> Option<u32> {
@@ -355,13 +398,7 @@ impl IndexBuilder {
         self.entries.shrink_to_fit();
         self.slots.shrink_to_fit();
         self.bags.shrink_to_fit();
-        let mut owner = vec![0u32; self.entries.len()];
-        for (i, slot) in self.slots.iter().enumerate() {
-            for o in &mut owner[slot.first as usize..slot.first as usize + slot.count as usize] {
-                *o = i as u32;
-            }
-        }
-        let mut exact: Vec<(u64, u32)> = self
+        let mut exact: Vec<(u32, u32)> = self
             .entries
             .iter()
             .enumerate()
@@ -376,7 +413,6 @@ impl IndexBuilder {
         exact.sort_unstable();
         SearchIndex {
             exact,
-            owner,
             space: self.space,
             arena: self.arena,
             entries: self.entries,
@@ -388,10 +424,10 @@ impl IndexBuilder {
     }
 }
 
-/// FNV-1a of the ASCII-lower-cased text.
-fn exact_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+/// 32-bit FNV-1a of the ASCII-lower-cased text.
+fn exact_hash(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
     })
 }
 
@@ -447,6 +483,48 @@ mod tests {
         assert_eq!(ids, vec![1, 3, 4]);
         assert_eq!(patched.slot_entries(&patched.slots[0]).len(), 3);
         assert_eq!(patched.name_of(&patched.slots[1]), Some("Cy Diaz"));
+    }
+
+    #[test]
+    fn a_sized_build_keeps_every_text_and_exact_value() {
+        let count = 2 * SAMPLE_PROFILES as u64 + 3;
+        let profiles: Vec<Profile> = (1..=count)
+            .map(|i| {
+                let email = format!("email:p{i}@example.com");
+                let user = format!("user_id:u{i}");
+                person(i, &format!("Person {i}"), &[&email, &user])
+            })
+            .collect();
+        // Fewer expected than come: the room reserved runs out and the vectors grow.
+        let mut builder = IndexBuilder::sized("default", count as usize / 2);
+        profiles.iter().for_each(|p| builder.add(p));
+        let index = builder.finish();
+        assert_eq!(index.profile_count(), count as usize);
+        for i in [1, SAMPLE_PROFILES as u64, SAMPLE_PROFILES as u64 + 1, count] {
+            let slot = &index.slots[i as usize - 1];
+            assert_eq!(slot.id, ProfileId(i));
+            assert_eq!(index.name_of(slot), Some(format!("Person {i}").as_str()));
+            let texts: Vec<&str> = index
+                .slot_entries(slot)
+                .iter()
+                .map(|e| index.text(e))
+                .collect();
+            assert_eq!(texts[1..], [format!("p{i}@example.com"), format!("u{i}")]);
+            let found = index.exact_slots(&format!("P{i}@Example.com"), None);
+            assert_eq!(found, [i as u32 - 1], "exact email of profile {i}");
+            assert_eq!(index.exact_slots(&format!("u{i}"), None), [i as u32 - 1]);
+        }
+    }
+
+    #[test]
+    fn a_nameless_profile_shows_no_name_after_patching() {
+        let mut a = Profile::new(ProfileId(1), 0);
+        a.add_identifier(&Identifier::parse("email:a@x.io").unwrap(), 0, "web");
+        let b = person(2, "Bo Chen", &["email:bo@acme.io"]);
+        let index = SearchIndex::from_profiles("default", [&a, &b]);
+        let patched = index.patched(&[], &[]);
+        assert_eq!(patched.name_of(&patched.slots[0]), None);
+        assert_eq!(patched.name_of(&patched.slots[1]), Some("Bo Chen"));
     }
 
     #[test]
