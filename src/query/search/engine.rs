@@ -481,9 +481,10 @@ impl SearchEngine {
                 let entries = index.slot_entries(slot);
                 let shown = entries
                     .iter()
-                    .find(|e| {
+                    .filter(|e| {
                         kind.is_none_or(|k| k == e.kind) && index.identifier_kind[e.kind as usize]
                     })
+                    .min_by_key(|e| recognisable_rank(&index.kinds[e.kind as usize]))
                     .or(entries.first());
                 SearchHit {
                     profile: slot.id,
@@ -524,6 +525,15 @@ fn kind_rank(kind: &str) -> u8 {
         "anonymous_id" => 5,
         _ => 4,
     }
+}
+
+/// Identifier types a person recognises, best first: a profile listed without a query shows
+/// its email, else its user id, else its phone, else its first identifier.
+fn recognisable_rank(kind: &str) -> usize {
+    ["email", "user_id", "phone"]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(3)
 }
 
 /// What one query scans for.
@@ -893,6 +903,37 @@ mod tests {
         let r = e.search("", 3);
         let ids: Vec<u64> = r.hits.iter().map(|h| h.profile.0).collect();
         assert_eq!(ids, vec![5, 4, 3]);
+    }
+
+    #[test]
+    fn recent_profiles_show_their_most_recognisable_identifier() {
+        let both = person(
+            1,
+            "Ana",
+            &["anonymous_id:a-1", "user_id:u1", "email:ana@x.io"],
+        );
+        let no_email = person(2, "Bo", &["anonymous_id:a-2", "phone:+100", "user_id:u2"]);
+        let anonymous = person(3, "", &["anonymous_id:a-3", "android.id:d3"]);
+        let mut e = SearchEngine::new(Arc::new(SearchIndex::from_profiles(
+            "default",
+            [&both, &no_email, &anonymous],
+        )));
+        let shown: Vec<(String, String)> = e
+            .search("", 3)
+            .hits
+            .into_iter()
+            .map(|h| (h.kind, h.text))
+            .collect();
+        let expected = [
+            ("anonymous_id", "a-3"),
+            ("user_id", "u2"),
+            ("email", "ana@x.io"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, t)| (k.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(shown, expected);
     }
 
     #[test]
