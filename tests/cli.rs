@@ -107,6 +107,32 @@ fn reads_gzip_and_stdin() {
 }
 
 #[test]
+fn reading_commands_say_there_is_no_store_and_create_none() {
+    let ws = Workspace::new();
+    for args in [
+        &["show", "email:ana@acme.io"][..],
+        &["export"],
+        &["why", "user_id:u1", "email:ana@acme.io"],
+        &["search", "ana"],
+        &["log"],
+        &["health"],
+    ] {
+        ws.idgraph()
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "no store at {}",
+                ws.store().display()
+            )));
+        assert!(!ws.store().exists(), "{args:?} created a store");
+    }
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    assert_eq!(ws.export("default").len(), 2);
+}
+
+#[test]
 fn show_prints_one_profile_and_fails_clearly_when_unknown() {
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());

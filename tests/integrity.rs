@@ -100,6 +100,7 @@ fn a_store_after_ingest_merges_splits_and_undos_passes() {
 #[test]
 fn an_empty_store_passes() {
     let ws = Workspace::new();
+    std::fs::create_dir(ws.store()).unwrap();
     ws.idgraph()
         .arg("check")
         .assert()
@@ -385,6 +386,7 @@ fn modes_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, u32)>) 
 #[test]
 fn files_sled_creates_while_the_store_is_open_are_private_too() {
     let ws = Workspace::new();
+    std::fs::create_dir(ws.store()).unwrap();
     ws.ok(&["check"]);
     // A value this large is kept by sled as a separate blob file, created mid-run.
     let big = json!({"type":"identify","userId":"u-big","messageId":"big",

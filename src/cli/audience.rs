@@ -41,7 +41,11 @@ fn parse_now(text: &str) -> Result<Millis, String> {
 
 /// Lists audiences, members or one profile's standing.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let audiences = globals.config.audiences();
+    if let Some(name) = args.name.as_deref().filter(|n| audiences.get(n).is_none()) {
+        return Err(audiences.unknown(name));
+    }
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let now = match args.now {
         Some(at) => at,

@@ -57,7 +57,7 @@ fn create_private(path: &Path) -> std::io::Result<File> {
 /// Writes the backup to a temporary file beside FILE, syncs it, then renames it into place,
 /// so FILE is either the previous content or the whole new backup.
 pub fn backup(args: BackupArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let name = args.file.display().to_string();
     let mut partial = args.file.clone().into_os_string();
     partial.push(".partial");

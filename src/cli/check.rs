@@ -26,7 +26,7 @@ pub struct Args {
 
 /// Checks (and with `--repair` mends) every space; exit 1 while any problem remains.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let names = store.stored_space_names();
     let mut checks = Vec::new();
     for name in &names {

@@ -31,7 +31,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let truth = Truth::read_jsonl(BufReader::new(reader))
         .with_context(|| format!("cannot read truth file {}", args.truth.display()))?
         .restrict_to_space(&globals.space);
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let mut profiles = Vec::new();
     let mut failure = None;

@@ -22,7 +22,7 @@ pub struct Args {
 
 /// Prints the health report of the space.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let Some(report) = scan_health(space.as_ref(), Some(space.rules()), args.top, &mut || false)?
     else {

@@ -25,7 +25,7 @@ pub struct Args {
 
 /// Prints the journal, oldest first.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let entries = match &args.profile {
         Some(reference) => space.journal_for(space.find_profile(reference)?.id)?,

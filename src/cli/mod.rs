@@ -138,9 +138,22 @@ impl Globals {
 }
 
 impl Globals {
-    /// Opens the store with these settings.
+    /// Opens the store with these settings, creating it if needed (commands that put events
+    /// in).
     pub fn open_store(&self) -> anyhow::Result<Store> {
         Ok(Store::open(&self.store_dir, self.config.clone())?)
+    }
+
+    /// Opens a store that exists: commands that read or repair one do not create an empty
+    /// store where a mistyped `--store` points, they say there is none.
+    pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+        let dir = &self.store_dir;
+        anyhow::ensure!(
+            dir.exists(),
+            "no store at {} (`idgraph ingest` creates one)",
+            dir.display()
+        );
+        self.open_store()
     }
 }
 
@@ -175,7 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo(args)) => demo::run(args, &globals),
         Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
         Some(Command::Search(args)) => {
-            let store = globals.open_store()?;
+            let store = globals.open_existing_store()?;
             let space = store.space(&globals.space)?;
             let stdout = std::io::stdout();
             let found = search::run_search(

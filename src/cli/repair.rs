@@ -83,7 +83,7 @@ pub fn entry_json(entry: &JournalEntry) -> serde_json::Value {
 
 /// Merges two profiles (or previews the merge).
 pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let a = space.find_profile(&args.a)?.id;
     let b = space.find_profile(&args.b)?.id;
@@ -137,7 +137,7 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|t| Identifier::parse(t))
         .collect::<Result<_, _>>()?;
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let mut owner = None;
     for id in &ids {
@@ -192,7 +192,7 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 
 /// Reverts a journal entry.
 pub fn undo(args: UndoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let op = match args.op {
         Some(op) => op,

@@ -27,7 +27,7 @@ pub struct Args {
 
 /// Prints the profile holding the identifier.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let profile = space.find_profile(&args.reference)?;
     let events = space.timeline(profile.id, args.events)?;

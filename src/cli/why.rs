@@ -28,7 +28,7 @@ pub struct Args {
 /// Prints why two identifiers share a profile.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let (a, b) = (Identifier::parse(&args.a)?, Identifier::parse(&args.b)?);
-    let store = globals.open_store()?;
+    let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let owner_a = space.owner(&a)?;
     let owner_b = space.owner(&b)?;
