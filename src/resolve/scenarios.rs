@@ -861,6 +861,37 @@ fn weekly_limit_drops_a_second_email_within_the_week_and_accepts_it_after() {
 }
 
 #[test]
+fn by_default_anonymous_ids_count_over_a_week_so_a_long_life_collects_many() {
+    let mut sim = Sim::new();
+    // A new browser or install every ten days for a year: one person, one profile.
+    for n in 0..36 {
+        sim.ingest(
+            json!({"type": "identify", "userId": "u1", "anonymousId": format!("a{n}"),
+            "timestamp": at(10 * n, 0)}),
+        );
+    }
+    assert_eq!(sim.ids_of("user_id:u1").len(), 37);
+    assert!(sim.violations.is_empty());
+    // Six in one week are more than a person has: the sixth is dropped.
+    for n in 0..6 {
+        sim.ingest(
+            json!({"type": "identify", "userId": "u2", "anonymousId": format!("b{n}"),
+            "timestamp": at(0, n)}),
+        );
+    }
+    assert_eq!(sim.ids_of("user_id:u2").len(), 6);
+    assert_eq!(
+        sim.violations_of("anonymous_id:b5")[0].reason,
+        ViolationReason::Limit {
+            identifier_type: "anonymous_id".into(),
+            max: 5,
+            window: "weekly".into()
+        }
+    );
+    sim.check_invariants().unwrap();
+}
+
+#[test]
 fn windows_are_measured_on_event_time_so_replay_is_identical() {
     let events = vec![
         json!({"type": "identify", "userId": "u1", "traits": {"email": "one@acme.io"}, "timestamp": at(0, 0)}),
