@@ -26,13 +26,13 @@ pub struct Args {
 /// Scores the space's profiles against the truth: pairwise precision, recall, F1, over-merged
 /// and split people, the worst examples.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let store = globals.open_existing_store()?;
+    let space = store.space(&globals.space)?;
     let (reader, _) =
         open_input(&args.truth).with_context(|| format!("cannot read {}", args.truth.display()))?;
     let truth = Truth::read_jsonl(BufReader::new(reader))
         .with_context(|| format!("cannot read truth file {}", args.truth.display()))?
         .restrict_to_space(&globals.space);
-    let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
     let mut profiles = Vec::new();
     let mut failure = None;
     space.for_each_profile(&mut |profile| {
