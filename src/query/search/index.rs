@@ -263,10 +263,13 @@ impl IndexBuilder {
         let Some(expected) = self.expected.take() else {
             return;
         };
-        let rest = expected.saturating_sub(self.slots.len());
-        let per_profile = |n: usize| n / self.slots.len().max(1) + 1;
-        let entries = rest * per_profile(self.entries.len()) * 11 / 10;
-        let bytes = rest * per_profile(self.arena.len()) * 11 / 10;
+        let (read, rest) = (
+            self.slots.len().max(1),
+            expected.saturating_sub(self.slots.len()),
+        );
+        let for_the_rest = |sampled: usize| rest * sampled * 11 / (10 * read) + 1;
+        let entries = for_the_rest(self.entries.len());
+        let bytes = for_the_rest(self.arena.len());
         self.entries.reserve_exact(entries);
         self.arena.reserve_exact(bytes);
     }
