@@ -83,6 +83,14 @@ pub enum ViolationReason {
     SignedOut { event: String },
 }
 
+impl ViolationReason {
+    /// Whether this is routine rather than a sign of trouble: signing out releases a
+    /// device's ids every day; the other reasons are what an engineer looks into.
+    pub fn is_routine(&self) -> bool {
+        matches!(self, ViolationReason::SignedOut { .. })
+    }
+}
+
 impl std::fmt::Display for ViolationReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -181,8 +181,7 @@ fn judge(
     for v in violations {
         match &v.reason {
             ViolationReason::Blocked { .. } => blocked += 1,
-            // Signing out is routine, not a sign of a bad merge.
-            ViolationReason::SignedOut { .. } => released += 1,
+            reason if reason.is_routine() => released += 1,
             _ if v.identifier.kind == USER_ID => {
                 s.user_ids.insert(v.identifier.value.clone());
             }

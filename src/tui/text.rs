@@ -131,6 +131,12 @@ fn looks_like_email(s: &str) -> bool {
     s.contains('@') && s.contains('.') && !s.contains(' ')
 }
 
+/// A noun for a count: `contact` for 1, `contacts` for any other.
+pub fn plural(count: u64, noun: &str) -> String {
+    let s = if count == 1 { "" } else { "s" };
+    format!("{noun}{s}")
+}
+
 /// `2024-03-01 10:00` (UTC).
 pub fn short_time(ms: Millis) -> String {
     match jiff::Timestamp::from_millisecond(ms) {

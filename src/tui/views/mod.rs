@@ -17,7 +17,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::keymap::Keymap;
 use super::state::{Screen, State, StoreStatus, Tab};
-use super::text::{clean, fit};
+use super::text::{clean, fit, plural};
 use super::theme::Theme;
 use super::update::key_contexts;
 
@@ -105,8 +105,8 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
         ));
         if state.new_events > 0 {
             let n = state.new_events;
-            let s = if n == 1 { "" } else { "s" };
-            spans.push(Span::styled(format!("· {n} new event{s} "), t.status));
+            let events = plural(n, "new event");
+            spans.push(Span::styled(format!("· {n} {events} "), t.status));
         }
     }
     if state.settings.redact {

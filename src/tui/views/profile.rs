@@ -5,11 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 
-use crate::model::ViolationReason;
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::summary::event_summary;
-use crate::tui::text::{ago, clean, short_time};
+use crate::tui::text::{ago, clean, plural, short_time};
 use crate::tui::update::{overview_order, shown};
 
 use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
@@ -54,18 +53,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             t.label,
         ),
     ];
-    // Sign-out releases are routine (Health ignores them too); they show in the graph tab.
+    // Routine ones (sign-out releases) are left to the graph tab, as Health leaves them out.
     let violations = data
         .violations
         .iter()
-        .filter(|v| !matches!(v.reason, ViolationReason::SignedOut { .. }))
+        .filter(|v| !v.reason.is_routine())
         .count();
     if violations > 0 {
         spans.push(Span::styled(
-            format!(
-                "· {violations} violation{}",
-                if violations == 1 { "" } else { "s" }
-            ),
+            format!("· {violations} {}", plural(violations as u64, "violation")),
             t.warning,
         ));
     }
@@ -352,11 +348,7 @@ fn touchpoints(
             Line::from(vec![
                 Span::styled(cell(&clean(&tp.channel), 11), base.patch(t.channel)),
                 Span::styled(
-                    format!(
-                        "{:>4} contact{}  ",
-                        tp.count,
-                        if tp.count == 1 { " " } else { "s" }
-                    ),
+                    format!("{:>4} {:<10}", tp.count, plural(tp.count, "contact")),
                     base.patch(t.value),
                 ),
                 Span::styled(
