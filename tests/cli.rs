@@ -133,6 +133,63 @@ fn reading_commands_say_there_is_no_store_and_create_none() {
 }
 
 #[test]
+fn a_directory_holding_other_files_is_no_store_and_is_left_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let project = ws.store();
+    std::fs::create_dir_all(project.join("bin")).unwrap();
+    std::fs::write(project.join("notes.txt"), "hi\n").unwrap();
+    std::fs::write(project.join("bin/tool.sh"), "#!/bin/sh\n").unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    std::fs::set_permissions(
+        project.join("bin/tool.sh"),
+        PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let modes_before = [
+        mode(&project),
+        mode(&project.join("notes.txt")),
+        mode(&project.join("bin/tool.sh")),
+    ];
+    let file = ws.file("e.jsonl", &journey());
+    ws.idgraph()
+        .args(["ingest", file.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "{} is not an idgraph store and is not empty",
+            project.display()
+        )));
+    ws.idgraph()
+        .arg("health")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "{} is not an idgraph store",
+            project.display()
+        )));
+    let modes_after = [
+        mode(&project),
+        mode(&project.join("notes.txt")),
+        mode(&project.join("bin/tool.sh")),
+    ];
+    assert_eq!(modes_after, modes_before, "permissions changed");
+    let mut entries: Vec<String> = std::fs::read_dir(&project)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["bin", "notes.txt"], "files were added");
+    // Emptied, the directory takes a store, whose own files are private.
+    std::fs::remove_dir_all(project.join("bin")).unwrap();
+    std::fs::remove_file(project.join("notes.txt")).unwrap();
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    assert_eq!(mode(&project.join("db")), 0o600);
+    assert_eq!(mode(&project), 0o700);
+}
+
+#[test]
 fn show_prints_one_profile_and_fails_clearly_when_unknown() {
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());

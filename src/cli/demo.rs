@@ -144,11 +144,11 @@ fn build(args: &Args, globals: &Globals, dir: &Path, config: &Config) -> anyhow:
     settings.seed = args.seed;
     // Journeys end now, so audiences with windows relative to now have members today.
     settings.ends_at = Some(crate::model::time::now());
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The store first: it refuses a directory holding other files.
+    let store = Store::open(dir, config.clone())?;
     let events = dir.join("demo-events.jsonl.gz");
     let truth = dir.join("demo-truth.jsonl");
     write_files(settings, &events, Some(&truth), &mut |_| {})?;
-    let store = Store::open(dir, config.clone())?;
     let demo_globals = Globals {
         store_dir: dir.to_path_buf(),
         config: config.clone(),

@@ -36,6 +36,9 @@ pub enum OpenError {
         "store {0} is in use by another idgraph process (sled admits one process per store; use `idgraph explore --listen` to view live data while serving)"
     )]
     InUse(PathBuf),
+    /// The directory holds files, but no store: idgraph leaves it alone.
+    #[error("{0} is not an idgraph store and is not empty: give --store a new or empty directory")]
+    NotAStore(PathBuf),
     /// Anything else.
     #[error("cannot open store {path}: {message}")]
     Other { path: PathBuf, message: String },
@@ -75,6 +78,9 @@ impl Store {
             path: dir.to_path_buf(),
             message,
         };
+        if !Store::exists(dir) && holds_other_files(dir) {
+            return Err(OpenError::NotAStore(dir.to_path_buf()));
+        }
         create_private_dir(dir).map_err(|e| other(e.to_string()))?;
         let db = sled::Config::new()
             .path(dir)
@@ -96,6 +102,11 @@ impl Store {
             config,
             spaces: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Whether `dir` holds a store (sled's configuration and database files).
+    fn exists(dir: &Path) -> bool {
+        STORE_FILES.iter().all(|name| dir.join(name).is_file())
     }
 
     /// The store directory.
@@ -241,21 +252,56 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Makes the files sled created readable by the owner only (the directory already is).
+/// The files sled keeps a store in; a directory holding both holds a store.
+const STORE_FILES: [&str; 2] = ["conf", "db"];
+
+/// Whether a directory exists and holds anything but idgraph's own files (`idgraph-*`:
+/// logs, the demo's marker), which may be written before the store is created.
+fn holds_other_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            !entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with("idgraph-"))
+        })
+    })
+}
+
+/// Whether an entry of a store directory is one of the store's own (sled's files, its
+/// snapshots and blobs, the list of spaces), which [`restrict_permissions`] may change.
+fn is_store_entry(name: &str) -> bool {
+    STORE_FILES.contains(&name)
+        || name == "blobs"
+        || name == SPACES_FILE
+        || name.starts_with("snap.")
+}
+
+/// Makes the store's own files readable by the owner only (the directory already is);
+/// anything else in the directory keeps its permissions.
 fn restrict_permissions(dir: &Path) {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
-            let path = entry.path();
-            let mode = if path.is_dir() { 0o700 } else { 0o600 };
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
-            if path.is_dir() {
-                restrict_permissions(&path);
+            if entry.file_name().to_str().is_some_and(is_store_entry) {
+                make_private(&entry.path());
             }
+        }
+    }
+}
+
+/// Makes a file, or a directory and everything in it, readable by the owner only.
+#[cfg(unix)]
+fn make_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if path.is_dir() { 0o700 } else { 0o600 };
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            make_private(&entry.path());
         }
     }
 }
