@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use idgraph::ingest::{SourcedEvent, SubmitOutcome};
-use idgraph::model::{Event, Identifier};
+use idgraph::model::{Event, Identifier, ProfileId};
 use idgraph::query::export::export_line;
 use idgraph::query::{AudienceRead, GraphRead, GraphRepair};
 use idgraph::store::{SpaceStore, Store};
@@ -246,6 +246,29 @@ proptest! {
     }
 
     #[test]
+    fn undoing_a_merge_after_a_split_of_it_was_undone_restores_the_export_and_merge_counts(events in prop::collection::vec(event_strategy(), 2..40), pick in any::<prop::sample::Index>(), moving in any::<prop::sample::Index>()) {
+        let (_dir, _store, space) = fresh_space();
+        let batch: Vec<SourcedEvent> = events.iter().cloned().map(sourced).collect();
+        space.ingest(&batch, 0).unwrap();
+        let before = export(&space);
+        let merge_counts_before = merge_counts(&space);
+        let mut profiles = Vec::new();
+        space.for_each_profile(&mut |p| { profiles.push(p.clone()); true }).unwrap();
+        prop_assume!(profiles.len() > 1);
+        let a = pick.get(&profiles).id;
+        let b = profiles.iter().find(|p| p.id != a).unwrap().id;
+        let merge = space.merge(a, b, "test", true).unwrap().entry.op;
+        let merged = space.find_profile(&a.to_string()).or_else(|_| space.find_profile(&b.to_string())).unwrap();
+        let id = moving.get(&merged.identifiers).id.clone();
+        let split = space.split(merged.id, std::slice::from_ref(&id), "test").unwrap().entry.op;
+        space.undo(split, "test").unwrap();
+        space.undo(merge, "test").unwrap();
+        prop_assert_eq!(export(&space), before);
+        prop_assert_eq!(merge_counts(&space), merge_counts_before);
+        assert_consistent(&space);
+    }
+
+    #[test]
     fn events_after_a_split_do_not_re_merge_it(events in prop::collection::vec(event_strategy(), 2..30), later in prop::collection::vec(event_strategy(), 1..30), pick in any::<prop::sample::Index>()) {
         let (_dir, _store, space) = fresh_space();
         ingest(&space, events.iter().cloned());
@@ -267,6 +290,19 @@ proptest! {
             prop_assert_ne!(a, b);
         }
     }
+}
+
+/// Each profile's merge count, by profile id.
+fn merge_counts(space: &SpaceStore) -> Vec<(ProfileId, u32)> {
+    let mut out = Vec::new();
+    space
+        .for_each_profile(&mut |p| {
+            out.push((p.id, p.merge_count));
+            true
+        })
+        .unwrap();
+    out.sort();
+    out
 }
 
 #[test]

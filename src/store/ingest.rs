@@ -46,7 +46,23 @@ pub(super) enum UndoData {
         absorbed: Vec<Absorbed>,
         first_later_seq: u64,
     },
+    /// As [`UndoData::MergeBefore`], with the merge count of each absorbed profile (in
+    /// the same order), which undoing the merge gives back.
+    MergeCounted {
+        absorbed: Vec<Absorbed>,
+        merge_counts: Vec<u32>,
+        first_later_seq: u64,
+    },
+    /// A split: which identifiers stayed, and under which cluster each moved event was
+    /// filed before (cluster, seqs), so that undoing it files them back there.
+    SplitFrom {
+        staying: Vec<Identifier>,
+        origins: Origins,
+    },
 }
+
+/// Where a split found the events it moved: each cluster of origin with their seqs.
+pub(super) type Origins = Vec<(u64, Vec<u64>)>;
 
 /// A profile as a merge absorbed it: undoing the merge gives it back its identifiers and
 /// the events filed under its clusters.
@@ -68,27 +84,59 @@ impl Absorbed {
     }
 }
 
-/// What undoing a merge gives back: the absorbed profiles, and the first seq the merge did
-/// not see (0 when the merge's undo data does not say).
+/// What undoing a merge gives back: the absorbed profiles, their merge counts (empty when
+/// the merge's undo data does not say: they then get none back), and the first seq the
+/// merge did not see (0 when the undo data does not say).
 #[derive(Debug, Default)]
 pub(super) struct MergeUndo {
     pub absorbed: Vec<Absorbed>,
+    pub merge_counts: Vec<u32>,
     pub first_later_seq: u64,
 }
 
 impl UndoData {
+    /// The undo data of a merge absorbing `absorbed`, before the event `first_later_seq`.
+    pub(super) fn merge(absorbed: &[&Profile], first_later_seq: u64) -> UndoData {
+        UndoData::MergeCounted {
+            absorbed: absorbed.iter().map(|p| Absorbed::of(p)).collect(),
+            merge_counts: absorbed.iter().map(|p| p.merge_count).collect(),
+            first_later_seq,
+        }
+    }
+
+    /// What undoing a split needs, if this is a split's undo data: the identifiers that
+    /// stayed, and where the moved events were filed (none when the data does not say).
+    pub(super) fn split_undo(self) -> Option<(Vec<Identifier>, Origins)> {
+        match self {
+            UndoData::SplitFrom { staying, origins } => Some((staying, origins)),
+            UndoData::Split { staying } => Some((staying, Vec::new())),
+            _ => None,
+        }
+    }
+
     /// What undoing a merge needs, if this is a merge's undo data.
     pub(super) fn merge_undo(self) -> Option<MergeUndo> {
         match self {
+            UndoData::MergeCounted {
+                absorbed,
+                merge_counts,
+                first_later_seq,
+            } => Some(MergeUndo {
+                absorbed,
+                merge_counts,
+                first_later_seq,
+            }),
             UndoData::MergeBefore {
                 absorbed,
                 first_later_seq,
             } => Some(MergeUndo {
                 absorbed,
+                merge_counts: Vec::new(),
                 first_later_seq,
             }),
             UndoData::MergeOf { absorbed } => Some(MergeUndo {
                 absorbed,
+                merge_counts: Vec::new(),
                 first_later_seq: 0,
             }),
             UndoData::Merge { absorbed } => Some(MergeUndo {
@@ -100,9 +148,10 @@ impl UndoData {
                         clusters: Vec::new(),
                     })
                     .collect(),
+                merge_counts: Vec::new(),
                 first_later_seq: 0,
             }),
-            UndoData::Split { .. } | UndoData::None => None,
+            UndoData::Split { .. } | UndoData::SplitFrom { .. } | UndoData::None => None,
         }
     }
 }
@@ -559,12 +608,14 @@ impl SpaceStore {
         let seq = next.next_seq;
         next.next_seq += 1;
         next.events += 1;
-        let absorbed_before: Vec<Absorbed> = plan
-            .absorb
-            .iter()
-            .filter_map(|id| graph.profile(*id))
-            .map(Absorbed::of)
-            .collect();
+        let undo_merge = (!plan.absorb.is_empty()).then(|| {
+            let absorbed: Vec<&Profile> = plan
+                .absorb
+                .iter()
+                .filter_map(|id| graph.profile(*id))
+                .collect();
+            UndoData::merge(&absorbed, seq)
+        });
         let traits = event.profile_traits();
         let attribution = Attribution {
             seq,
@@ -608,7 +659,7 @@ impl SpaceStore {
             let index = u16::try_from(index).unwrap_or(u16::MAX);
             batch.insert(keys::violation(target.0, seq, index), encode(&violation));
         }
-        if !plan.absorb.is_empty() {
+        if let Some(undo) = undo_merge {
             let op = next.next_op;
             next.next_op += 1;
             let mut profiles = vec![target];
@@ -631,14 +682,7 @@ impl SpaceStore {
                 profiles,
                 undone_by: None,
             };
-            put_journal(
-                batch,
-                &entry,
-                &UndoData::MergeBefore {
-                    absorbed: absorbed_before,
-                    first_later_seq: seq,
-                },
-            );
+            put_journal(batch, &entry, &undo);
         }
         (target, seq)
     }

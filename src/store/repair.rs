@@ -1,6 +1,6 @@
 //! Manual repair of a space: merge, split (pinned), undo; every action journaled.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::{Context, bail};
 
@@ -15,7 +15,7 @@ use crate::resolve::{MergePreview, preview_merge};
 use super::audience::Touched;
 use super::bundle::PlainEvent;
 use super::codec::encode;
-use super::ingest::{Absorbed, MergeUndo, UndoData, os_user, put_journal, put_link};
+use super::ingest::{Absorbed, MergeUndo, Origins, UndoData, os_user, put_journal, put_link};
 use super::keys;
 use super::space::{Counters, SpaceStore};
 
@@ -67,15 +67,22 @@ impl SpaceStore {
     fn filed_events(&self, profile: &Profile) -> anyhow::Result<Vec<Filed>> {
         let mut out = Vec::new();
         for cluster in &profile.clusters {
-            for bundle in self.cluster_bundles(*cluster)? {
-                out.extend(bundle.events.into_iter().map(|event| Filed {
-                    cluster: *cluster,
-                    bundle: bundle.first_seq,
-                    event,
-                }));
-            }
+            out.extend(self.filed_in(*cluster)?);
         }
         out.sort_by_key(|f| (f.event.time, f.event.seq));
+        Ok(out)
+    }
+
+    /// Every event filed under a cluster, with its bundle.
+    fn filed_in(&self, cluster: u64) -> anyhow::Result<Vec<Filed>> {
+        let mut out = Vec::new();
+        for bundle in self.cluster_bundles(cluster)? {
+            out.extend(bundle.events.into_iter().map(|event| Filed {
+                cluster,
+                bundle: bundle.first_seq,
+                event,
+            }));
+        }
         Ok(out)
     }
 
@@ -167,7 +174,6 @@ impl SpaceStore {
     }
 
     /// Writes a split into a batch: profiles, owners, re-filed events and violations. The
-    /// bundles the moved events leave keep the others (under their new smallest seq); the
     /// moved events are bundled under the new profile's cluster.
     fn put_split(&self, batch: &mut sled::Batch, split: &SplitResult) -> anyhow::Result<()> {
         for held in &split.moved.identifiers {
@@ -176,13 +182,23 @@ impl SpaceStore {
                 &split.moved.id.0.to_be_bytes()[..],
             );
         }
-        let moved: HashSet<u64> = split.moved_events.iter().map(|f| f.event.seq).collect();
-        let left: BTreeSet<(u64, u64)> = split
+        let moves: Vec<(&Filed, u64)> = split
             .moved_events
             .iter()
-            .map(|f| (f.cluster, f.bundle))
+            .map(|f| (f, split.moved.id.0))
             .collect();
-        let mut kept = Vec::new();
+        self.put_refiled(batch, &moves)?;
+        batch.remove(keys::cluster(split.moved.id.0));
+        batch.insert(keys::profile(split.staying.id), encode(&split.staying));
+        batch.insert(keys::profile(split.moved.id), encode(&split.moved));
+        Ok(())
+    }
+
+    /// Files events under other clusters (each to the cluster paired with it), with their
+    /// violations. The bundles they leave keep the others (under their new smallest seq).
+    fn put_refiled(&self, batch: &mut sled::Batch, moves: &[(&Filed, u64)]) -> anyhow::Result<()> {
+        let moving: HashSet<u64> = moves.iter().map(|(f, _)| f.event.seq).collect();
+        let left: BTreeSet<(u64, u64)> = moves.iter().map(|(f, _)| (f.cluster, f.bundle)).collect();
         for (cluster, first_seq) in &left {
             let key = keys::timeline(*cluster, *first_seq);
             let value = self.tree.get(&key)?.with_context(|| {
@@ -192,33 +208,33 @@ impl SpaceStore {
                 .events
                 .decode_bundle(&value)?
                 .iter()
-                .filter(|e| !moved.contains(&e.seq))
+                .filter(|e| !moving.contains(&e.seq))
                 .map(PlainEvent::of)
                 .collect();
             batch.remove(key);
-            kept.push((*cluster, staying));
-        }
-        for (cluster, staying) in kept {
             if !staying.is_empty() {
-                self.put_bundles(batch, cluster, staying);
+                self.put_bundles(batch, *cluster, staying);
             }
         }
-        let moved_events = split.moved_events.iter().map(|f| PlainEvent::of(&f.event));
-        self.put_bundles(batch, split.moved.id.0, moved_events.collect());
-        for filed in &split.moved_events {
-            let e = &filed.event;
+        let mut arriving: BTreeMap<u64, Vec<PlainEvent>> = BTreeMap::new();
+        for (filed, to) in moves {
+            arriving
+                .entry(*to)
+                .or_default()
+                .push(PlainEvent::of(&filed.event));
+            let seq = filed.event.seq;
             let mut prefix = keys::violation_prefix(filed.cluster);
-            prefix.extend_from_slice(&e.seq.to_be_bytes());
+            prefix.extend_from_slice(&seq.to_be_bytes());
             for item in self.tree.scan_prefix(prefix) {
                 let (key, value) = item?;
                 let index = u16::from_be_bytes([key[17], key[18]]);
                 batch.remove(key);
-                batch.insert(keys::violation(split.moved.id.0, e.seq, index), value);
+                batch.insert(keys::violation(*to, seq, index), value);
             }
         }
-        batch.remove(keys::cluster(split.moved.id.0));
-        batch.insert(keys::profile(split.staying.id), encode(&split.staying));
-        batch.insert(keys::profile(split.moved.id), encode(&split.moved));
+        for (cluster, events) in arriving {
+            self.put_bundles(batch, cluster, events);
+        }
         Ok(())
     }
 
@@ -417,10 +433,7 @@ impl GraphRepair for SpaceStore {
             },
             vec![survivor.id, absorbed.id],
         );
-        let undo = UndoData::MergeBefore {
-            absorbed: vec![Absorbed::of(absorbed)],
-            first_later_seq: next.next_seq,
-        };
+        let undo = UndoData::merge(&[absorbed], next.next_seq);
         put_journal(&mut batch, &entry, &undo);
         self.commit(batch, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
@@ -491,8 +504,16 @@ impl GraphRepair for SpaceStore {
             },
             vec![from, into],
         );
-        let undo = UndoData::Split {
+        let mut origins: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for filed in &split.moved_events {
+            origins
+                .entry(filed.cluster)
+                .or_default()
+                .push(filed.event.seq);
+        }
+        let undo = UndoData::SplitFrom {
             staying: split.staying.sorted_identifiers(),
+            origins: origins.into_iter().collect(),
         };
         put_journal(&mut batch, &entry, &undo);
         self.commit(batch, &mut counters, next, &entry.profiles)?;
@@ -519,7 +540,8 @@ impl GraphRepair for SpaceStore {
                 JournalAction::Merge { .. } | JournalAction::AutoMerge { .. },
                 data @ (UndoData::Merge { .. }
                 | UndoData::MergeOf { .. }
-                | UndoData::MergeBefore { .. }),
+                | UndoData::MergeBefore { .. }
+                | UndoData::MergeCounted { .. }),
             ) => {
                 let merge = data.merge_undo().unwrap_or_default();
                 let pin_op =
@@ -533,15 +555,19 @@ impl GraphRepair for SpaceStore {
                     identifiers,
                     ..
                 },
-                UndoData::Split { staying },
-            ) => self.undo_split(
-                &mut batch,
-                &mut next,
-                op,
-                (*from, *into),
-                (identifiers, &staying),
-                &mut audience_work,
-            )?,
+                data @ (UndoData::Split { .. } | UndoData::SplitFrom { .. }),
+            ) => {
+                let (staying, origins) = data.split_undo().unwrap_or_default();
+                self.undo_split(
+                    &mut batch,
+                    &mut next,
+                    op,
+                    (*from, *into),
+                    (identifiers, &staying),
+                    &origins,
+                    &mut audience_work,
+                )?
+            }
             (JournalAction::Undo { .. }, _) => {
                 bail!("#{op} is itself an undo; it cannot be undone")
             }
@@ -581,12 +607,12 @@ impl SpaceStore {
         let mut touched = Vec::new();
         let mut current: Option<Profile> = None;
         let mut moved_seqs = BTreeSet::new();
-        for Absorbed {
-            profile: old_id,
-            identifiers: ids,
-            clusters,
-        } in &merge.absorbed
-        {
+        for (index, absorbed) in merge.absorbed.iter().enumerate() {
+            let Absorbed {
+                profile: old_id,
+                identifiers: ids,
+                clusters,
+            } = absorbed;
             let Some(first) = ids.first() else { continue };
             // The profile holding what was absorbed now: through any identifier still held
             // (a sign-out may have released some since).
@@ -629,6 +655,7 @@ impl SpaceStore {
             if let Some(op) = pin_op {
                 pin(&mut split, op);
             }
+            split.moved.merge_count = merge.merge_counts.get(index).copied().unwrap_or(0);
             split.staying.merge_count = split
                 .staying
                 .merge_count
@@ -645,9 +672,12 @@ impl SpaceStore {
         Ok(touched)
     }
 
-    /// Merges the split-out identifiers back into the profile they left, removing the pin.
-    /// `sides` are the (from, into) profiles of the split, `ids` its (moved, staying)
-    /// identifiers.
+    /// Merges the split-out identifiers back into the profile they left, removing the pin,
+    /// and files the events the split moved back under the clusters they came from
+    /// (`origins`: cluster, seqs), so the profile is filed as before the split (an earlier
+    /// merge's undo finds the events it absorbed where it left them). `sides` are the
+    /// (from, into) profiles of the split, `ids` its (moved, staying) identifiers.
+    #[allow(clippy::too_many_arguments)]
     fn undo_split(
         &self,
         batch: &mut sled::Batch,
@@ -655,6 +685,7 @@ impl SpaceStore {
         op: u64,
         sides: (ProfileId, ProfileId),
         ids: (&[Identifier], &[Identifier]),
+        origins: &Origins,
         audience_work: &mut Touched,
     ) -> anyhow::Result<Vec<ProfileId>> {
         let ((from, into), (moved, staying)) = (sides, ids);
@@ -679,11 +710,45 @@ impl SpaceStore {
         for held in &mut result.identifiers {
             held.pins.retain(|p| p.op != op);
         }
+        let emptied = self.put_filed_back(batch, into.0, origins, &result.clusters)?;
+        if emptied {
+            result.clusters.retain(|c| *c != into.0);
+        }
         self.put_merge(batch, &survivor, &absorbed, &result);
+        if emptied {
+            batch.remove(keys::cluster(into.0));
+        }
         audience_work.update(result.clone(), self.profile_events(&result)?);
         audience_work.remove(absorbed_id);
         next.profiles = next.profiles.saturating_sub(1);
         Ok(vec![survivor_id, absorbed_id])
+    }
+
+    /// Files the events of `cluster` that `origins` lists (cluster, seqs) back under their
+    /// cluster of origin, when the profile still has it (`clusters`). Says whether that
+    /// emptied `cluster`.
+    fn put_filed_back(
+        &self,
+        batch: &mut sled::Batch,
+        cluster: u64,
+        origins: &Origins,
+        clusters: &[u64],
+    ) -> anyhow::Result<bool> {
+        let back: HashMap<u64, u64> = origins
+            .iter()
+            .filter(|(origin, _)| *origin != cluster && clusters.contains(origin))
+            .flat_map(|(origin, seqs)| seqs.iter().map(|seq| (*seq, *origin)))
+            .collect();
+        if back.is_empty() || !clusters.contains(&cluster) {
+            return Ok(false);
+        }
+        let filed = self.filed_in(cluster)?;
+        let moves: Vec<(&Filed, u64)> = filed
+            .iter()
+            .filter_map(|f| back.get(&f.event.seq).map(|origin| (f, *origin)))
+            .collect();
+        self.put_refiled(batch, &moves)?;
+        Ok(!moves.is_empty() && moves.len() == filed.len())
     }
 
     /// The profile holding an identifier, or the profile named by `p<N>`.
