@@ -292,6 +292,34 @@ fn merge_needs_a_reason_and_force_for_conflicts_and_undo_restores() {
 }
 
 #[test]
+fn the_journal_names_the_os_user_even_without_user_in_the_environment() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    ws.idgraph()
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args([
+            "merge",
+            "user_id:u1",
+            "user_id:u2",
+            "--reason",
+            "same",
+            "--force",
+        ])
+        .assert()
+        .success();
+    let account = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = String::from_utf8(account.stdout).unwrap();
+    let log = ws.ok(&["log", "--manual", "--json"]);
+    let entry: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["user"], account.trim());
+}
+
+#[test]
 fn split_moves_identifiers_with_their_events_and_stays_split() {
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());

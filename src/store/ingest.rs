@@ -253,12 +253,15 @@ struct ClusterEvents {
     fresh: Vec<StoredEvent>,
 }
 
-/// The OS user running idgraph.
+/// The OS user running idgraph: its name in the account database, else what the
+/// environment says.
 pub(super) fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".to_string())
+    whoami::username()
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Adds a journal entry, its history index entries and undo data to a batch.
