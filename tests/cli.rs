@@ -320,6 +320,35 @@ fn the_journal_names_the_os_user_even_without_user_in_the_environment() {
 }
 
 #[test]
+fn search_prints_json_lines_a_table_on_request_and_says_when_nothing_matches() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let out = ws.ok(&["search", "ana", "lima"]);
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["profile_id"], "p1");
+    assert_eq!(first["name"], "Ana Lima");
+    assert!(first["score"].as_i64().unwrap() > 0, "{first}");
+    let exact: Value = serde_json::from_str(&ws.ok(&["search", "user_id:u2"])).unwrap();
+    assert_eq!(
+        (exact["exact"].clone(), exact["score"].clone()),
+        (json!(true), Value::Null)
+    );
+    let table = ws.ok(&["search", "user_id:u2", "--table"]);
+    assert!(
+        table.starts_with(&format!("{}\t", exact["profile_id"].as_str().unwrap()))
+            && table.trim_end().ends_with("\texact"),
+        "{table}"
+    );
+    ws.idgraph()
+        .args(["search", "zzzzqqq"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr("idgraph: no profile matches 'zzzzqqq'\n");
+}
+
+#[test]
 fn split_moves_identifiers_with_their_events_and_stays_split() {
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());

@@ -89,7 +89,7 @@ pub enum Command {
     /// Generate realistic, messy demo events (many devices, apps and channels) with the
     /// true person behind every event
     Generate(generate::Args),
-    /// The explorer's fuzzy search, top matches as a table or JSON lines (--json)
+    /// The explorer's fuzzy search, top matches as JSON lines (or a table: --table)
     Search(search::Args),
     /// Score the space's profiles against ground truth (pairwise precision/recall/F1)
     Evaluate(evaluate::Args),
@@ -195,14 +195,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 space.as_ref(),
                 &args.query_text(),
                 args.limit,
-                args.json,
+                args.table,
                 &mut stdout.lock(),
             )?;
-            Ok(if found == 0 {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            if found == 0 {
+                eprintln!(
+                    "{}",
+                    printable::printable(&format!(
+                        "idgraph: no profile matches '{}'",
+                        args.query_text()
+                    ))
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Generate(args)) => generate::run(args, &globals),
     }

@@ -1,4 +1,5 @@
-//! `idgraph search QUERY...`: the explorer's fuzzy search, top matches as text or JSON lines.
+//! `idgraph search QUERY...`: the explorer's fuzzy search, top matches as JSON lines (or a
+//! table).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -20,9 +21,9 @@ pub struct Args {
     /// How many matches to print
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
-    /// Print one JSON object per match
+    /// Print a table (profile, name, what matched, score) instead of JSON lines
     #[arg(long)]
-    pub json: bool,
+    pub table: bool,
 }
 
 impl Args {
@@ -33,14 +34,14 @@ impl Args {
 }
 
 /// Searches the space behind `read` and prints the best `limit` matches to `out`, as JSON
-/// lines (`{"profile_id","score","matched","exact","name","identifiers"}`) or as text.
-/// A `TYPE:VALUE` query held by a profile prints that profile alone. Returns the number of
-/// matches printed.
+/// lines (`{"profile_id","score","matched","exact","name","identifiers"}`; an exact
+/// identifier has no score) or as a table. A `TYPE:VALUE` query held by a profile prints
+/// that profile alone. Returns the number of matches printed.
 pub fn run_search(
     read: &dyn GraphRead,
     query: &str,
     limit: usize,
-    json: bool,
+    table: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<usize> {
     let hits = match exact_owner(read, query)? {
@@ -52,19 +53,22 @@ pub fn run_search(
     };
     for hit in &hits {
         let profile = read.profile(hit.profile)?;
-        if json {
-            writeln!(out, "{}", hit_json(hit, profile.as_ref()))?;
-        } else {
+        if table {
             let name = hit.name.as_deref().unwrap_or("(no name)");
-            let exact = if hit.exact { "  exact" } else { "" };
+            let score = if hit.exact {
+                "exact".to_string()
+            } else {
+                format!("score {}", hit.score)
+            };
             writeln!(
                 out,
-                "{}\t{}\t{}\tscore {}{exact}",
+                "{}\t{}\t{}\t{score}",
                 hit.profile,
                 printable(name),
                 printable(&hit.matched()),
-                hit.score
             )?;
+        } else {
+            writeln!(out, "{}", hit_json(hit, profile.as_ref()))?;
         }
     }
     Ok(hits.len())
@@ -98,7 +102,7 @@ fn hit_json(hit: &SearchHit, profile: Option<&Profile>) -> serde_json::Value {
     let identifiers = profile.map(Profile::sorted_identifiers).unwrap_or_default();
     json!({
         "profile_id": hit.profile.to_string(),
-        "score": hit.score,
+        "score": (!hit.exact).then_some(hit.score),
         "matched": hit.matched(),
         "exact": hit.exact,
         "name": hit.name,
