@@ -352,11 +352,25 @@ impl Config {
     }
 }
 
-/// Lays `top` over `base`: tables merge key by key, any other value replaces.
+/// Lists that add to the ones beneath them instead of replacing them: a value blocked by
+/// default stays blocked whatever else a config blocks.
+const ADDITIVE_LISTS: [&str; 2] = ["blocked_values", "blocked_patterns"];
+
+/// Lays `top` over `base`: tables merge key by key, [`ADDITIVE_LISTS`] gain the items they
+/// lack, any other value replaces.
 fn overlay(base: &mut toml::Table, top: toml::Table) {
     for (key, value) in top {
         match (base.get_mut(&key), value) {
             (Some(toml::Value::Table(b)), toml::Value::Table(t)) => overlay(b, t),
+            (Some(toml::Value::Array(b)), toml::Value::Array(t))
+                if ADDITIVE_LISTS.contains(&key.as_str()) =>
+            {
+                for item in t {
+                    if !b.contains(&item) {
+                        b.push(item);
+                    }
+                }
+            }
             (_, value) => {
                 base.insert(key, value);
             }
@@ -364,12 +378,18 @@ fn overlay(base: &mut toml::Table, top: toml::Table) {
     }
 }
 
+/// A TOML error on one line: its position and message, without the quoted source lines
+/// (`N | text`) and carets under them.
 fn one_line(error: &toml::de::Error) -> String {
+    let is_quote = |line: &str| {
+        let after_number = line.trim_start_matches(|c: char| c.is_ascii_digit());
+        after_number.starts_with('|') || after_number.starts_with(" |")
+    };
     error
         .to_string()
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^")
+        .filter(|l| !l.is_empty() && !is_quote(l) && !l.chars().all(|c| c == '^'))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -570,6 +590,32 @@ mod tests {
     }
 
     #[test]
+    fn blocked_lists_of_a_config_add_to_the_defaults() {
+        let config = Config::from_toml_str(
+            "[identity]\nblocked_values = [\"SPECIAL\", \"null\"]\n\
+             [identity.types.phone]\nblocked_patterns = ['^\\+?42$']\n\
+             [spaces.b2b.identity]\nblocked_values = [\"acme\"]\n",
+            "test",
+        )
+        .unwrap();
+        let rules = config.rules_for(DEFAULT_SPACE).unwrap();
+        for (kind, value) in [
+            ("user_id", "special"),
+            ("user_id", "null"),
+            ("user_id", "undefined"),
+            ("phone", "+42"),
+            ("phone", "+1234567890"),
+        ] {
+            assert!(rules.blocked_by(kind, value).is_some(), "{kind}:{value}");
+        }
+        assert!(rules.blocked_by("user_id", "acme").is_none());
+        let b2b = config.rules_for("b2b").unwrap();
+        for value in ["acme", "special", "undefined"] {
+            assert!(b2b.blocked_by("user_id", value).is_some(), "{value}");
+        }
+    }
+
+    #[test]
     fn space_overlay_changes_only_that_space() {
         let config = Config::from_toml_str(
             "[spaces.b2b.identity.types.email]\nlimit = 20\n[identity]\nalias_merges = true\n",
@@ -594,6 +640,14 @@ mod tests {
             .to_string();
         assert!(err.contains("bad pattern '('"), "{err}");
         assert!(Config::from_toml_str("[identiti]\n", "c").is_err());
+        let err = Config::from_toml_str("bad toml [[\n", "bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config bad.toml: TOML parse error at line 1, column ")
+                && !err.contains("bad toml [["),
+            "{err}"
+        );
     }
 
     #[test]
