@@ -8,7 +8,21 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = idgraph::cli::Cli::parse();
+    let cli = match idgraph::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version: printed as clap lays them out.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!(
+                "idgraph: error: {}",
+                idgraph::cli::one_line_usage_error(&error)
+            );
+            return ExitCode::from(2);
+        }
+    };
     match idgraph::cli::run(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -217,8 +217,19 @@ fn show_prints_one_profile_and_fails_clearly_when_unknown() {
     ws.idgraph()
         .args(["show", "garbage"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("TYPE:VALUE"));
+    ws.idgraph()
+        .args(["show", "p999"])
+        .assert()
+        .code(1)
+        .stderr("idgraph: error: no profile p999 in space default\n");
+    ws.ok(&["merge", "p1", "p3", "--reason", "same", "--force"]);
+    ws.idgraph()
+        .args(["show", "p3"])
+        .assert()
+        .code(1)
+        .stderr("idgraph: error: no profile p3 in space default (merged into p1 by #2)\n");
 }
 
 #[test]

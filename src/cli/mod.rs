@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; each command lives in its own module.
 
+mod args;
 mod audience;
 mod backup;
 mod check;
@@ -41,7 +42,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "IDGRAPH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The space (isolated identity graph) to work in
-    #[arg(long, global = true, env = "IDGRAPH_SPACE", default_value = DEFAULT_SPACE, value_name = "NAME")]
+    #[arg(long, global = true, env = "IDGRAPH_SPACE", default_value = DEFAULT_SPACE, value_name = "NAME", value_parser = args::not_blank)]
     pub space: String,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -124,9 +125,6 @@ impl Globals {
                 .map(|d| d.data_dir().join("store"))
                 .context("no home directory: pass --store DIR")?,
         };
-        if cli.space.trim().is_empty() {
-            anyhow::bail!("--space must not be empty");
-        }
         Ok(Globals {
             store_dir,
             config,
@@ -251,6 +249,8 @@ fn exit_quietly_on_closed_stdout() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+pub use args::one_line_usage_error;
 
 /// An error and its causes on one line, safe to print on a terminal.
 pub fn one_line(error: &anyhow::Error) -> String {

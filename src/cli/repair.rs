@@ -16,11 +16,13 @@ use super::printable::say;
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
     /// A profile: an identifier (TYPE:VALUE) or profile id (p12)
+    #[arg(value_parser = super::args::profile_reference)]
     pub a: String,
     /// The other profile
+    #[arg(value_parser = super::args::profile_reference)]
     pub b: String,
     /// Why (recorded in the journal)
-    #[arg(long, required_unless_present = "dry_run")]
+    #[arg(long, required_unless_present = "dry_run", value_parser = super::args::not_blank)]
     pub reason: Option<String>,
     /// Show the merged result and any rule it would break, change nothing
     #[arg(long)]
@@ -37,10 +39,10 @@ pub struct MergeArgs {
 #[derive(Debug, clap::Args)]
 pub struct SplitArgs {
     /// Identifiers (TYPE:VALUE) to move out into a new profile; all must share one profile
-    #[arg(required = true)]
-    pub identifiers: Vec<String>,
+    #[arg(required = true, value_parser = super::args::identifier)]
+    pub identifiers: Vec<Identifier>,
     /// Why (recorded in the journal)
-    #[arg(long, required_unless_present = "dry_run")]
+    #[arg(long, required_unless_present = "dry_run", value_parser = super::args::not_blank)]
     pub reason: Option<String>,
     /// Show which identifiers and events would move, change nothing
     #[arg(long)]
@@ -55,8 +57,8 @@ pub struct SplitArgs {
 pub struct UndoArgs {
     /// The journal entry to revert [default: the latest manual merge or split not yet undone]
     pub op: Option<u64>,
-    /// Why (recorded in the journal)
-    #[arg(long)]
+    /// Why (recorded in the journal) [default: "undo of #OP"]
+    #[arg(long, value_parser = super::args::not_blank)]
     pub reason: Option<String>,
     /// Print JSON
     #[arg(long)]
@@ -132,11 +134,7 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 
 /// Splits identifiers out of their profile (or previews the split).
 pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let ids: Vec<Identifier> = args
-        .identifiers
-        .iter()
-        .map(|t| Identifier::parse(t))
-        .collect::<Result<_, _>>()?;
+    let ids = args.identifiers;
     let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let mut owner = None;

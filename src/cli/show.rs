@@ -16,6 +16,7 @@ use super::printable::say;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An identifier (TYPE:VALUE, e.g. email:ana@example.com) or a profile id (p12)
+    #[arg(value_parser = super::args::profile_reference)]
     pub reference: String,
     /// Print JSON (the export fields plus identifier details and recent events)
     #[arg(long)]

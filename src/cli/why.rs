@@ -17,9 +17,11 @@ use super::printable::say;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// First identifier (TYPE:VALUE)
-    pub a: String,
+    #[arg(value_parser = super::args::identifier)]
+    pub a: Identifier,
     /// Second identifier (TYPE:VALUE)
-    pub b: String,
+    #[arg(value_parser = super::args::identifier)]
+    pub b: Identifier,
     /// Print the chain as JSON
     #[arg(long)]
     pub json: bool,
@@ -27,7 +29,7 @@ pub struct Args {
 
 /// Prints why two identifiers share a profile.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let (a, b) = (Identifier::parse(&args.a)?, Identifier::parse(&args.b)?);
+    let (a, b) = (args.a, args.b);
     let store = globals.open_existing_store()?;
     let space = store.space(&globals.space)?;
     let owner_a = space.owner(&a)?;

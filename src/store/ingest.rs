@@ -253,14 +253,14 @@ struct ClusterEvents {
     fresh: Vec<StoredEvent>,
 }
 
-/// The OS user running idgraph: its name in the account database, else what the
-/// environment says.
+/// The OS user running idgraph: the login the environment names (`USER`, `LOGNAME`),
+/// else the account database's name of the process's user.
 pub(super) fn os_user() -> String {
-    whoami::username()
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
         .ok()
         .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
+        .or_else(|| whoami::username().ok())
         .unwrap_or_else(|| "unknown".to_string())
 }
 

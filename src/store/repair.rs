@@ -757,6 +757,28 @@ impl SpaceStore {
             if let Some(profile) = self.profile(id)? {
                 return Ok(profile);
             }
+            let merge = self.journal_for(id)?.into_iter().rev().find_map(|entry| {
+                let absorbed = match &entry.action {
+                    JournalAction::AutoMerge { absorbed, .. } => absorbed.contains(&id),
+                    JournalAction::Merge { absorbed, .. } => *absorbed == id,
+                    _ => false,
+                };
+                match (&entry.action, absorbed && entry.undone_by.is_none()) {
+                    (
+                        JournalAction::AutoMerge { survivor, .. }
+                        | JournalAction::Merge { survivor, .. },
+                        true,
+                    ) => Some((*survivor, entry.op)),
+                    _ => None,
+                }
+            });
+            match merge {
+                Some((survivor, op)) => bail!(
+                    "no profile {id} in space {} (merged into {survivor} by #{op})",
+                    self.name
+                ),
+                None => bail!("no profile {id} in space {}", self.name),
+            }
         }
         let id = Identifier::parse(reference)?;
         let owner = self
