@@ -389,6 +389,28 @@ fn duplicates_are_reported() {
 }
 
 #[test]
+fn calls_without_a_message_id_are_each_a_message_of_their_own() {
+    let sink = MemorySink::default();
+    let server = TestServer::tracking(sink.clone());
+    let body = json!({"userId": "d2", "event": "Tapped"});
+    for _ in 0..2 {
+        let answer = post_json(&server.url("/v1/track"), "KEY_WEB", &body);
+        assert_eq!(
+            (answer.status, answer.body["stored"].clone()),
+            (200, json!(1))
+        );
+    }
+    let ids: Vec<String> = sink
+        .events("shop")
+        .iter()
+        .map(|e| e.event.message_id.clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(|id| id.starts_with("idgraph-")), "{ids:?}");
+}
+
+#[test]
 fn timestamps_are_corrected_for_clock_skew() {
     let sink = MemorySink::default();
     let server = TestServer::tracking(sink.clone());

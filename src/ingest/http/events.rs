@@ -221,11 +221,23 @@ pub fn prepare_event(
     // The write key is a credential, not event data: it is never stored.
     map.remove("writeKey");
     merge_batch_defaults(&mut map, defaults);
+    if matches!(map.get("messageId"), None | Some(Value::Null)) {
+        // As Segment's API does: every call received is a message of its own. (A file
+        // read by `idgraph ingest` gets an id from its content instead, so that reading
+        // it again adds nothing.)
+        map.insert("messageId".into(), Value::String(received_message_id()));
+    }
     let mut event = Event::from_map(map)?;
     event.set_received_at(received_at);
     correct_timestamp(&mut event, received_at);
     check_time_bounds(&event, received_at)?;
     Ok(event)
+}
+
+/// A messageId for a call received without one: random, so two identical calls are two
+/// messages.
+fn received_message_id() -> String {
+    format!("idgraph-{:032x}", rand::random::<u128>())
 }
 
 #[cfg(test)]
