@@ -133,6 +133,31 @@ fn reading_commands_say_there_is_no_store_and_create_none() {
 }
 
 #[test]
+fn a_mistyped_space_is_said_and_not_created() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    for args in [
+        &["export"][..],
+        &["show", "user_id:u1"],
+        &["log"],
+        &["health"],
+    ] {
+        ws.idgraph()
+            .args(["--space", "defualt"])
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "no space 'defualt' in {} (spaces: default)",
+                ws.store().display()
+            )));
+    }
+    let check = ws.ok(&["check"]);
+    assert!(check.contains("checked 1 space(s)"), "{check}");
+}
+
+#[test]
 fn a_directory_holding_other_files_is_no_store_and_is_left_untouched() {
     use std::os::unix::fs::PermissionsExt;
     let ws = Workspace::new();

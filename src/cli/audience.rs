@@ -46,7 +46,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Err(audiences.unknown(name));
     }
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let now = match args.now {
         Some(at) => at,
         None => {

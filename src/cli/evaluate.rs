@@ -27,7 +27,7 @@ pub struct Args {
 /// and split people, the worst examples.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let (reader, _) =
         open_input(&args.truth).with_context(|| format!("cannot read {}", args.truth.display()))?;
     let truth = Truth::read_jsonl(BufReader::new(reader))

@@ -23,7 +23,7 @@ pub struct Args {
 /// Prints the health report of the space.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let Some(report) = scan_health(space.as_ref(), Some(space.rules()), args.top, &mut || false)?
     else {
         anyhow::bail!("the health scan was interrupted");

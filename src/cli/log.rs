@@ -26,7 +26,7 @@ pub struct Args {
 /// Prints the journal, oldest first.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let entries = match &args.profile {
         Some(reference) => space.journal_for(space.find_profile(reference)?.id)?,
         None => space.journal()?,

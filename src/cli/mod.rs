@@ -23,12 +23,13 @@ mod why;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DEFAULT_SPACE};
-use crate::store::Store;
+use crate::store::{SpaceStore, Store};
 
 /// idgraph resolves customer events from many apps, devices and channels into unified
 /// profiles, keeps them in a local store, and lets you explore and repair them.
@@ -153,6 +154,20 @@ impl Globals {
         );
         self.open_store()
     }
+
+    /// The space to read or repair, in an open store: a name neither configured nor in
+    /// the store is a mistyped `--space`, which is said, not made into a new space.
+    pub fn existing_space(&self, store: &Store) -> anyhow::Result<Arc<SpaceStore>> {
+        let names = store.space_names();
+        anyhow::ensure!(
+            names.contains(&self.space),
+            "no space '{}' in {} (spaces: {})",
+            self.space,
+            store.dir().display(),
+            names.join(", ")
+        );
+        store.space(&self.space)
+    }
 }
 
 /// Runs the parsed command line.
@@ -187,7 +202,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
         Some(Command::Search(args)) => {
             let store = globals.open_existing_store()?;
-            let space = store.space(&globals.space)?;
+            let space = globals.existing_space(&store)?;
             let stdout = std::io::stdout();
             let found = search::run_search(
                 space.as_ref(),

@@ -86,7 +86,7 @@ pub fn entry_json(entry: &JournalEntry) -> serde_json::Value {
 /// Merges two profiles (or previews the merge).
 pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let a = space.find_profile(&args.a)?.id;
     let b = space.find_profile(&args.b)?.id;
     if args.dry_run {
@@ -136,7 +136,7 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let ids = args.identifiers;
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let mut owner = None;
     for id in &ids {
         let held = space
@@ -191,7 +191,7 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 /// Reverts a journal entry.
 pub fn undo(args: UndoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let op = match args.op {
         Some(op) => op,
         None => space

@@ -29,7 +29,7 @@ pub struct Args {
 /// Prints the profile holding the identifier.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let profile = space.find_profile(&args.reference)?;
     let events = space.timeline(profile.id, args.events)?;
     let violations = space.violations(profile.id)?;

@@ -31,7 +31,7 @@ pub struct Args {
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let (a, b) = (args.a, args.b);
     let store = globals.open_existing_store()?;
-    let space = store.space(&globals.space)?;
+    let space = globals.existing_space(&store)?;
     let owner_a = space.owner(&a)?;
     let owner_b = space.owner(&b)?;
     let (Some(pa), Some(pb)) = (owner_a, owner_b) else {
