@@ -51,11 +51,30 @@ impl fmt::Display for Identifier {
 /// Normalises a raw value for its type: emails are trimmed and lower-cased, the rest trimmed.
 pub fn normalize_value(kind: &str, raw: &str) -> String {
     let trimmed = raw.trim();
-    if kind == EMAIL {
-        trimmed.to_lowercase()
-    } else {
-        trimmed.to_string()
+    match kind {
+        EMAIL => trimmed.to_lowercase(),
+        PHONE => normalize_phone(trimmed),
+        _ => trimmed.to_string(),
     }
+}
+
+/// A phone number without the characters people format it with (spaces, dashes, dots,
+/// brackets, slashes): `+1 (226) 378-5428` is `+12263785428`. Country codes and leading
+/// zeros stay as written.
+pub fn normalize_phone(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '(' | ')' | '/'))
+        .collect()
+}
+
+/// Whether a search text is a phone number as people type one: digits (at least six) with
+/// only formatting characters and a leading `+` between them.
+pub fn looks_like_phone(text: &str) -> bool {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    digits >= 6
+        && text.trim_start().trim_start_matches('+').chars().all(|c| {
+            c.is_ascii_digit() || c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')' | '/')
+        })
 }
 
 /// The `user_id` identifier type.
@@ -91,6 +110,33 @@ pub fn clip(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_lose_their_formatting() {
+        for typed in [
+            "+1 (226) 378-5428",
+            "+1.226.378.5428",
+            " +1 226 378 5428 ",
+            "+12263785428",
+        ] {
+            assert_eq!(normalize_value(PHONE, typed), "+12263785428", "{typed:?}");
+        }
+        assert_eq!(
+            Identifier::parse("phone:0049 30 1234/567").unwrap().value,
+            "0049301234567"
+        );
+        assert_eq!(
+            normalize_value(USER_ID, "a b-c"),
+            "a b-c",
+            "other types keep theirs"
+        );
+        for phone in ["226-378-5428", "(226) 378 5428", "+1 226 378", "2263785"] {
+            assert!(looks_like_phone(phone), "{phone}");
+        }
+        for other in ["12345", "ana 226-378-5428", "p12", "2024-05-01T12"] {
+            assert!(!looks_like_phone(other), "{other}");
+        }
+    }
 
     #[test]
     fn parses_type_and_value_at_first_colon() {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use fuzzy_matcher::FuzzyMatcher;
 use fuzzy_matcher::skim::SkimMatcherV2;
 
+use crate::model::identifier::{EMAIL, PHONE, looks_like_phone, normalize_phone};
 use crate::model::{Millis, ProfileId};
 
 use super::ParsedQuery;
@@ -157,9 +158,12 @@ impl SearchEngine {
         if parsed.text.is_empty() {
             return Some(self.recent(query, kind, limit));
         }
-        // Identifiers are stored normalised: an email typed with capitals still matches.
-        let text = if parsed.text.contains('@') || parsed.kind.as_deref() == Some("email") {
+        // Identifiers are stored normalised: an email typed with capitals still matches,
+        // and so does a phone number typed with spaces, dashes or brackets.
+        let text = if parsed.text.contains('@') || parsed.kind.as_deref() == Some(EMAIL) {
             parsed.text.to_lowercase()
+        } else if looks_like_phone(&parsed.text) || parsed.kind.as_deref() == Some(PHONE) {
+            normalize_phone(&parsed.text)
         } else {
             parsed.text.clone()
         };
@@ -860,6 +864,26 @@ mod tests {
         assert_eq!(r.hits.len(), 1);
         assert_eq!(r.hits[0].matched(), "email:joe@fruit.io");
         assert_eq!(r.hits[0].name.as_deref(), Some("Banana Joe"));
+    }
+
+    #[test]
+    fn phone_numbers_match_however_they_are_typed() {
+        let mut e = engine();
+        for typed in [
+            "612-345-678",
+            "+34 612 34 56 78",
+            "(612) 345 678",
+            "phone:+34 612 345 678",
+        ] {
+            let r = e.search(typed, 10);
+            assert_eq!(
+                r.hits.first().map(|h| h.profile),
+                Some(ProfileId(1)),
+                "{typed}"
+            );
+            assert_eq!(r.hits[0].matched(), "phone:+34612345678", "{typed}");
+        }
+        assert_eq!(e.search("+34 612 345 678", 10).exact, Some(ProfileId(1)));
     }
 
     #[test]
