@@ -1604,8 +1604,10 @@ fn a_phone_number_is_one_identifier_however_it_was_formatted() {
     sim.ingest(json!({"type": "identify", "userId": "u1",
         "traits": {"phone": "+49 (151) 1234-5678"}, "timestamp": at(0, 0)}));
     // The SMS channel sends it in E.164; the contact from the SMS is the same person.
-    sim.ingest(json!({"type": "track", "event": "SMS Replied", "anonymousId": "sms-1",
-        "context": {"traits": {"phone": "+4915112345678"}}, "timestamp": at(0, 1)}));
+    sim.ingest(
+        json!({"type": "track", "event": "SMS Replied", "anonymousId": "sms-1",
+        "context": {"traits": {"phone": "+4915112345678"}}, "timestamp": at(0, 1)}),
+    );
     assert_eq!(
         sim.ids_of("user_id:u1"),
         ["anonymous_id:sms-1", "phone:+4915112345678", "user_id:u1"]

@@ -13,6 +13,22 @@ const MAX_ENTRY_BYTES: usize = 255;
 /// Traits indexed besides the display name and the identifiers.
 const INDEXED_TRAITS: [&str; 3] = ["username", "company", "title"];
 
+/// A trait as people search it: text as is, an object by its `name` (Segment's `company`
+/// trait is `{"name", "id", "industry", ...}`), any other value as JSON.
+fn trait_label(profile: &Profile, key: &str) -> Option<String> {
+    let text = profile.trait_text(key)?;
+    if !text.starts_with('{') {
+        return Some(text);
+    }
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(object)) => object
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+        _ => Some(text),
+    }
+}
+
 /// One searchable text of one profile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
@@ -284,7 +300,7 @@ impl IndexBuilder {
             self.push(&held.id.kind, true, &held.id.value);
         }
         for key in INDEXED_TRAITS {
-            if let Some(value) = profile.trait_text(key) {
+            if let Some(value) = trait_label(profile, key) {
                 self.push(key, false, &value);
             }
         }
@@ -470,6 +486,21 @@ mod tests {
         assert_eq!(index.entry_count(), 3);
         assert_eq!(index.kinds(), ["name", "email", "user_id"]);
         assert_eq!(index.name_of(&index.slots[0]), Some("Ana Silva"));
+    }
+
+    #[test]
+    fn a_company_object_is_indexed_by_its_name() {
+        let mut p = person(1, "Ana Silva", &["email:ana@acme.io"]);
+        let traits =
+            json!({"company": {"name": "Becker Group", "industry": "Retail"}, "title": "CTO"});
+        p.record_event(5_000, 2, traits.as_object().unwrap());
+        let index = SearchIndex::from_profiles("default", [&p]);
+        let texts: Vec<&str> = index
+            .slot_entries(&index.slots[0])
+            .iter()
+            .map(|e| index.text(e))
+            .collect();
+        assert_eq!(texts, ["Ana Silva", "ana@acme.io", "Becker Group", "CTO"]);
     }
 
     #[test]
