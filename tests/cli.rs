@@ -133,6 +133,24 @@ fn reading_commands_say_there_is_no_store_and_create_none() {
 }
 
 #[test]
+fn the_explorer_without_a_terminal_says_what_it_needs() {
+    let ws = Workspace::new();
+    for args in [&["explore"][..], &["demo"]] {
+        ws.idgraph()
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "idgraph: error: the explorer needs a terminal",
+            ));
+    }
+    assert!(
+        !ws.store().exists(),
+        "the demo built nothing it cannot show"
+    );
+}
+
+#[test]
 fn a_mistyped_space_is_said_and_not_created() {
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());
@@ -325,6 +343,9 @@ fn merge_needs_a_reason_and_force_for_conflicts_and_undo_restores() {
     assert!(entry["summary"].as_str().unwrap().contains("forced merge"));
     ws.ok(&["undo"]);
     assert_eq!(ws.export("default"), before);
+    ws.idgraph().arg("undo").assert().code(1).stderr(
+        "idgraph: error: nothing to undo: every manual merge and split is undone already\n",
+    );
 }
 
 #[test]

@@ -36,6 +36,13 @@ const READY_MARKER: &str = "idgraph-demo-ready";
 
 /// Builds the demo store if needed, prints where it is, opens the explorer.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
+    if !args.no_explore
+        && let Err(error) = crate::tui::require_terminal()
+    {
+        anyhow::bail!(
+            "{error}; `idgraph demo --no-explore` builds the demo store without opening it"
+        );
+    }
     let dir = match &globals.store_flag {
         Some(dir) => dir.clone(),
         None => demo_dir()?,

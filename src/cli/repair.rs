@@ -194,13 +194,22 @@ pub fn undo(args: UndoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let space = globals.existing_space(&store)?;
     let op = match args.op {
         Some(op) => op,
-        None => space
-            .journal()?
-            .iter()
-            .rev()
-            .find(|e| e.undoable() && !matches!(e.action, JournalAction::AutoMerge { .. }))
-            .map(|e| e.op)
-            .context("nothing to undo: no manual merge or split in the journal")?,
+        None => {
+            let journal = space.journal()?;
+            let manual = |e: &&JournalEntry| {
+                matches!(
+                    e.action,
+                    JournalAction::Merge { .. } | JournalAction::Split { .. }
+                )
+            };
+            match journal.iter().rev().filter(manual).find(|e| e.undoable()) {
+                Some(entry) => entry.op,
+                None if journal.iter().any(|e| manual(&e)) => {
+                    bail!("nothing to undo: every manual merge and split is undone already")
+                }
+                None => bail!("nothing to undo: no manual merge or split in the journal"),
+            }
+        }
     };
     let reason = args.reason.unwrap_or_else(|| format!("undo of #{op}"));
     let outcome = space.undo(op, &reason)?;

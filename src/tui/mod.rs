@@ -106,6 +106,15 @@ pub fn osc52(text: &str) -> String {
     )
 }
 
+/// Fails unless stdin and stdout are a terminal, which the explorer draws on.
+pub fn require_terminal() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        "the explorer needs a terminal (stdin and stdout are not one); show, search, export and the other commands print what it shows"
+    );
+    Ok(())
+}
+
 /// Runs the explorer on the terminal until the user quits (or SIGTERM/SIGHUP arrives).
 ///
 /// `opener` is called on the store worker thread with a space name — first for
@@ -124,6 +133,7 @@ where
             .context("cannot watch for SIGTERM")?;
     }
     let mouse = options.mouse;
+    require_terminal()?;
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     // ratatui's panic hook leaves raw mode and the alternate screen; switch mouse capture
     // and bracketed paste off first.
