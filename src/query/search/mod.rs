@@ -29,7 +29,8 @@ pub struct ParsedQuery {
 }
 
 impl ParsedQuery {
-    /// Splits `type:value` when `type` is one of `kinds`; otherwise the whole query is text.
+    /// Splits `type:value` when `type` is one of `kinds`; otherwise the whole query is text,
+    /// its runs of spaces made one (`Brant  Wiza` finds `Brant Wiza`).
     pub fn parse(query: &str, kinds: &[String]) -> ParsedQuery {
         let trimmed = query.trim();
         if let Some((kind, value)) = trimmed.split_once(':') {
@@ -43,7 +44,7 @@ impl ParsedQuery {
         }
         ParsedQuery {
             kind: None,
-            text: trimmed.to_string(),
+            text: trimmed.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -64,5 +65,6 @@ mod tests {
         );
         assert_eq!(ParsedQuery::parse("a:b:c", &kinds).kind, None);
         assert_eq!(ParsedQuery::parse("a:b:c", &kinds).text, "a:b:c");
+        assert_eq!(ParsedQuery::parse(" Brant \t Wiza ", &kinds).text, "Brant Wiza");
     }
 }
