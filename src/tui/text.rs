@@ -147,17 +147,27 @@ pub fn short_time(ms: Millis) -> String {
 
 /// `3d ago`, `5h ago`, `just now` relative to `now`.
 pub fn ago(ms: Millis, now: Millis) -> String {
+    match age(ms, now).as_str() {
+        "now" => "just now".into(),
+        "future" => "in future".into(),
+        age => format!("{age} ago"),
+    }
+}
+
+/// How long before `now` a time is, in its largest unit: `12m`, `5h`, `3d`, `11mo`; `now`
+/// under a minute, `future` after `now`.
+pub fn age(ms: Millis, now: Millis) -> String {
     let d = now - ms;
     if d < 0 {
-        return "in future".into();
+        return "future".into();
     }
     let minutes = d / 60_000;
     match () {
-        _ if minutes < 1 => "just now".into(),
-        _ if minutes < 60 => format!("{minutes}m ago"),
-        _ if d < DAY => format!("{}h ago", minutes / 60),
-        _ if d < 60 * DAY => format!("{}d ago", d / DAY),
-        _ => format!("{}mo ago", d / (30 * DAY)),
+        _ if minutes < 1 => "now".into(),
+        _ if minutes < 60 => format!("{minutes}m"),
+        _ if d < DAY => format!("{}h", minutes / 60),
+        _ if d < 60 * DAY => format!("{}d", d / DAY),
+        _ => format!("{}mo", d / (30 * DAY)),
     }
 }
 

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::summary::event_summary;
-use crate::tui::text::{ago, clean, plural, short_time};
+use crate::tui::text::{age, ago, clean, plural, short_time};
 use crate::tui::update::{overview_order, shown};
 
 use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
@@ -220,7 +220,7 @@ fn overview(
         };
         previous_kind = Some(&held.id.kind);
         let value_w = (inner.width as usize)
-            .saturating_sub(kind_w + if wide { 47 } else { 23 })
+            .saturating_sub(kind_w + if wide { 47 } else { 24 })
             .max(8);
         let mut spans = vec![
             Span::styled(cell(&clean(&kind), kind_w), base.patch(t.kind)),
@@ -240,8 +240,13 @@ fn overview(
                 base.patch(t.dim),
             ));
         } else {
+            // First and last seen, as ages: `11mo→3d`.
             spans.push(Span::styled(
-                format!(" {:>8} ", ago(held.last_seen, state.now)),
+                format!(
+                    " {:>4}→{:<4} ",
+                    age(held.first_seen, state.now),
+                    age(held.last_seen, state.now)
+                ),
                 base.patch(t.dim),
             ));
         }
