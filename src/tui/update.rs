@@ -1219,6 +1219,11 @@ fn click(state: &mut State, target: Target) -> Vec<Effect> {
                 Some(_) => {}
                 None => {
                     let current = current_cursor(state);
+                    if row == current {
+                        // A click on the selected row (the second click of a double
+                        // click) opens it, as enter does.
+                        return act(state, Action::Open);
+                    }
                     let delta = row as isize - current as isize;
                     let action = if delta < 0 { Action::Up } else { Action::Down };
                     for _ in 0..delta.unsigned_abs() {

@@ -127,6 +127,21 @@ fn next_and_previous_match_walk_the_results() {
 }
 
 #[test]
+fn a_click_selects_a_result_and_a_click_on_the_selected_one_opens_it() {
+    let mut h = Harness::new();
+    h.type_text("ana");
+    let second = h.state.find.results.hits[1].profile;
+    h.send(Msg::Click(Target::Row(1)));
+    assert_eq!(
+        (h.state.screen, h.state.find.cursor.selected),
+        (Screen::Find, 1)
+    );
+    h.send(Msg::Click(Target::Row(1)));
+    assert_eq!(h.state.screen, Screen::Profile);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, second);
+}
+
+#[test]
 fn tabs_switch_by_number_and_cycle() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");

@@ -65,6 +65,9 @@ mod tests {
         );
         assert_eq!(ParsedQuery::parse("a:b:c", &kinds).kind, None);
         assert_eq!(ParsedQuery::parse("a:b:c", &kinds).text, "a:b:c");
-        assert_eq!(ParsedQuery::parse(" Brant \t Wiza ", &kinds).text, "Brant Wiza");
+        assert_eq!(
+            ParsedQuery::parse(" Brant \t Wiza ", &kinds).text,
+            "Brant Wiza"
+        );
     }
 }
