@@ -109,19 +109,28 @@ pub fn mask_free_text(text: &str) -> String {
 }
 
 /// Redacts personal values inside an event's JSON (by key, and any email-looking string).
+/// A `name` is a person's only inside traits: the name of a screen, a product or the
+/// library that sent the event stays readable.
 pub fn redact_json(value: &mut serde_json::Value) {
+    redact_within(value, false);
+}
+
+fn redact_within(value: &mut serde_json::Value, in_traits: bool) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, v) in map.iter_mut() {
+                let personal = is_personal(key) && (in_traits || !key.eq_ignore_ascii_case("name"));
                 match v {
-                    serde_json::Value::String(s) if is_personal(key) || looks_like_email(s) => {
+                    serde_json::Value::String(s) if personal || looks_like_email(s) => {
                         *s = mask(key, s)
                     }
-                    _ => redact_json(v),
+                    _ => redact_within(v, in_traits || key == "traits"),
                 }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| redact_within(item, in_traits)),
         serde_json::Value::String(s) if looks_like_email(s) => *s = mask_email(s),
         _ => {}
     }
@@ -217,6 +226,13 @@ mod tests {
         assert_eq!(v["traits"]["email"], "x***@y***.io");
         assert_eq!(v["traits"]["name"], "B* L*");
         assert_eq!(v["traits"]["plan"], "pro");
+        let mut v = serde_json::json!({"name": "Checkout", "properties": {"name": "Blue Shoe"},
+            "context": {"library": {"name": "analytics.js"}, "traits": {"name": "Bo Li"}}});
+        redact_json(&mut v);
+        assert_eq!(v["name"], "Checkout");
+        assert_eq!(v["properties"]["name"], "Blue Shoe");
+        assert_eq!(v["context"]["library"]["name"], "analytics.js");
+        assert_eq!(v["context"]["traits"]["name"], "B* L*");
         assert_eq!(mask_free_text("mail bo@x.io now"), "mail b***@x***.io now");
     }
 
