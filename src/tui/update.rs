@@ -83,11 +83,10 @@ pub fn init(state: &mut State) -> Vec<Effect> {
 pub fn key_contexts(state: &State) -> Vec<KeyContext> {
     use KeyContext::*;
     match &state.modal {
-        Some(
-            Modal::Help { .. } | Modal::Event { .. } | Modal::Spaces { .. } | Modal::Filter { .. },
-        ) => {
-            vec![Popup, Navigation]
-        }
+        Some(Modal::Help { .. }) => vec![Popup, Navigation],
+        Some(Modal::Event { .. }) => vec![Event, Popup, Navigation],
+        Some(Modal::Spaces { .. }) => vec![Spaces, Popup, Navigation],
+        Some(Modal::Filter { .. }) => vec![Filter, Popup, Navigation],
         Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Input],
         Some(Modal::Merge(MergeFlow::Preview { .. })) | Some(Modal::Undo { .. }) => vec![Form],
         Some(Modal::Split(flow)) => match flow.stage {

@@ -459,6 +459,25 @@ fn copy_identifier_and_profile_json() {
     assert_eq!(v["space"], "default");
 }
 
+/// The event JSON popup's `c` copies the JSON it shows, with the usual notice, and the
+/// popup stays open.
+#[test]
+fn c_in_the_event_popup_copies_the_event_json() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabTimeline)
+        .act(Action::Down)
+        .act(Action::Open);
+    let Some(Modal::Event { json, .. }) = h.state.modal.clone() else {
+        panic!("event popup expected");
+    };
+    h.press("c");
+    assert_eq!(h.copied, vec![json]);
+    let notice = h.state.notice.as_ref().unwrap();
+    assert!(notice.text.starts_with("copied {"), "{notice:?}");
+    assert!(matches!(h.state.modal, Some(Modal::Event { .. })));
+}
+
 #[test]
 fn quit_from_anywhere() {
     let mut state = fresh();

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::model::Identifier;
+use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::state::{
     ConfirmAction, FilterField, MergeFlow, Modal, SplitFlow, SplitStage, State,
@@ -110,11 +111,16 @@ fn event(frame: &mut Frame, area: Rect, ctx: &Ctx, title: &str, json: &str, scro
     let max = lines
         .len()
         .saturating_sub(popup.height.saturating_sub(2) as usize) as u16;
+    let copies = ctx
+        .keymap
+        .key_for(&[KeyContext::Event], Action::Copy)
+        .map(|key| format!("; {key} copies"))
+        .unwrap_or_default();
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((scroll.min(max), 0))
             .block(panel(
-                format!("Event {} (original JSON; c copies)", clean(title)),
+                format!("Event {} (original JSON{copies})", clean(title)),
                 true,
                 t,
             ))

@@ -216,6 +216,32 @@ fn popups() {
     snap(&h.state, "switched_space");
 }
 
+/// The command bar of a popup offers only keys that work in that popup.
+#[test]
+fn popup_command_bars_show_only_their_own_keys() {
+    let bar = |h: &Harness| {
+        let text = draw(&h.state, 160, 48).backend().to_string();
+        text.lines().last().unwrap_or_default().to_string()
+    };
+    let filter_keys = ["previous value", "next value", "clear all"];
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Help);
+    let help = bar(&h);
+    assert!(help.contains("esc  close"), "{help}");
+    assert!(filter_keys.iter().all(|k| !help.contains(k)), "{help}");
+
+    let mut h = open("ana silva");
+    h.act(Action::TabTimeline).act(Action::Open);
+    let event = bar(&h);
+    assert!(event.contains("c  copy JSON"), "{event}");
+    assert!(filter_keys.iter().all(|k| !event.contains(k)), "{event}");
+
+    h.act(Action::Back).act(Action::Filter);
+    let filter = bar(&h);
+    assert!(filter_keys.iter().all(|k| filter.contains(k)), "{filter}");
+    assert!(!filter.contains("copy"), "{filter}");
+}
+
 #[test]
 fn redaction_masks_personal_data_everywhere() {
     let mut h = Harness::with(Settings {
