@@ -267,9 +267,9 @@ fn find_read_merge_split_and_undo_in_the_explorer() {
 
     // Split the Android device id back out, with a reason.
     tmux.keys(&["s"]);
-    tmux.wait_for(&["Split p3: mark identifiers", "[ ] android.id    AND-LIAM-7"]);
+    tmux.wait_for(&["Split p3: mark identifiers", "[ ] android.id   AND-LIAM-7"]);
     tmux.keys(&["Space"]);
-    tmux.wait_for(&["[x] android.id    AND-LIAM-7"]);
+    tmux.wait_for(&["[x] android.id   AND-LIAM-7"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["Split p3 — preview", "The split is pinned."]);
     tmux.type_text("tablet belongs to his studio");

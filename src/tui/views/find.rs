@@ -7,7 +7,9 @@ use ratatui::widgets::Paragraph;
 
 use crate::query::search::SearchHit;
 use crate::tui::state::{State, StoreStatus};
-use crate::tui::text::{ago, clean, is_personal, mask};
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::text::{ago, clean, fit, is_personal, mask};
 
 use super::{Ctx, HitMap, cell, highlighted, id_column, panel, scroll_offset};
 
@@ -104,21 +106,6 @@ pub fn hit_rows(
             Span::styled(" ", base),
             Span::styled(format!("{}:", clean(&hit.kind)), base.patch(t.kind)),
         ];
-        let redacted = state.settings.redact && is_personal(&hit.kind);
-        if redacted {
-            spans.push(Span::styled(mask(&hit.kind, &hit.text), base));
-        } else {
-            spans.extend(highlighted(
-                &clean(&hit.text),
-                &hit.positions,
-                base,
-                t.matched,
-            ));
-        }
-        if hit.exact {
-            spans.push(Span::styled(" exact", base.patch(t.ok)));
-        }
-        let used: usize = spans.iter().map(|s| s.width()).sum();
         let tail = if wide {
             format!(
                 "{} ids · {}",
@@ -128,7 +115,21 @@ pub fn hit_rows(
         } else {
             format!("{} ids", hit.identifiers)
         };
-        let pad = (area.width as usize).saturating_sub(used + tail.chars().count() + 1);
+        let exact = if hit.exact { " exact" } else { "" };
+        let head: usize = spans.iter().map(Span::width).sum();
+        // The text gets what the tail (a gap before it, a space after) and the marker leave.
+        let room = (area.width as usize).saturating_sub(head + exact.len() + tail.width() + 2);
+        if state.settings.redact && is_personal(&hit.kind) {
+            spans.push(Span::styled(fit(&mask(&hit.kind, &hit.text), room), base));
+        } else {
+            let text = fit(&clean(&hit.text), room);
+            spans.extend(highlighted(&text, &hit.positions, base, t.matched));
+        }
+        if hit.exact {
+            spans.push(Span::styled(exact, base.patch(t.ok)));
+        }
+        let used: usize = spans.iter().map(Span::width).sum();
+        let pad = (area.width as usize).saturating_sub(used + tail.width() + 1);
         spans.push(Span::styled(" ".repeat(pad), base));
         spans.push(Span::styled(format!("{tail} "), base.patch(t.dim)));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);

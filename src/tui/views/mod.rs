@@ -209,6 +209,15 @@ fn id_column(ids: impl IntoIterator<Item = crate::model::ProfileId>) -> usize {
         .max(6)
 }
 
+/// Width of an identifier type column over these identifiers: the longest type as drawn and
+/// a space, so no type runs into its value.
+fn kind_column<'a>(ids: impl IntoIterator<Item = &'a crate::model::Identifier>) -> usize {
+    ids.into_iter()
+        .map(|id| unicode_width::UnicodeWidthStr::width(clean(&id.kind).as_ref()) + 1)
+        .max()
+        .unwrap_or(0)
+}
+
 /// A text padded or cut to exactly `width` columns.
 fn cell(text: &str, width: usize) -> String {
     let cut = fit(text, width);

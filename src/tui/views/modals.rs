@@ -15,7 +15,7 @@ use crate::tui::state::{
 use crate::tui::text::{clean, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, list_row, panel, popup_area, scroll_offset};
+use super::{Ctx, HitMap, cell, kind_column, list_row, panel, popup_area, scroll_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     let Some(modal) = &state.modal else {
@@ -366,9 +366,11 @@ fn merge(
                     }
                     lines.push(Line::default());
                     lines.push(Line::styled("Identifiers after the merge:", t.title));
-                    for id in r.sorted_identifiers() {
+                    let ids = r.sorted_identifiers();
+                    let kind_w = kind_column(&ids);
+                    for id in ids {
                         lines.push(Line::from(vec![
-                            Span::styled(format!("  {:<14}", clean(&id.kind)), t.kind),
+                            Span::styled(format!("  {}", cell(&clean(&id.kind), kind_w)), t.kind),
                             Span::styled(shown(state, &id.kind, &id.value), t.value),
                         ]));
                     }
@@ -421,6 +423,7 @@ fn split(
                 Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
             let height = list.height as usize;
             let offset = scroll_offset(flow.cursor.selected, height, flow.identifiers.len());
+            let kind_w = kind_column(&flow.identifiers);
             for (row, id) in flow
                 .identifiers
                 .iter()
@@ -436,7 +439,7 @@ fn split(
                         if marked { " [x] " } else { " [ ] " },
                         base.patch(if marked { t.warning } else { t.dim }),
                     ),
-                    Span::styled(format!("{:<14}", clean(&id.kind)), base.patch(t.kind)),
+                    Span::styled(cell(&clean(&id.kind), kind_w), base.patch(t.kind)),
                     Span::styled(shown(state, &id.kind, &id.value), base.patch(t.value)),
                 ];
                 frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);

@@ -389,3 +389,75 @@ fn id_columns_fit_the_longest_id() {
     assert_eq!(super::id_column([ProfileId(1_000_000)]), 9);
     assert_eq!(super::cell(&ProfileId(41_480).to_string(), 7), "p41480 ");
 }
+
+/// A long matched text is cut with an ellipsis so the "N ids · ago" tail keeps its room and a
+/// gap before it, in the search list (wide and narrow) and the merge picker that shares it.
+#[test]
+fn long_matches_leave_room_for_the_tail() {
+    let token = format!("52a98{}ef7397", "0".repeat(90));
+    let lengthen = |hits: &mut Vec<crate::query::search::SearchHit>| {
+        hits[0].kind = "ios.push_token".into();
+        hits[0].text = token.clone();
+    };
+    let row_of = |state: &State, width: u16| {
+        let text = draw(state, width, 24).backend().to_string();
+        let row = text.lines().find(|l| l.contains("ios.push_token:"));
+        row.unwrap_or_else(|| panic!("{text}")).to_string()
+    };
+    let mut h = Harness::new();
+    h.type_text("ana");
+    lengthen(&mut h.state.find.results.hits);
+    let identifiers = h.state.find.results.hits[0].identifiers;
+    for (width, tail) in [
+        (120, format!("… {identifiers} ids · ")),
+        (80, format!("… {identifiers} ids ")),
+    ] {
+        let row = row_of(&h.state, width);
+        assert!(row.contains("ios.push_token:52a98"), "{row}");
+        assert!(row.contains(&tail), "{width}: {row}");
+    }
+    h.act(Action::Open).act(Action::Merge);
+    let Some(crate::tui::state::Modal::Merge(crate::tui::state::MergeFlow::Pick {
+        results, ..
+    })) = &mut h.state.modal
+    else {
+        panic!("merge picker expected");
+    };
+    lengthen(&mut results.hits);
+    let identifiers = results.hits[0].identifiers;
+    let row = row_of(&h.state, 140);
+    assert!(row.contains(&format!("… {identifiers} ids · ")), "{row}");
+}
+
+/// The merge preview and the split marking list size the type column to the longest type,
+/// so `android.push_token` keeps a space before its value.
+#[test]
+fn long_identifier_types_keep_a_gap_before_the_value() {
+    use crate::tui::state::{MergeFlow, Modal, SplitStage};
+    let long = "android.push_token";
+    let mut h = open("carla");
+    h.act(Action::Split);
+    let Some(Modal::Split(flow)) = &mut h.state.modal else {
+        panic!("split expected");
+    };
+    assert!(matches!(flow.stage, SplitStage::Mark { .. }));
+    flow.identifiers[1].kind = long.into();
+    let value = flow.identifiers[1].value.clone();
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains(&format!("{long} {value}")), "{text}");
+
+    let mut h = open("ana silva");
+    h.act(Action::Merge).act(Action::Open);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        preview: Some(preview),
+        ..
+    })) = &mut h.state.modal
+    else {
+        panic!("merge preview expected");
+    };
+    let held = &mut preview.result.identifiers[0].id;
+    held.kind = long.into();
+    let value = held.value.clone();
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains(&format!("{long} {value}")), "{text}");
+}
