@@ -461,3 +461,48 @@ fn long_identifier_types_keep_a_gap_before_the_value() {
     let text = draw(&h.state, 160, 48).backend().to_string();
     assert!(text.contains(&format!("{long} {value}")), "{text}");
 }
+
+/// Long messageIds are shortened in the middle so each link's rule, source and time show
+/// on a 120- or 140-column terminal (the "why" chain and a violation's provenance alike).
+#[test]
+fn link_provenance_keeps_source_and_time_with_long_message_ids() {
+    let mut h = open("carla");
+    h.act(Action::TabGraph)
+        .act(Action::Top)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let long = |i: usize| format!("msg-{i}-{}-tail{i}", "7f3e9a2c".repeat(8));
+    for (i, l) in data.links.iter_mut().enumerate() {
+        l.provenance.message_id = long(i);
+    }
+    for (i, v) in data.violations.iter_mut().enumerate() {
+        v.provenance.message_id = long(100 + i);
+    }
+    let provenance: Vec<String> = data
+        .links
+        .iter()
+        .map(|l| &l.provenance)
+        .chain(data.violations.iter().map(|v| &v.provenance))
+        .map(|p| format!("· {} · {}", p.source, crate::tui::text::short_time(p.time)))
+        .collect();
+    view.data = Some(std::sync::Arc::new(data));
+    insta::assert_snapshot!(
+        "graph_why_long_ids_120x30",
+        draw(&h.state, 120, 30).backend()
+    );
+    for width in [120, 140] {
+        let text = draw(&h.state, width, 60).backend().to_string();
+        let shown: Vec<&str> = text.lines().filter(|l| l.contains("event msg-")).collect();
+        assert!(shown.len() >= 2, "{text}");
+        for line in shown {
+            assert!(line.contains("-tail"), "{width}: {line}");
+            assert!(
+                provenance.iter().any(|p| line.contains(p.as_str())),
+                "{width}: {line}"
+            );
+        }
+    }
+}
