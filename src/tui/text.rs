@@ -7,6 +7,8 @@ use unicode_width::UnicodeWidthStr;
 use crate::model::Millis;
 use crate::model::time::DAY;
 
+pub use crate::words::{count, plural};
+
 /// Replaces control characters (C0, DEL, C1) and bidi overrides with visible escapes so
 /// nothing inside traits or event JSON can reach the terminal as an escape sequence.
 pub fn clean(text: &str) -> Cow<'_, str> {
@@ -129,12 +131,6 @@ pub fn redact_json(value: &mut serde_json::Value) {
 
 fn looks_like_email(s: &str) -> bool {
     s.contains('@') && s.contains('.') && !s.contains(' ')
-}
-
-/// A noun for a count: `contact` for 1, `contacts` for any other.
-pub fn plural(count: u64, noun: &str) -> String {
-    let s = if count == 1 { "" } else { "s" };
-    format!("{noun}{s}")
 }
 
 /// `2024-03-01 10:00` (UTC).

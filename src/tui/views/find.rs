@@ -9,7 +9,7 @@ use crate::query::search::SearchHit;
 use crate::tui::state::{State, StoreStatus};
 use unicode_width::UnicodeWidthStr;
 
-use crate::tui::text::{ago, clean, fit, is_personal, mask};
+use crate::tui::text::{ago, clean, count, fit, is_personal, mask};
 
 use super::{Ctx, HitMap, cell, highlighted, id_column, panel, scroll_offset};
 
@@ -38,7 +38,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         } else {
             " (still searching)"
         };
-        format!("{} matching profiles{more}", results.matched)
+        format!(
+            "{}{more}",
+            count(results.matched as u64, "matching profile")
+        )
     };
     let block = panel(heading, !find.editing, t);
     let inner = block.inner(list);
@@ -106,14 +109,11 @@ pub fn hit_rows(
             Span::styled(" ", base),
             Span::styled(format!("{}:", clean(&hit.kind)), base.patch(t.kind)),
         ];
+        let ids = count(hit.identifiers.into(), "id");
         let tail = if wide {
-            format!(
-                "{} ids · {}",
-                hit.identifiers,
-                ago(hit.last_seen, state.now)
-            )
+            format!("{ids} · {}", ago(hit.last_seen, state.now))
         } else {
-            format!("{} ids", hit.identifiers)
+            ids
         };
         let exact = if hit.exact { " exact" } else { "" };
         let head: usize = spans.iter().map(Span::width).sum();

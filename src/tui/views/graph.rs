@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use crate::model::{Identifier, Link, Provenance};
 use crate::query::why::why_path;
 use crate::tui::state::{ProfileData, ProfileView, State};
-use crate::tui::text::{clean, fit_middle, short_time};
+use crate::tui::text::{clean, count, fit_middle, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, list_row, panel, scroll_offset};
@@ -78,9 +78,9 @@ pub fn render(
     let canvas = Canvas::default()
         .block(panel(
             format!(
-                "Graph · {} identifiers · {} links",
-                nodes.len(),
-                data.links.len()
+                "Graph · {} · {}",
+                count(nodes.len() as u64, "identifier"),
+                count(data.links.len() as u64, "link")
             ),
             false,
             t,
@@ -180,10 +180,10 @@ pub fn render(
         ([a, b], Some(p)) => {
             lines.push(Line::styled(
                 format!(
-                    "{} → {}: {} links",
+                    "{} → {}: {}",
                     id_text(state, a),
                     id_text(state, b),
-                    p.len()
+                    count(p.len() as u64, "link")
                 ),
                 t.path,
             ));

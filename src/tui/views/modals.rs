@@ -12,7 +12,7 @@ use crate::tui::keymap::KeyContext;
 use crate::tui::state::{
     ConfirmAction, FilterField, MergeFlow, Modal, SplitFlow, SplitStage, State,
 };
-use crate::tui::text::{clean, short_time};
+use crate::tui::text::{clean, count, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, kind_column, list_row, panel, popup_area, scroll_offset};
@@ -336,10 +336,10 @@ fn merge(
                         .unwrap_or_else(|| "(no name)".into());
                     lines.push(Line::styled(
                         format!(
-                            "Result: {name} · {} identifiers · {} events · {} merges",
-                            r.identifiers.len(),
-                            r.event_count,
-                            r.merge_count
+                            "Result: {name} · {} · {} · {}",
+                            count(r.identifiers.len() as u64, "identifier"),
+                            count(r.event_count, "event"),
+                            count(r.merge_count as u64, "merge")
                         ),
                         t.label,
                     ));
@@ -480,7 +480,11 @@ fn split(
                         Span::styled(ids_line(state, &p.staying), t.value),
                     ]));
                     lines.push(Line::styled(
-                        format!("{} events move (only the moving identifiers explain them), {} stay. The split is pinned.", p.moving_events.len(), p.staying_events),
+                        format!(
+                            "{} to move (only the moving identifiers explain them), {} to stay. The split is pinned.",
+                            count(p.moving_events.len() as u64, "event"),
+                            p.staying_events
+                        ),
                         t.label,
                     ));
                     for e in &p.moving_events {
@@ -545,8 +549,9 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, action: &Con
             vec![
                 Line::styled(
                     format!(
-                        "Move {} out of {from} with {moving_events} events?",
-                        ids_line(state, moving)
+                        "Move {} out of {from} with {}?",
+                        ids_line(state, moving),
+                        count(*moving_events as u64, "event")
                     ),
                     t.value,
                 ),

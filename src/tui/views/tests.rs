@@ -506,3 +506,23 @@ fn link_provenance_keeps_source_and_time_with_long_message_ids() {
         }
     }
 }
+
+/// A count of one reads in the singular everywhere on screen (heading, rows, header, tabs).
+#[test]
+fn a_count_of_one_is_singular() {
+    let mut h = Harness::new();
+    h.type_text("u-1005");
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains("1 matching profile "), "{text}");
+    assert!(text.contains(" 1 id · "), "{text}");
+    h.act(Action::Open).act(Action::TabTimeline);
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(
+        text.contains("· 1 identifier · 1 event · 0 merges ·"),
+        "{text}"
+    );
+    assert!(text.contains("Timeline · 1 of 1 event "), "{text}");
+    for plural_of_one in ["1 matching profiles", "1 ids", "1 identifiers", "1 events"] {
+        assert!(!text.contains(plural_of_one), "{plural_of_one}: {text}");
+    }
+}
