@@ -10,3 +10,4 @@ pub mod query;
 pub mod resolve;
 pub mod store;
 pub mod tui;
+pub mod words;

@@ -172,7 +172,7 @@ fn a_mistyped_space_is_said_and_not_created() {
             )));
     }
     let check = ws.ok(&["check"]);
-    assert!(check.contains("checked 1 space(s)"), "{check}");
+    assert!(check.contains("checked 1 space:"), "{check}");
 }
 
 #[test]

@@ -105,7 +105,7 @@ fn an_empty_store_passes() {
         .arg("check")
         .assert()
         .success()
-        .stdout(predicate::str::contains("checked 0 space(s)"));
+        .stdout(predicate::str::contains("checked 0 spaces"));
 }
 
 /// Damages the store with `damage`, expects `check` to name it, `--repair` to fix it, and
@@ -297,7 +297,7 @@ fn backup_then_restore_into_a_fresh_store_gives_the_same_store() {
             .arg(&file)
             .assert()
             .success()
-            .stderr(predicate::str::contains("backed up 2 space(s), 10 events"));
+            .stderr(predicate::str::contains("backed up 2 spaces, 10 events"));
         assert_eq!(mode(&file), 0o600, "{name} is private");
         let fresh = Workspace::new();
         fresh

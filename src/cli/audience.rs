@@ -11,6 +11,7 @@ use crate::model::time::{format_time, now as wall_clock, parse_time_str};
 use crate::query::export::export_line;
 use crate::query::{AudienceRead, GraphRead};
 use crate::store::SpaceStore;
+use crate::words::{count, plural};
 
 use super::Globals;
 
@@ -100,7 +101,7 @@ fn summaries(
                 "{:<24} {:>8} {:<7}  {}",
                 s.name,
                 s.members,
-                members_word(s.members),
+                plural(s.members as u64, "member"),
                 s.description
             )?;
         }
@@ -119,9 +120,8 @@ fn members(
     if !json {
         writeln!(
             out,
-            "{name}: {} {} in space {} as of {}",
-            members.len(),
-            members_word(members.len()),
+            "{name}: {} in space {} as of {}",
+            count(members.len() as u64, "member"),
             space.space(),
             format_time(now)
         )?;
@@ -152,10 +152,6 @@ fn members(
         }
     }
     Ok(())
-}
-
-fn members_word(n: usize) -> &'static str {
-    if n == 1 { "member" } else { "members" }
 }
 
 fn explain(

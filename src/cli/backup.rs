@@ -12,6 +12,8 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
+use crate::words::count;
+
 use super::Globals;
 use super::printable::printable;
 
@@ -93,8 +95,10 @@ pub fn backup(args: BackupArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     eprintln!(
         "{}",
         printable(&format!(
-            "backed up {} space(s), {events} events, {journal} journal entries to {name}",
-            header.spaces.len()
+            "backed up {}, {}, {} to {name}",
+            count(header.spaces.len() as u64, "space"),
+            count(events, "event"),
+            count(journal, "journal entry")
         ))
     );
     Ok(ExitCode::SUCCESS)
@@ -117,14 +121,14 @@ pub fn restore(args: RestoreArgs, globals: &Globals) -> anyhow::Result<ExitCode>
         eprintln!("{}", printable(&format!("idgraph: {name}: {error}")));
     }
     eprintln!(
-        "restored {} events, re-applied {} manual operations, {} journal entries from {name}{}",
-        summary.events,
-        summary.manual_ops,
-        summary.journal,
+        "restored {}, re-applied {}, {} from {name}{}",
+        count(summary.events, "event"),
+        count(summary.manual_ops, "manual operation"),
+        count(summary.journal, "journal entry"),
         if summary.errors.is_empty() {
             String::new()
         } else {
-            format!(" ({} problems)", summary.errors.len())
+            format!(" ({})", count(summary.errors.len() as u64, "problem"))
         }
     );
     std::io::stderr().flush()?;

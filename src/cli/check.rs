@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::store::check::{SpaceCheck, SpaceRepair};
+use crate::words::count;
 
 use super::Globals;
 use super::printable::say;
@@ -70,13 +71,16 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         let profiles: u64 = checks.iter().map(|c| c.records.profiles).sum();
         let events: u64 = checks.iter().map(|c| c.records.events).sum();
         let mut summary = format!(
-            "checked {} space(s): {profiles} profiles, {events} events: {}",
-            checks.len(),
+            "checked {}: {}, {}: {}",
+            count(checks.len() as u64, "space"),
+            count(profiles, "profile"),
+            count(events, "event"),
             if problems == 0 {
                 "every invariant holds".to_string()
             } else {
                 format!(
-                    "{problems} problem(s); idgraph check --repair rebuilds the derived records"
+                    "{}; idgraph check --repair rebuilds the derived records",
+                    count(problems, "problem")
                 )
             }
         );

@@ -9,6 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::demo::{Settings, TroubleRates, demo_sources_in, sources_toml, write_files};
+use crate::words::count;
 
 use super::Globals;
 
@@ -109,9 +110,9 @@ pub fn run(args: Args, _globals: &Globals) -> anyhow::Result<ExitCode> {
     let stats = &summary.stats;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "idgraph: generated {} events ({} lines with duplicates) of {} people into {} ({} bytes) in {:.1}s ({:.0} events/s)",
-        stats.events,
-        stats.deliveries,
+        "idgraph: generated {} ({} with duplicates) of {} people into {} ({} bytes) in {:.1}s ({:.0} events/s)",
+        count(stats.events as u64, "event"),
+        count(stats.deliveries as u64, "line"),
         stats.people,
         args.out.display(),
         summary.bytes,

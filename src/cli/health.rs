@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::query::GraphRead;
 use crate::query::health::scan_health;
+use crate::words::count;
 
 use super::Globals;
 
@@ -51,10 +52,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "space {}: {} profiles, typically {} identifiers each",
+        "space {}: {}, typically {} each",
         space.space(),
-        report.profiles,
-        report.typical_identifiers
+        count(report.profiles, "profile"),
+        count(report.typical_identifiers as u64, "identifier")
     );
     println!("identifiers per profile:");
     let widest = report

@@ -15,6 +15,7 @@ use crate::ingest::{SourcedEvent, route_event};
 use crate::model::event::check_time_bounds;
 use crate::model::time::now;
 use crate::store::Store;
+use crate::words::count;
 
 use super::Globals;
 use super::printable::printable;
@@ -62,14 +63,14 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         eprintln!(
-            "ingested {} events from {} lines in {:.2}s ({:.0} events/s): {} duplicates skipped, {} rejected, {} merges",
-            summary.stored,
-            summary.lines,
+            "ingested {} from {} in {:.2}s ({:.0} events/s): {} skipped, {} rejected, {}",
+            count(summary.stored, "event"),
+            count(summary.lines, "line"),
             summary.seconds,
             summary.events_per_second,
-            summary.duplicates,
+            count(summary.duplicates, "duplicate"),
             summary.rejected,
-            summary.merges
+            count(summary.merges, "merge")
         );
     }
     Ok(if summary.rejected > 0 {

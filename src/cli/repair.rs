@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::model::time::format_time;
 use crate::model::{Identifier, JournalAction, JournalEntry};
 use crate::query::{GraphRead, GraphRepair};
+use crate::words::count;
 
 use super::Globals;
 use super::printable::say;
@@ -107,9 +108,9 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 preview.survivor, preview.absorbed
             ));
             say(&format!(
-                "result: {} identifiers, {} events",
-                preview.result.identifiers.len(),
-                preview.result.event_count
+                "result: {}, {}",
+                count(preview.result.identifiers.len() as u64, "identifier"),
+                count(preview.result.event_count, "event")
             ));
             for id in preview.result.sorted_identifiers() {
                 say(&format!("  {id}"));
@@ -164,16 +165,16 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
             );
         } else {
             say(&format!(
-                "split preview of {from}: {} identifiers move, {} stay",
-                preview.moving.len(),
+                "split preview of {from}: {} to move, {} to stay",
+                count(preview.moving.len() as u64, "identifier"),
                 preview.staying.len()
             ));
             for id in &preview.moving {
                 say(&format!("  moves: {id}"));
             }
             say(&format!(
-                "{} events move, {} stay",
-                preview.moving_events.len(),
+                "{} to move, {} to stay",
+                count(preview.moving_events.len() as u64, "event"),
                 preview.staying_events
             ));
             for e in preview.moving_events.iter().take(20) {

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::model::time::format_time;
 use crate::query::GraphRead;
 use crate::query::export::export_line;
+use crate::words::count;
 
 use super::Globals;
 use super::printable::say;
@@ -58,10 +59,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
     let name = profile.display_name().unwrap_or_else(|| "(no name)".into());
     say(&format!(
-        "{} {name}  space {}  {} events  first {}  last {}",
+        "{} {name}  space {}  {}  first {}  last {}",
         profile.id,
         space.space(),
-        profile.event_count,
+        count(profile.event_count, "event"),
         format_time(profile.created_at),
         format_time(profile.last_seen)
     ));

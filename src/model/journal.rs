@@ -86,8 +86,9 @@ impl JournalEntry {
             } => {
                 let ids: Vec<String> = identifiers.iter().map(ToString::to_string).collect();
                 format!(
-                    "split {from} -> {into}: {} ({moved_events} events moved)",
-                    ids.join(", ")
+                    "split {from} -> {into}: {} ({} moved)",
+                    ids.join(", "),
+                    crate::words::count(*moved_events, "event")
                 )
             }
             JournalAction::Undo { op } => format!("undo #{op}"),

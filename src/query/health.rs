@@ -7,6 +7,7 @@ use crate::config::Rules;
 use crate::model::identifier::USER_ID;
 use crate::model::{Identifier, Profile, ProfileId, Violation, ViolationReason};
 use crate::query::GraphRead;
+use crate::words;
 
 /// Something suspicious about one profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +31,22 @@ impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Finding::ManyIdentifiers { count, typical } => {
-                write!(f, "{count} identifiers (typical {typical})")
+                write!(
+                    f,
+                    "{} (typical {typical})",
+                    words::count(*count as u64, "identifier")
+                )
             }
-            Finding::SeveralUserIds { count } => write!(f, "{count} user_ids attempted"),
-            Finding::Violations { count } => write!(f, "{count} violations"),
+            Finding::SeveralUserIds { count } => {
+                write!(f, "{} attempted", words::count(*count as u64, "user_id"))
+            }
+            Finding::Violations { count } => {
+                write!(f, "{}", words::count(*count as u64, "violation"))
+            }
             Finding::JunkHeld { identifier, rule } => write!(f, "holds junk {identifier} ({rule})"),
-            Finding::JunkBlocked { count } => write!(f, "{count} junk values blocked"),
+            Finding::JunkBlocked { count } => {
+                write!(f, "{} blocked", words::count(*count as u64, "junk value"))
+            }
         }
     }
 }

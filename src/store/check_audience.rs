@@ -154,8 +154,8 @@ impl SpaceStore {
             }),
         );
         repair.actions.push(format!(
-            "audience membership of {} profile(s) rebuilt with the configured audiences",
-            live.profiles.len()
+            "audience membership of {} rebuilt with the configured audiences",
+            crate::words::count(live.profiles.len() as u64, "profile")
         ));
         Ok(())
     }

@@ -13,7 +13,7 @@ use crate::query::{AudienceSummary, SpaceAccess};
 
 use super::action::Action;
 use super::state::{Cursor, Screen, State};
-use super::update::{Effect, identifier_rank, open_profile};
+use super::update::{Effect, go_to, identifier_rank, open_profile};
 use super::worker::Request;
 
 /// Most members one member list loads (the list says how many there are in all).
@@ -125,6 +125,8 @@ pub struct MembersView {
 /// The Audiences screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AudiencesView {
+    /// The screen Esc on the audience list returns to: the one it was opened from.
+    pub return_to: Screen,
     /// Every audience with its member count.
     pub list: Loaded<Vec<AudienceSummary>>,
     /// The member list on screen, if one is open.
@@ -210,7 +212,7 @@ pub(super) fn shown(state: &mut State) -> Vec<Effect> {
 
 /// The audiences key: the audience list (a member list open before is closed).
 pub(super) fn open(state: &mut State) -> Vec<Effect> {
-    state.screen = Screen::Audiences;
+    go_to(state, Screen::Audiences);
     state.audiences.members = None;
     shown(state)
 }
@@ -236,10 +238,11 @@ pub(super) fn changed(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Esc: from a member list back to the audience list, from there to search.
+/// Esc: from a member list back to the audience list, from there to the screen the list
+/// was opened from.
 pub(super) fn back(state: &mut State) -> Vec<Effect> {
     if state.audiences.members.take().is_none() {
-        state.screen = Screen::Find;
+        state.screen = state.audiences.return_to;
     }
     shown(state)
 }
@@ -257,7 +260,7 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Effect> {
             .and_then(|d| d.rows.get(view.members.cursor.selected))
             .map(|r| r.profile);
         return match member {
-            Some(id) => open_profile(state, id, Screen::Audiences),
+            Some(id) => open_profile(state, id),
             None => Vec::new(),
         };
     }

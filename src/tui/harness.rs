@@ -9,8 +9,9 @@ use crate::query::search::{SearchEngine, SearchUpdate};
 
 use super::action::Action;
 use super::fixture::{Fixture, NOW};
+use super::keymap::{Chord, Keymap, Resolved};
 use super::state::{Settings, State};
-use super::update::{Effect, Msg, init, update};
+use super::update::{Effect, Msg, init, key_contexts, update};
 use super::worker::{Reply, StoreSession};
 
 /// The settings tests start from: nothing redacted, mouse on, no live server.
@@ -72,6 +73,16 @@ impl Harness {
 
     pub fn act(&mut self, action: Action) -> &mut Harness {
         self.send(action)
+    }
+
+    /// Presses a key (like `c`, `enter`) as the app does: resolved through the default
+    /// keymap in the contexts active now; an unbound key does nothing.
+    pub fn press(&mut self, key: &str) -> &mut Harness {
+        let chord = Chord::parse(key).expect("a key name");
+        match Keymap::defaults().resolve(&key_contexts(&self.state), &[], chord) {
+            Resolved::Action(action) => self.act(action),
+            Resolved::Pending | Resolved::Unbound => self,
+        }
     }
 
     pub fn type_text(&mut self, text: &str) -> &mut Harness {

@@ -28,6 +28,9 @@ pub enum KeyContext {
     Health,
     Audiences,
     Popup,
+    Event,
+    Spaces,
+    Filter,
     Split,
     Form,
     Confirm,
@@ -35,7 +38,7 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Every context, in help order.
-    pub const ALL: [KeyContext; 14] = [
+    pub const ALL: [KeyContext; 17] = [
         KeyContext::Global,
         KeyContext::Navigation,
         KeyContext::Input,
@@ -47,6 +50,9 @@ impl KeyContext {
         KeyContext::Health,
         KeyContext::Audiences,
         KeyContext::Popup,
+        KeyContext::Event,
+        KeyContext::Spaces,
+        KeyContext::Filter,
         KeyContext::Split,
         KeyContext::Form,
         KeyContext::Confirm,
@@ -66,6 +72,9 @@ impl KeyContext {
             KeyContext::Health => "health",
             KeyContext::Audiences => "audiences",
             KeyContext::Popup => "popup",
+            KeyContext::Event => "event",
+            KeyContext::Spaces => "spaces",
+            KeyContext::Filter => "filter",
             KeyContext::Split => "split",
             KeyContext::Form => "form",
             KeyContext::Confirm => "confirm",
@@ -86,6 +95,9 @@ impl KeyContext {
             KeyContext::Health => "Health",
             KeyContext::Audiences => "Audiences",
             KeyContext::Popup => "Popups",
+            KeyContext::Event => "Event JSON",
+            KeyContext::Spaces => "Switch space",
+            KeyContext::Filter => "Timeline filter",
             KeyContext::Split => "Split: marking",
             KeyContext::Form => "Merge/split/undo form",
             KeyContext::Confirm => "Confirmation",

@@ -89,12 +89,24 @@ impl ProfileData {
 }
 
 /// The top-level screens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Screen {
+    /// Search: where every way back (Esc) ends.
+    #[default]
     Find,
     Profile,
     Health,
     Audiences,
+}
+
+impl Screen {
+    /// Every screen.
+    pub const ALL: [Screen; 4] = [
+        Screen::Find,
+        Screen::Profile,
+        Screen::Health,
+        Screen::Audiences,
+    ];
 }
 
 /// The profile tabs.
@@ -227,6 +239,8 @@ impl ProfileView {
 /// The health screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthView {
+    /// The screen Esc returns to: the one Health was opened from.
+    pub return_to: Screen,
     pub report: Option<HealthReport>,
     pub pending: Option<u64>,
     pub error: Option<String>,

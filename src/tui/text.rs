@@ -7,6 +7,8 @@ use unicode_width::UnicodeWidthStr;
 use crate::model::Millis;
 use crate::model::time::DAY;
 
+pub use crate::words::{count, plural};
+
 /// Replaces control characters (C0, DEL, C1) and bidi overrides with visible escapes so
 /// nothing inside traits or event JSON can reach the terminal as an escape sequence.
 pub fn clean(text: &str) -> Cow<'_, str> {
@@ -140,12 +142,6 @@ fn looks_like_email(s: &str) -> bool {
     s.contains('@') && s.contains('.') && !s.contains(' ')
 }
 
-/// A noun for a count: `contact` for 1, `contacts` for any other.
-pub fn plural(count: u64, noun: &str) -> String {
-    let s = if count == 1 { "" } else { "s" };
-    format!("{noun}{s}")
-}
-
 /// `2024-03-01 10:00` (UTC).
 pub fn short_time(ms: Millis) -> String {
     match jiff::Timestamp::from_millisecond(ms) {
@@ -188,18 +184,36 @@ pub fn fit(text: &str, width: usize) -> String {
     if width == 0 {
         return String::new();
     }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
+    format!("{}…", take_width(text.chars(), width - 1))
+}
+
+/// Cuts `text` to at most `width` display columns by taking out its middle, marked `…`, so
+/// both its head and its tail stay (`3f2a9c…e7b1`).
+pub fn fit_middle(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
     }
-    out.push('…');
-    out
+    if width == 0 {
+        return String::new();
+    }
+    let keep = width - 1;
+    let head = take_width(text.chars(), keep.div_ceil(2));
+    let tail: String = take_width(text.chars().rev(), keep / 2)
+        .chars()
+        .rev()
+        .collect();
+    format!("{head}…{tail}")
+}
+
+/// The leading characters of `chars` that fill at most `width` display columns.
+fn take_width(chars: impl Iterator<Item = char>, width: usize) -> String {
+    let mut used = 0;
+    chars
+        .take_while(|&c| {
+            used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            used <= width
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -243,5 +257,10 @@ mod tests {
         assert_eq!(ago(0, 90_000), "1m ago");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit_middle("0123456789", 7), "012…789");
+        assert_eq!(fit_middle("0123456789", 6), "012…89");
+        assert_eq!(fit_middle("0123456789", 10), "0123456789");
+        assert_eq!(fit_middle("日本語テキスト", 7), "日…ト");
+        assert_eq!(fit_middle("abc", 0), "");
     }
 }

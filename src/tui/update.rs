@@ -83,11 +83,10 @@ pub fn init(state: &mut State) -> Vec<Effect> {
 pub fn key_contexts(state: &State) -> Vec<KeyContext> {
     use KeyContext::*;
     match &state.modal {
-        Some(
-            Modal::Help { .. } | Modal::Event { .. } | Modal::Spaces { .. } | Modal::Filter { .. },
-        ) => {
-            vec![Popup, Navigation]
-        }
+        Some(Modal::Help { .. }) => vec![Popup, Navigation],
+        Some(Modal::Event { .. }) => vec![Event, Popup, Navigation],
+        Some(Modal::Spaces { .. }) => vec![Spaces, Popup, Navigation],
+        Some(Modal::Filter { .. }) => vec![Filter, Popup, Navigation],
         Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Input],
         Some(Modal::Merge(MergeFlow::Preview { .. })) | Some(Modal::Undo { .. }) => vec![Form],
         Some(Modal::Split(flow)) => match flow.stage {
@@ -232,21 +231,63 @@ fn search_merge_pick(state: &mut State, query: String) -> Vec<Effect> {
     }]
 }
 
-/// Opens a profile; Esc returns to `return_to`.
-pub(super) fn open_profile(state: &mut State, id: ProfileId, return_to: Screen) -> Vec<Effect> {
+/// The screen Esc on `screen` returns to (search is where every way back ends).
+fn return_of(state: &State, screen: Screen) -> Screen {
+    match screen {
+        Screen::Find => Screen::Find,
+        Screen::Profile => state.profile.as_ref().map_or(Screen::Find, |p| p.return_to),
+        Screen::Health => state.health.return_to,
+        Screen::Audiences => state.audiences.return_to,
+    }
+}
+
+fn set_return(state: &mut State, screen: Screen, to: Screen) {
+    match screen {
+        Screen::Find => {}
+        Screen::Profile => {
+            if let Some(view) = &mut state.profile {
+                view.return_to = to;
+            }
+        }
+        Screen::Health => state.health.return_to = to,
+        Screen::Audiences => state.audiences.return_to = to,
+    }
+}
+
+/// Shows `next`, opened from the screen shown now, so that Esc on `next` comes back here.
+/// `next` first leaves its old place on the way back (a screen that returned to it returns
+/// where it did), so the way back never runs in a circle.
+pub(super) fn go_to(state: &mut State, next: Screen) {
+    let from = state.screen;
+    if next == from {
+        return;
+    }
+    let after = return_of(state, next);
+    for screen in Screen::ALL {
+        if return_of(state, screen) == next {
+            set_return(state, screen, after);
+        }
+    }
+    set_return(state, next, from);
+    state.screen = next;
+}
+
+/// Opens a profile in place of the one open before; Esc returns to the screen it was opened
+/// from (the next search match keeps the way back of the match before).
+pub(super) fn open_profile(state: &mut State, id: ProfileId) -> Vec<Effect> {
     let generation = state.generation();
     let tab = state
         .profile
         .as_ref()
         .map(|p| p.tab)
         .filter(|_| state.screen == Screen::Profile);
-    let mut view = ProfileView::new(id, return_to);
+    let mut view = ProfileView::new(id, return_of(state, Screen::Profile));
     if let Some(tab) = tab {
         view.tab = tab;
     }
     view.pending = Some(generation);
     state.profile = Some(view);
-    state.screen = Screen::Profile;
+    go_to(state, Screen::Profile);
     state.modal = None;
     vec![Effect::Store(Request::LoadProfile {
         generation,
@@ -295,7 +336,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Health => {
-            state.screen = Screen::Health;
+            go_to(state, Screen::Health);
             if state.health.report.is_none() && state.health.pending.is_none() {
                 load_health(state)
             } else {
@@ -319,13 +360,9 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
                 state.find.editing = false;
                 Vec::new()
             }
-            Screen::Health => {
-                state.screen = Screen::Find;
-                Vec::new()
-            }
             Screen::Audiences => audiences::back(state),
-            Screen::Profile => {
-                state.screen = state.profile.as_ref().map_or(Screen::Find, |p| p.return_to);
+            screen @ (Screen::Health | Screen::Profile) => {
+                state.screen = return_of(state, screen);
                 if state.screen == Screen::Audiences {
                     audiences::shown(state)
                 } else {
@@ -413,7 +450,7 @@ fn act_find(state: &mut State, action: Action) -> Vec<Effect> {
             match hit {
                 Some(id) => {
                     state.find.editing = false;
-                    open_profile(state, id, Screen::Find)
+                    open_profile(state, id)
                 }
                 None => Vec::new(),
             }
@@ -445,7 +482,7 @@ fn act_health(state: &mut State, action: Action) -> Vec<Effect> {
         .and_then(|r| r.items.get(state.health.cursor.selected))
         .map(|i| i.profile);
     match (action, selected) {
-        (Action::Open, Some(id)) => open_profile(state, id, Screen::Health),
+        (Action::Open, Some(id)) => open_profile(state, id),
         (Action::Copy, Some(id)) => copy(state, id.to_string()),
         _ => Vec::new(),
     }
@@ -500,8 +537,7 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
                     if let Some(i) = state.find.results.hits.iter().position(|h| h.profile == id) {
                         state.find.cursor.selected = i;
                     }
-                    let return_to = view.return_to;
-                    open_profile(state, id, return_to)
+                    open_profile(state, id)
                 }
                 None => {
                     notice(state, "no more search matches");
@@ -1284,7 +1320,7 @@ fn on_search(state: &mut State, update: SearchUpdate) -> Vec<Effect> {
             state.find.pasted = false;
             if let Some(id) = exact {
                 state.find.editing = false;
-                return open_profile(state, id, Screen::Find);
+                return open_profile(state, id);
             }
         }
         return Vec::new();

@@ -448,6 +448,42 @@ fn health_lists_the_bad_merge_first_and_opens_it() {
     assert_eq!(h.state.screen, Screen::Health);
 }
 
+/// Health and Audiences opened from a profile go back to that profile, not to search.
+#[test]
+fn esc_from_health_or_audiences_returns_to_the_open_profile() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    for screen in [Action::Health, Action::Audiences] {
+        h.act(screen).act(Action::Back);
+        assert_eq!(h.state.screen, Screen::Profile, "{screen:?}");
+        assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(1));
+    }
+    h.act(Action::Back);
+    assert_eq!(h.state.screen, Screen::Find);
+}
+
+/// However screens are opened from one another, Esc walks back through each one once, the
+/// latest first, and ends at search.
+#[test]
+fn the_way_back_never_runs_in_a_circle() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    // Profile -> Health -> Profile of the bad merge -> Health again -> Audiences.
+    h.act(Action::Health).act(Action::Open);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(3));
+    h.act(Action::Health).act(Action::Audiences);
+    let mut way_back = Vec::new();
+    while h.state.screen != Screen::Find && way_back.len() < 8 {
+        h.act(Action::Back);
+        way_back.push(h.state.screen);
+    }
+    assert_eq!(
+        way_back,
+        vec![Screen::Health, Screen::Profile, Screen::Find],
+        "the profile shown is the latest one opened"
+    );
+}
+
 #[test]
 fn graph_marks_two_nodes_for_why() {
     let mut h = Harness::new();
@@ -472,6 +508,25 @@ fn copy_identifier_and_profile_json() {
     let v: serde_json::Value = serde_json::from_str(&h.copied[1]).unwrap();
     assert_eq!(v["profile_id"], "p1");
     assert_eq!(v["space"], "default");
+}
+
+/// The event JSON popup's `c` copies the JSON it shows, with the usual notice, and the
+/// popup stays open.
+#[test]
+fn c_in_the_event_popup_copies_the_event_json() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabTimeline)
+        .act(Action::Down)
+        .act(Action::Open);
+    let Some(Modal::Event { json, .. }) = h.state.modal.clone() else {
+        panic!("event popup expected");
+    };
+    h.press("c");
+    assert_eq!(h.copied, vec![json]);
+    let notice = h.state.notice.as_ref().unwrap();
+    assert!(notice.text.starts_with("copied {"), "{notice:?}");
+    assert!(matches!(h.state.modal, Some(Modal::Event { .. })));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use idgraph::model::{Event, Identifier, Profile, ProfileId, StoredEvent};
 use serde_json::json;
 
-use crate::common::{CONFIG, MemoryGraph, MemorySink, TestServer, basic, get, readers};
+use crate::common::{CONFIG, MemoryGraph, MemorySink, TestServer, basic, get, post, readers};
 
 const PROFILES: &str = "/v1/spaces/shop/collections/users/profiles";
 
@@ -183,6 +183,23 @@ fn unknown_profiles_and_spaces_are_404() {
     );
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["error"]["code"], "invalid_request_error");
+}
+
+/// The Profile API only reads: a POST is answered 405 with the JSON error body of every
+/// other error, naming GET.
+#[test]
+fn posts_to_profile_reads_answer_json_naming_get() {
+    let server = server();
+    let path = format!("{PROFILES}/user_id:u1/traits");
+    let reply = post(&server.url(&path), &[bearer()], b"{}");
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.body["success"], false);
+    assert_eq!(reply.body["error"]["code"], "method_not_allowed");
+    assert_eq!(
+        reply.body["error"]["message"],
+        format!("{path} does not take POST; use GET or HEAD")
+    );
+    assert_eq!(reply.header("allow"), Some("GET,HEAD"));
 }
 
 #[test]

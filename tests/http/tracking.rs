@@ -463,6 +463,26 @@ fn unknown_routes_answer_json() {
     assert_eq!(reply.status, 405);
 }
 
+/// A method a tracking route does not take is answered 405 with the JSON error body of every
+/// other error, naming the method to use (as the `Allow` header does).
+#[test]
+fn wrong_methods_answer_json_naming_the_allowed_one() {
+    let server = TestServer::tracking(MemorySink::default());
+    for path in ["/v1/track", "/v1/batch"] {
+        let reply = crate::common::get(&server.url(path), &[]);
+        assert_eq!(reply.status, 405, "{path}");
+        assert_eq!(
+            reply.body,
+            json!({"success": false, "error": {
+                "code": "method_not_allowed",
+                "message": format!("{path} does not take GET; use POST"),
+            }}),
+            "{path}"
+        );
+        assert_eq!(reply.header("allow"), Some("POST"), "{path}");
+    }
+}
+
 #[test]
 fn shutdown_finishes_requests_in_flight() {
     let sink = MemorySink::default();

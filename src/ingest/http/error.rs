@@ -40,6 +40,20 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// `405 Method Not Allowed` with the code `method_not_allowed`: `method` is not one of the
+    /// `allowed` methods (as the `Allow` header lists them, e.g. `GET,HEAD`) of `path`.
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &str) -> ApiError {
+        let allowed: Vec<&str> = allowed.split(',').map(str::trim).collect();
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{path} does not take {method}; use {}",
+                allowed.join(" or ")
+            ),
+        )
+    }
+
     /// `500 Internal Server Error`: clients retry it.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
@@ -77,6 +91,16 @@ mod tests {
         assert_eq!(
             ApiError::not_found("x").error_object(),
             json!({"code": "not_found", "message": "x"})
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let error = ApiError::method_not_allowed("POST", "/v1/spaces/s/x", "GET,HEAD");
+        assert_eq!(error.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            error.error_object(),
+            json!({"code": "method_not_allowed", "message": "/v1/spaces/s/x does not take POST; use GET or HEAD"})
         );
     }
 }

@@ -16,7 +16,8 @@
 //!   `rejected` item (`index`, `code`, `message`). A 400 is not retried, so rejected items
 //!   are not re-sent forever, and the stored ones are safe.
 //! - `401` unknown or missing write key, `415` unsupported `Content-Encoding`,
-//!   `408` body not received in time.
+//!   `408` body not received in time, `404` unknown path, `405` a method the path does not
+//!   take (the message and the `Allow` header name the one to use).
 //! - `503` (store shutting down) and `500` (store failure): nothing was acknowledged; clients
 //!   retry and duplicates are skipped by messageId.
 //!

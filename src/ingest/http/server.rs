@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::Uri;
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hyper::server::conn::http1;
@@ -28,7 +30,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Every route of the server, on `state`.
 pub fn router<S: Sink>(state: ServerState<S>) -> Router {
     let profiles = "/v1/spaces/{space}/collections/users/profiles/{id}";
-    Router::new()
+    let routes = Router::new()
         .route("/v1/batch", post(tracking::batch::<S>))
         .route("/v1/import", post(tracking::batch::<S>))
         .route("/v1/identify", tracking::single::<S>(CallType::Identify))
@@ -44,11 +46,34 @@ pub fn router<S: Sink>(state: ServerState<S>) -> Router {
         )
         .route(&format!("{profiles}/events"), get(profile_api::events::<S>))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    // A layer on `routes` itself would wrap each method's handler, inside the code that adds
+    // the `Allow` header to a 405; so the whole router is wrapped.
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn(method_not_allowed))
 }
 
 async fn not_found(uri: Uri) -> Response {
     ApiError::not_found(format!("no such endpoint: {}", uri.path())).into_response()
+}
+
+/// Gives the router's `405` for a method a route does not take (an empty body) the JSON error
+/// body every other error has, naming the methods its `Allow` header lists.
+async fn method_not_allowed(request: Request, next: Next) -> Response {
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let Some(allow) = response.headers().get(header::ALLOW).cloned() else {
+        return response;
+    };
+    let allowed = allow.to_str().unwrap_or_default();
+    let mut answer =
+        ApiError::method_not_allowed(method.as_str(), uri.path(), allowed).into_response();
+    answer.headers_mut().insert(header::ALLOW, allow);
+    answer
 }
 
 /// Serves the tracking and Profile APIs on `listener` until `shutdown` completes; then

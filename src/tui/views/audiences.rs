@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::audience::{Reason, Why};
 use crate::tui::audiences::{Loaded, MembersView};
 use crate::tui::state::{ProfileData, State};
-use crate::tui::text::{clean, short_time};
+use crate::tui::text::{clean, plural, short_time};
 use crate::tui::theme::Theme;
 use crate::tui::update::shown;
 
@@ -83,15 +83,13 @@ fn list(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitM
             t.selected,
             t.base,
         );
-        let noun = if audience.members == 1 {
-            "member "
-        } else {
-            "members"
-        };
         let spans = vec![
             Span::styled(cell(&clean(&audience.name), name_w), base.patch(t.title)),
             Span::styled(format!(" {:>7} ", audience.members), base.patch(t.value)),
-            Span::styled(format!("{noun}  "), base.patch(t.dim)),
+            Span::styled(
+                format!("{}  ", cell(&plural(audience.members as u64, "member"), 7)),
+                base.patch(t.dim),
+            ),
             Span::styled(
                 clean(&audience.description).into_owned(),
                 base.patch(t.label),
@@ -196,7 +194,11 @@ fn members(
             Span::styled(" ", base),
             Span::styled(cell(&ids.join(" "), ids_w), base.patch(t.kind)),
             Span::styled(
-                format!(" {:>3} ids  ", member.identifier_count),
+                format!(
+                    " {:>3} {:<3}  ",
+                    member.identifier_count,
+                    plural(member.identifier_count as u64, "id")
+                ),
                 base.patch(t.dim),
             ),
             Span::styled(why_short(state, &member.why), base.patch(t.label)),

@@ -7,7 +7,9 @@ use ratatui::widgets::Paragraph;
 
 use crate::query::search::SearchHit;
 use crate::tui::state::{State, StoreStatus};
-use crate::tui::text::{ago, clean, is_personal, mask};
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::text::{ago, clean, count, fit, is_personal, mask};
 
 use super::{Ctx, HitMap, cell, highlighted, id_column, panel, scroll_offset};
 
@@ -36,7 +38,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         } else {
             " (still searching)"
         };
-        format!("{} matching profiles{more}", results.matched)
+        format!(
+            "{}{more}",
+            count(results.matched as u64, "matching profile")
+        )
     };
     let block = panel(heading, !find.editing, t);
     let inner = block.inner(list);
@@ -104,31 +109,27 @@ pub fn hit_rows(
             Span::styled(" ", base),
             Span::styled(format!("{}:", clean(&hit.kind)), base.patch(t.kind)),
         ];
-        let redacted = state.settings.redact && is_personal(&hit.kind);
-        if redacted {
-            spans.push(Span::styled(mask(&hit.kind, &hit.text), base));
+        let ids = count(hit.identifiers.into(), "id");
+        let tail = if wide {
+            format!("{ids} · {}", ago(hit.last_seen, state.now))
         } else {
-            spans.extend(highlighted(
-                &clean(&hit.text),
-                &hit.positions,
-                base,
-                t.matched,
-            ));
+            ids
+        };
+        let exact = if hit.exact { " exact" } else { "" };
+        let head: usize = spans.iter().map(Span::width).sum();
+        // The text gets what the tail (a gap before it, a space after) and the marker leave.
+        let room = (area.width as usize).saturating_sub(head + exact.len() + tail.width() + 2);
+        if state.settings.redact && is_personal(&hit.kind) {
+            spans.push(Span::styled(fit(&mask(&hit.kind, &hit.text), room), base));
+        } else {
+            let text = fit(&clean(&hit.text), room);
+            spans.extend(highlighted(&text, &hit.positions, base, t.matched));
         }
         if hit.exact {
-            spans.push(Span::styled(" exact", base.patch(t.ok)));
+            spans.push(Span::styled(exact, base.patch(t.ok)));
         }
-        let used: usize = spans.iter().map(|s| s.width()).sum();
-        let tail = if wide {
-            format!(
-                "{} ids · {}",
-                hit.identifiers,
-                ago(hit.last_seen, state.now)
-            )
-        } else {
-            format!("{} ids", hit.identifiers)
-        };
-        let pad = (area.width as usize).saturating_sub(used + tail.chars().count() + 1);
+        let used: usize = spans.iter().map(Span::width).sum();
+        let pad = (area.width as usize).saturating_sub(used + tail.width() + 1);
         spans.push(Span::styled(" ".repeat(pad), base));
         spans.push(Span::styled(format!("{tail} "), base.patch(t.dim)));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);

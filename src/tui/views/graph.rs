@@ -8,10 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::widgets::canvas::{Canvas, Line as Segment};
 
-use crate::model::{Identifier, Link};
+use unicode_width::UnicodeWidthStr;
+
+use crate::model::{Identifier, Link, Provenance};
 use crate::query::why::why_path;
 use crate::tui::state::{ProfileData, ProfileView, State};
-use crate::tui::text::{clean, short_time};
+use crate::tui::text::{clean, count, fit_middle, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, list_row, panel, scroll_offset};
@@ -23,6 +25,22 @@ fn position(i: usize, n: usize) -> (f64, f64) {
 
 fn id_text(state: &State, id: &Identifier) -> String {
     format!("{}:{}", clean(&id.kind), shown(state, &id.kind, &id.value))
+}
+
+/// Fewest columns a shortened messageId keeps.
+const MIN_MESSAGE_ID: usize = 9;
+
+/// `lead` and `event ID · source · time` (and the journal op of a manual link), the messageId
+/// shortened in its middle so the line fits `width` and source and time always show (the
+/// event JSON on the Timeline has the whole id).
+fn provenance_line(lead: &str, p: &Provenance, width: usize) -> String {
+    let op = p.op.map(|o| format!(" op #{o}")).unwrap_or_default();
+    let lead = format!("{lead}event ");
+    let rest = format!(" · {} · {}{op}", clean(&p.source), short_time(p.time));
+    let room = width
+        .saturating_sub(lead.width() + rest.width())
+        .max(MIN_MESSAGE_ID);
+    format!("{lead}{}{rest}", fit_middle(&clean(&p.message_id), room))
 }
 
 pub fn render(
@@ -60,9 +78,9 @@ pub fn render(
     let canvas = Canvas::default()
         .block(panel(
             format!(
-                "Graph · {} identifiers · {} links",
-                nodes.len(),
-                data.links.len()
+                "Graph · {} · {}",
+                count(nodes.len() as u64, "identifier"),
+                count(data.links.len() as u64, "link")
             ),
             false,
             t,
@@ -143,12 +161,9 @@ pub fn render(
     }
 
     let mut lines: Vec<Line> = Vec::new();
+    let width = detail_area.width.saturating_sub(2) as usize;
     let link_line = |l: &Link, style| {
-        let op = l
-            .provenance
-            .op
-            .map(|o| format!(" op #{o}"))
-            .unwrap_or_default();
+        let lead = format!("   {} · ", l.rule.name());
         vec![
             Line::from(vec![
                 Span::styled(id_text(state, &l.from), style),
@@ -156,13 +171,7 @@ pub fn render(
                 Span::styled(id_text(state, &l.to), style),
             ]),
             Line::from(Span::styled(
-                format!(
-                    "   {} · event {} · {} · {}{op}",
-                    l.rule.name(),
-                    clean(&l.provenance.message_id),
-                    clean(&l.provenance.source),
-                    short_time(l.provenance.time)
-                ),
+                provenance_line(&lead, &l.provenance, width),
                 t.dim,
             )),
         ]
@@ -171,10 +180,10 @@ pub fn render(
         ([a, b], Some(p)) => {
             lines.push(Line::styled(
                 format!(
-                    "{} → {}: {} links",
+                    "{} → {}: {}",
                     id_text(state, a),
                     id_text(state, b),
-                    p.len()
+                    count(p.len() as u64, "link")
                 ),
                 t.path,
             ));
@@ -222,12 +231,7 @@ pub fn render(
                 Span::styled(clean(&v.reason.to_string()).into_owned(), t.warning),
             ]));
             lines.push(Line::styled(
-                format!(
-                    "    event {} · {} · {}",
-                    clean(&v.provenance.message_id),
-                    clean(&v.provenance.source),
-                    short_time(v.provenance.time)
-                ),
+                provenance_line("    ", &v.provenance, width),
                 t.dim,
             ));
         }

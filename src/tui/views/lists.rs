@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::state::{ProfileData, ProfileView, State};
-use crate::tui::text::{clean, short_time};
+use crate::tui::text::{clean, count, plural, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, id_column, list_row, panel, scroll_offset};
@@ -23,8 +23,8 @@ pub fn history(
     let t = ctx.theme;
     let block = panel(
         format!(
-            "History · {} journal entries (u undoes the selected one)",
-            data.journal.len()
+            "History · {} (u undoes the selected one)",
+            count(data.journal.len() as u64, "journal entry")
         ),
         true,
         t,
@@ -99,8 +99,9 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     let [summary, list] = Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(area);
     let mut spans = vec![Span::styled(
         format!(
-            "{} profiles · typical {} identifiers · by identifier count: ",
-            report.profiles, report.typical_identifiers
+            "{} · typical {} · by identifier count: ",
+            count(report.profiles, "profile"),
+            count(report.typical_identifiers as u64, "identifier")
         ),
         t.label,
     )];
@@ -160,7 +161,12 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             Span::styled(cell(&item.profile.to_string(), id_w), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
             Span::styled(
-                format!(" {:>3} ids {:>4} ev  ", item.identifiers, item.events),
+                format!(
+                    " {:>3} {:<3} {:>4} ev  ",
+                    item.identifiers,
+                    plural(item.identifiers as u64, "id"),
+                    item.events
+                ),
                 base.patch(t.label),
             ),
             Span::styled(

@@ -17,7 +17,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::keymap::Keymap;
 use super::state::{Screen, State, StoreStatus, Tab};
-use super::text::{clean, fit, plural};
+use super::text::{clean, count, fit};
 use super::theme::Theme;
 use super::update::key_contexts;
 
@@ -87,9 +87,10 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     ];
     match &state.store {
         StoreStatus::Opening => spans.push(Span::styled("· opening store ", t.status)),
-        StoreStatus::Ready { profiles } => {
-            spans.push(Span::styled(format!("· {profiles} profiles "), t.status))
-        }
+        StoreStatus::Ready { profiles } => spans.push(Span::styled(
+            format!("· {} ", count(*profiles, "profile")),
+            t.status,
+        )),
         StoreStatus::Failed(_) => spans.push(Span::styled(
             "· store unavailable ",
             t.error.patch(t.status),
@@ -104,9 +105,8 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
             t.ok.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
         ));
         if state.new_events > 0 {
-            let n = state.new_events;
-            let events = plural(n, "new event");
-            spans.push(Span::styled(format!("· {n} {events} "), t.status));
+            let events = count(state.new_events, "new event");
+            spans.push(Span::styled(format!("· {events} "), t.status));
         }
     }
     if state.settings.redact {
@@ -207,6 +207,15 @@ fn id_column(ids: impl IntoIterator<Item = crate::model::ProfileId>) -> usize {
         .max()
         .unwrap_or(0)
         .max(6)
+}
+
+/// Width of an identifier type column over these identifiers: the longest type as drawn and
+/// a space, so no type runs into its value.
+fn kind_column<'a>(ids: impl IntoIterator<Item = &'a crate::model::Identifier>) -> usize {
+    ids.into_iter()
+        .map(|id| unicode_width::UnicodeWidthStr::width(clean(&id.kind).as_ref()) + 1)
+        .max()
+        .unwrap_or(0)
 }
 
 /// A text padded or cut to exactly `width` columns.

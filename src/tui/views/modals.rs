@@ -7,14 +7,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::model::Identifier;
+use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::state::{
     ConfirmAction, FilterField, MergeFlow, Modal, SplitFlow, SplitStage, State,
 };
-use crate::tui::text::{clean, short_time};
+use crate::tui::text::{clean, count, short_time};
 use crate::tui::update::shown;
 
-use super::{Ctx, HitMap, cell, list_row, panel, popup_area, scroll_offset};
+use super::{Ctx, HitMap, cell, kind_column, list_row, panel, popup_area, scroll_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     let Some(modal) = &state.modal else {
@@ -110,11 +111,16 @@ fn event(frame: &mut Frame, area: Rect, ctx: &Ctx, title: &str, json: &str, scro
     let max = lines
         .len()
         .saturating_sub(popup.height.saturating_sub(2) as usize) as u16;
+    let copies = ctx
+        .keymap
+        .key_for(&[KeyContext::Event], Action::Copy)
+        .map(|key| format!("; {key} copies"))
+        .unwrap_or_default();
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((scroll.min(max), 0))
             .block(panel(
-                format!("Event {} (original JSON; c copies)", clean(title)),
+                format!("Event {} (original JSON{copies})", clean(title)),
                 true,
                 t,
             ))
@@ -330,10 +336,10 @@ fn merge(
                         .unwrap_or_else(|| "(no name)".into());
                     lines.push(Line::styled(
                         format!(
-                            "Result: {name} · {} identifiers · {} events · {} merges",
-                            r.identifiers.len(),
-                            r.event_count,
-                            r.merge_count
+                            "Result: {name} · {} · {} · {}",
+                            count(r.identifiers.len() as u64, "identifier"),
+                            count(r.event_count, "event"),
+                            count(r.merge_count as u64, "merge")
                         ),
                         t.label,
                     ));
@@ -360,9 +366,11 @@ fn merge(
                     }
                     lines.push(Line::default());
                     lines.push(Line::styled("Identifiers after the merge:", t.title));
-                    for id in r.sorted_identifiers() {
+                    let ids = r.sorted_identifiers();
+                    let kind_w = kind_column(&ids);
+                    for id in ids {
                         lines.push(Line::from(vec![
-                            Span::styled(format!("  {:<14}", clean(&id.kind)), t.kind),
+                            Span::styled(format!("  {}", cell(&clean(&id.kind), kind_w)), t.kind),
                             Span::styled(shown(state, &id.kind, &id.value), t.value),
                         ]));
                     }
@@ -415,6 +423,7 @@ fn split(
                 Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
             let height = list.height as usize;
             let offset = scroll_offset(flow.cursor.selected, height, flow.identifiers.len());
+            let kind_w = kind_column(&flow.identifiers);
             for (row, id) in flow
                 .identifiers
                 .iter()
@@ -430,7 +439,7 @@ fn split(
                         if marked { " [x] " } else { " [ ] " },
                         base.patch(if marked { t.warning } else { t.dim }),
                     ),
-                    Span::styled(format!("{:<14}", clean(&id.kind)), base.patch(t.kind)),
+                    Span::styled(cell(&clean(&id.kind), kind_w), base.patch(t.kind)),
                     Span::styled(shown(state, &id.kind, &id.value), base.patch(t.value)),
                 ];
                 frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
@@ -471,7 +480,11 @@ fn split(
                         Span::styled(ids_line(state, &p.staying), t.value),
                     ]));
                     lines.push(Line::styled(
-                        format!("{} events move (only the moving identifiers explain them), {} stay. The split is pinned.", p.moving_events.len(), p.staying_events),
+                        format!(
+                            "{} to move (only the moving identifiers explain them), {} to stay. The split is pinned.",
+                            count(p.moving_events.len() as u64, "event"),
+                            p.staying_events
+                        ),
                         t.label,
                     ));
                     for e in &p.moving_events {
@@ -536,8 +549,9 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, action: &Con
             vec![
                 Line::styled(
                     format!(
-                        "Move {} out of {from} with {moving_events} events?",
-                        ids_line(state, moving)
+                        "Move {} out of {from} with {}?",
+                        ids_line(state, moving),
+                        count(*moving_events as u64, "event")
                     ),
                     t.value,
                 ),

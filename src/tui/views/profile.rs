@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::summary::event_summary;
-use crate::tui::text::{age, ago, clean, plural, short_time};
+use crate::tui::text::{age, ago, clean, count, plural, short_time};
 use crate::tui::update::{overview_order, shown};
 
 use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
@@ -44,10 +44,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         Span::styled(format!("{} ", p.id), t.dim),
         Span::styled(
             format!(
-                "· {} identifiers · {} events · {} merges · seen {} ",
-                p.identifiers.len(),
-                p.event_count,
-                p.merge_count,
+                "· {} · {} · {} · seen {} ",
+                count(p.identifiers.len() as u64, "identifier"),
+                count(p.event_count, "event"),
+                count(p.merge_count as u64, "merge"),
                 ago(p.last_seen, state.now)
             ),
             t.label,
@@ -61,7 +61,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         .count();
     if violations > 0 {
         spans.push(Span::styled(
-            format!("· {violations} {}", plural(violations as u64, "violation")),
+            format!("· {}", count(violations as u64, "violation")),
             t.warning,
         ));
     }
@@ -259,10 +259,13 @@ fn overview(
     }
 
     // The audiences it is in, and why.
-    let count = data.audiences.as_ref().map_or(0, Vec::len);
+    let audience_count = data.audiences.as_ref().map_or(0, Vec::len);
     frame.render_widget(
         Paragraph::new(memberships).block(panel(
-            format!("Audiences ({count}) as of {}", short_time(state.now)),
+            format!(
+                "Audiences ({audience_count}) as of {}",
+                short_time(state.now)
+            ),
             false,
             t,
         )),
@@ -272,7 +275,7 @@ fn overview(
     // Activity per channel.
     let mut title = "Activity per channel (events per bucket, oldest → newest)".to_string();
     if let Some((loaded, _)) = data.partial() {
-        title.push_str(&format!(" · newest {loaded} events"));
+        title.push_str(&format!(" · newest {}", count(loaded as u64, "event")));
     }
     let block = panel(title, false, t);
     let inner = block.inner(spark);
@@ -334,7 +337,8 @@ fn touchpoints(
     let mut title = "Touchpoints per channel, most recent contact first".to_string();
     if let Some((loaded, total)) = data.partial() {
         title.push_str(&format!(
-            " · counted over the newest {loaded} of {total} events"
+            " · counted over the newest {loaded} of {}",
+            count(total, "event")
         ));
     }
     let block = panel(title, true, t);

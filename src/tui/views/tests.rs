@@ -216,6 +216,32 @@ fn popups() {
     snap(&h.state, "switched_space");
 }
 
+/// The command bar of a popup offers only keys that work in that popup.
+#[test]
+fn popup_command_bars_show_only_their_own_keys() {
+    let bar = |h: &Harness| {
+        let text = draw(&h.state, 160, 48).backend().to_string();
+        text.lines().last().unwrap_or_default().to_string()
+    };
+    let filter_keys = ["previous value", "next value", "clear all"];
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Help);
+    let help = bar(&h);
+    assert!(help.contains("esc  close"), "{help}");
+    assert!(filter_keys.iter().all(|k| !help.contains(k)), "{help}");
+
+    let mut h = open("ana silva");
+    h.act(Action::TabTimeline).act(Action::Open);
+    let event = bar(&h);
+    assert!(event.contains("c  copy JSON"), "{event}");
+    assert!(filter_keys.iter().all(|k| !event.contains(k)), "{event}");
+
+    h.act(Action::Back).act(Action::Filter);
+    let filter = bar(&h);
+    assert!(filter_keys.iter().all(|k| filter.contains(k)), "{filter}");
+    assert!(!filter.contains("copy"), "{filter}");
+}
+
 #[test]
 fn redaction_masks_personal_data_everywhere() {
     let mut h = Harness::with(Settings {
@@ -362,4 +388,141 @@ fn id_columns_fit_the_longest_id() {
     assert_eq!(super::id_column([ProfileId(3), ProfileId(41_480)]), 7);
     assert_eq!(super::id_column([ProfileId(1_000_000)]), 9);
     assert_eq!(super::cell(&ProfileId(41_480).to_string(), 7), "p41480 ");
+}
+
+/// A long matched text is cut with an ellipsis so the "N ids · ago" tail keeps its room and a
+/// gap before it, in the search list (wide and narrow) and the merge picker that shares it.
+#[test]
+fn long_matches_leave_room_for_the_tail() {
+    let token = format!("52a98{}ef7397", "0".repeat(90));
+    let lengthen = |hits: &mut Vec<crate::query::search::SearchHit>| {
+        hits[0].kind = "ios.push_token".into();
+        hits[0].text = token.clone();
+    };
+    let row_of = |state: &State, width: u16| {
+        let text = draw(state, width, 24).backend().to_string();
+        let row = text.lines().find(|l| l.contains("ios.push_token:"));
+        row.unwrap_or_else(|| panic!("{text}")).to_string()
+    };
+    let mut h = Harness::new();
+    h.type_text("ana");
+    lengthen(&mut h.state.find.results.hits);
+    let identifiers = h.state.find.results.hits[0].identifiers;
+    for (width, tail) in [
+        (120, format!("… {identifiers} ids · ")),
+        (80, format!("… {identifiers} ids ")),
+    ] {
+        let row = row_of(&h.state, width);
+        assert!(row.contains("ios.push_token:52a98"), "{row}");
+        assert!(row.contains(&tail), "{width}: {row}");
+    }
+    h.act(Action::Open).act(Action::Merge);
+    let Some(crate::tui::state::Modal::Merge(crate::tui::state::MergeFlow::Pick {
+        results, ..
+    })) = &mut h.state.modal
+    else {
+        panic!("merge picker expected");
+    };
+    lengthen(&mut results.hits);
+    let identifiers = results.hits[0].identifiers;
+    let row = row_of(&h.state, 140);
+    assert!(row.contains(&format!("… {identifiers} ids · ")), "{row}");
+}
+
+/// The merge preview and the split marking list size the type column to the longest type,
+/// so `android.push_token` keeps a space before its value.
+#[test]
+fn long_identifier_types_keep_a_gap_before_the_value() {
+    use crate::tui::state::{MergeFlow, Modal, SplitStage};
+    let long = "android.push_token";
+    let mut h = open("carla");
+    h.act(Action::Split);
+    let Some(Modal::Split(flow)) = &mut h.state.modal else {
+        panic!("split expected");
+    };
+    assert!(matches!(flow.stage, SplitStage::Mark { .. }));
+    flow.identifiers[1].kind = long.into();
+    let value = flow.identifiers[1].value.clone();
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains(&format!("{long} {value}")), "{text}");
+
+    let mut h = open("ana silva");
+    h.act(Action::Merge).act(Action::Open);
+    let Some(Modal::Merge(MergeFlow::Preview {
+        preview: Some(preview),
+        ..
+    })) = &mut h.state.modal
+    else {
+        panic!("merge preview expected");
+    };
+    let held = &mut preview.result.identifiers[0].id;
+    held.kind = long.into();
+    let value = held.value.clone();
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains(&format!("{long} {value}")), "{text}");
+}
+
+/// Long messageIds are shortened in the middle so each link's rule, source and time show
+/// on a 120- or 140-column terminal (the "why" chain and a violation's provenance alike).
+#[test]
+fn link_provenance_keeps_source_and_time_with_long_message_ids() {
+    let mut h = open("carla");
+    h.act(Action::TabGraph)
+        .act(Action::Top)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let long = |i: usize| format!("msg-{i}-{}-tail{i}", "7f3e9a2c".repeat(8));
+    for (i, l) in data.links.iter_mut().enumerate() {
+        l.provenance.message_id = long(i);
+    }
+    for (i, v) in data.violations.iter_mut().enumerate() {
+        v.provenance.message_id = long(100 + i);
+    }
+    let provenance: Vec<String> = data
+        .links
+        .iter()
+        .map(|l| &l.provenance)
+        .chain(data.violations.iter().map(|v| &v.provenance))
+        .map(|p| format!("· {} · {}", p.source, crate::tui::text::short_time(p.time)))
+        .collect();
+    view.data = Some(std::sync::Arc::new(data));
+    insta::assert_snapshot!(
+        "graph_why_long_ids_120x30",
+        draw(&h.state, 120, 30).backend()
+    );
+    for width in [120, 140] {
+        let text = draw(&h.state, width, 60).backend().to_string();
+        let shown: Vec<&str> = text.lines().filter(|l| l.contains("event msg-")).collect();
+        assert!(shown.len() >= 2, "{text}");
+        for line in shown {
+            assert!(line.contains("-tail"), "{width}: {line}");
+            assert!(
+                provenance.iter().any(|p| line.contains(p.as_str())),
+                "{width}: {line}"
+            );
+        }
+    }
+}
+
+/// A count of one reads in the singular everywhere on screen (heading, rows, header, tabs).
+#[test]
+fn a_count_of_one_is_singular() {
+    let mut h = Harness::new();
+    h.type_text("u-1005");
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains("1 matching profile "), "{text}");
+    assert!(text.contains(" 1 id · "), "{text}");
+    h.act(Action::Open).act(Action::TabTimeline);
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(
+        text.contains("· 1 identifier · 1 event · 0 merges ·"),
+        "{text}"
+    );
+    assert!(text.contains("Timeline · 1 of 1 event "), "{text}");
+    for plural_of_one in ["1 matching profiles", "1 ids", "1 identifiers", "1 events"] {
+        assert!(!text.contains(plural_of_one), "{plural_of_one}: {text}");
+    }
 }

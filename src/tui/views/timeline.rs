@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use crate::query::timeline::Phase;
 use crate::tui::state::{ProfileData, ProfileView, State};
 use crate::tui::summary::event_summary;
-use crate::tui::text::{clean, short_time};
+use crate::tui::text::{clean, count, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
@@ -26,9 +26,9 @@ pub fn render(
     let t = ctx.theme;
     let tl = &view.timeline;
     let mut title = format!(
-        "Timeline · {} of {} events",
+        "Timeline · {} of {}",
         tl.rows.len(),
-        data.events.len()
+        count(data.events.len() as u64, "event")
     );
     if let Some((_, total)) = data.partial() {
         title.push_str(&format!(" (the newest of {total})"));
