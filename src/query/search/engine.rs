@@ -160,16 +160,19 @@ impl SearchEngine {
         }
         // Identifiers are stored normalised: an email typed with capitals still matches,
         // and so does a phone number typed with spaces, dashes or brackets.
-        let text = if parsed.text.contains('@') || parsed.kind.as_deref() == Some(EMAIL) {
+        let typed = if parsed.text.contains('@') || parsed.kind.as_deref() == Some(EMAIL) {
             parsed.text.to_lowercase()
         } else if looks_like_phone(&parsed.text) || parsed.kind.as_deref() == Some(PHONE) {
             normalize_phone(&parsed.text)
         } else {
             parsed.text.clone()
         };
+        // Matching ignores case: people type names, emails and ids in any case. An exact
+        // value is looked up as typed (ids may differ by case), and found in any case.
+        let text = typed.to_lowercase();
         let pattern = Pattern::new(&text);
         let pool = (limit * 2).max(100);
-        let exact = index.exact_slots(&text, kind);
+        let exact = index.exact_slots(&typed, kind);
         let reuse = self.narrow.take().filter(|n| {
             n.kind == kind
                 && n.pattern.case_sensitive == pattern.case_sensitive
@@ -277,7 +280,7 @@ impl SearchEngine {
             pattern,
             matched: total.matched,
         });
-        Some(results)
+        Some(with_profile_id(&index, &text, kind, results, limit))
     }
 
     /// Ranks what the scan found so far, sends it as the final ranking and returns it.
@@ -515,8 +518,43 @@ impl SearchEngine {
     }
 }
 
+/// The results with the profile a query names by its id (`p12`) first, as the exact hit.
+fn with_profile_id(
+    index: &SearchIndex,
+    text: &str,
+    kind: Option<u16>,
+    mut results: SearchResults,
+    limit: usize,
+) -> SearchResults {
+    let slot = match (kind, text.parse::<ProfileId>()) {
+        (None, Ok(id)) => index.slot_of_profile(id),
+        _ => None,
+    };
+    let Some(slot) = slot.map(|s| &index.slots[s as usize]) else {
+        return results;
+    };
+    results.hits.retain(|hit| hit.profile != slot.id);
+    results.hits.insert(
+        0,
+        SearchHit {
+            profile: slot.id,
+            score: i64::from(EXACT_BONUS),
+            kind: "profile".to_string(),
+            text: slot.id.to_string(),
+            positions: (0..text.chars().count()).collect(),
+            exact: true,
+            name: index.name_of(slot).map(str::to_string),
+            identifiers: slot.identifiers,
+            last_seen: slot.last_seen,
+        },
+    );
+    results.hits.truncate(limit);
+    results.exact = Some(slot.id);
+    results
+}
+
 fn is_exact(hay: &str, text: &str) -> bool {
-    hay == text || (hay.len() == text.len() && hay.eq_ignore_ascii_case(text) && text.contains('@'))
+    hay.len() == text.len() && hay.eq_ignore_ascii_case(text)
 }
 
 /// Ranks field kinds for ties: identifiers people type first.
@@ -884,6 +922,38 @@ mod tests {
             assert_eq!(r.hits[0].matched(), "phone:+34612345678", "{typed}");
         }
         assert_eq!(e.search("+34 612 345 678", 10).exact, Some(ProfileId(1)));
+    }
+
+    #[test]
+    fn matching_ignores_case() {
+        let mut e = engine();
+        assert_eq!(e.search("ANA SILVA", 10).hits[0].profile, ProfileId(1));
+        let r = e.search("Ana.Silva", 10);
+        assert_eq!(r.hits[0].matched(), "email:ana.silva@acme.io");
+        let r = e.search("U-1001", 10);
+        assert_eq!((r.exact, r.hits[0].exact), (Some(ProfileId(1)), true));
+    }
+
+    #[test]
+    fn a_profile_id_finds_that_profile_first() {
+        let mut e = engine();
+        let r = e.search("p4", 10);
+        assert_eq!(r.exact, Some(ProfileId(4)));
+        assert_eq!(r.hits[0].matched(), "profile:p4");
+        assert_eq!(r.hits[0].name.as_deref(), Some("Anaïs Nin"));
+        assert_eq!(e.search("p99", 10).exact, None, "no such profile");
+    }
+
+    #[test]
+    fn an_email_held_only_as_a_trait_is_found() {
+        let mut team = person(6, "Desk", &["user_id:u-6"]);
+        let traits = serde_json::json!({"email": "Team@Shop.io"});
+        team.record_event(9_000, 2, traits.as_object().unwrap());
+        let index = SearchIndex::from_profiles("default", [&team]);
+        let mut e = SearchEngine::new(Arc::new(index)).with_threads(1);
+        let r = e.search("team@shop.io", 10);
+        assert_eq!(r.exact, Some(ProfileId(6)));
+        assert_eq!(r.hits[0].matched(), "email:team@shop.io");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Millis, Profile, ProfileId};
+use crate::model::identifier::{EMAIL, normalize_value};
+use crate::model::{Identifier, Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
 use super::score::{char_bag, hard_bag, head_bag, pair_bag, start_bag};
@@ -204,6 +205,14 @@ impl SearchIndex {
         out
     }
 
+    /// The slot of a profile.
+    pub(crate) fn slot_of_profile(&self, id: ProfileId) -> Option<u32> {
+        self.slots
+            .iter()
+            .position(|slot| slot.id == id)
+            .map(|i| i as u32)
+    }
+
     /// The slot holding an entry.
     fn slot_of(&self, entry: u32) -> u32 {
         self.slots.partition_point(|slot| slot.first <= entry) as u32 - 1
@@ -303,6 +312,15 @@ impl IndexBuilder {
             if let Some(value) = trait_label(profile, key) {
                 self.push(key, false, &value);
             }
+        }
+        // An email the profile holds only as a trait (a role mailbox the rules refuse as an
+        // identifier, say) is still how support looks the customer up.
+        if let Some(email) = profile
+            .trait_text(EMAIL)
+            .map(|e| normalize_value(EMAIL, &e))
+            && !profile.has(&Identifier::new(EMAIL, email.as_str()))
+        {
+            self.push(EMAIL, true, &email);
         }
         self.finish_slot(
             profile.id,
