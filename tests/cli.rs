@@ -568,6 +568,25 @@ fn health_flags_forced_merges() {
 }
 
 #[test]
+fn health_says_how_many_are_suspicious_beyond_those_listed() {
+    let ws = Workspace::new();
+    let junk: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|u| json!({"type":"identify","userId":u,"messageId":u,"traits":{"email":"test@test.com"}}))
+        .collect();
+    let file = ws.file("junk.jsonl", &junk);
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let report: Value = serde_json::from_str(&ws.ok(&["health", "--json", "--top", "2"])).unwrap();
+    assert_eq!(report["suspicious"].as_array().unwrap().len(), 2);
+    assert_eq!(report["suspicious_profiles"], 3);
+    let text = ws.ok(&["health", "--top", "2"]);
+    assert!(
+        text.contains("suspicious profiles: 3 (the 2 most suspicious below; --top N shows more):"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_closed_stdout_ends_quietly_without_a_panic() {
     use std::io::{BufRead, BufReader};
     let ws = Workspace::new();

@@ -47,6 +47,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
                 "space": space.space(), "profiles": report.profiles,
                 "typical_identifiers": report.typical_identifiers,
                 "size_distribution": report.distribution, "suspicious": items,
+                "suspicious_profiles": report.suspicious,
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -72,7 +73,18 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     if report.items.is_empty() {
         println!("no suspicious profiles");
     } else {
-        println!("suspicious profiles (most suspicious first):");
+        if report.suspicious > report.items.len() {
+            println!(
+                "suspicious profiles: {} (the {} most suspicious below; --top N shows more):",
+                report.suspicious,
+                report.items.len()
+            );
+        } else {
+            println!(
+                "suspicious profiles: {} (most suspicious first):",
+                report.suspicious
+            );
+        }
         for item in &report.items {
             let findings: Vec<String> = item.findings.iter().map(ToString::to_string).collect();
             println!(

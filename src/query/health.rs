@@ -73,6 +73,9 @@ pub struct HealthReport {
     pub distribution: Vec<(String, u64)>,
     /// The most suspicious profiles, most suspicious first.
     pub items: Vec<HealthItem>,
+    /// How many profiles are suspicious (more than `items` holds when the scan's limit cut
+    /// the list).
+    pub suspicious: usize,
 }
 
 struct Summary {
@@ -131,6 +134,7 @@ pub fn scan_health<R: GraphRead + ?Sized>(
         }
     }
     items.sort_by(|a, b| b.score.cmp(&a.score).then(a.profile.cmp(&b.profile)));
+    let suspicious = items.len();
     items.truncate(limit);
     let labels = ["1", "2-3", "4-7", "8-15", "16+"];
     Ok(Some(HealthReport {
@@ -142,6 +146,7 @@ pub fn scan_health<R: GraphRead + ?Sized>(
             .zip(distribution)
             .collect(),
         items,
+        suspicious,
     }))
 }
 

@@ -113,14 +113,19 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         Paragraph::new(Line::from(spans)).block(panel("Graph health", false, t)),
         summary,
     );
-    let block = panel(
+    let title = if report.suspicious > report.items.len() {
+        format!(
+            "Suspicious profiles ({}): the {} most suspicious",
+            report.suspicious,
+            report.items.len()
+        )
+    } else {
         format!(
             "Suspicious profiles ({}), most suspicious first",
-            report.items.len()
-        ),
-        true,
-        t,
-    );
+            report.suspicious
+        )
+    };
+    let block = panel(title, true, t);
     let inner = block.inner(list);
     frame.render_widget(block, list);
     if report.items.is_empty() {

@@ -134,6 +134,17 @@ fn bad_merge_graph_and_health() {
     snap(&h.state, "graph_violations");
     h.act(Action::Health);
     snap(&h.state, "health");
+    // A store with more suspicious profiles than the scan keeps says how many there are.
+    let report = h.state.health.report.as_mut().expect("scanned");
+    report.suspicious = 500;
+    let listed = report.items.len();
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(
+        text.contains(&format!(
+            "Suspicious profiles (500): the {listed} most suspicious"
+        )),
+        "{text}"
+    );
 }
 
 /// Sign-out releases are routine: the header counts only the violations that need a look.
