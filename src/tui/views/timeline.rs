@@ -5,6 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
 use crate::query::timeline::Phase;
 use crate::tui::state::{ProfileData, ProfileView, State};
@@ -54,10 +55,19 @@ pub fn render(
     let height = inner.height as usize;
     hits.viewport = height;
     let offset = scroll_offset(tl.cursor.selected, height, tl.rows.len());
-    // Columns by width: app and device show from 90 columns on, roomier from 120.
+    // Columns by width: app and device show from 90 columns on, roomier from 120; the app
+    // column is as wide as the profile's longest app name (up to a limit), so apps named
+    // alike (`Brightbasket`, `Brightbasket Recipes`) stay apart.
+    let longest_app = data
+        .events
+        .iter()
+        .filter_map(|e| e.app.as_deref())
+        .map(UnicodeWidthStr::width)
+        .max()
+        .unwrap_or(1);
     let (channel_w, app_w, device_w, label_w) = match inner.width {
-        120.. => (10, 13, 22, 30),
-        90.. => (9, 10, 14, 24),
+        120.. => (10, longest_app.clamp(3, 24), 22, 30),
+        90.. => (9, longest_app.clamp(3, 20), 14, 24),
         _ => (9, 0, 0, 24),
     };
     let wide = app_w > 0;
