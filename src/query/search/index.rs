@@ -205,11 +205,12 @@ impl SearchIndex {
         out
     }
 
-    /// The slot of a profile.
+    /// The slot of a profile (slots are in profile id order, as the store lists profiles
+    /// and [`SearchIndex::patched`] keeps them).
     pub(crate) fn slot_of_profile(&self, id: ProfileId) -> Option<u32> {
         self.slots
-            .iter()
-            .position(|slot| slot.id == id)
+            .binary_search_by_key(&id, |slot| slot.id)
+            .ok()
             .map(|i| i as u32)
     }
 
