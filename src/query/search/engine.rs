@@ -167,6 +167,18 @@ impl SearchEngine {
         } else {
             parsed.text.clone()
         };
+        // A number typed with phone formatting (`(272) 393-9734`) is a phone number: other
+        // ids that hold its digits here and there are noise.
+        let kind =
+            if parsed.kind.is_none() && typed != parsed.text && looks_like_phone(&parsed.text) {
+                index
+                    .kinds()
+                    .iter()
+                    .position(|k| k == PHONE)
+                    .map(|k| k as u16)
+            } else {
+                kind
+            };
         // Matching ignores case: people type names, emails and ids in any case. An exact
         // value is looked up as typed (ids may differ by case), and found in any case.
         let text = typed.to_lowercase();
@@ -922,6 +934,23 @@ mod tests {
             assert_eq!(r.hits[0].matched(), "phone:+34612345678", "{typed}");
         }
         assert_eq!(e.search("+34 612 345 678", 10).exact, Some(ProfileId(1)));
+    }
+
+    #[test]
+    fn a_formatted_phone_number_matches_phones_only() {
+        let people = [
+            person(1, "Ana", &["phone:+12723939734"]),
+            person(2, "Bo", &["ios.push_token:2f7a2b3c9d3e9f7a3b4c"]),
+        ];
+        let index = SearchIndex::from_profiles("default", &people);
+        let mut e = SearchEngine::new(Arc::new(index)).with_threads(1);
+        let ids = |r: SearchResults| r.hits.iter().map(|h| h.profile.0).collect::<Vec<_>>();
+        assert_eq!(ids(e.search("(272) 393-9734", 10)), [1]);
+        assert_eq!(
+            ids(e.search("2723939734", 10)),
+            [1, 2],
+            "bare digits match any field"
+        );
     }
 
     #[test]
