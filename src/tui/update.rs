@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::model::{CallType, ProfileId};
+use crate::model::{CallType, Identifier, ProfileId};
 use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
 
 use super::action::Action;
 use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
-    ConfirmAction, Cursor, FilterField, MergeFlow, Modal, Notice, ProfileData, ProfileView, Screen,
-    SplitFlow, SplitStage, State, StoreStatus, Tab,
+    ConfirmAction, Cursor, FilterField, GraphView, MergeFlow, Modal, Notice, ProfileData,
+    ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus, Tab,
 };
 use super::text::{clean, mask};
 use super::worker::{LiveUpdate, Reply, Request};
@@ -1403,8 +1403,8 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     view.error = None;
                     view.overview.clamp(data.profile.identifiers.len());
                     view.touchpoints.clamp(data.touchpoints.len());
-                    view.graph.cursor.clamp(data.nodes.len());
-                    view.graph.marked.retain(|&m| m < data.nodes.len());
+                    let old_nodes = view.data.as_ref().map(|old| old.nodes.as_slice());
+                    keep_graph_rows(&mut view.graph, old_nodes, &data.nodes);
                     view.history.clamp(data.journal.len());
                     view.data = Some(data);
                     refilter(state);
@@ -1534,6 +1534,21 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             }
         }
     }
+}
+
+/// Keeps the graph tab's selected row and "why" marks on their identifiers when the
+/// profile reloads and its nodes are listed in another order; marks whose identifier left
+/// the profile are dropped.
+fn keep_graph_rows(graph: &mut GraphView, old: Option<&[Identifier]>, new: &[Identifier]) {
+    let moved = |row: usize| {
+        old.and_then(|nodes| nodes.get(row))
+            .and_then(|id| new.iter().position(|n| n == id))
+    };
+    if let Some(row) = moved(graph.cursor.selected) {
+        graph.cursor.selected = row;
+    }
+    graph.cursor.clamp(new.len());
+    graph.marked = graph.marked.iter().filter_map(|&m| moved(m)).collect();
 }
 
 /// Keeps the open profile current while the space changes: reloads it when it changed,
