@@ -296,18 +296,36 @@ pub(super) fn open_profile(state: &mut State, id: ProfileId) -> Vec<Effect> {
     })]
 }
 
-fn reload_profile(state: &mut State) -> Vec<Effect> {
+/// Asks for the open profile again. With `follow`, a profile that no longer exists (merged
+/// away, or split off and the split undone) is followed to the one now holding its first
+/// identifier.
+fn reload_profile(state: &mut State, follow: bool) -> Vec<Effect> {
     let generation = state.generation();
     let now = state.now;
     let Some(view) = &mut state.profile else {
         return Vec::new();
     };
+    let via = view
+        .data
+        .as_deref()
+        .and_then(|d| overview_identifier(d, 0).cloned())
+        .filter(|_| follow);
     view.pending = Some(generation);
-    vec![Effect::Store(Request::LoadProfile {
-        generation,
-        id: view.id,
-        now,
-    })]
+    let id = view.id;
+    let request = match via {
+        Some(via) => Request::FollowProfile {
+            generation,
+            id,
+            via,
+            now,
+        },
+        None => Request::LoadProfile {
+            generation,
+            id,
+            now,
+        },
+    };
+    vec![Effect::Store(request)]
 }
 
 fn load_health(state: &mut State) -> Vec<Effect> {
@@ -374,7 +392,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             edit(state, String::clear)
         }
         Action::Refresh => match state.screen {
-            Screen::Profile => reload_profile(state),
+            Screen::Profile => reload_profile(state, true),
             Screen::Health => load_health(state),
             Screen::Audiences => audiences::reload(state),
             Screen::Find => search_find(state),
@@ -1509,21 +1527,18 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     if state.screen == Screen::Health {
                         effects.extend(load_health(state));
                     }
-                    // Follow the person: a merged-away profile lives on in the survivor.
-                    let follow = match &entry.action {
-                        crate::model::JournalAction::Merge {
-                            survivor, absorbed, ..
-                        } if state.profile.as_ref().is_some_and(|p| p.id == *absorbed) => {
-                            Some(*survivor)
-                        }
-                        _ => None,
-                    };
-                    if let Some(view) = &mut state.profile {
-                        if let Some(id) = follow {
-                            view.id = id;
-                        }
-                        effects.extend(reload_profile(state));
+                    // Follow the person: a merged-away profile lives on in the survivor (known
+                    // here, so the done notice stays); any other profile gone (split off, and
+                    // the split undone) in the one now holding its identifiers.
+                    if let crate::model::JournalAction::Merge {
+                        survivor, absorbed, ..
+                    } = &entry.action
+                        && let Some(view) = &mut state.profile
+                        && view.id == *absorbed
+                    {
+                        view.id = *survivor;
                     }
+                    effects.extend(reload_profile(state, true));
                     effects.extend(audiences::changed(state));
                     effects
                 }
@@ -1565,31 +1580,7 @@ fn follow_live(state: &mut State, update: &LiveUpdate) -> Vec<Effect> {
     if !(removed || update.everything || update.changed.contains(&view.id)) {
         return Vec::new();
     }
-    let via = view
-        .data
-        .as_deref()
-        .and_then(|d| overview_identifier(d, 0).cloned());
-    let generation = state.generation();
-    let Some(view) = &mut state.profile else {
-        return Vec::new();
-    };
-    view.pending = Some(generation);
-    let id = view.id;
-    let now = state.now;
-    let request = match via {
-        Some(via) if removed || update.everything => Request::FollowProfile {
-            generation,
-            id,
-            via,
-            now,
-        },
-        _ => Request::LoadProfile {
-            generation,
-            id,
-            now,
-        },
-    };
-    vec![Effect::Store(request)]
+    reload_profile(state, removed || update.everything)
 }
 
 /// A personal value as shown: masked when redacting.

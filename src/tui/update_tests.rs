@@ -538,3 +538,48 @@ fn quit_from_anywhere() {
     );
     assert!(state.quit);
 }
+
+/// Undoing a split from the split-off profile's History puts its identifiers back where
+/// they came from: the explorer follows them there instead of keeping a stale copy of a
+/// profile that no longer exists.
+#[test]
+fn undoing_a_split_from_the_split_off_profile_follows_its_identifiers() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "carla");
+    h.act(Action::Split);
+    let Some(Modal::Split(flow)) = &h.state.modal else {
+        panic!("split expected");
+    };
+    let kid = flow
+        .identifiers
+        .iter()
+        .position(|i| i.value == "kid.novak@school.example.net")
+        .unwrap();
+    h.send(Msg::Click(Target::Row(kid)))
+        .act(Action::Mark)
+        .act(Action::Open)
+        .type_text("kid's own account")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    h.act(Action::Search)
+        .act(Action::ClearInput)
+        .type_text("kid.novak")
+        .act(Action::Open);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(6));
+    h.act(Action::TabHistory)
+        .act(Action::Bottom)
+        .act(Action::Undo)
+        .type_text("same account after all")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.id, ProfileId(3));
+    assert_eq!(view.error, None);
+    assert!(
+        h.state
+            .profile_data()
+            .unwrap()
+            .profile
+            .has(&Identifier::new("email", "kid.novak@school.example.net"))
+    );
+}
