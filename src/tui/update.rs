@@ -379,14 +379,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
             Screen::Audiences => audiences::back(state),
-            screen @ (Screen::Health | Screen::Profile) => {
-                state.screen = return_of(state, screen);
-                if state.screen == Screen::Audiences {
-                    audiences::shown(state)
-                } else {
-                    Vec::new()
-                }
-            }
+            screen @ (Screen::Health | Screen::Profile) => go_back(state, screen),
         },
         Action::ClearInput if state.screen == Screen::Find && state.find.editing => {
             edit(state, String::clear)
@@ -412,6 +405,16 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Screen::Audiences => audiences::act(state, action),
             Screen::Profile => act_profile(state, action),
         },
+    }
+}
+
+/// Leaves `screen` (shown now) for the screen Esc on it returns to.
+fn go_back(state: &mut State, screen: Screen) -> Vec<Effect> {
+    state.screen = return_of(state, screen);
+    if state.screen == Screen::Audiences {
+        audiences::shown(state)
+    } else {
+        Vec::new()
     }
 }
 
@@ -1440,6 +1443,17 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                         notice(state, format!("{id} was merged into {to}: showing {to}"));
                     }
                 }
+                Err(e) if view.data.is_none() => {
+                    // Nothing to show (a stale search match, say): back where it was opened.
+                    error(state, e);
+                    let effects = if state.screen == Screen::Profile {
+                        go_back(state, Screen::Profile)
+                    } else {
+                        Vec::new()
+                    };
+                    state.profile = None;
+                    return effects;
+                }
                 Err(e) => {
                     view.error = Some(e.clone());
                     error(state, e);
@@ -1523,7 +1537,8 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                         format!("done: #{} {} — {}", entry.op, entry.summary(), entry.reason),
                     );
                     state.health.report = None;
-                    let mut effects = Vec::new();
+                    // Profiles merged away or split off leave the search results stale.
+                    let mut effects = search_find(state);
                     if state.screen == Screen::Health {
                         effects.extend(load_health(state));
                     }

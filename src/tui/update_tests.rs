@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::Identifier;
+use crate::query::GraphRepair;
 use crate::tui::harness::{Harness, fresh_state, test_settings};
 
 fn fresh() -> State {
@@ -582,4 +583,53 @@ fn undoing_a_split_from_the_split_off_profile_follows_its_identifiers() {
             .profile
             .has(&Identifier::new("email", "kid.novak@school.example.net"))
     );
+}
+
+/// A merge leaves no stale match behind: back in Find the merged-away profile is gone.
+#[test]
+fn search_results_follow_a_merge() {
+    let mut h = Harness::new();
+    let listed = |h: &Harness| -> Vec<ProfileId> {
+        h.state
+            .find
+            .results
+            .hits
+            .iter()
+            .map(|hit| hit.profile)
+            .collect()
+    };
+    profile_open(&mut h, "ana");
+    assert!(listed(&h).contains(&ProfileId(4)), "{:?}", listed(&h));
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    h.act(Action::Back);
+    assert_eq!(h.state.screen, Screen::Find);
+    assert!(!listed(&h).contains(&ProfileId(4)), "{:?}", listed(&h));
+}
+
+/// Opening a match whose profile no longer exists (merged away by another writer since
+/// the search) keeps the Find screen, with the reason as a notice.
+#[test]
+fn opening_a_profile_that_no_longer_exists_stays_in_find() {
+    let mut h = Harness::new();
+    h.act(Action::Back);
+    let row = h
+        .state
+        .find
+        .results
+        .hits
+        .iter()
+        .position(|hit| hit.profile == ProfileId(4))
+        .unwrap();
+    h.fixture("default")
+        .merge(ProfileId(1), ProfileId(4), "same person", true)
+        .unwrap();
+    h.send(Msg::Click(Target::Row(row))).act(Action::Open);
+    assert_eq!(h.state.screen, Screen::Find);
+    assert_eq!(h.state.profile, None);
+    let notice = h.state.notice.as_ref().unwrap();
+    assert!(notice.error && notice.text.contains("p4"), "{notice:?}");
 }
