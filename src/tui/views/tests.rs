@@ -526,3 +526,31 @@ fn a_count_of_one_is_singular() {
         assert!(!text.contains(plural_of_one), "{plural_of_one}: {text}");
     }
 }
+
+/// History rows size the op column to the widest op (a space before the date however long
+/// it is) and shorten the summary, not "undone by", to fit 120 columns.
+#[test]
+fn history_rows_keep_long_ops_apart_and_undone_by_visible() {
+    let mut h = open("ana silva");
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm)
+        .act(Action::TabHistory);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let entry = data.journal.last_mut().unwrap();
+    entry.op = 1520;
+    entry.undone_by = Some(1521);
+    entry.action = crate::model::JournalAction::Merge {
+        survivor: ProfileId(1),
+        absorbed: ProfileId(4),
+        overrides: vec!["a long rule name that fills the row".into(); 3],
+    };
+    view.data = Some(std::sync::Arc::new(data));
+    let text = draw(&h.state, 120, 30).backend().to_string();
+    let row = text.lines().find(|l| l.contains("#1520")).unwrap();
+    assert!(row.contains("#1520 "), "{row}");
+    assert!(row.contains("undone by #1521"), "{row}");
+}
