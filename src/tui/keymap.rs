@@ -31,6 +31,8 @@ pub enum KeyContext {
     Event,
     Spaces,
     Filter,
+    /// Picking the other profile of a merge.
+    Pick,
     Split,
     Form,
     Confirm,
@@ -38,7 +40,7 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Every context, in help order.
-    pub const ALL: [KeyContext; 17] = [
+    pub const ALL: [KeyContext; 18] = [
         KeyContext::Global,
         KeyContext::Navigation,
         KeyContext::Input,
@@ -53,6 +55,7 @@ impl KeyContext {
         KeyContext::Event,
         KeyContext::Spaces,
         KeyContext::Filter,
+        KeyContext::Pick,
         KeyContext::Split,
         KeyContext::Form,
         KeyContext::Confirm,
@@ -75,6 +78,7 @@ impl KeyContext {
             KeyContext::Event => "event",
             KeyContext::Spaces => "spaces",
             KeyContext::Filter => "filter",
+            KeyContext::Pick => "pick",
             KeyContext::Split => "split",
             KeyContext::Form => "form",
             KeyContext::Confirm => "confirm",
@@ -98,6 +102,7 @@ impl KeyContext {
             KeyContext::Event => "Event JSON",
             KeyContext::Spaces => "Switch space",
             KeyContext::Filter => "Timeline filter",
+            KeyContext::Pick => "Merge: picking the other profile",
             KeyContext::Split => "Split: marking",
             KeyContext::Form => "Merge/split/undo form",
             KeyContext::Confirm => "Confirmation",

@@ -87,7 +87,7 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
         Some(Modal::Event { .. }) => vec![Event, Popup, Navigation],
         Some(Modal::Spaces { .. }) => vec![Spaces, Popup, Navigation],
         Some(Modal::Filter { .. }) => vec![Filter, Popup, Navigation],
-        Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Input],
+        Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Pick],
         Some(Modal::Merge(MergeFlow::Preview { .. })) | Some(Modal::Undo { .. }) => vec![Form],
         Some(Modal::Split(flow)) => match flow.stage {
             SplitStage::Mark { .. } => vec![Split, Navigation],

@@ -554,3 +554,19 @@ fn history_rows_keep_long_ops_apart_and_undone_by_visible() {
     assert!(row.contains("#1520 "), "{row}");
     assert!(row.contains("undone by #1521"), "{row}");
 }
+
+/// The merge picker's command bar says what its keys do there: enter picks the partner,
+/// esc cancels the merge (not "open match", "leave search box").
+#[test]
+fn the_merge_picker_bar_describes_picking_a_partner() {
+    let mut h = open("ana silva");
+    h.act(Action::Merge);
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    let bar = text.lines().last().unwrap_or_default();
+    assert!(bar.contains("enter  merge with this one"), "{bar}");
+    assert!(bar.contains("esc  cancel merge"), "{bar}");
+    assert!(
+        !bar.contains("open match") && !bar.contains("search box"),
+        "{bar}"
+    );
+}
