@@ -570,3 +570,18 @@ fn the_merge_picker_bar_describes_picking_a_partner() {
         "{bar}"
     );
 }
+
+/// However many keys a screen has, the command bar keeps "? help" (at 120 columns the
+/// profile's keys used to push it off the end).
+#[test]
+fn the_command_bar_always_offers_help() {
+    let mut h = open("ana silva");
+    for tab in [Action::TabOverview, Action::TabTimeline, Action::TabGraph] {
+        h.act(tab);
+        for width in [80, 120, 160] {
+            let text = draw(&h.state, width, 30).backend().to_string();
+            let bar = text.lines().last().unwrap_or_default();
+            assert!(bar.contains("?  help "), "{tab:?} {width}: {bar}");
+        }
+    }
+}
