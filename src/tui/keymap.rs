@@ -23,6 +23,7 @@ pub enum KeyContext {
     Find,
     Profile,
     Timeline,
+    Touchpoints,
     Graph,
     History,
     Health,
@@ -40,13 +41,14 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Every context, in help order.
-    pub const ALL: [KeyContext; 18] = [
+    pub const ALL: [KeyContext; 19] = [
         KeyContext::Global,
         KeyContext::Navigation,
         KeyContext::Input,
         KeyContext::Find,
         KeyContext::Profile,
         KeyContext::Timeline,
+        KeyContext::Touchpoints,
         KeyContext::Graph,
         KeyContext::History,
         KeyContext::Health,
@@ -70,6 +72,7 @@ impl KeyContext {
             KeyContext::Find => "find",
             KeyContext::Profile => "profile",
             KeyContext::Timeline => "timeline",
+            KeyContext::Touchpoints => "touchpoints",
             KeyContext::Graph => "graph",
             KeyContext::History => "history",
             KeyContext::Health => "health",
@@ -94,6 +97,7 @@ impl KeyContext {
             KeyContext::Find => "Search results",
             KeyContext::Profile => "Profile",
             KeyContext::Timeline => "Timeline tab",
+            KeyContext::Touchpoints => "Touchpoints tab",
             KeyContext::Graph => "Identity graph tab",
             KeyContext::History => "History tab",
             KeyContext::Health => "Health",

@@ -103,9 +103,10 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
                 let tab = state.profile.as_ref().map_or(Tab::Overview, |p| p.tab);
                 let specific = match tab {
                     Tab::Timeline => Some(Timeline),
+                    Tab::Touchpoints => Some(Touchpoints),
                     Tab::Graph => Some(Graph),
                     Tab::History => Some(History),
-                    Tab::Overview | Tab::Touchpoints => None,
+                    Tab::Overview => None,
                 };
                 specific
                     .into_iter()

@@ -147,6 +147,7 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
         .key_for(&contexts, super::action::Action::Help)
         .map(|key| (key, "help".to_string()));
     let mut seen: Vec<String> = help.iter().map(|(_, desc)| desc.clone()).collect();
+    let mut shown_keys: Vec<String> = help.iter().map(|(key, _)| key.clone()).collect();
     let budget = (area.width as usize).saturating_sub(help.as_ref().map_or(0, entry_width));
     for (keys, desc) in entries {
         if seen.contains(&desc) {
@@ -157,12 +158,17 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
             Some(_) => "/".to_string(),
             None => keys.split('/').next().unwrap_or(&keys).to_string(),
         };
+        // A key bound in a more specific context hides its other bindings.
+        if shown_keys.contains(&key) {
+            continue;
+        }
         let entry = (key, desc);
         if width + entry_width(&entry) > budget {
             break;
         }
         width += entry_width(&entry);
         seen.push(entry.1.clone());
+        shown_keys.push(entry.0.clone());
         spans.extend(entry_spans(entry, t));
     }
     spans.extend(help.into_iter().flat_map(|entry| entry_spans(entry, t)));

@@ -585,3 +585,26 @@ fn the_command_bar_always_offers_help() {
         }
     }
 }
+
+/// c copies what the tab's rows are, and the command bar says so (on Touchpoints it used to
+/// say "copy identifier" while copying the channel).
+#[test]
+fn the_command_bar_says_what_c_copies_on_each_tab() {
+    let mut h = open("ana silva");
+    for (tab, says) in [
+        (Action::TabOverview, "c  copy identifier"),
+        (Action::TabTimeline, "c  copy event JSON"),
+        (Action::TabTouchpoints, "c  copy channel"),
+        (Action::TabGraph, "c  copy identifier"),
+        (Action::TabHistory, "c  copy entry summary"),
+    ] {
+        h.act(tab);
+        let text = draw(&h.state, 200, 30).backend().to_string();
+        let bar = text.lines().last().unwrap_or_default();
+        assert!(bar.contains(says), "{tab:?}: {bar}");
+        assert_eq!(bar.matches(" c ").count(), 1, "{tab:?}: {bar}");
+    }
+    h.act(Action::TabTouchpoints).act(Action::Copy);
+    let channel = &h.state.profile_data().unwrap().touchpoints[0].channel;
+    assert_eq!(h.copied.last(), Some(channel));
+}
