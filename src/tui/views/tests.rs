@@ -136,7 +136,9 @@ fn bad_merge_graph_and_health() {
     snap(&h.state, "health");
 }
 
-/// Sign-out releases are routine: the header counts only the violations that need a look.
+/// Sign-out releases are routine: the header counts only the violations that need a look,
+/// and the junk values blocked apart, in Health's words and numbers; the Identity graph tab
+/// lists them all and says how many are releases.
 #[test]
 fn the_header_does_not_count_sign_out_releases_as_violations() {
     let mut h = open("carla");
@@ -144,7 +146,19 @@ fn the_header_does_not_count_sign_out_releases_as_violations() {
         let text = draw(state, 160, 48).backend().to_string();
         text.lines().nth(1).unwrap_or_default().to_string()
     };
-    assert!(header(&h.state).contains("· 3 violations"));
+    let counts = "· 2 violations · 1 junk value blocked";
+    assert!(header(&h.state).contains(counts), "{}", header(&h.state));
+    h.act(Action::Health);
+    let health = draw(&h.state, 160, 48).backend().to_string();
+    let row = health
+        .lines()
+        .find(|l| l.contains("Carla"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("2 violations;") && row.contains("1 junk value blocked"),
+        "{row}"
+    );
+    h.act(Action::Back).act(Action::TabGraph);
     let view = h.state.profile.as_mut().unwrap();
     let mut data = (**view.data.as_ref().unwrap()).clone();
     let mut released = data.violations[0].clone();
@@ -153,7 +167,12 @@ fn the_header_does_not_count_sign_out_releases_as_violations() {
     };
     data.violations.push(released);
     view.data = Some(std::sync::Arc::new(data));
-    assert!(header(&h.state).contains("· 3 violations"));
+    assert!(header(&h.state).contains(counts), "{}", header(&h.state));
+    let graph = draw(&h.state, 160, 48).backend().to_string();
+    assert!(
+        graph.contains("Violations (4, 1 sign-out release)"),
+        "{graph}"
+    );
     let view = h.state.profile.as_mut().unwrap();
     let mut data = (**view.data.as_ref().unwrap()).clone();
     data.violations.drain(..3);
