@@ -89,6 +89,11 @@ impl ViolationReason {
     pub fn is_routine(&self) -> bool {
         matches!(self, ViolationReason::SignedOut { .. })
     }
+
+    /// Whether this is one to look into: neither routine nor a junk value blocked.
+    pub fn is_problem(&self) -> bool {
+        !self.is_routine() && !matches!(self, ViolationReason::Blocked { .. })
+    }
 }
 
 impl std::fmt::Display for ViolationReason {
@@ -109,6 +114,35 @@ impl std::fmt::Display for ViolationReason {
                 write!(f, "released when the user signed out ({event})")
             }
         }
+    }
+}
+
+/// A profile's violations counted the way every view shows them (Health, the profile
+/// header, the Identity graph tab).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ViolationCounts {
+    /// The ones to look into.
+    pub problems: usize,
+    /// Junk values blocked.
+    pub blocked: usize,
+    /// Routine sign-out releases.
+    pub released: usize,
+}
+
+impl ViolationCounts {
+    /// Counts `violations` by kind.
+    pub fn of(violations: &[Violation]) -> ViolationCounts {
+        let mut counts = ViolationCounts::default();
+        for v in violations {
+            if v.reason.is_problem() {
+                counts.problems += 1;
+            } else if v.reason.is_routine() {
+                counts.released += 1;
+            } else {
+                counts.blocked += 1;
+            }
+        }
+        counts
     }
 }
 

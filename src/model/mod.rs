@@ -12,7 +12,7 @@ pub mod time;
 
 pub use channel::derive_channel;
 pub use event::{CallType, Event, EventError, LineError};
-pub use graph::{Link, LinkRule, Provenance, Violation, ViolationReason};
+pub use graph::{Link, LinkRule, Provenance, Violation, ViolationCounts, ViolationReason};
 pub use identifier::{Identifier, ParseIdentifierError};
 pub use journal::{JournalAction, JournalEntry};
 pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};

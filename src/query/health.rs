@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::config::Rules;
 use crate::model::identifier::USER_ID;
-use crate::model::{Identifier, Profile, ProfileId, Violation, ViolationReason};
+use crate::model::{Identifier, Profile, ProfileId, Violation, ViolationCounts};
 use crate::query::GraphRead;
 use crate::words;
 
@@ -193,35 +193,33 @@ fn judge(
             typical,
         });
     }
-    let (mut blocked, mut released) = (0, 0);
     for v in violations {
-        match &v.reason {
-            ViolationReason::Blocked { .. } => blocked += 1,
-            reason if reason.is_routine() => released += 1,
-            _ if v.identifier.kind == USER_ID => {
-                s.user_ids.insert(v.identifier.value.clone());
-            }
-            _ => {}
+        if v.reason.is_problem() && v.identifier.kind == USER_ID {
+            s.user_ids.insert(v.identifier.value.clone());
         }
     }
+    let counts = ViolationCounts::of(violations);
     if s.user_ids.len() > 1 {
         score += 30 * (s.user_ids.len() - 1) as u64;
         findings.push(Finding::SeveralUserIds {
             count: s.user_ids.len(),
         });
     }
-    let non_junk = violations.len() - blocked - released;
-    if non_junk > 0 {
-        score += (non_junk as u64).min(50) * 3;
-        findings.push(Finding::Violations { count: non_junk });
+    if counts.problems > 0 {
+        score += (counts.problems as u64).min(50) * 3;
+        findings.push(Finding::Violations {
+            count: counts.problems,
+        });
     }
     for (identifier, rule) in s.junk {
         score += 20;
         findings.push(Finding::JunkHeld { identifier, rule });
     }
-    if blocked > 0 {
-        score += (blocked as u64).min(50);
-        findings.push(Finding::JunkBlocked { count: blocked });
+    if counts.blocked > 0 {
+        score += (counts.blocked as u64).min(50);
+        findings.push(Finding::JunkBlocked {
+            count: counts.blocked,
+        });
     }
     (score > 0).then_some(HealthItem {
         profile: s.id,
@@ -236,7 +234,7 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Provenance;
+    use crate::model::{Provenance, ViolationReason};
 
     fn summary(id: u64, identifiers: usize) -> Summary {
         Summary {

@@ -23,6 +23,7 @@ pub enum KeyContext {
     Find,
     Profile,
     Timeline,
+    Touchpoints,
     Graph,
     History,
     Health,
@@ -31,6 +32,8 @@ pub enum KeyContext {
     Event,
     Spaces,
     Filter,
+    /// Picking the other profile of a merge.
+    Pick,
     Split,
     Form,
     Confirm,
@@ -38,13 +41,14 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Every context, in help order.
-    pub const ALL: [KeyContext; 17] = [
+    pub const ALL: [KeyContext; 19] = [
         KeyContext::Global,
         KeyContext::Navigation,
         KeyContext::Input,
         KeyContext::Find,
         KeyContext::Profile,
         KeyContext::Timeline,
+        KeyContext::Touchpoints,
         KeyContext::Graph,
         KeyContext::History,
         KeyContext::Health,
@@ -53,6 +57,7 @@ impl KeyContext {
         KeyContext::Event,
         KeyContext::Spaces,
         KeyContext::Filter,
+        KeyContext::Pick,
         KeyContext::Split,
         KeyContext::Form,
         KeyContext::Confirm,
@@ -67,6 +72,7 @@ impl KeyContext {
             KeyContext::Find => "find",
             KeyContext::Profile => "profile",
             KeyContext::Timeline => "timeline",
+            KeyContext::Touchpoints => "touchpoints",
             KeyContext::Graph => "graph",
             KeyContext::History => "history",
             KeyContext::Health => "health",
@@ -75,6 +81,7 @@ impl KeyContext {
             KeyContext::Event => "event",
             KeyContext::Spaces => "spaces",
             KeyContext::Filter => "filter",
+            KeyContext::Pick => "pick",
             KeyContext::Split => "split",
             KeyContext::Form => "form",
             KeyContext::Confirm => "confirm",
@@ -90,6 +97,7 @@ impl KeyContext {
             KeyContext::Find => "Search results",
             KeyContext::Profile => "Profile",
             KeyContext::Timeline => "Timeline tab",
+            KeyContext::Touchpoints => "Touchpoints tab",
             KeyContext::Graph => "Identity graph tab",
             KeyContext::History => "History tab",
             KeyContext::Health => "Health",
@@ -98,6 +106,7 @@ impl KeyContext {
             KeyContext::Event => "Event JSON",
             KeyContext::Spaces => "Switch space",
             KeyContext::Filter => "Timeline filter",
+            KeyContext::Pick => "Merge: picking the other profile",
             KeyContext::Split => "Split: marking",
             KeyContext::Form => "Merge/split/undo form",
             KeyContext::Confirm => "Confirmation",

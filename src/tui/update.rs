@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::model::{CallType, ProfileId};
+use crate::model::{CallType, Identifier, ProfileId};
 use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
 
 use super::action::Action;
 use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
-    ConfirmAction, Cursor, FilterField, MergeFlow, Modal, Notice, ProfileData, ProfileView, Screen,
-    SplitFlow, SplitStage, State, StoreStatus, Tab,
+    ConfirmAction, Cursor, FilterField, GraphView, MergeFlow, Modal, Notice, ProfileData,
+    ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus, Tab,
 };
 use super::text::{clean, mask};
 use super::worker::{LiveUpdate, Reply, Request};
@@ -87,7 +87,7 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
         Some(Modal::Event { .. }) => vec![Event, Popup, Navigation],
         Some(Modal::Spaces { .. }) => vec![Spaces, Popup, Navigation],
         Some(Modal::Filter { .. }) => vec![Filter, Popup, Navigation],
-        Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Input],
+        Some(Modal::Merge(MergeFlow::Pick { .. })) => vec![Pick],
         Some(Modal::Merge(MergeFlow::Preview { .. })) | Some(Modal::Undo { .. }) => vec![Form],
         Some(Modal::Split(flow)) => match flow.stage {
             SplitStage::Mark { .. } => vec![Split, Navigation],
@@ -103,9 +103,10 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
                 let tab = state.profile.as_ref().map_or(Tab::Overview, |p| p.tab);
                 let specific = match tab {
                     Tab::Timeline => Some(Timeline),
+                    Tab::Touchpoints => Some(Touchpoints),
                     Tab::Graph => Some(Graph),
                     Tab::History => Some(History),
-                    Tab::Overview | Tab::Touchpoints => None,
+                    Tab::Overview => None,
                 };
                 specific
                     .into_iter()
@@ -296,18 +297,36 @@ pub(super) fn open_profile(state: &mut State, id: ProfileId) -> Vec<Effect> {
     })]
 }
 
-fn reload_profile(state: &mut State) -> Vec<Effect> {
+/// Asks for the open profile again. With `follow`, a profile that no longer exists (merged
+/// away, or split off and the split undone) is followed to the one now holding its first
+/// identifier.
+fn reload_profile(state: &mut State, follow: bool) -> Vec<Effect> {
     let generation = state.generation();
     let now = state.now;
     let Some(view) = &mut state.profile else {
         return Vec::new();
     };
+    let via = view
+        .data
+        .as_deref()
+        .and_then(|d| overview_identifier(d, 0).cloned())
+        .filter(|_| follow);
     view.pending = Some(generation);
-    vec![Effect::Store(Request::LoadProfile {
-        generation,
-        id: view.id,
-        now,
-    })]
+    let id = view.id;
+    let request = match via {
+        Some(via) => Request::FollowProfile {
+            generation,
+            id,
+            via,
+            now,
+        },
+        None => Request::LoadProfile {
+            generation,
+            id,
+            now,
+        },
+    };
+    vec![Effect::Store(request)]
 }
 
 fn load_health(state: &mut State) -> Vec<Effect> {
@@ -361,20 +380,13 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
             Screen::Audiences => audiences::back(state),
-            screen @ (Screen::Health | Screen::Profile) => {
-                state.screen = return_of(state, screen);
-                if state.screen == Screen::Audiences {
-                    audiences::shown(state)
-                } else {
-                    Vec::new()
-                }
-            }
+            screen @ (Screen::Health | Screen::Profile) => go_back(state, screen),
         },
         Action::ClearInput if state.screen == Screen::Find && state.find.editing => {
             edit(state, String::clear)
         }
         Action::Refresh => match state.screen {
-            Screen::Profile => reload_profile(state),
+            Screen::Profile => reload_profile(state, true),
             Screen::Health => load_health(state),
             Screen::Audiences => audiences::reload(state),
             Screen::Find => search_find(state),
@@ -394,6 +406,16 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Screen::Audiences => audiences::act(state, action),
             Screen::Profile => act_profile(state, action),
         },
+    }
+}
+
+/// Leaves `screen` (shown now) for the screen Esc on it returns to.
+fn go_back(state: &mut State, screen: Screen) -> Vec<Effect> {
+    state.screen = return_of(state, screen);
+    if state.screen == Screen::Audiences {
+        audiences::shown(state)
+    } else {
+        Vec::new()
     }
 }
 
@@ -1403,8 +1425,8 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     view.error = None;
                     view.overview.clamp(data.profile.identifiers.len());
                     view.touchpoints.clamp(data.touchpoints.len());
-                    view.graph.cursor.clamp(data.nodes.len());
-                    view.graph.marked.retain(|&m| m < data.nodes.len());
+                    let old_nodes = view.data.as_ref().map(|old| old.nodes.as_slice());
+                    keep_graph_rows(&mut view.graph, old_nodes, &data.nodes);
                     view.history.clamp(data.journal.len());
                     view.data = Some(data);
                     refilter(state);
@@ -1421,6 +1443,17 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     if let Some(to) = followed {
                         notice(state, format!("{id} was merged into {to}: showing {to}"));
                     }
+                }
+                Err(e) if view.data.is_none() => {
+                    // Nothing to show (a stale search match, say): back where it was opened.
+                    error(state, e);
+                    let effects = if state.screen == Screen::Profile {
+                        go_back(state, Screen::Profile)
+                    } else {
+                        Vec::new()
+                    };
+                    state.profile = None;
+                    return effects;
                 }
                 Err(e) => {
                     view.error = Some(e.clone());
@@ -1505,25 +1538,23 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                         format!("done: #{} {} — {}", entry.op, entry.summary(), entry.reason),
                     );
                     state.health.report = None;
-                    let mut effects = Vec::new();
+                    // Profiles merged away or split off leave the search results stale.
+                    let mut effects = search_find(state);
                     if state.screen == Screen::Health {
                         effects.extend(load_health(state));
                     }
-                    // Follow the person: a merged-away profile lives on in the survivor.
-                    let follow = match &entry.action {
-                        crate::model::JournalAction::Merge {
-                            survivor, absorbed, ..
-                        } if state.profile.as_ref().is_some_and(|p| p.id == *absorbed) => {
-                            Some(*survivor)
-                        }
-                        _ => None,
-                    };
-                    if let Some(view) = &mut state.profile {
-                        if let Some(id) = follow {
-                            view.id = id;
-                        }
-                        effects.extend(reload_profile(state));
+                    // Follow the person: a merged-away profile lives on in the survivor (known
+                    // here, so the done notice stays); any other profile gone (split off, and
+                    // the split undone) in the one now holding its identifiers.
+                    if let crate::model::JournalAction::Merge {
+                        survivor, absorbed, ..
+                    } = &entry.action
+                        && let Some(view) = &mut state.profile
+                        && view.id == *absorbed
+                    {
+                        view.id = *survivor;
                     }
+                    effects.extend(reload_profile(state, true));
                     effects.extend(audiences::changed(state));
                     effects
                 }
@@ -1534,6 +1565,21 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             }
         }
     }
+}
+
+/// Keeps the graph tab's selected row and "why" marks on their identifiers when the
+/// profile reloads and its nodes are listed in another order; marks whose identifier left
+/// the profile are dropped.
+fn keep_graph_rows(graph: &mut GraphView, old: Option<&[Identifier]>, new: &[Identifier]) {
+    let moved = |row: usize| {
+        old.and_then(|nodes| nodes.get(row))
+            .and_then(|id| new.iter().position(|n| n == id))
+    };
+    if let Some(row) = moved(graph.cursor.selected) {
+        graph.cursor.selected = row;
+    }
+    graph.cursor.clamp(new.len());
+    graph.marked = graph.marked.iter().filter_map(|&m| moved(m)).collect();
 }
 
 /// Keeps the open profile current while the space changes: reloads it when it changed,
@@ -1550,31 +1596,7 @@ fn follow_live(state: &mut State, update: &LiveUpdate) -> Vec<Effect> {
     if !(removed || update.everything || update.changed.contains(&view.id)) {
         return Vec::new();
     }
-    let via = view
-        .data
-        .as_deref()
-        .and_then(|d| overview_identifier(d, 0).cloned());
-    let generation = state.generation();
-    let Some(view) = &mut state.profile else {
-        return Vec::new();
-    };
-    view.pending = Some(generation);
-    let id = view.id;
-    let now = state.now;
-    let request = match via {
-        Some(via) if removed || update.everything => Request::FollowProfile {
-            generation,
-            id,
-            via,
-            now,
-        },
-        _ => Request::LoadProfile {
-            generation,
-            id,
-            now,
-        },
-    };
-    vec![Effect::Store(request)]
+    reload_profile(state, removed || update.everything)
 }
 
 /// A personal value as shown: masked when redacting.

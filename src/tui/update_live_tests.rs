@@ -163,3 +163,58 @@ fn the_find_selection_stays_on_its_profile_while_the_list_reranks() {
     assert_eq!(hits.len(), 6);
     assert_eq!(hits[h.state.find.cursor.selected].profile, selected);
 }
+
+/// The graph tab's "why" marks and selection are on identifiers: a reload that lists the
+/// nodes in another order (here p4 merged into the open p1 by another writer) keeps them on
+/// the same identifiers.
+#[test]
+fn graph_marks_and_selection_stay_on_their_identifiers_across_a_reload() {
+    let mut h = Harness::new();
+    h.type_text("ana silva")
+        .act(Action::Open)
+        .act(Action::TabGraph)
+        .act(Action::Down)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Mark);
+    let named = |h: &Harness| {
+        let view = h.state.profile.as_ref().unwrap();
+        let nodes = &view.data.as_ref().unwrap().nodes;
+        let marked: Vec<Identifier> = view
+            .graph
+            .marked
+            .iter()
+            .map(|&m| nodes[m].clone())
+            .collect();
+        (nodes[view.graph.cursor.selected].clone(), marked)
+    };
+    let before = named(&h);
+    h.fixture("default")
+        .merge(ProfileId(1), ProfileId(4), "same person", true)
+        .unwrap();
+    h.poll();
+    let data = h.state.profile_data().unwrap();
+    assert!(
+        data.profile
+            .has(&Identifier::new("anonymous_id", "a-and-2b7e"))
+    );
+    assert_eq!(named(&h), before);
+}
+
+/// A mark whose identifier left the profile (split away) is dropped, not moved to
+/// another identifier.
+#[test]
+fn a_graph_mark_on_an_identifier_that_left_is_dropped() {
+    let ids = |names: &[&str]| -> Vec<Identifier> {
+        names.iter().map(|n| Identifier::new("email", *n)).collect()
+    };
+    let old = ids(&["a", "b", "c"]);
+    let new = ids(&["a", "c"]);
+    let mut graph = crate::tui::state::GraphView {
+        cursor: Cursor { selected: 2 },
+        marked: vec![1, 2],
+    };
+    keep_graph_rows(&mut graph, Some(&old), &new);
+    assert_eq!(graph.marked, vec![1]);
+    assert_eq!(graph.cursor.selected, 1);
+}

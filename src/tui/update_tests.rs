@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::Identifier;
+use crate::query::GraphRepair;
 use crate::tui::harness::{Harness, fresh_state, test_settings};
 
 fn fresh() -> State {
@@ -537,4 +538,98 @@ fn quit_from_anywhere() {
         vec![Effect::Quit]
     );
     assert!(state.quit);
+}
+
+/// Undoing a split from the split-off profile's History puts its identifiers back where
+/// they came from: the explorer follows them there instead of keeping a stale copy of a
+/// profile that no longer exists.
+#[test]
+fn undoing_a_split_from_the_split_off_profile_follows_its_identifiers() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "carla");
+    h.act(Action::Split);
+    let Some(Modal::Split(flow)) = &h.state.modal else {
+        panic!("split expected");
+    };
+    let kid = flow
+        .identifiers
+        .iter()
+        .position(|i| i.value == "kid.novak@school.example.net")
+        .unwrap();
+    h.send(Msg::Click(Target::Row(kid)))
+        .act(Action::Mark)
+        .act(Action::Open)
+        .type_text("kid's own account")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    h.act(Action::Search)
+        .act(Action::ClearInput)
+        .type_text("kid.novak")
+        .act(Action::Open);
+    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(6));
+    h.act(Action::TabHistory)
+        .act(Action::Bottom)
+        .act(Action::Undo)
+        .type_text("same account after all")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.id, ProfileId(3));
+    assert_eq!(view.error, None);
+    assert!(
+        h.state
+            .profile_data()
+            .unwrap()
+            .profile
+            .has(&Identifier::new("email", "kid.novak@school.example.net"))
+    );
+}
+
+/// A merge leaves no stale match behind: back in Find the merged-away profile is gone.
+#[test]
+fn search_results_follow_a_merge() {
+    let mut h = Harness::new();
+    let listed = |h: &Harness| -> Vec<ProfileId> {
+        h.state
+            .find
+            .results
+            .hits
+            .iter()
+            .map(|hit| hit.profile)
+            .collect()
+    };
+    profile_open(&mut h, "ana");
+    assert!(listed(&h).contains(&ProfileId(4)), "{:?}", listed(&h));
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm);
+    h.act(Action::Back);
+    assert_eq!(h.state.screen, Screen::Find);
+    assert!(!listed(&h).contains(&ProfileId(4)), "{:?}", listed(&h));
+}
+
+/// Opening a match whose profile no longer exists (merged away by another writer since
+/// the search) keeps the Find screen, with the reason as a notice.
+#[test]
+fn opening_a_profile_that_no_longer_exists_stays_in_find() {
+    let mut h = Harness::new();
+    h.act(Action::Back);
+    let row = h
+        .state
+        .find
+        .results
+        .hits
+        .iter()
+        .position(|hit| hit.profile == ProfileId(4))
+        .unwrap();
+    h.fixture("default")
+        .merge(ProfileId(1), ProfileId(4), "same person", true)
+        .unwrap();
+    h.send(Msg::Click(Target::Row(row))).act(Action::Open);
+    assert_eq!(h.state.screen, Screen::Find);
+    assert_eq!(h.state.profile, None);
+    let notice = h.state.notice.as_ref().unwrap();
+    assert!(notice.error && notice.text.contains("p4"), "{notice:?}");
 }

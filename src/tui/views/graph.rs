@@ -10,7 +10,7 @@ use ratatui::widgets::canvas::{Canvas, Line as Segment};
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::model::{Identifier, Link, Provenance};
+use crate::model::{Identifier, Link, Provenance, Violation, ViolationCounts};
 use crate::query::why::why_path;
 use crate::tui::state::{ProfileData, ProfileView, State};
 use crate::tui::text::{clean, count, fit_middle, short_time};
@@ -41,6 +41,18 @@ fn provenance_line(lead: &str, p: &Provenance, width: usize) -> String {
         .saturating_sub(lead.width() + rest.width())
         .max(MIN_MESSAGE_ID);
     format!("{lead}{}{rest}", fit_middle(&clean(&p.message_id), room))
+}
+
+/// "Violations (N)", saying how many of them are routine sign-out releases.
+fn violations_title(violations: &[Violation]) -> String {
+    match ViolationCounts::of(violations).released {
+        0 => format!("Violations ({})", violations.len()),
+        released => format!(
+            "Violations ({}, {})",
+            violations.len(),
+            count(released as u64, "sign-out release")
+        ),
+    }
 }
 
 pub fn render(
@@ -221,10 +233,7 @@ pub fn render(
     };
     if !data.violations.is_empty() {
         lines.push(Line::default());
-        lines.push(Line::styled(
-            format!("Violations ({})", data.violations.len()),
-            t.warning,
-        ));
+        lines.push(Line::styled(violations_title(&data.violations), t.warning));
         for v in &data.violations {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {} ", id_text(state, &v.identifier)), t.value),

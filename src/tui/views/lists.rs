@@ -6,10 +6,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::state::{ProfileData, ProfileView, State};
-use crate::tui::text::{clean, count, plural, short_time};
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::text::{clean, count, fit, plural, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, id_column, list_row, panel, scroll_offset};
+
+/// Columns of the user column of a History row.
+const USER_W: usize = 10;
 
 pub fn history(
     frame: &mut Frame,
@@ -44,6 +49,12 @@ pub fn history(
     let height = inner.height as usize / 2;
     hits.viewport = height;
     let offset = scroll_offset(view.history.selected, height, data.journal.len());
+    let op_w = data
+        .journal
+        .iter()
+        .map(|e| e.op.to_string().len())
+        .max()
+        .unwrap_or(1);
     for (row, entry) in data.journal.iter().enumerate().skip(offset).take(height) {
         let y = inner.y + ((row - offset) * 2) as u16;
         let rect = Rect {
@@ -61,12 +72,18 @@ pub fn history(
             (None, true) => Span::styled("", base),
             (None, false) => Span::styled("", base),
         };
+        let op = format!("#{:<op_w$} ", entry.op);
+        let time = format!("{}  ", short_time(entry.at));
+        let user = cell(&clean(&entry.user), USER_W);
+        // The summary gives way so that "undone by" always shows.
+        let room = (inner.width as usize)
+            .saturating_sub(op.width() + time.width() + user.width() + status.width());
         let lines = vec![
             Line::from(vec![
-                Span::styled(format!("#{:<4}", entry.op), base.patch(t.title)),
-                Span::styled(format!("{}  ", short_time(entry.at)), base.patch(t.dim)),
-                Span::styled(cell(&clean(&entry.user), 10), base.patch(t.label)),
-                Span::styled(clean(&entry.summary()).into_owned(), base.patch(t.value)),
+                Span::styled(op, base.patch(t.title)),
+                Span::styled(time, base.patch(t.dim)),
+                Span::styled(user, base.patch(t.label)),
+                Span::styled(fit(&clean(&entry.summary()), room), base.patch(t.value)),
                 status,
             ])
             .style(base),

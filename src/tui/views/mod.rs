@@ -20,6 +20,7 @@ use super::state::{Screen, State, StoreStatus, Tab};
 use super::text::{clean, count, fit};
 use super::theme::Theme;
 use super::update::key_contexts;
+use unicode_width::UnicodeWidthStr;
 
 /// What views need besides the state.
 pub struct Ctx<'a> {
@@ -133,8 +134,6 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     let contexts = key_contexts(state);
     let mut spans = Vec::new();
     let mut width = 0usize;
-    let mut seen = Vec::new();
-    let budget = area.width as usize;
     let mut entries: Vec<(String, String)> = Vec::new();
     for context in contexts
         .iter()
@@ -142,9 +141,14 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     {
         entries.extend(ctx.keymap.grouped(*context));
     }
-    if let Some(help) = ctx.keymap.key_for(&contexts, super::action::Action::Help) {
-        entries.push((help, "help".into()));
-    }
+    // Help is always offered: its room at the right end is kept, whatever else is cut.
+    let help = ctx
+        .keymap
+        .key_for(&contexts, super::action::Action::Help)
+        .map(|key| (key, "help".to_string()));
+    let mut seen: Vec<String> = help.iter().map(|(_, desc)| desc.clone()).collect();
+    let mut shown_keys: Vec<String> = help.iter().map(|(key, _)| key.clone()).collect();
+    let budget = (area.width as usize).saturating_sub(help.as_ref().map_or(0, entry_width));
     for (keys, desc) in entries {
         if seen.contains(&desc) {
             continue;
@@ -154,16 +158,34 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
             Some(_) => "/".to_string(),
             None => keys.split('/').next().unwrap_or(&keys).to_string(),
         };
-        let need = key.chars().count() + desc.chars().count() + 3;
-        if width + need > budget {
+        // A key bound in a more specific context hides its other bindings.
+        if shown_keys.contains(&key) {
+            continue;
+        }
+        let entry = (key, desc);
+        if width + entry_width(&entry) > budget {
             break;
         }
-        width += need;
-        spans.push(Span::styled(format!(" {key} "), t.key));
-        spans.push(Span::styled(format!(" {desc} "), t.key_desc));
-        seen.push(desc);
+        width += entry_width(&entry);
+        seen.push(entry.1.clone());
+        shown_keys.push(entry.0.clone());
+        spans.extend(entry_spans(entry, t));
     }
+    spans.extend(help.into_iter().flat_map(|entry| entry_spans(entry, t)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Columns a command bar entry (key, description) takes: each is padded by a space on
+/// both sides.
+fn entry_width((key, desc): &(String, String)) -> usize {
+    key.width() + desc.width() + 4
+}
+
+fn entry_spans<'a>((key, desc): (String, String), t: &Theme) -> [Span<'a>; 2] {
+    [
+        Span::styled(format!(" {key} "), t.key),
+        Span::styled(format!(" {desc} "), t.key_desc),
+    ]
 }
 
 /// A bordered block with a title.

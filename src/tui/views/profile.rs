@@ -5,6 +5,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 
+use crate::model::ViolationCounts;
+use crate::query::health::Finding;
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::summary::event_summary;
@@ -53,15 +55,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             t.label,
         ),
     ];
-    // Routine ones (sign-out releases) are left to the graph tab, as Health leaves them out.
-    let violations = data
-        .violations
-        .iter()
-        .filter(|v| !v.reason.is_routine())
-        .count();
-    if violations > 0 {
+    // In Health's words and numbers; routine sign-out releases are left to the graph tab.
+    let counts = ViolationCounts::of(&data.violations);
+    let findings: Vec<String> = [
+        (counts.problems > 0).then_some(Finding::Violations {
+            count: counts.problems,
+        }),
+        (counts.blocked > 0).then_some(Finding::JunkBlocked {
+            count: counts.blocked,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.to_string())
+    .collect();
+    if !findings.is_empty() {
         spans.push(Span::styled(
-            format!("· {}", count(violations as u64, "violation")),
+            format!("· {}", findings.join(" · ")),
             t.warning,
         ));
     }

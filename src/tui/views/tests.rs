@@ -147,7 +147,9 @@ fn bad_merge_graph_and_health() {
     );
 }
 
-/// Sign-out releases are routine: the header counts only the violations that need a look.
+/// Sign-out releases are routine: the header counts only the violations that need a look,
+/// and the junk values blocked apart, in Health's words and numbers; the Identity graph tab
+/// lists them all and says how many are releases.
 #[test]
 fn the_header_does_not_count_sign_out_releases_as_violations() {
     let mut h = open("carla");
@@ -155,7 +157,19 @@ fn the_header_does_not_count_sign_out_releases_as_violations() {
         let text = draw(state, 160, 48).backend().to_string();
         text.lines().nth(1).unwrap_or_default().to_string()
     };
-    assert!(header(&h.state).contains("· 3 violations"));
+    let counts = "· 2 violations · 1 junk value blocked";
+    assert!(header(&h.state).contains(counts), "{}", header(&h.state));
+    h.act(Action::Health);
+    let health = draw(&h.state, 160, 48).backend().to_string();
+    let row = health
+        .lines()
+        .find(|l| l.contains("Carla"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("2 violations;") && row.contains("1 junk value blocked"),
+        "{row}"
+    );
+    h.act(Action::Back).act(Action::TabGraph);
     let view = h.state.profile.as_mut().unwrap();
     let mut data = (**view.data.as_ref().unwrap()).clone();
     let mut released = data.violations[0].clone();
@@ -164,7 +178,12 @@ fn the_header_does_not_count_sign_out_releases_as_violations() {
     };
     data.violations.push(released);
     view.data = Some(std::sync::Arc::new(data));
-    assert!(header(&h.state).contains("· 3 violations"));
+    assert!(header(&h.state).contains(counts), "{}", header(&h.state));
+    let graph = draw(&h.state, 160, 48).backend().to_string();
+    assert!(
+        graph.contains("Violations (4, 1 sign-out release)"),
+        "{graph}"
+    );
     let view = h.state.profile.as_mut().unwrap();
     let mut data = (**view.data.as_ref().unwrap()).clone();
     data.violations.drain(..3);
@@ -536,4 +555,86 @@ fn a_count_of_one_is_singular() {
     for plural_of_one in ["1 matching profiles", "1 ids", "1 identifiers", "1 events"] {
         assert!(!text.contains(plural_of_one), "{plural_of_one}: {text}");
     }
+}
+
+/// History rows size the op column to the widest op (a space before the date however long
+/// it is) and shorten the summary, not "undone by", to fit 120 columns.
+#[test]
+fn history_rows_keep_long_ops_apart_and_undone_by_visible() {
+    let mut h = open("ana silva");
+    h.act(Action::Merge)
+        .act(Action::Open)
+        .type_text("same person")
+        .act(Action::Confirm)
+        .act(Action::Confirm)
+        .act(Action::TabHistory);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let entry = data.journal.last_mut().unwrap();
+    entry.op = 1520;
+    entry.undone_by = Some(1521);
+    entry.action = crate::model::JournalAction::Merge {
+        survivor: ProfileId(1),
+        absorbed: ProfileId(4),
+        overrides: vec!["a long rule name that fills the row".into(); 3],
+    };
+    view.data = Some(std::sync::Arc::new(data));
+    let text = draw(&h.state, 120, 30).backend().to_string();
+    let row = text.lines().find(|l| l.contains("#1520")).unwrap();
+    assert!(row.contains("#1520 "), "{row}");
+    assert!(row.contains("undone by #1521"), "{row}");
+}
+
+/// The merge picker's command bar says what its keys do there: enter picks the partner,
+/// esc cancels the merge (not "open match", "leave search box").
+#[test]
+fn the_merge_picker_bar_describes_picking_a_partner() {
+    let mut h = open("ana silva");
+    h.act(Action::Merge);
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    let bar = text.lines().last().unwrap_or_default();
+    assert!(bar.contains("enter  merge with this one"), "{bar}");
+    assert!(bar.contains("esc  cancel merge"), "{bar}");
+    assert!(
+        !bar.contains("open match") && !bar.contains("search box"),
+        "{bar}"
+    );
+}
+
+/// However many keys a screen has, the command bar keeps "? help" (at 120 columns the
+/// profile's keys used to push it off the end).
+#[test]
+fn the_command_bar_always_offers_help() {
+    let mut h = open("ana silva");
+    for tab in [Action::TabOverview, Action::TabTimeline, Action::TabGraph] {
+        h.act(tab);
+        for width in [80, 120, 160] {
+            let text = draw(&h.state, width, 30).backend().to_string();
+            let bar = text.lines().last().unwrap_or_default();
+            assert!(bar.contains("?  help "), "{tab:?} {width}: {bar}");
+        }
+    }
+}
+
+/// c copies what the tab's rows are, and the command bar says so (on Touchpoints it used to
+/// say "copy identifier" while copying the channel).
+#[test]
+fn the_command_bar_says_what_c_copies_on_each_tab() {
+    let mut h = open("ana silva");
+    for (tab, says) in [
+        (Action::TabOverview, "c  copy identifier"),
+        (Action::TabTimeline, "c  copy event JSON"),
+        (Action::TabTouchpoints, "c  copy channel"),
+        (Action::TabGraph, "c  copy identifier"),
+        (Action::TabHistory, "c  copy entry summary"),
+    ] {
+        h.act(tab);
+        let text = draw(&h.state, 200, 30).backend().to_string();
+        let bar = text.lines().last().unwrap_or_default();
+        assert!(bar.contains(says), "{tab:?}: {bar}");
+        assert_eq!(bar.matches(" c ").count(), 1, "{tab:?}: {bar}");
+    }
+    h.act(Action::TabTouchpoints).act(Action::Copy);
+    let channel = &h.state.profile_data().unwrap().touchpoints[0].channel;
+    assert_eq!(h.copied.last(), Some(channel));
 }
