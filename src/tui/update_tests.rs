@@ -297,24 +297,25 @@ fn merge_with_conflicts_requires_force() {
     );
 }
 
+/// The rows of the open split form listing these identifier values.
+fn split_rows<const N: usize>(h: &Harness, values: [&str; N]) -> [usize; N] {
+    let Some(Modal::Split(flow)) = &h.state.modal else {
+        panic!("split expected: {:?}", h.state.modal);
+    };
+    values.map(|value| {
+        flow.identifiers
+            .iter()
+            .position(|i| i.value == value)
+            .unwrap_or_else(|| panic!("{value} is not in the split form"))
+    })
+}
+
 #[test]
 fn split_marks_previews_and_confirms_with_reason() {
     let mut h = Harness::new();
     profile_open(&mut h, "carla");
     h.act(Action::Split);
-    let Some(Modal::Split(flow)) = &h.state.modal else {
-        panic!("split expected");
-    };
-    let kid = flow
-        .identifiers
-        .iter()
-        .position(|i| i.value == "kid.novak@school.example.net")
-        .unwrap();
-    let anon = flow
-        .identifiers
-        .iter()
-        .position(|i| i.value == "a-ipad-002")
-        .unwrap();
+    let [kid, anon] = split_rows(&h, ["kid.novak@school.example.net", "a-ipad-002"]);
     h.act(Action::Open);
     assert!(matches!(
         &h.state.modal,
@@ -548,14 +549,7 @@ fn undoing_a_split_from_the_split_off_profile_follows_its_identifiers() {
     let mut h = Harness::new();
     profile_open(&mut h, "carla");
     h.act(Action::Split);
-    let Some(Modal::Split(flow)) = &h.state.modal else {
-        panic!("split expected");
-    };
-    let kid = flow
-        .identifiers
-        .iter()
-        .position(|i| i.value == "kid.novak@school.example.net")
-        .unwrap();
+    let [kid] = split_rows(&h, ["kid.novak@school.example.net"]);
     h.send(Msg::Click(Target::Row(kid)))
         .act(Action::Mark)
         .act(Action::Open)
