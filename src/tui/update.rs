@@ -38,6 +38,14 @@ pub enum Msg {
     Scroll(i8),
 }
 
+impl Msg {
+    /// Whether the message is something the user did (a key, a paste, the mouse), as
+    /// opposed to the store answering or the clock ticking.
+    fn is_input(&self) -> bool {
+        !matches!(self, Msg::Reply(_) | Msg::Search(_) | Msg::Tick)
+    }
+}
+
 impl From<Action> for Msg {
     fn from(action: Action) -> Msg {
         Msg::Action(action)
@@ -119,6 +127,10 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
 
 /// Applies one message; returns the effects to carry out.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    // A notice stays until the user does something next (it was never cleared before).
+    if msg.is_input() {
+        state.notice = None;
+    }
     match msg {
         Msg::Action(action) => act(state, action),
         // `/` is the search key: pressed in the empty search box it only keeps the focus there.

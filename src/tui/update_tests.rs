@@ -143,6 +143,23 @@ fn a_click_selects_a_result_and_a_click_on_the_selected_one_opens_it() {
 }
 
 #[test]
+fn a_notice_stays_until_the_next_thing_the_user_does() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::Copy);
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("copied"))
+    );
+    h.send(Msg::Tick);
+    assert!(h.state.notice.is_some(), "the clock does not clear it");
+    h.act(Action::Down);
+    assert_eq!(h.state.notice, None);
+}
+
+#[test]
 fn tabs_switch_by_number_and_cycle() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
