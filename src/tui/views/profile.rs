@@ -10,7 +10,7 @@ use crate::query::health::Finding;
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::summary::event_summary;
-use crate::tui::text::{age, ago, clean, count, plural, short_time};
+use crate::tui::text::{age, ago, clean, count, fit, plural, short_time};
 use crate::tui::update::{overview_order, shown};
 
 use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
@@ -158,12 +158,15 @@ fn overview(
         .collect();
     keys.extend(traits.keys().filter(|k| !KEY_TRAITS.contains(&k.as_str())));
     let label_w = 9;
+    // What the panel leaves a value, inside its borders, after the label and a space: a
+    // longer value ends in `…` rather than being cut off unmarked.
+    let value_w = (left.width as usize).saturating_sub(2 + label_w + 1);
     for key in keys {
         let value = data.profile.trait_text(key).unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(cell(&clean(key), label_w), t.label),
             Span::styled(" ", t.base),
-            Span::styled(shown(state, key, &value), t.value),
+            Span::styled(fit(&shown(state, key, &value), value_w), t.value),
         ]));
     }
     lines.push(Line::default());
@@ -186,7 +189,7 @@ fn overview(
         lines.push(Line::from(vec![
             Span::styled(cell(label, label_w), t.label),
             Span::styled(" ", t.base),
-            Span::styled(value, t.value),
+            Span::styled(fit(&value, value_w), t.value),
         ]));
     }
     frame.render_widget(Paragraph::new(lines).block(panel("Traits", false, t)), left);
