@@ -218,14 +218,18 @@ impl Profile {
             .collect()
     }
 
-    /// A trait rendered as display text (strings without quotes).
-    pub fn trait_text(&self, key: &str) -> Option<String> {
+    /// A trait's value; `None` when unset or null.
+    pub fn trait_value(&self, key: &str) -> Option<Value> {
         let entry = self.traits.get(key)?;
         match serde_json::from_str::<Value>(&entry.value_json).ok()? {
             Value::Null => None,
-            Value::String(s) => Some(s),
-            other => Some(other.to_string()),
+            value => Some(value),
         }
+    }
+
+    /// A trait rendered as display text (strings without quotes).
+    pub fn trait_text(&self, key: &str) -> Option<String> {
+        self.trait_value(key).map(value_text)
     }
 
     /// A display name from the traits: `name`, else first + last name, else `None`.
@@ -252,6 +256,14 @@ impl Profile {
         let mut ids: Vec<Identifier> = self.identifiers.iter().map(|p| p.id.clone()).collect();
         ids.sort();
         ids
+    }
+}
+
+/// A JSON value as display text: a string without quotes, anything else as JSON.
+pub fn value_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
     }
 }
 

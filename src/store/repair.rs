@@ -757,21 +757,20 @@ impl SpaceStore {
             if let Some(profile) = self.profile(id)? {
                 return Ok(profile);
             }
-            let merge = self.journal_for(id)?.into_iter().rev().find_map(|entry| {
-                let absorbed = match &entry.action {
-                    JournalAction::AutoMerge { absorbed, .. } => absorbed.contains(&id),
-                    JournalAction::Merge { absorbed, .. } => *absorbed == id,
-                    _ => false,
-                };
-                match (&entry.action, absorbed && entry.undone_by.is_none()) {
-                    (
-                        JournalAction::AutoMerge { survivor, .. }
-                        | JournalAction::Merge { survivor, .. },
-                        true,
-                    ) => Some((*survivor, entry.op)),
+            let merge = self
+                .journal_for(id)?
+                .into_iter()
+                .rev()
+                .filter(|entry| entry.undone_by.is_none())
+                .find_map(|entry| match &entry.action {
+                    JournalAction::AutoMerge {
+                        survivor, absorbed, ..
+                    } if absorbed.contains(&id) => Some((*survivor, entry.op)),
+                    JournalAction::Merge {
+                        survivor, absorbed, ..
+                    } if *absorbed == id => Some((*survivor, entry.op)),
                     _ => None,
-                }
-            });
+                });
             match merge {
                 Some((survivor, op)) => bail!(
                     "no profile {id} in space {} (merged into {survivor} by #{op})",

@@ -150,35 +150,32 @@ impl SearchEngine {
     ) -> Option<SearchResults> {
         let index = Arc::clone(&self.index);
         let parsed = ParsedQuery::parse(query, index.kinds());
-        let kind = parsed
-            .kind
-            .as_deref()
-            .and_then(|k| index.kinds().iter().position(|x| x == k))
-            .map(|k| k as u16);
+        let kind_index = |name: &str| {
+            index
+                .kinds()
+                .iter()
+                .position(|x| x == name)
+                .map(|k| k as u16)
+        };
         if parsed.text.is_empty() {
-            return Some(self.recent(query, kind, limit));
+            return Some(self.recent(query, parsed.kind.as_deref().and_then(kind_index), limit));
         }
         // Identifiers are stored normalised: an email typed with capitals still matches,
         // and so does a phone number typed with spaces, dashes or brackets.
+        let phone = looks_like_phone(&parsed.text);
         let typed = if parsed.text.contains('@') || parsed.kind.as_deref() == Some(EMAIL) {
             parsed.text.to_lowercase()
-        } else if looks_like_phone(&parsed.text) || parsed.kind.as_deref() == Some(PHONE) {
+        } else if phone || parsed.kind.as_deref() == Some(PHONE) {
             normalize_phone(&parsed.text)
         } else {
             parsed.text.clone()
         };
         // A number typed with phone formatting (`(272) 393-9734`) is a phone number: other
         // ids that hold its digits here and there are noise.
-        let kind =
-            if parsed.kind.is_none() && typed != parsed.text && looks_like_phone(&parsed.text) {
-                index
-                    .kinds()
-                    .iter()
-                    .position(|k| k == PHONE)
-                    .map(|k| k as u16)
-            } else {
-                kind
-            };
+        let kind = match parsed.kind.as_deref() {
+            None if phone && typed != parsed.text => kind_index(PHONE),
+            named => named.and_then(kind_index),
+        };
         // Matching ignores case: people type names, emails and ids in any case. An exact
         // value is looked up as typed (ids may differ by case), and found in any case.
         let text = typed.to_lowercase();

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::model::identifier::{EMAIL, normalize_value};
+use crate::model::profile::value_text;
 use crate::model::{Identifier, Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 
@@ -17,16 +18,12 @@ const INDEXED_TRAITS: [&str; 3] = ["username", "company", "title"];
 /// A trait as people search it: text as is, an object by its `name` (Segment's `company`
 /// trait is `{"name", "id", "industry", ...}`), any other value as JSON.
 fn trait_label(profile: &Profile, key: &str) -> Option<String> {
-    let text = profile.trait_text(key)?;
-    if !text.starts_with('{') {
-        return Some(text);
-    }
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(serde_json::Value::Object(object)) => object
+    match profile.trait_value(key)? {
+        serde_json::Value::Object(object) => object
             .get("name")
             .and_then(serde_json::Value::as_str)
             .map(str::to_string),
-        _ => Some(text),
+        value => Some(value_text(value)),
     }
 }
 
