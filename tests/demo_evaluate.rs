@@ -308,6 +308,75 @@ fn report_carries_the_recall_ceiling() {
     );
 }
 
+#[test]
+fn avoidable_splits_are_the_linkable_events_apart_and_close_the_gap_to_the_ceiling() {
+    // A: 1 2 3 linkable, 4 a fragment no rule can link. B: 5 6 linkable.
+    let record = |id: &str, person: &str, fragment: Option<&str>| TruthRecord {
+        message_id: id.into(),
+        person: person.into(),
+        space: None,
+        fragment: fragment.map(Into::into),
+        unlinkable: fragment.map(|_| Unlinkable::NeverSignedUp),
+    };
+    let truth = Truth::from_records([
+        record("1", "A", None),
+        record("2", "A", None),
+        record("3", "A", None),
+        record("4", "A", Some("A/f1")),
+        record("5", "B", None),
+        record("6", "B", None),
+    ])
+    .unwrap();
+    // 3 lands apart from 1 2 (avoidable), 4 apart (unavoidable), B is whole.
+    let report = evaluate(
+        [
+            profile("p1", &["1", "2"], &["user_id:a"]),
+            profile("p2", &["3"], &["anonymous_id:x"]),
+            profile("p3", &["4"], &[]),
+            profile("p4", &["5", "6"], &[]),
+        ],
+        &truth,
+    );
+    assert_eq!(report.split_people, 1);
+    assert_eq!(
+        (report.avoidable_split_people, report.avoidable_missed_pairs),
+        (1, 2)
+    );
+    // The ceiling's linkable pairs (1-2 1-3 2-3 5-6) less the avoidable misses are the
+    // correct pairs: recall reaches the ceiling once avoidable splits are gone.
+    assert_eq!(report.correct_pairs + report.avoidable_missed_pairs, 4);
+    let split = &report.worst_avoidable_splits[0];
+    assert_eq!(
+        (split.person.as_str(), split.events, split.missed_pairs),
+        ("A", 3, 2)
+    );
+    let parts: Vec<_> = split
+        .parts
+        .iter()
+        .map(|p| (p.profile_id.as_str(), p.events))
+        .collect();
+    assert_eq!(parts, vec![("p1", 2), ("p2", 1)]);
+    let text = report.to_string();
+    assert!(
+        text.contains("1 split people, 1 of them with linkable events apart (2 missed pairs"),
+        "{text}"
+    );
+    assert!(text.contains("worst avoidable splits"), "{text}");
+
+    // Only the unavoidable split: nothing avoidable is reported.
+    let report = evaluate(
+        [
+            profile("p1", &["1", "2", "3"], &[]),
+            profile("p3", &["4"], &[]),
+            profile("p4", &["5", "6"], &[]),
+        ],
+        &truth,
+    );
+    assert_eq!((report.split_people, report.avoidable_split_people), (1, 0));
+    assert!(report.worst_avoidable_splits.is_empty());
+    assert!(!report.to_string().contains("worst avoidable splits"));
+}
+
 /// Events as (person, profile) pairs.
 fn scenario(assignment: &[(u8, u8)]) -> (Truth, Vec<ResolvedProfile>) {
     let truth =

@@ -64,6 +64,14 @@ pub struct EvaluationReport {
     pub worst_over_merges: Vec<OverMerge>,
     /// The splits with the most missed pairs.
     pub worst_splits: Vec<Split>,
+    /// People with events that shared identifiers link (one linkable group of the truth)
+    /// spread over several profiles: splits better rules could avoid.
+    pub avoidable_split_people: u64,
+    /// Pairs of linkable events put in different profiles: what keeps recall below the
+    /// ceiling.
+    pub avoidable_missed_pairs: u64,
+    /// The avoidable splits with the most missed pairs (events of one linkable group).
+    pub worst_avoidable_splits: Vec<Split>,
     /// The best recall deterministic rules can reach on this truth, and why not more.
     pub ceiling: RecallCeiling,
 }
@@ -132,10 +140,13 @@ where
     let mut summaries: Vec<ProfileSummary> = Vec::new();
     let mut worst_over: Vec<OverMerge> = Vec::new();
     let mut counts: HashMap<u32, u64> = HashMap::new();
+    let mut parts_of_group: Vec<Vec<(u32, u64)>> = vec![Vec::new(); truth.group_count()];
+    let mut group_counts: HashMap<u32, u64> = HashMap::new();
     let mut report = EvaluationReport::empty(truth);
 
     for profile in profiles {
         counts.clear();
+        group_counts.clear();
         for id in &profile.message_ids {
             match truth.entry(id) {
                 None => report.unknown_events += 1,
@@ -143,6 +154,7 @@ where
                 Some(entry) => {
                     seen[entry.index as usize] = true;
                     *counts.entry(entry.person).or_default() += 1;
+                    *group_counts.entry(entry.group).or_default() += 1;
                 }
             }
         }
@@ -159,6 +171,9 @@ where
         let index = summaries.len() as u32;
         for &(person, n) in &people {
             parts_of[person as usize].push((index, n));
+        }
+        for (&group, &n) in &group_counts {
+            parts_of_group[group as usize].push((index, n));
         }
         let (identifiers, identifier_count) = shown(&profile.identifiers);
         if people.len() > 1 {
@@ -200,31 +215,23 @@ where
             continue;
         }
         report.split_people += 1;
-        let events: u64 = parts.iter().map(|&(_, n)| n).sum();
-        let together: u64 = parts.iter().map(|&(_, n)| pairs(n)).sum();
-        let mut ordered = parts.clone();
-        ordered.sort_by_key(|&(profile, n)| (std::cmp::Reverse(n), profile));
-        worst_splits.push(Split {
-            person: truth.person_name(person as u32).to_string(),
-            events,
-            missed_pairs: pairs(events) - together,
-            profile_count: ordered.len(),
-            parts: ordered
-                .iter()
-                .take(SHOWN_PARTS)
-                .map(|&(profile, n)| {
-                    let summary = &summaries[profile as usize];
-                    SplitPart {
-                        profile_id: summary.id.clone(),
-                        events: n,
-                        identifiers: summary.identifiers.clone(),
-                        identifier_count: summary.identifier_count,
-                    }
-                })
-                .collect(),
-        });
+        worst_splits.push(split(truth.person_name(person as u32), parts, &summaries));
         keep_worst(&mut worst_splits, |s| (s.missed_pairs, s.person.clone()));
     }
+    let mut worst_avoidable: Vec<Split> = Vec::new();
+    let mut avoidable_people = vec![false; truth.person_count()];
+    for (group, parts) in parts_of_group.iter().enumerate() {
+        if parts.len() < 2 {
+            continue;
+        }
+        let person = truth.group_person(group as u32);
+        avoidable_people[person as usize] = true;
+        let example = split(truth.person_name(person), parts, &summaries);
+        report.avoidable_missed_pairs += example.missed_pairs;
+        worst_avoidable.push(example);
+        keep_worst(&mut worst_avoidable, |s| (s.missed_pairs, s.person.clone()));
+    }
+    report.avoidable_split_people = avoidable_people.iter().filter(|&&a| a).count() as u64;
     report.precision = ratio(report.correct_pairs, report.predicted_pairs);
     report.recall = ratio(report.correct_pairs, report.true_pairs);
     report.f1 = if report.precision + report.recall == 0.0 {
@@ -234,9 +241,39 @@ where
     };
     finish_worst(&mut worst_over, |o| (o.wrong_pairs, o.profile_id.clone()));
     finish_worst(&mut worst_splits, |s| (s.missed_pairs, s.person.clone()));
+    finish_worst(&mut worst_avoidable, |s| (s.missed_pairs, s.person.clone()));
     report.worst_over_merges = worst_over;
     report.worst_splits = worst_splits;
+    report.worst_avoidable_splits = worst_avoidable;
     report
+}
+
+/// A split example: events of `person` spread over profiles as `parts` (profile index,
+/// events there).
+fn split(person: &str, parts: &[(u32, u64)], summaries: &[ProfileSummary]) -> Split {
+    let events: u64 = parts.iter().map(|&(_, n)| n).sum();
+    let together: u64 = parts.iter().map(|&(_, n)| pairs(n)).sum();
+    let mut ordered = parts.to_vec();
+    ordered.sort_by_key(|&(profile, n)| (std::cmp::Reverse(n), profile));
+    Split {
+        person: person.to_string(),
+        events,
+        missed_pairs: pairs(events) - together,
+        profile_count: ordered.len(),
+        parts: ordered
+            .iter()
+            .take(SHOWN_PARTS)
+            .map(|&(profile, n)| {
+                let summary = &summaries[profile as usize];
+                SplitPart {
+                    profile_id: summary.id.clone(),
+                    events: n,
+                    identifiers: summary.identifiers.clone(),
+                    identifier_count: summary.identifier_count,
+                }
+            })
+            .collect(),
+    }
 }
 
 impl EvaluationReport {
@@ -260,6 +297,9 @@ impl EvaluationReport {
             split_people: 0,
             worst_over_merges: Vec::new(),
             worst_splits: Vec::new(),
+            avoidable_split_people: 0,
+            avoidable_missed_pairs: 0,
+            worst_avoidable_splits: Vec::new(),
             ceiling,
         }
     }
@@ -322,8 +362,13 @@ impl fmt::Display for EvaluationReport {
         )?;
         writeln!(
             f,
-            "mistakes   {} over-merged people in {} profiles; {} split people",
-            self.over_merged_people, self.over_merged_profiles, self.split_people
+            "mistakes   {} over-merged people in {} profiles; {} split people, {} of them \
+             with linkable events apart ({} missed pairs rules could avoid)",
+            self.over_merged_people,
+            self.over_merged_profiles,
+            self.split_people,
+            self.avoidable_split_people,
+            self.avoidable_missed_pairs
         )?;
         write!(
             f,
@@ -368,34 +413,46 @@ impl fmt::Display for EvaluationReport {
                 )?;
             }
         }
-        if !self.worst_splits.is_empty() {
-            writeln!(f, "worst splits:")?;
-            for s in &self.worst_splits {
-                writeln!(
-                    f,
-                    "  {}: {} events in {} profiles, {} missed pairs",
-                    s.person, s.events, s.profile_count, s.missed_pairs
-                )?;
-                for part in &s.parts {
-                    writeln!(
-                        f,
-                        "      {} ({} events): {}",
-                        part.profile_id,
-                        part.events,
-                        identifier_line(&part.identifiers, part.identifier_count)
-                    )?;
-                }
-                if s.profile_count > s.parts.len() {
-                    writeln!(
-                        f,
-                        "      +{} more profiles",
-                        s.profile_count - s.parts.len()
-                    )?;
-                }
-            }
-        }
+        write_splits(f, "worst splits", &self.worst_splits)?;
+        write_splits(
+            f,
+            "worst avoidable splits (events shared identifiers link, in several profiles)",
+            &self.worst_avoidable_splits,
+        )?;
         Ok(())
     }
+}
+
+/// A titled list of split examples (nothing when there are none).
+fn write_splits(f: &mut fmt::Formatter<'_>, title: &str, splits: &[Split]) -> fmt::Result {
+    if splits.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "{title}:")?;
+    for s in splits {
+        writeln!(
+            f,
+            "  {}: {} events in {} profiles, {} missed pairs",
+            s.person, s.events, s.profile_count, s.missed_pairs
+        )?;
+        for part in &s.parts {
+            writeln!(
+                f,
+                "      {} ({} events): {}",
+                part.profile_id,
+                part.events,
+                identifier_line(&part.identifiers, part.identifier_count)
+            )?;
+        }
+        if s.profile_count > s.parts.len() {
+            writeln!(
+                f,
+                "      +{} more profiles",
+                s.profile_count - s.parts.len()
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn identifier_line(shown: &[Identifier], total: usize) -> String {

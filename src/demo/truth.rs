@@ -80,6 +80,7 @@ pub struct Truth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub person: u32,
+    /// The linkable group: events of one group can be linked by shared identifiers.
     pub group: u32,
     /// Dense position of the event in the truth (0..len).
     pub index: u32,
@@ -178,6 +179,16 @@ impl Truth {
 
     pub(crate) fn person_count(&self) -> usize {
         self.people.len()
+    }
+
+    /// Number of linkable groups (see [`Entry::group`]).
+    pub(crate) fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The person a linkable group belongs to.
+    pub(crate) fn group_person(&self, group: u32) -> u32 {
+        self.groups[group as usize].person
     }
 
     /// Events per person index (people without events in this truth have 0).

@@ -112,7 +112,7 @@ impl Planner<'_> {
         for &install in &installs[1..] {
             let latest = (signup + 120 * DAY).min(LAST_START);
             let t = self.between(signup + 2 * HOUR, latest);
-            let since = self.log_in(p, install, t, true);
+            let (since, _) = self.log_in(p, install, t, true);
             c.logins.push((install, since));
         }
         if change {
@@ -231,14 +231,14 @@ impl Planner<'_> {
     }
 
     /// A login on another install (maybe after browsing there anonymously). Returns the
-    /// time of the identify.
+    /// time of the identify and the time after the login's last event.
     pub(super) fn log_in(
         &mut self,
         p: usize,
         install: usize,
         t: Millis,
         may_browse_first: bool,
-    ) -> Millis {
+    ) -> (Millis, Millis) {
         let mut t = t;
         if may_browse_first && self.chance(0.4) {
             let mut s = self.session(p, install, t, None, Group::Main);
@@ -267,7 +267,7 @@ impl Planner<'_> {
         let pages = self.rng.random_range(0..=2);
         let pages = self.scaled(pages, 0);
         self.browse(&mut s, pages);
-        at
+        (at, s.t)
     }
 
     /// A logged-in shopping session, sometimes ending in an order.
@@ -300,7 +300,7 @@ impl Planner<'_> {
         };
         let install = self.add_install(device, source);
         let t = self.between(c.signup + DAY, LAST_START);
-        let since = self.log_in(c.p, install, t, true);
+        let (since, _) = self.log_in(c.p, install, t, true);
         let visits = self.rng.random_range(1..=3);
         for _ in 0..self.scaled(visits, 1) {
             let t = self.between(since + HOUR, LAST_START);

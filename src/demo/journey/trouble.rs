@@ -80,9 +80,11 @@ impl Planner<'_> {
     pub(super) fn logout_without_reset(&mut self, a: &Customer, b: &Customer) {
         let install = self.add_device_with_shop(DeviceKind::Web, a.p, false);
         let t = self.between(a.signup.max(b.signup) + DAY, LAST_START - 8 * DAY);
-        let since = self.log_in(a.p, install, t, false);
+        let (since, logged_in) = self.log_in(a.p, install, t, false);
         let user = self.unit.people[a.p].user_id.clone();
-        let mut s = self.session(a.p, install, since + 2 * MINUTE, Some(user), Group::Main);
+        // The session (and its sign-out) follows everything the login sent.
+        let start = (since + 2 * MINUTE).max(logged_in);
+        let mut s = self.session(a.p, install, start, Some(user), Group::Main);
         self.browse(&mut s, 1);
         self.track(&mut s, "Signed Out", Props::default());
         let later = s.t + self.between(HOUR, 7 * DAY);
@@ -98,9 +100,10 @@ impl Planner<'_> {
         let mut t = self.between(a.signup.max(b.signup) + DAY, LAST_START - 40 * DAY);
         for turn in 0..self.rng.random_range(2..=4) {
             let p = if turn % 2 == 0 { a.p } else { b.p };
-            let since = self.log_in(p, install, t, false);
+            let (since, logged_in) = self.log_in(p, install, t, false);
             let user = self.unit.people[p].user_id.clone();
-            let mut s = self.session(p, install, since + MINUTE, Some(user), Group::Main);
+            let start = (since + MINUTE).max(logged_in);
+            let mut s = self.session(p, install, start, Some(user), Group::Main);
             let pages = self.rng.random_range(1..=3);
             let pages = self.scaled(pages, 1);
             self.browse(&mut s, pages);
