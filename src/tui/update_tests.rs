@@ -467,6 +467,35 @@ fn health_lists_the_bad_merge_first_and_opens_it() {
     assert_eq!(h.state.screen, Screen::Health);
 }
 
+/// Two people's user ids forced into one profile rank above the shared iPad, whose other
+/// user ids the limit refused; Health says which ids a profile holds and which it refused.
+#[test]
+fn health_ranks_a_forced_merge_of_two_user_ids_above_a_shared_device() {
+    let mut h = Harness::new();
+    let entry = h
+        .fixture("default")
+        .merge(ProfileId(1), ProfileId(2), "same household", true)
+        .unwrap()
+        .entry;
+    let crate::model::JournalAction::Merge { survivor, .. } = entry.action else {
+        panic!("a merge expected: {entry:?}");
+    };
+    h.act(Action::Back).act(Action::Health);
+    let report = h.state.health.report.as_ref().unwrap();
+    let texts = |id: ProfileId| -> Vec<String> {
+        let item = report.items.iter().find(|i| i.profile == id).unwrap();
+        item.findings.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(report.items[0].profile, survivor, "{:?}", report.items);
+    assert_eq!(
+        texts(survivor),
+        ["holds 2 user_ids".to_string(), format!("forced merge #{}", entry.op)]
+    );
+    let ipad = texts(ProfileId(3));
+    assert!(ipad.contains(&"2 other user_ids refused".to_string()), "{ipad:?}");
+    assert!(ipad.iter().all(|t| !t.contains("attempted")), "{ipad:?}");
+}
+
 /// Health and Audiences opened from a profile go back to that profile, not to search.
 #[test]
 fn esc_from_health_or_audiences_returns_to_the_open_profile() {
