@@ -15,7 +15,7 @@ use crate::query::timeline::{Facets, Phase, TimelineFilter, facets, phases};
 use crate::query::touchpoints::{Touchpoint, touchpoints};
 use crate::resolve::MergePreview;
 
-use super::audiences::AudiencesView;
+use super::audiences::{AudiencesView, MembersView};
 
 /// How many events a profile load asks for.
 pub const TIMELINE_LIMIT: usize = 5_000;
@@ -205,8 +205,6 @@ pub struct GraphView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileView {
     pub id: ProfileId,
-    /// The screen Esc returns to.
-    pub return_to: Screen,
     pub data: Option<Arc<ProfileData>>,
     pub pending: Option<u64>,
     pub error: Option<String>,
@@ -219,10 +217,9 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
-    pub fn new(id: ProfileId, return_to: Screen) -> ProfileView {
+    pub fn new(id: ProfileId) -> ProfileView {
         ProfileView {
             id,
-            return_to,
             data: None,
             pending: None,
             error: None,
@@ -239,13 +236,24 @@ impl ProfileView {
 /// The health screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthView {
-    /// The screen Esc returns to: the one Health was opened from.
-    pub return_to: Screen,
     pub report: Option<HealthReport>,
     pub pending: Option<u64>,
     pub error: Option<String>,
     pub cursor: Cursor,
 }
+
+/// A screen left for another, as Esc brings it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A profile as it was shown (tab, selections); reloaded when returned to.
+    Profile(Box<ProfileView>),
+    Health,
+    /// The audience list, or (with its selected row) one audience's member list.
+    Audiences(Option<MembersView>),
+}
+
+/// The most places the way back keeps (the oldest are forgotten first).
+pub const BACK_LIMIT: usize = 50;
 
 /// Merge: pick the other profile, then preview and give a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,6 +419,9 @@ pub struct State {
     /// Profiles and texts indexed, once the index is ready.
     pub index: Option<(usize, usize)>,
     pub screen: Screen,
+    /// The way back: the places left for the one shown, the latest last. Esc returns to
+    /// them in turn, then to search.
+    pub back: Vec<Place>,
     pub find: Find,
     pub profile: Option<ProfileView>,
     pub health: HealthView,
@@ -444,6 +455,7 @@ impl State {
             new_events: 0,
             index: None,
             screen: Screen::Find,
+            back: Vec::new(),
             find: Find {
                 editing: true,
                 ..Find::default()

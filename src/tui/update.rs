@@ -12,8 +12,8 @@ use super::action::Action;
 use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
-    ConfirmAction, Cursor, FilterField, GraphView, MergeFlow, Modal, Notice, ProfileData,
-    ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus, Tab,
+    BACK_LIMIT, ConfirmAction, Cursor, FilterField, GraphView, MergeFlow, Modal, Notice, Place,
+    ProfileData, ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus, Tab,
 };
 use super::text::{clean, mask};
 use super::worker::{LiveUpdate, Reply, Request};
@@ -244,63 +244,72 @@ fn search_merge_pick(state: &mut State, query: String) -> Vec<Effect> {
     }]
 }
 
-/// The screen Esc on `screen` returns to (search is where every way back ends).
-fn return_of(state: &State, screen: Screen) -> Screen {
-    match screen {
-        Screen::Find => Screen::Find,
-        Screen::Profile => state.profile.as_ref().map_or(Screen::Find, |p| p.return_to),
-        Screen::Health => state.health.return_to,
-        Screen::Audiences => state.audiences.return_to,
+/// The place shown now, as the way back restores it (none on search, where it ends).
+fn here(state: &State) -> Option<Place> {
+    match state.screen {
+        Screen::Find => None,
+        Screen::Profile => state.profile.clone().map(|v| Place::Profile(Box::new(v))),
+        Screen::Health => Some(Place::Health),
+        Screen::Audiences => Some(Place::Audiences(
+            state.audiences.members.as_ref().map(|m| m.place()),
+        )),
     }
 }
 
-fn set_return(state: &mut State, screen: Screen, to: Screen) {
-    match screen {
-        Screen::Find => {}
-        Screen::Profile => {
-            if let Some(view) = &mut state.profile {
-                view.return_to = to;
-            }
+/// Puts the place shown now on the way back, before another is shown.
+fn leave(state: &mut State) {
+    if let Some(place) = here(state) {
+        state.back.push(place);
+        if state.back.len() > BACK_LIMIT {
+            state.back.remove(0);
         }
-        Screen::Health => state.health.return_to = to,
-        Screen::Audiences => state.audiences.return_to = to,
     }
 }
 
 /// Shows `next`, opened from the screen shown now, so that Esc on `next` comes back here.
-/// `next` first leaves its old place on the way back (a screen that returned to it returns
-/// where it did), so the way back never runs in a circle.
 pub(super) fn go_to(state: &mut State, next: Screen) {
-    let from = state.screen;
-    if next == from {
-        return;
+    if next != state.screen {
+        leave(state);
+        state.screen = next;
     }
-    let after = return_of(state, next);
-    for screen in Screen::ALL {
-        if return_of(state, screen) == next {
-            set_return(state, screen, after);
-        }
-    }
-    set_return(state, next, from);
-    state.screen = next;
 }
 
-/// Opens a profile in place of the one open before; Esc returns to the screen it was opened
-/// from (the next search match keeps the way back of the match before).
+/// Esc: back to the place the one shown was opened from, as it was left (a profile is
+/// reloaded, following it if it was merged away meanwhile); search when none is left.
+pub(super) fn go_back(state: &mut State) -> Vec<Effect> {
+    match state.back.pop() {
+        None => {
+            state.screen = Screen::Find;
+            Vec::new()
+        }
+        Some(Place::Profile(view)) => {
+            state.profile = Some(*view);
+            state.screen = Screen::Profile;
+            reload_profile(state, true)
+        }
+        Some(Place::Health) => {
+            state.screen = Screen::Health;
+            health_shown(state)
+        }
+        Some(Place::Audiences(members)) => audiences::restore(state, members),
+    }
+}
+
+/// Opens a profile: Esc returns to the place it was opened from. On a profile (the next
+/// search match) it takes the open one's place and tab.
 pub(super) fn open_profile(state: &mut State, id: ProfileId) -> Vec<Effect> {
     let generation = state.generation();
-    let tab = state
-        .profile
-        .as_ref()
-        .map(|p| p.tab)
-        .filter(|_| state.screen == Screen::Profile);
-    let mut view = ProfileView::new(id, return_of(state, Screen::Profile));
-    if let Some(tab) = tab {
-        view.tab = tab;
+    let mut view = ProfileView::new(id);
+    if state.screen == Screen::Profile {
+        if let Some(open) = &state.profile {
+            view.tab = open.tab;
+        }
+    } else {
+        leave(state);
     }
     view.pending = Some(generation);
     state.profile = Some(view);
-    go_to(state, Screen::Profile);
+    state.screen = Screen::Profile;
     state.modal = None;
     vec![Effect::Store(Request::LoadProfile {
         generation,
@@ -341,6 +350,15 @@ fn reload_profile(state: &mut State, follow: bool) -> Vec<Effect> {
     vec![Effect::Store(request)]
 }
 
+/// Loads the health report for the Health screen unless it is there or on its way.
+fn health_shown(state: &mut State) -> Vec<Effect> {
+    if state.health.report.is_none() && state.health.pending.is_none() {
+        load_health(state)
+    } else {
+        Vec::new()
+    }
+}
+
 fn load_health(state: &mut State) -> Vec<Effect> {
     let generation = state.generation();
     state.health.pending = Some(generation);
@@ -362,17 +380,15 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Search => {
+            // Search is where the way back ends: it starts again from here.
             state.screen = Screen::Find;
+            state.back.clear();
             state.find.editing = true;
             Vec::new()
         }
         Action::Health => {
             go_to(state, Screen::Health);
-            if state.health.report.is_none() && state.health.pending.is_none() {
-                load_health(state)
-            } else {
-                Vec::new()
-            }
+            health_shown(state)
         }
         Action::Audiences => audiences::open(state),
         Action::SwitchSpace => {
@@ -392,7 +408,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
             Screen::Audiences => audiences::back(state),
-            screen @ (Screen::Health | Screen::Profile) => go_back(state, screen),
+            Screen::Health | Screen::Profile => go_back(state),
         },
         Action::ClearInput if state.screen == Screen::Find && state.find.editing => {
             edit(state, String::clear)
@@ -418,16 +434,6 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Screen::Audiences => audiences::act(state, action),
             Screen::Profile => act_profile(state, action),
         },
-    }
-}
-
-/// Leaves `screen` (shown now) for the screen Esc on it returns to.
-fn go_back(state: &mut State, screen: Screen) -> Vec<Effect> {
-    state.screen = return_of(state, screen);
-    if state.screen == Screen::Audiences {
-        audiences::shown(state)
-    } else {
-        Vec::new()
     }
 }
 
@@ -963,6 +969,7 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
     state.health = Default::default();
     state.audiences = Default::default();
     state.screen = Screen::Find;
+    state.back.clear();
     state.find.results = Default::default();
     state.find.cursor = Cursor::default();
     state.find.editing = true;
@@ -1459,13 +1466,12 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                 Err(e) if view.data.is_none() => {
                     // Nothing to show (a stale search match, say): back where it was opened.
                     error(state, e);
-                    let effects = if state.screen == Screen::Profile {
-                        go_back(state, Screen::Profile)
+                    state.profile = None;
+                    return if state.screen == Screen::Profile {
+                        go_back(state)
                     } else {
                         Vec::new()
                     };
-                    state.profile = None;
-                    return effects;
                 }
                 Err(e) => {
                     view.error = Some(e.clone());

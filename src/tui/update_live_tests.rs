@@ -25,7 +25,7 @@ fn opened(id: u64) -> State {
         live: Some("127.0.0.1:8088".into()),
         ..test_settings()
     });
-    state.profile = Some(ProfileView::new(ProfileId(id), Screen::Find));
+    state.profile = Some(ProfileView::new(ProfileId(id)));
     state.screen = Screen::Profile;
     state
 }

@@ -510,26 +510,85 @@ fn esc_from_health_or_audiences_returns_to_the_open_profile() {
     assert_eq!(h.state.screen, Screen::Find);
 }
 
-/// However screens are opened from one another, Esc walks back through each one once, the
-/// latest first, and ends at search.
+/// The screen shown and, on a profile, which one.
+fn place(h: &Harness) -> (Screen, Option<ProfileId>) {
+    let id = (h.state.screen == Screen::Profile)
+        .then(|| h.state.profile.as_ref().map(|p| p.id))
+        .flatten();
+    (h.state.screen, id)
+}
+
+/// Esc from `h` until search, with each place it passes.
+fn way_back(h: &mut Harness) -> Vec<(Screen, Option<ProfileId>)> {
+    let mut way = Vec::new();
+    while h.state.screen != Screen::Find && way.len() < 20 {
+        h.act(Action::Back);
+        way.push(place(h));
+    }
+    way
+}
+
+/// However screens are opened from one another, Esc walks back through each screen and
+/// profile visited, the latest first, and ends at search.
 #[test]
-fn the_way_back_never_runs_in_a_circle() {
+fn esc_walks_back_through_every_place_visited() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
     // Profile -> Health -> Profile of the bad merge -> Health again -> Audiences.
     h.act(Action::Health).act(Action::Open);
     assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(3));
     h.act(Action::Health).act(Action::Audiences);
-    let mut way_back = Vec::new();
-    while h.state.screen != Screen::Find && way_back.len() < 8 {
-        h.act(Action::Back);
-        way_back.push(h.state.screen);
-    }
     assert_eq!(
-        way_back,
-        vec![Screen::Health, Screen::Profile, Screen::Find],
-        "the profile shown is the latest one opened"
+        way_back(&mut h),
+        vec![
+            (Screen::Health, None),
+            (Screen::Profile, Some(ProfileId(3))),
+            (Screen::Health, None),
+            (Screen::Profile, Some(ProfileId(1))),
+            (Screen::Find, None),
+        ]
     );
+}
+
+/// Health → a profile → Audiences → a member's profile: Esc comes back to the member list,
+/// the audience list, the profile in the middle (on the tab it was left on), Health, then
+/// search (the middle profile used to be skipped: one "return to" slot).
+#[test]
+fn esc_returns_through_a_chain_of_profiles_in_order() {
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Health).act(Action::Open);
+    assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(3))));
+    h.act(Action::TabGraph)
+        .act(Action::Audiences)
+        .act(Action::Down)
+        .act(Action::Open)
+        .act(Action::Down)
+        .act(Action::Open);
+    assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(2))));
+    h.act(Action::Back);
+    assert_eq!(place(&h), (Screen::Audiences, None));
+    let members = h.state.audiences.members.as_ref().map(|m| m.audience.as_str());
+    assert_eq!(members, Some("recent_buyers"));
+    h.act(Action::Back);
+    assert!(h.state.audiences.members.is_none());
+    h.act(Action::Back);
+    assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(3))));
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.tab, Tab::Graph);
+    assert!(view.data.is_some() && view.error.is_none());
+    assert_eq!(way_back(&mut h), vec![(Screen::Health, None), (Screen::Find, None)]);
+}
+
+/// The next search match takes the open profile's place: Esc does not walk through every
+/// match seen. `/` starts the way back afresh.
+#[test]
+fn next_match_and_search_do_not_lengthen_the_way_back() {
+    let mut h = Harness::new();
+    h.type_text("ana").act(Action::Open);
+    h.act(Action::NextMatch);
+    assert_eq!(way_back(&mut h), vec![(Screen::Find, None)]);
+    h.act(Action::Open).act(Action::Health).act(Action::Search);
+    assert!(h.state.back.is_empty());
 }
 
 #[test]
