@@ -5,9 +5,7 @@ use std::fmt;
 
 use crate::config::Rules;
 use crate::model::identifier::USER_ID;
-use crate::model::{
-    Identifier, JournalAction, Profile, ProfileId, Violation, ViolationCounts,
-};
+use crate::model::{Identifier, JournalAction, Profile, ProfileId, Violation, ViolationCounts};
 use crate::query::GraphRead;
 use crate::words;
 

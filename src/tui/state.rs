@@ -192,6 +192,14 @@ pub struct TimelineView {
     pub cursor: Cursor,
 }
 
+/// Which list of the identity graph tab the keys move.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GraphFocus {
+    #[default]
+    Identifiers,
+    Violations,
+}
+
 /// The identity graph tab.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GraphView {
@@ -199,6 +207,10 @@ pub struct GraphView {
     pub cursor: Cursor,
     /// Nodes marked for "why" (at most two).
     pub marked: Vec<usize>,
+    /// The list the keys move.
+    pub focus: GraphFocus,
+    /// Selected violation (index into `violations`).
+    pub violations: Cursor,
 }
 
 /// An open profile.

@@ -12,8 +12,9 @@ use super::action::Action;
 use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
-    BACK_LIMIT, ConfirmAction, Cursor, FilterField, GraphView, MergeFlow, Modal, Notice, Place,
-    ProfileData, ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus, Tab,
+    BACK_LIMIT, ConfirmAction, Cursor, FilterField, GraphFocus, GraphView, MergeFlow, Modal,
+    Notice, Place, ProfileData, ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus,
+    Tab,
 };
 use super::text::{clean, mask};
 use super::worker::{LiveUpdate, Reply, Request};
@@ -58,6 +59,9 @@ pub enum Target {
     Tab(Tab),
     /// Row `n` of the list in focus.
     Row(usize),
+    /// Row `n` of a list out of focus (the identity graph tab's other list): focuses that
+    /// list and selects the row.
+    OtherRow(usize),
 }
 
 /// Work for the app loop.
@@ -469,7 +473,12 @@ fn move_cursor(state: &mut State, action: Action) {
                 Tab::Overview => (&mut view.overview, len_of(|d| d.profile.identifiers.len())),
                 Tab::Timeline => (&mut view.timeline.cursor, view.timeline.rows.len()),
                 Tab::Touchpoints => (&mut view.touchpoints, len_of(|d| d.touchpoints.len())),
-                Tab::Graph => (&mut view.graph.cursor, len_of(|d| d.nodes.len())),
+                Tab::Graph => match view.graph.focus {
+                    GraphFocus::Identifiers => (&mut view.graph.cursor, len_of(|d| d.nodes.len())),
+                    GraphFocus::Violations => {
+                        (&mut view.graph.violations, len_of(|d| d.violations.len()))
+                    }
+                },
                 Tab::History => (&mut view.history, len_of(|d| d.journal.len())),
             }
         }
@@ -656,10 +665,16 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
                 Tab::Overview => {
                     overview_identifier(&data, view.overview.selected).map(|i| i.to_string())
                 }
-                Tab::Graph => data
-                    .nodes
-                    .get(view.graph.cursor.selected)
-                    .map(ToString::to_string),
+                Tab::Graph => match view.graph.focus {
+                    GraphFocus::Identifiers => data
+                        .nodes
+                        .get(view.graph.cursor.selected)
+                        .map(ToString::to_string),
+                    GraphFocus::Violations => data
+                        .violations
+                        .get(view.graph.violations.selected)
+                        .map(|v| v.identifier.to_string()),
+                },
                 Tab::Timeline => view
                     .timeline
                     .rows
@@ -701,7 +716,22 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Action::Open | Action::Mark if tab == Tab::Graph => {
+        Action::SwitchList if tab == Tab::Graph => {
+            let has_violations = data.as_ref().is_some_and(|d| !d.violations.is_empty());
+            if !has_violations {
+                notice(state, "no violations on this profile");
+            }
+            if let Some(view) = &mut state.profile {
+                view.graph.focus = match view.graph.focus {
+                    GraphFocus::Identifiers if has_violations => GraphFocus::Violations,
+                    _ => GraphFocus::Identifiers,
+                };
+            }
+            Vec::new()
+        }
+        Action::Open | Action::Mark
+            if tab == Tab::Graph && view.graph.focus == GraphFocus::Identifiers =>
+        {
             if let Some(view) = &mut state.profile {
                 let i = view.graph.cursor.selected;
                 if let Some(at) = view.graph.marked.iter().position(|&m| m == i) {
@@ -1295,17 +1325,12 @@ fn click(state: &mut State, target: Target) -> Vec<Effect> {
                 }
                 Some(_) => {}
                 None => {
-                    let current = current_cursor(state);
-                    if row == current {
+                    if row == current_cursor(state) {
                         // A click on the selected row (the second click of a double
                         // click) opens it, as enter does.
                         return act(state, Action::Open);
                     }
-                    let delta = row as isize - current as isize;
-                    let action = if delta < 0 { Action::Up } else { Action::Down };
-                    for _ in 0..delta.unsigned_abs() {
-                        move_cursor(state, action);
-                    }
+                    select_row(state, row);
                     if state.screen == Screen::Find {
                         state.find.editing = false;
                     }
@@ -1313,6 +1338,22 @@ fn click(state: &mut State, target: Target) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Target::OtherRow(row) => {
+            if state.modal.is_none() && state.screen == Screen::Profile {
+                act_profile(state, Action::SwitchList);
+                select_row(state, row);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Moves the cursor of the list in focus to `row`.
+fn select_row(state: &mut State, row: usize) {
+    let delta = row as isize - current_cursor(state) as isize;
+    let action = if delta < 0 { Action::Up } else { Action::Down };
+    for _ in 0..delta.unsigned_abs() {
+        move_cursor(state, action);
     }
 }
 
@@ -1325,7 +1366,10 @@ fn current_cursor(state: &State) -> usize {
             Tab::Overview => v.overview.selected,
             Tab::Timeline => v.timeline.cursor.selected,
             Tab::Touchpoints => v.touchpoints.selected,
-            Tab::Graph => v.graph.cursor.selected,
+            Tab::Graph => match v.graph.focus {
+                GraphFocus::Identifiers => v.graph.cursor.selected,
+                GraphFocus::Violations => v.graph.violations.selected,
+            },
             Tab::History => v.history.selected,
         }),
     }
@@ -1446,6 +1490,7 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     view.touchpoints.clamp(data.touchpoints.len());
                     let old_nodes = view.data.as_ref().map(|old| old.nodes.as_slice());
                     keep_graph_rows(&mut view.graph, old_nodes, &data.nodes);
+                    keep_violation_row(&mut view.graph, data.violations.len());
                     view.history.clamp(data.journal.len());
                     view.data = Some(data);
                     refilter(state);
@@ -1598,6 +1643,15 @@ fn keep_graph_rows(graph: &mut GraphView, old: Option<&[Identifier]>, new: &[Ide
     }
     graph.cursor.clamp(new.len());
     graph.marked = graph.marked.iter().filter_map(|&m| moved(m)).collect();
+}
+
+/// Keeps the graph tab's violation selection within the reloaded profile's violations,
+/// back on the identifiers when none is left.
+fn keep_violation_row(graph: &mut GraphView, violations: usize) {
+    graph.violations.clamp(violations);
+    if violations == 0 {
+        graph.focus = GraphFocus::Identifiers;
+    }
 }
 
 /// Keeps the open profile current while the space changes: reloads it when it changed,

@@ -489,10 +489,16 @@ fn health_ranks_a_forced_merge_of_two_user_ids_above_a_shared_device() {
     assert_eq!(report.items[0].profile, survivor, "{:?}", report.items);
     assert_eq!(
         texts(survivor),
-        ["holds 2 user_ids".to_string(), format!("forced merge #{}", entry.op)]
+        [
+            "holds 2 user_ids".to_string(),
+            format!("forced merge #{}", entry.op)
+        ]
     );
     let ipad = texts(ProfileId(3));
-    assert!(ipad.contains(&"2 other user_ids refused".to_string()), "{ipad:?}");
+    assert!(
+        ipad.contains(&"2 other user_ids refused".to_string()),
+        "{ipad:?}"
+    );
     assert!(ipad.iter().all(|t| !t.contains("attempted")), "{ipad:?}");
 }
 
@@ -567,7 +573,12 @@ fn esc_returns_through_a_chain_of_profiles_in_order() {
     assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(2))));
     h.act(Action::Back);
     assert_eq!(place(&h), (Screen::Audiences, None));
-    let members = h.state.audiences.members.as_ref().map(|m| m.audience.as_str());
+    let members = h
+        .state
+        .audiences
+        .members
+        .as_ref()
+        .map(|m| m.audience.as_str());
     assert_eq!(members, Some("recent_buyers"));
     h.act(Action::Back);
     assert!(h.state.audiences.members.is_none());
@@ -576,7 +587,10 @@ fn esc_returns_through_a_chain_of_profiles_in_order() {
     let view = h.state.profile.as_ref().unwrap();
     assert_eq!(view.tab, Tab::Graph);
     assert!(view.data.is_some() && view.error.is_none());
-    assert_eq!(way_back(&mut h), vec![(Screen::Health, None), (Screen::Find, None)]);
+    assert_eq!(
+        way_back(&mut h),
+        vec![(Screen::Health, None), (Screen::Find, None)]
+    );
 }
 
 /// The next search match takes the open profile's place: Esc does not walk through every
@@ -604,6 +618,51 @@ fn graph_marks_two_nodes_for_why() {
     assert_eq!(h.state.profile.as_ref().unwrap().graph.marked, vec![1, 2]);
     h.act(Action::ClearMarks);
     assert!(h.state.profile.as_ref().unwrap().graph.marked.is_empty());
+}
+
+/// On the Identity graph tab `v` gives the keys (and the wheel) to the violations list and
+/// back; c copies the selected violation's identifier; a click on the other list's row
+/// moves the focus there.
+#[test]
+fn the_violations_list_takes_the_keys_in_turn_with_the_identifiers() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "carla");
+    h.act(Action::TabGraph).press("v");
+    let graph = |h: &Harness| h.state.profile.as_ref().unwrap().graph.clone();
+    assert_eq!(graph(&h).focus, GraphFocus::Violations);
+    assert_eq!(key_contexts(&h.state)[0], KeyContext::Graph);
+    h.act(Action::Down);
+    assert_eq!((graph(&h).violations.selected, graph(&h).cursor.selected), (1, 0));
+    h.act(Action::Bottom).act(Action::Copy);
+    let violations = &h.state.profile_data().unwrap().violations;
+    assert_eq!(graph(&h).violations.selected, violations.len() - 1);
+    assert_eq!(
+        h.copied.last(),
+        Some(&violations[violations.len() - 1].identifier.to_string())
+    );
+    h.send(Msg::Scroll(-1));
+    assert_eq!(graph(&h).violations.selected, 0);
+    h.act(Action::Mark);
+    assert!(graph(&h).marked.is_empty(), "marks are for identifiers");
+    h.press("v").act(Action::Down);
+    assert_eq!(graph(&h).focus, GraphFocus::Identifiers);
+    assert_eq!((graph(&h).violations.selected, graph(&h).cursor.selected), (0, 1));
+    h.send(Msg::Click(Target::OtherRow(2)));
+    assert_eq!(graph(&h).focus, GraphFocus::Violations);
+    assert_eq!(graph(&h).violations.selected, 2);
+}
+
+/// A profile without violations keeps the keys on its identifiers, and says why.
+#[test]
+fn no_violations_no_violations_list() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "bruno");
+    h.act(Action::TabGraph).press("v");
+    assert_eq!(
+        h.state.profile.as_ref().unwrap().graph.focus,
+        GraphFocus::Identifiers
+    );
+    assert!(h.state.notice.as_ref().unwrap().text.contains("no violations"));
 }
 
 #[test]

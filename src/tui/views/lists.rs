@@ -185,7 +185,10 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             Severity::Routine => t.dim,
         };
         let spans = vec![
-            Span::styled(format!("{:<8}", item.severity.label()), base.patch(severity)),
+            Span::styled(
+                format!("{:<8}", item.severity.label()),
+                base.patch(severity),
+            ),
             Span::styled(cell(&item.profile.to_string(), id_w), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
             Span::styled(

@@ -34,6 +34,8 @@ pub struct HitMap {
     pub tabs: Vec<(Rect, Tab)>,
     /// Screen rows of the focused list and the list row each shows.
     pub rows: Vec<(Rect, usize)>,
+    /// Screen rows of a list out of focus beside it (the identity graph tab's other list).
+    pub other_rows: Vec<(Rect, usize)>,
     /// Rows in the focused list's viewport (for half-page moves).
     pub viewport: usize,
 }
@@ -45,10 +47,10 @@ impl HitMap {
         if let Some((_, tab)) = self.tabs.iter().find(|(r, _)| inside(r)) {
             return Some(super::update::Target::Tab(*tab));
         }
-        self.rows
-            .iter()
-            .find(|(r, _)| inside(r))
-            .map(|(_, row)| super::update::Target::Row(*row))
+        let row = |rows: &[(Rect, usize)]| rows.iter().find(|(r, _)| inside(r)).map(|(_, n)| *n);
+        row(&self.rows)
+            .map(super::update::Target::Row)
+            .or_else(|| row(&self.other_rows).map(super::update::Target::OtherRow))
     }
 }
 
@@ -74,6 +76,7 @@ pub fn render(frame: &mut Frame, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     }
     if state.modal.is_some() {
         hits.rows.clear();
+        hits.other_rows.clear();
         hits.tabs.clear();
         modals::render(frame, area, state, ctx, hits);
     }

@@ -147,6 +147,41 @@ fn bad_merge_graph_and_health() {
     );
 }
 
+/// The violations have a list of their own under the graph: it says which of how many is
+/// selected, `v` gives it the keys and it scrolls to the last of 29, and a reason too long
+/// for its line wraps at a word boundary instead of being cut mid-word.
+#[test]
+fn violations_scroll_and_wrap_their_reasons() {
+    let mut h = open("carla");
+    h.act(Action::TabGraph);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let fixture = data.violations.clone();
+    data.violations = fixture.iter().cycle().take(29).cloned().collect();
+    data.violations[28].identifier = crate::model::Identifier::new(
+        "ios.push_token",
+        "b209f26f2b1efdd50995853e9578cdbda216c75fe01431a0c8af5dd84b2641f2",
+    );
+    view.data = Some(std::sync::Arc::new(data));
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    assert!(text.contains("Violations (29) · 1/29 · v selects"), "{text}");
+    h.press("v").act(Action::Bottom);
+    snap(&h.state, "graph_violations_scrolled");
+    for (w, hh) in [(80, 24), (200, 50)] {
+        let text = draw(&h.state, w, hh).backend().to_string();
+        assert!(text.contains("29/29"), "{text}");
+        let reason = "limit of 1 user_id per profile (ever) would be exceeded";
+        let shown: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("ios.push_token:"))
+            .take_while(|l| !l.contains("event m-"))
+            .flat_map(|l| l.trim_matches(|c| c == '"' || c == '│').split_whitespace())
+            .skip(1)
+            .collect();
+        assert_eq!(shown.join(" "), reason, "{w}x{hh}: {text}");
+    }
+}
+
 /// Sign-out releases are routine: the header counts only the violations that need a look,
 /// and the junk values blocked apart, in Health's words and numbers; the Identity graph tab
 /// lists them all and says how many are releases.
