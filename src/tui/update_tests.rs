@@ -632,7 +632,10 @@ fn the_violations_list_takes_the_keys_in_turn_with_the_identifiers() {
     assert_eq!(graph(&h).focus, GraphFocus::Violations);
     assert_eq!(key_contexts(&h.state)[0], KeyContext::Graph);
     h.act(Action::Down);
-    assert_eq!((graph(&h).violations.selected, graph(&h).cursor.selected), (1, 0));
+    assert_eq!(
+        (graph(&h).violations.selected, graph(&h).cursor.selected),
+        (1, 0)
+    );
     h.act(Action::Bottom).act(Action::Copy);
     let violations = &h.state.profile_data().unwrap().violations;
     assert_eq!(graph(&h).violations.selected, violations.len() - 1);
@@ -646,7 +649,10 @@ fn the_violations_list_takes_the_keys_in_turn_with_the_identifiers() {
     assert!(graph(&h).marked.is_empty(), "marks are for identifiers");
     h.press("v").act(Action::Down);
     assert_eq!(graph(&h).focus, GraphFocus::Identifiers);
-    assert_eq!((graph(&h).violations.selected, graph(&h).cursor.selected), (0, 1));
+    assert_eq!(
+        (graph(&h).violations.selected, graph(&h).cursor.selected),
+        (0, 1)
+    );
     h.send(Msg::Click(Target::OtherRow(2)));
     assert_eq!(graph(&h).focus, GraphFocus::Violations);
     assert_eq!(graph(&h).violations.selected, 2);
@@ -662,7 +668,14 @@ fn no_violations_no_violations_list() {
         h.state.profile.as_ref().unwrap().graph.focus,
         GraphFocus::Identifiers
     );
-    assert!(h.state.notice.as_ref().unwrap().text.contains("no violations"));
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no violations")
+    );
 }
 
 #[test]

@@ -164,7 +164,10 @@ fn violations_scroll_and_wrap_their_reasons() {
     );
     view.data = Some(std::sync::Arc::new(data));
     let text = draw(&h.state, 80, 24).backend().to_string();
-    assert!(text.contains("Violations (29) · 1/29 · v selects"), "{text}");
+    assert!(
+        text.contains("Violations (29) · 1/29 · v selects"),
+        "{text}"
+    );
     h.press("v").act(Action::Bottom);
     snap(&h.state, "graph_violations_scrolled");
     for (w, hh) in [(80, 24), (200, 50)] {
@@ -428,6 +431,57 @@ fn live_status_counts_new_events() {
     );
     h.poll();
     snap(&h.state, "live_find");
+}
+
+/// At 80 columns in live mode a notice is readable whole: the live indicator gives way,
+/// its address first, then the rest of the line; one too long for any room ends in `…`.
+#[test]
+fn a_notice_gets_the_status_line_before_the_live_indicator() {
+    let mut h = Harness::with(Settings {
+        redact: false,
+        mouse: true,
+        live: Some("127.0.0.1:8088".into()),
+    });
+    let fixture = h.fixture("default");
+    for (at, name) in [("2024-03-20T11:00:00Z", "A"), ("2024-03-20T11:30:00Z", "B")] {
+        fixture.arrive(Some(1), at, name, &["user_id:u-1001"]);
+    }
+    h.poll()
+        .type_text("ana silva")
+        .act(Action::Open)
+        .act(Action::Copy);
+    let status = |state: &State, width: u16| {
+        let text = draw(state, width, 24).backend().to_string();
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string()
+    };
+    assert_eq!(
+        status(&h.state, 160).trim_end(),
+        " idgraph space default · 5 profiles · live 127.0.0.1:8088 · 2 new events │ copied user_id:u-1001"
+    );
+    assert_eq!(
+        status(&h.state, 81),
+        " idgraph space default · 5 profiles · live · 2 new events │ copied user_id:u-1001"
+    );
+    assert_eq!(
+        status(&h.state, 80).trim_end(),
+        " idgraph space default · 5 profiles · live +2 │ copied user_id:u-1001"
+    );
+    h.state.notice.as_mut().unwrap().text = "failed: merging p1 and p4 broke a rule".into();
+    assert_eq!(
+        status(&h.state, 80).trim_end(),
+        " idgraph space default · live +2 │ failed: merging p1 and p4 broke a rule"
+    );
+    h.state.notice.as_mut().unwrap().text = "x".repeat(100);
+    let cut = status(&h.state, 80);
+    assert!(
+        cut.starts_with(" idgraph space default · live +2 │ xxx"),
+        "{cut}"
+    );
+    assert!(cut.ends_with("x…"), "{cut}");
 }
 
 #[test]
