@@ -120,6 +120,39 @@ fn profile_tabs() {
     snap(&h.state, "history");
 }
 
+/// The Overview's Traits panel keeps last seen and the counts in view however short it
+/// is: the traits give way, the last row saying how many more there are.
+#[test]
+fn the_traits_panel_keeps_last_seen_and_counts_in_view() {
+    let h = open("ana silva");
+    let p = &h.state.profile_data().unwrap().profile;
+    let last_seen = crate::tui::text::short_time(p.last_seen);
+    let events = format!(
+        "{} · {}",
+        p.event_count,
+        crate::tui::text::count(p.merge_count as u64, "merge")
+    );
+    let traits = p.trait_map().len();
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    let panel: Vec<&str> = text.lines().skip(4).take(5).collect();
+    assert!(panel[0].contains("name      Ana Silva"), "{text}");
+    assert!(
+        panel[2].contains(&format!("+{} more (C copies all)", traits - 2)),
+        "{text}"
+    );
+    assert!(
+        panel[3].contains(&format!("last seen {last_seen}")),
+        "{text}"
+    );
+    assert!(panel[4].contains(&format!("events    {events}")), "{text}");
+    // With room for everything, everything is listed as before.
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    for row in ["space     default", "merges    0", "channels  "] {
+        assert!(text.contains(row), "{row}: {text}");
+    }
+    assert!(!text.contains("copies all"), "{text}");
+}
+
 #[test]
 fn support_sees_the_complaint_before_marketing_asks_for_a_review() {
     let mut h = open("bruno");
