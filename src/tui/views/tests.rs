@@ -153,6 +153,31 @@ fn the_traits_panel_keeps_last_seen_and_counts_in_view() {
     assert!(!text.contains("copies all"), "{text}");
 }
 
+/// At 80 columns the Timeline still says on which app and device each event happened: the
+/// label column gives way (ending in `…`), not the app and device columns.
+#[test]
+fn a_narrow_timeline_keeps_app_and_device() {
+    let mut h = open("ana silva");
+    h.act(Action::TabTimeline);
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    let row = |time: &str| {
+        let found = text.lines().find(|l| l.contains(time));
+        found
+            .unwrap_or_else(|| panic!("{time}: {text}"))
+            .to_string()
+    };
+    let ios = row("2024-03-04 20:10");
+    assert!(
+        ios.contains("ios       Shop iOS     iPhone15,2 … Logged In"),
+        "{ios}"
+    );
+    let blog = row("2024-03-01 09:15");
+    assert!(
+        blog.contains("Shop Web     Chrome on m… page Blog: Moving to L…"),
+        "{blog}"
+    );
+}
+
 #[test]
 fn support_sees_the_complaint_before_marketing_asks_for_a_review() {
     let mut h = open("bruno");
