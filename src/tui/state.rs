@@ -11,7 +11,7 @@ use crate::model::{
 use crate::query::SplitPreview;
 use crate::query::health::HealthReport;
 use crate::query::search::SearchResults;
-use crate::query::timeline::{Facets, Phase, TimelineFilter, facets, phases};
+use crate::query::timeline::{Phase, TimelineFilter, phases};
 use crate::query::touchpoints::{Touchpoint, touchpoints};
 use crate::resolve::MergePreview;
 
@@ -35,7 +35,6 @@ pub struct ProfileData {
     /// Oldest first.
     pub journal: Vec<JournalEntry>,
     pub touchpoints: Vec<Touchpoint>,
-    pub facets: Facets,
     /// Graph nodes: the profile's identifiers, then any other identifier named by a link.
     pub nodes: Vec<Identifier>,
     /// The audiences the profile is in (by name, each with why), or why they could not
@@ -63,7 +62,6 @@ impl ProfileData {
         let phases = phases(&events);
         let conversion = crate::query::timeline::conversion_point(&events);
         let touchpoints = touchpoints(&events, TOUCHPOINT_ITEMS);
-        let facets = facets(&events);
         let mut nodes = profile.sorted_identifiers();
         for link in &links {
             for id in [&link.from, &link.to] {
@@ -81,7 +79,6 @@ impl ProfileData {
             violations,
             journal,
             touchpoints,
-            facets,
             nodes,
             audiences,
         }

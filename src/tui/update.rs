@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::model::{CallType, Identifier, ProfileId};
 use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
+use crate::query::timeline::facets;
 
 use super::action::Action;
 use super::audiences;
@@ -1016,11 +1017,12 @@ fn cycle_filter(state: &mut State, field: FilterField, forward: bool) {
     let Some(data) = &view.data else {
         return;
     };
-    let f = &data.facets;
+    // Only values some event has with the other fields' choices: none leaves it empty.
+    let f = facets(&data.events, &view.timeline.filter);
     let values: Vec<String> = match field {
-        FilterField::Channel => f.channels.clone(),
-        FilterField::App => f.apps.clone(),
-        FilterField::Device => f.devices.clone(),
+        FilterField::Channel => f.channels,
+        FilterField::App => f.apps,
+        FilterField::Device => f.devices,
         FilterField::Type => f.calls.iter().map(|c| c.as_str().to_string()).collect(),
     };
     let filter = &mut view.timeline.filter;

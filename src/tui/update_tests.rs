@@ -193,8 +193,10 @@ fn timeline_filters_and_event_popup() {
     h.act(Action::Down)
         .act(Action::Down)
         .act(Action::Down)
-        .act(Action::Right); // type: identify
-    assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), 0);
+        .act(Action::Right); // type: the first seen on android
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.timeline.filter.call, Some(CallType::Track));
+    assert_eq!(view.timeline.rows.len(), 1);
     h.act(Action::ClearFilter).act(Action::Back);
     assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), all);
     h.act(Action::Bottom).act(Action::Open);
@@ -204,6 +206,44 @@ fn timeline_filters_and_event_popup() {
     assert!(json.contains("\"anonymousId\": \"a-web-5f1c\""), "{json}");
     h.act(Action::Down).act(Action::Back);
     assert!(h.state.modal.is_none());
+}
+
+/// With a channel chosen, the filter offers only the apps and devices seen on that channel
+/// (it offered every device of the profile, and one of another channel emptied the
+/// timeline); no value offered leaves the timeline empty.
+#[test]
+fn the_filter_offers_only_apps_and_devices_seen_on_the_chosen_channel() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabTimeline).act(Action::Filter);
+    // Every value a row offers, in turn, with how many events each leaves.
+    let offered = |h: &mut Harness| {
+        let mut seen = Vec::new();
+        loop {
+            h.act(Action::Right);
+            let view = h.state.profile.as_ref().unwrap();
+            let filter = &view.timeline.filter;
+            let Some(value) = filter.app.clone().or(filter.device.clone()) else {
+                return seen;
+            };
+            seen.push((value, view.timeline.rows.len()));
+        }
+    };
+    h.act(Action::Right).act(Action::Right); // channel: ios
+    let channel = h
+        .state
+        .profile
+        .as_ref()
+        .unwrap()
+        .timeline
+        .filter
+        .channel
+        .clone();
+    assert_eq!(channel.as_deref(), Some("ios"));
+    h.act(Action::Down);
+    assert_eq!(offered(&mut h), [("Shop iOS".to_string(), 3)]);
+    h.act(Action::Down);
+    assert_eq!(offered(&mut h), [("iPhone15,2 (IOS-7F3A)".to_string(), 3)]);
 }
 
 #[test]
