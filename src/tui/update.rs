@@ -109,6 +109,9 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
         Some(Modal::Confirm(_)) => vec![Confirm],
         None => match state.screen {
             Screen::Find if state.find.editing => vec![Input],
+            Screen::Find if matches!(state.store, StoreStatus::Failed(_)) => {
+                vec![Unavailable, Global]
+            }
             Screen::Find => vec![Find, Navigation, Global],
             Screen::Health => vec![Health, Navigation, Global],
             Screen::Audiences => vec![Audiences, Navigation, Global],
@@ -422,7 +425,10 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Screen::Profile => reload_profile(state, true),
             Screen::Health => load_health(state),
             Screen::Audiences => audiences::reload(state),
-            Screen::Find => search_find(state),
+            Screen::Find => match state.store {
+                StoreStatus::Failed(_) => open_space(state),
+                _ => search_find(state),
+            },
         },
         Action::Up
         | Action::Down
@@ -993,6 +999,13 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
         return Vec::new();
     }
     state.space = space.clone();
+    notice(state, format!("switched to space {space}"));
+    open_space(state)
+}
+
+/// Opens the space afresh (switched to, or tried again after it could not be opened):
+/// nothing shown of it before stays.
+fn open_space(state: &mut State) -> Vec<Effect> {
     state.store = StoreStatus::Opening;
     state.new_events = 0;
     state.index = None;
@@ -1004,8 +1017,9 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
     state.find.results = Default::default();
     state.find.cursor = Cursor::default();
     state.find.editing = true;
-    notice(state, format!("switched to space {space}"));
-    let mut effects = vec![Effect::Store(Request::OpenSpace { space })];
+    let mut effects = vec![Effect::Store(Request::OpenSpace {
+        space: state.space.clone(),
+    })];
     effects.extend(search_find(state));
     effects
 }
@@ -1444,6 +1458,8 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             if space == state.space {
                 state.store = StoreStatus::Failed(e.clone());
                 state.find.pending = None;
+                // Keys are commands now (try again, quit): there is nothing to search.
+                state.find.editing = false;
                 error(state, format!("cannot open space {space}: {e}"));
             }
             Vec::new()

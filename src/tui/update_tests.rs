@@ -483,6 +483,55 @@ fn stale_replies_from_an_old_space_are_dropped() {
     assert_eq!(state.store, StoreStatus::Opening);
 }
 
+/// A store another process holds: keys are commands, not search text; r tries to open it
+/// again (and it opens once the other process has let go), q quits.
+#[test]
+fn a_store_in_use_can_be_tried_again_or_left() {
+    let mut state = fresh();
+    init(&mut state);
+    let in_use = |state: &mut State| {
+        let error = crate::store::OpenError::InUse("/data/idgraph".into()).to_string();
+        update(
+            state,
+            Msg::Reply(Reply::OpenFailed {
+                space: "default".into(),
+                error: error.clone(),
+            }),
+        );
+        assert_eq!(state.store, StoreStatus::Failed(error));
+    };
+    let press = |state: &State, key: &str| {
+        let chord = crate::tui::keymap::Chord::parse(key).unwrap();
+        match crate::tui::keymap::Keymap::defaults().resolve(&key_contexts(state), &[], chord) {
+            crate::tui::keymap::Resolved::Action(action) => action,
+            other => panic!("{key}: {other:?}"),
+        }
+    };
+    in_use(&mut state);
+    assert!(!state.typing());
+    assert_eq!(key_contexts(&state)[0], KeyContext::Unavailable);
+    let retry = press(&state, "r");
+    let effects = update(&mut state, Msg::Action(retry));
+    assert_eq!(
+        effects[0],
+        Effect::Store(Request::OpenSpace {
+            space: "default".into()
+        })
+    );
+    assert_eq!(state.store, StoreStatus::Opening);
+    update(
+        &mut state,
+        Msg::Reply(Reply::Opened {
+            space: "default".into(),
+            profiles: 5,
+        }),
+    );
+    assert_eq!(state.store, StoreStatus::Ready { profiles: 5 });
+    in_use(&mut state);
+    let quit = press(&state, "q");
+    assert_eq!(update(&mut state, Msg::Action(quit)), vec![Effect::Quit]);
+}
+
 #[test]
 fn help_opens_scrolls_and_closes() {
     let mut h = Harness::new();

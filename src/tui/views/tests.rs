@@ -47,6 +47,31 @@ fn first_frame_before_the_store_opens() {
     snap(&state, "loading");
 }
 
+/// A store another process holds: the whole reason shows, wrapped, with the keys to try
+/// again or quit.
+#[test]
+fn a_store_in_use_says_why_in_full_and_what_to_do() {
+    let mut state = fresh_state(test_settings());
+    let error = crate::store::OpenError::InUse("/home/ana/.local/share/idgraph/store".into());
+    crate::tui::update::update(
+        &mut state,
+        Msg::Reply(crate::tui::worker::Reply::OpenFailed {
+            space: "default".into(),
+            error: error.to_string(),
+        }),
+    );
+    snap(&state, "store_in_use");
+    let text = draw(&state, 80, 24).backend().to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .skip(4)
+        .flat_map(|l| l.trim_matches(|c| c == '"' || c == '│').split_whitespace())
+        .collect();
+    let said = words.join(" ");
+    assert!(said.contains(&error.to_string()), "{text}");
+    assert!(said.contains("Press r to try again, q to quit."), "{text}");
+}
+
 #[test]
 fn find_screens() {
     let mut h = Harness::new();
