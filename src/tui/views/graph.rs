@@ -358,5 +358,19 @@ fn violations(
             }
         }
     }
+    // The selected violation is highlighted across the whole width, as rows of other
+    // lists are.
+    if focused && let Some(&start) = starts.get(selected) {
+        let end = starts.get(selected + 1).copied().unwrap_or(lines.len());
+        let (top, bottom) = (start.max(offset), end.min(offset + height));
+        if top < bottom {
+            let rows = Rect {
+                y: inner.y + (top - offset) as u16,
+                height: (bottom - top) as u16,
+                ..inner
+            };
+            frame.buffer_mut().set_style(rows, t.selected);
+        }
+    }
     frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
 }
