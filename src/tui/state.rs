@@ -96,16 +96,6 @@ pub enum Screen {
     Audiences,
 }
 
-impl Screen {
-    /// Every screen.
-    pub const ALL: [Screen; 4] = [
-        Screen::Find,
-        Screen::Profile,
-        Screen::Health,
-        Screen::Audiences,
-    ];
-}
-
 /// The profile tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
