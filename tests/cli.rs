@@ -562,7 +562,8 @@ fn health_flags_forced_merges() {
     let top = &report["suspicious"][0];
     assert_eq!(top["profile_id"], "p1");
     assert!(
-        top["findings"].to_string().contains("2 user_ids attempted"),
+        top["findings"].to_string().contains("holds 2 user_ids")
+            && top["findings"].to_string().contains("forced merge #"),
         "{top}"
     );
 }

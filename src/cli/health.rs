@@ -35,7 +35,8 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|item| {
                 json!({
-                    "profile_id": item.profile.to_string(), "name": item.name, "score": item.score,
+                    "profile_id": item.profile.to_string(), "name": item.name,
+                    "severity": item.severity.label(), "score": item.score,
                     "identifiers": item.identifiers, "events": item.events,
                     "findings": item.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 })

@@ -87,7 +87,7 @@ impl TimelineFilter {
     }
 }
 
-/// The distinct values found in a timeline, for the filter menu.
+/// The values a timeline filter offers, for the filter menu.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facets {
     pub channels: Vec<String>,
@@ -96,22 +96,27 @@ pub struct Facets {
     pub calls: Vec<CallType>,
 }
 
-/// Collects the filterable values of a timeline, sorted.
-pub fn facets(events: &[StoredEvent]) -> Facets {
-    let mut channels = BTreeSet::new();
-    let mut apps = BTreeSet::new();
-    let mut devices = BTreeSet::new();
-    let mut calls = BTreeSet::new();
-    for e in events {
-        channels.insert(e.channel.clone());
-        apps.extend(e.app.clone());
-        devices.extend(e.device.clone());
-        calls.insert(e.call);
-    }
+/// The values each field of `filter` can take, sorted: those of the events passing its
+/// other fields, so that whatever is chosen some event passes (with a channel chosen, only
+/// the apps and devices seen on that channel are offered).
+pub fn facets(events: &[StoredEvent], filter: &TimelineFilter) -> Facets {
+    let passing = |clear: fn(&mut TimelineFilter)| {
+        let mut others = filter.clone();
+        clear(&mut others);
+        events.iter().filter(move |e| others.matches(e))
+    };
+    let channels: BTreeSet<&String> = passing(|f| f.channel = None).map(|e| &e.channel).collect();
+    let apps: BTreeSet<&String> = passing(|f| f.app = None)
+        .filter_map(|e| e.app.as_ref())
+        .collect();
+    let devices: BTreeSet<&String> = passing(|f| f.device = None)
+        .filter_map(|e| e.device.as_ref())
+        .collect();
+    let calls: BTreeSet<CallType> = passing(|f| f.call = None).map(|e| e.call).collect();
     Facets {
-        channels: channels.into_iter().collect(),
-        apps: apps.into_iter().collect(),
-        devices: devices.into_iter().collect(),
+        channels: channels.into_iter().cloned().collect(),
+        apps: apps.into_iter().cloned().collect(),
+        devices: devices.into_iter().cloned().collect(),
         calls: calls.into_iter().collect(),
     }
 }
@@ -193,7 +198,7 @@ pub(crate) mod tests {
         let mut a = ev(1, 100, "web", &["user_id:u"]);
         a.app = Some("Shop".into());
         let b = ev(2, 200, "support", &["user_id:u"]);
-        let f = facets(&[a.clone(), b.clone()]);
+        let f = facets(&[a.clone(), b.clone()], &TimelineFilter::default());
         assert_eq!(f.channels, vec!["support", "web"]);
         assert_eq!(f.apps, vec!["Shop"]);
         let filter = TimelineFilter {
@@ -202,6 +207,42 @@ pub(crate) mod tests {
         };
         assert!(filter.matches(&a) && !filter.matches(&b));
         assert_eq!(filter.describe(), "channel=web");
+    }
+
+    /// With a channel chosen only its apps and devices are offered, and the channels
+    /// offered are those of the chosen device: no choice leaves the timeline empty.
+    #[test]
+    fn facets_offer_only_values_some_event_has_with_the_other_choices() {
+        let on = |seq, channel: &str, app: &str, device: &str| {
+            let mut e = ev(seq, seq as Millis, channel, &[]);
+            e.app = Some(app.into());
+            e.device = Some(device.into());
+            e
+        };
+        let events = [
+            on(1, "ios", "Shop iOS", "iPhone"),
+            on(2, "android", "Shop Android", "Pixel"),
+            on(3, "web", "Shop Web", "Chrome"),
+        ];
+        let android = TimelineFilter {
+            channel: Some("android".into()),
+            ..TimelineFilter::default()
+        };
+        let f = facets(&events, &android);
+        assert_eq!(
+            (f.apps, f.devices),
+            (vec!["Shop Android".to_string()], vec!["Pixel".to_string()])
+        );
+        assert_eq!(
+            f.channels,
+            vec!["android", "ios", "web"],
+            "the channel itself may change"
+        );
+        let iphone = TimelineFilter {
+            device: Some("iPhone".into()),
+            ..TimelineFilter::default()
+        };
+        assert_eq!(facets(&events, &iphone).channels, vec!["ios"]);
     }
 
     #[test]

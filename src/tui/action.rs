@@ -42,6 +42,7 @@ pub enum Action {
     ClearFilter,
     Mark,
     ClearMarks,
+    SwitchList,
     ToggleForce,
     Confirm,
 }

@@ -13,7 +13,7 @@ use crate::query::{AudienceSummary, SpaceAccess};
 
 use super::action::Action;
 use super::state::{Cursor, Screen, State};
-use super::update::{Effect, go_to, identifier_rank, open_profile};
+use super::update::{Effect, go_back, go_to, identifier_rank, open_profile};
 use super::worker::Request;
 
 /// Most members one member list loads (the list says how many there are in all).
@@ -122,11 +122,24 @@ pub struct MembersView {
     pub members: Loaded<MemberList>,
 }
 
+impl MembersView {
+    /// Which member list this is and its selected row, without the members (for the way
+    /// back: they are loaded again when it is shown).
+    pub fn place(&self) -> MembersView {
+        MembersView {
+            audience: self.audience.clone(),
+            description: self.description.clone(),
+            members: Loaded {
+                cursor: self.members.cursor,
+                ..Loaded::default()
+            },
+        }
+    }
+}
+
 /// The Audiences screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AudiencesView {
-    /// The screen Esc on the audience list returns to: the one it was opened from.
-    pub return_to: Screen,
     /// Every audience with its member count.
     pub list: Loaded<Vec<AudienceSummary>>,
     /// The member list on screen, if one is open.
@@ -238,11 +251,21 @@ pub(super) fn changed(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Esc: from a member list back to the audience list, from there to the screen the list
-/// was opened from.
+/// Esc: from a member list back to the audience list, from there along the way back.
 pub(super) fn back(state: &mut State) -> Vec<Effect> {
     if state.audiences.members.take().is_none() {
-        state.screen = state.audiences.return_to;
+        return go_back(state);
+    }
+    shown(state)
+}
+
+/// Shows the screen again as it was left, on the audience list or on the member list
+/// `members` (the one still open if it is that audience's, else loaded again).
+pub(super) fn restore(state: &mut State, members: Option<MembersView>) -> Vec<Effect> {
+    state.screen = Screen::Audiences;
+    let open = state.audiences.members.as_ref().map(|m| &m.audience);
+    if open != members.as_ref().map(|m| &m.audience) {
+        state.audiences.members = members;
     }
     shown(state)
 }

@@ -21,6 +21,8 @@ pub enum KeyContext {
     Navigation,
     Input,
     Find,
+    /// The search screen while the store could not be opened.
+    Unavailable,
     Profile,
     Timeline,
     Touchpoints,
@@ -41,11 +43,12 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Every context, in help order.
-    pub const ALL: [KeyContext; 19] = [
+    pub const ALL: [KeyContext; 20] = [
         KeyContext::Global,
         KeyContext::Navigation,
         KeyContext::Input,
         KeyContext::Find,
+        KeyContext::Unavailable,
         KeyContext::Profile,
         KeyContext::Timeline,
         KeyContext::Touchpoints,
@@ -70,6 +73,7 @@ impl KeyContext {
             KeyContext::Navigation => "navigation",
             KeyContext::Input => "input",
             KeyContext::Find => "find",
+            KeyContext::Unavailable => "unavailable",
             KeyContext::Profile => "profile",
             KeyContext::Timeline => "timeline",
             KeyContext::Touchpoints => "touchpoints",
@@ -95,6 +99,7 @@ impl KeyContext {
             KeyContext::Navigation => "Lists",
             KeyContext::Input => "Typing a search",
             KeyContext::Find => "Search results",
+            KeyContext::Unavailable => "Store unavailable",
             KeyContext::Profile => "Profile",
             KeyContext::Timeline => "Timeline tab",
             KeyContext::Touchpoints => "Touchpoints tab",

@@ -11,11 +11,11 @@ use crate::model::{
 use crate::query::SplitPreview;
 use crate::query::health::HealthReport;
 use crate::query::search::SearchResults;
-use crate::query::timeline::{Facets, Phase, TimelineFilter, facets, phases};
+use crate::query::timeline::{Phase, TimelineFilter, phases};
 use crate::query::touchpoints::{Touchpoint, touchpoints};
 use crate::resolve::MergePreview;
 
-use super::audiences::AudiencesView;
+use super::audiences::{AudiencesView, MembersView};
 
 /// How many events a profile load asks for.
 pub const TIMELINE_LIMIT: usize = 5_000;
@@ -35,7 +35,6 @@ pub struct ProfileData {
     /// Oldest first.
     pub journal: Vec<JournalEntry>,
     pub touchpoints: Vec<Touchpoint>,
-    pub facets: Facets,
     /// Graph nodes: the profile's identifiers, then any other identifier named by a link.
     pub nodes: Vec<Identifier>,
     /// The audiences the profile is in (by name, each with why), or why they could not
@@ -63,7 +62,6 @@ impl ProfileData {
         let phases = phases(&events);
         let conversion = crate::query::timeline::conversion_point(&events);
         let touchpoints = touchpoints(&events, TOUCHPOINT_ITEMS);
-        let facets = facets(&events);
         let mut nodes = profile.sorted_identifiers();
         for link in &links {
             for id in [&link.from, &link.to] {
@@ -81,7 +79,6 @@ impl ProfileData {
             violations,
             journal,
             touchpoints,
-            facets,
             nodes,
             audiences,
         }
@@ -97,16 +94,6 @@ pub enum Screen {
     Profile,
     Health,
     Audiences,
-}
-
-impl Screen {
-    /// Every screen.
-    pub const ALL: [Screen; 4] = [
-        Screen::Find,
-        Screen::Profile,
-        Screen::Health,
-        Screen::Audiences,
-    ];
 }
 
 /// The profile tabs.
@@ -192,6 +179,14 @@ pub struct TimelineView {
     pub cursor: Cursor,
 }
 
+/// Which list of the identity graph tab the keys move.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GraphFocus {
+    #[default]
+    Identifiers,
+    Violations,
+}
+
 /// The identity graph tab.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GraphView {
@@ -199,14 +194,16 @@ pub struct GraphView {
     pub cursor: Cursor,
     /// Nodes marked for "why" (at most two).
     pub marked: Vec<usize>,
+    /// The list the keys move.
+    pub focus: GraphFocus,
+    /// Selected violation (index into `violations`).
+    pub violations: Cursor,
 }
 
 /// An open profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileView {
     pub id: ProfileId,
-    /// The screen Esc returns to.
-    pub return_to: Screen,
     pub data: Option<Arc<ProfileData>>,
     pub pending: Option<u64>,
     pub error: Option<String>,
@@ -219,10 +216,9 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
-    pub fn new(id: ProfileId, return_to: Screen) -> ProfileView {
+    pub fn new(id: ProfileId) -> ProfileView {
         ProfileView {
             id,
-            return_to,
             data: None,
             pending: None,
             error: None,
@@ -239,13 +235,24 @@ impl ProfileView {
 /// The health screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthView {
-    /// The screen Esc returns to: the one Health was opened from.
-    pub return_to: Screen,
     pub report: Option<HealthReport>,
     pub pending: Option<u64>,
     pub error: Option<String>,
     pub cursor: Cursor,
 }
+
+/// A screen left for another, as Esc brings it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A profile as it was shown (tab, selections); reloaded when returned to.
+    Profile(Box<ProfileView>),
+    Health,
+    /// The audience list, or (with its selected row) one audience's member list.
+    Audiences(Option<MembersView>),
+}
+
+/// The most places the way back keeps (the oldest are forgotten first).
+pub const BACK_LIMIT: usize = 50;
 
 /// Merge: pick the other profile, then preview and give a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,6 +418,9 @@ pub struct State {
     /// Profiles and texts indexed, once the index is ready.
     pub index: Option<(usize, usize)>,
     pub screen: Screen,
+    /// The way back: the places left for the one shown, the latest last. Esc returns to
+    /// them in turn, then to search.
+    pub back: Vec<Place>,
     pub find: Find,
     pub profile: Option<ProfileView>,
     pub health: HealthView,
@@ -444,6 +454,7 @@ impl State {
             new_events: 0,
             index: None,
             screen: Screen::Find,
+            back: Vec::new(),
             find: Find {
                 editing: true,
                 ..Find::default()

@@ -205,6 +205,44 @@ pub fn fit_middle(text: &str, width: usize) -> String {
     format!("{head}…{tail}")
 }
 
+/// Breaks `text` at spaces into lines of at most `width` display columns, the first of at
+/// most `first` (a word longer than a line is split, so nothing is lost).
+pub fn wrap(text: &str, first: usize, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = vec![String::new()];
+    let mut room = first;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word = word.to_string();
+        loop {
+            let line = lines.last_mut().expect("one line at least");
+            let gap = usize::from(!line.is_empty());
+            if line.width() + gap + word.width() <= room {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if line.is_empty() && room == width {
+                // Longer than a whole line: as much as fits here (at least a character),
+                // the rest on the next.
+                let mut head = take_width(word.chars(), width);
+                if head.is_empty() {
+                    head = word.chars().take(1).collect();
+                }
+                word = word[head.len()..].to_string();
+                line.push_str(&head);
+                if word.is_empty() {
+                    break;
+                }
+            }
+            lines.push(String::new());
+            room = width;
+        }
+    }
+    lines
+}
+
 /// The leading characters of `chars` that fill at most `width` display columns.
 fn take_width(chars: impl Iterator<Item = char>, width: usize) -> String {
     let mut used = 0;
@@ -262,5 +300,22 @@ mod tests {
         assert_eq!(fit_middle("0123456789", 10), "0123456789");
         assert_eq!(fit_middle("日本語テキスト", 7), "日…ト");
         assert_eq!(fit_middle("abc", 0), "");
+        assert_eq!(
+            wrap(
+                "limit of 1 user_id per profile (ever) would be exceeded",
+                20,
+                16
+            ),
+            [
+                "limit of 1 user_id",
+                "per profile",
+                "(ever) would be",
+                "exceeded"
+            ]
+        );
+        assert_eq!(wrap("a bb", 10, 10), ["a bb"]);
+        assert_eq!(wrap("abcdefgh ij", 3, 4), ["", "abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 5, 5), [""]);
+        assert_eq!(wrap("日本", 1, 1), ["日", "本"]);
     }
 }

@@ -7,13 +7,15 @@ use serde_json::json;
 
 use crate::model::{CallType, Identifier, ProfileId};
 use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
+use crate::query::timeline::facets;
 
 use super::action::Action;
 use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
-    ConfirmAction, Cursor, FilterField, GraphView, MergeFlow, Modal, Notice, ProfileData,
-    ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus, Tab,
+    BACK_LIMIT, ConfirmAction, Cursor, FilterField, GraphFocus, GraphView, MergeFlow, Modal,
+    Notice, Place, ProfileData, ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus,
+    Tab,
 };
 use super::text::{clean, mask};
 use super::worker::{LiveUpdate, Reply, Request};
@@ -58,6 +60,9 @@ pub enum Target {
     Tab(Tab),
     /// Row `n` of the list in focus.
     Row(usize),
+    /// Row `n` of a list out of focus (the identity graph tab's other list): focuses that
+    /// list and selects the row.
+    OtherRow(usize),
 }
 
 /// Work for the app loop.
@@ -104,6 +109,9 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
         Some(Modal::Confirm(_)) => vec![Confirm],
         None => match state.screen {
             Screen::Find if state.find.editing => vec![Input],
+            Screen::Find if matches!(state.store, StoreStatus::Failed(_)) => {
+                vec![Unavailable, Global]
+            }
             Screen::Find => vec![Find, Navigation, Global],
             Screen::Health => vec![Health, Navigation, Global],
             Screen::Audiences => vec![Audiences, Navigation, Global],
@@ -244,63 +252,72 @@ fn search_merge_pick(state: &mut State, query: String) -> Vec<Effect> {
     }]
 }
 
-/// The screen Esc on `screen` returns to (search is where every way back ends).
-fn return_of(state: &State, screen: Screen) -> Screen {
-    match screen {
-        Screen::Find => Screen::Find,
-        Screen::Profile => state.profile.as_ref().map_or(Screen::Find, |p| p.return_to),
-        Screen::Health => state.health.return_to,
-        Screen::Audiences => state.audiences.return_to,
+/// The place shown now, as the way back restores it (none on search, where it ends).
+fn here(state: &State) -> Option<Place> {
+    match state.screen {
+        Screen::Find => None,
+        Screen::Profile => state.profile.clone().map(|v| Place::Profile(Box::new(v))),
+        Screen::Health => Some(Place::Health),
+        Screen::Audiences => Some(Place::Audiences(
+            state.audiences.members.as_ref().map(|m| m.place()),
+        )),
     }
 }
 
-fn set_return(state: &mut State, screen: Screen, to: Screen) {
-    match screen {
-        Screen::Find => {}
-        Screen::Profile => {
-            if let Some(view) = &mut state.profile {
-                view.return_to = to;
-            }
+/// Puts the place shown now on the way back, before another is shown.
+fn leave(state: &mut State) {
+    if let Some(place) = here(state) {
+        state.back.push(place);
+        if state.back.len() > BACK_LIMIT {
+            state.back.remove(0);
         }
-        Screen::Health => state.health.return_to = to,
-        Screen::Audiences => state.audiences.return_to = to,
     }
 }
 
 /// Shows `next`, opened from the screen shown now, so that Esc on `next` comes back here.
-/// `next` first leaves its old place on the way back (a screen that returned to it returns
-/// where it did), so the way back never runs in a circle.
 pub(super) fn go_to(state: &mut State, next: Screen) {
-    let from = state.screen;
-    if next == from {
-        return;
+    if next != state.screen {
+        leave(state);
+        state.screen = next;
     }
-    let after = return_of(state, next);
-    for screen in Screen::ALL {
-        if return_of(state, screen) == next {
-            set_return(state, screen, after);
-        }
-    }
-    set_return(state, next, from);
-    state.screen = next;
 }
 
-/// Opens a profile in place of the one open before; Esc returns to the screen it was opened
-/// from (the next search match keeps the way back of the match before).
+/// Esc: back to the place the one shown was opened from, as it was left (a profile is
+/// reloaded, following it if it was merged away meanwhile); search when none is left.
+pub(super) fn go_back(state: &mut State) -> Vec<Effect> {
+    match state.back.pop() {
+        None => {
+            state.screen = Screen::Find;
+            Vec::new()
+        }
+        Some(Place::Profile(view)) => {
+            state.profile = Some(*view);
+            state.screen = Screen::Profile;
+            reload_profile(state, true)
+        }
+        Some(Place::Health) => {
+            state.screen = Screen::Health;
+            health_shown(state)
+        }
+        Some(Place::Audiences(members)) => audiences::restore(state, members),
+    }
+}
+
+/// Opens a profile: Esc returns to the place it was opened from. On a profile (the next
+/// search match) it takes the open one's place and tab.
 pub(super) fn open_profile(state: &mut State, id: ProfileId) -> Vec<Effect> {
     let generation = state.generation();
-    let tab = state
-        .profile
-        .as_ref()
-        .map(|p| p.tab)
-        .filter(|_| state.screen == Screen::Profile);
-    let mut view = ProfileView::new(id, return_of(state, Screen::Profile));
-    if let Some(tab) = tab {
-        view.tab = tab;
+    let mut view = ProfileView::new(id);
+    if state.screen == Screen::Profile {
+        if let Some(open) = &state.profile {
+            view.tab = open.tab;
+        }
+    } else {
+        leave(state);
     }
     view.pending = Some(generation);
     state.profile = Some(view);
-    go_to(state, Screen::Profile);
+    state.screen = Screen::Profile;
     state.modal = None;
     vec![Effect::Store(Request::LoadProfile {
         generation,
@@ -341,6 +358,15 @@ fn reload_profile(state: &mut State, follow: bool) -> Vec<Effect> {
     vec![Effect::Store(request)]
 }
 
+/// Loads the health report for the Health screen unless it is there or on its way.
+fn health_shown(state: &mut State) -> Vec<Effect> {
+    if state.health.report.is_none() && state.health.pending.is_none() {
+        load_health(state)
+    } else {
+        Vec::new()
+    }
+}
+
 fn load_health(state: &mut State) -> Vec<Effect> {
     let generation = state.generation();
     state.health.pending = Some(generation);
@@ -362,17 +388,15 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Search => {
+            // Search is where the way back ends: it starts again from here.
             state.screen = Screen::Find;
+            state.back.clear();
             state.find.editing = true;
             Vec::new()
         }
         Action::Health => {
             go_to(state, Screen::Health);
-            if state.health.report.is_none() && state.health.pending.is_none() {
-                load_health(state)
-            } else {
-                Vec::new()
-            }
+            health_shown(state)
         }
         Action::Audiences => audiences::open(state),
         Action::SwitchSpace => {
@@ -392,7 +416,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
             Screen::Audiences => audiences::back(state),
-            screen @ (Screen::Health | Screen::Profile) => go_back(state, screen),
+            Screen::Health | Screen::Profile => go_back(state),
         },
         Action::ClearInput if state.screen == Screen::Find && state.find.editing => {
             edit(state, String::clear)
@@ -401,7 +425,10 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Screen::Profile => reload_profile(state, true),
             Screen::Health => load_health(state),
             Screen::Audiences => audiences::reload(state),
-            Screen::Find => search_find(state),
+            Screen::Find => match state.store {
+                StoreStatus::Failed(_) => open_space(state),
+                _ => search_find(state),
+            },
         },
         Action::Up
         | Action::Down
@@ -418,16 +445,6 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Screen::Audiences => audiences::act(state, action),
             Screen::Profile => act_profile(state, action),
         },
-    }
-}
-
-/// Leaves `screen` (shown now) for the screen Esc on it returns to.
-fn go_back(state: &mut State, screen: Screen) -> Vec<Effect> {
-    state.screen = return_of(state, screen);
-    if state.screen == Screen::Audiences {
-        audiences::shown(state)
-    } else {
-        Vec::new()
     }
 }
 
@@ -463,7 +480,12 @@ fn move_cursor(state: &mut State, action: Action) {
                 Tab::Overview => (&mut view.overview, len_of(|d| d.profile.identifiers.len())),
                 Tab::Timeline => (&mut view.timeline.cursor, view.timeline.rows.len()),
                 Tab::Touchpoints => (&mut view.touchpoints, len_of(|d| d.touchpoints.len())),
-                Tab::Graph => (&mut view.graph.cursor, len_of(|d| d.nodes.len())),
+                Tab::Graph => match view.graph.focus {
+                    GraphFocus::Identifiers => (&mut view.graph.cursor, len_of(|d| d.nodes.len())),
+                    GraphFocus::Violations => {
+                        (&mut view.graph.violations, len_of(|d| d.violations.len()))
+                    }
+                },
                 Tab::History => (&mut view.history, len_of(|d| d.journal.len())),
             }
         }
@@ -650,10 +672,16 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
                 Tab::Overview => {
                     overview_identifier(&data, view.overview.selected).map(|i| i.to_string())
                 }
-                Tab::Graph => data
-                    .nodes
-                    .get(view.graph.cursor.selected)
-                    .map(ToString::to_string),
+                Tab::Graph => match view.graph.focus {
+                    GraphFocus::Identifiers => data
+                        .nodes
+                        .get(view.graph.cursor.selected)
+                        .map(ToString::to_string),
+                    GraphFocus::Violations => data
+                        .violations
+                        .get(view.graph.violations.selected)
+                        .map(|v| v.identifier.to_string()),
+                },
                 Tab::Timeline => view
                     .timeline
                     .rows
@@ -695,7 +723,22 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Action::Open | Action::Mark if tab == Tab::Graph => {
+        Action::SwitchList if tab == Tab::Graph => {
+            let has_violations = data.as_ref().is_some_and(|d| !d.violations.is_empty());
+            if !has_violations {
+                notice(state, "no violations on this profile");
+            }
+            if let Some(view) = &mut state.profile {
+                view.graph.focus = match view.graph.focus {
+                    GraphFocus::Identifiers if has_violations => GraphFocus::Violations,
+                    _ => GraphFocus::Identifiers,
+                };
+            }
+            Vec::new()
+        }
+        Action::Open | Action::Mark
+            if tab == Tab::Graph && view.graph.focus == GraphFocus::Identifiers =>
+        {
             if let Some(view) = &mut state.profile {
                 let i = view.graph.cursor.selected;
                 if let Some(at) = view.graph.marked.iter().position(|&m| m == i) {
@@ -956,6 +999,13 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
         return Vec::new();
     }
     state.space = space.clone();
+    notice(state, format!("switched to space {space}"));
+    open_space(state)
+}
+
+/// Opens the space afresh (switched to, or tried again after it could not be opened):
+/// nothing shown of it before stays.
+fn open_space(state: &mut State) -> Vec<Effect> {
     state.store = StoreStatus::Opening;
     state.new_events = 0;
     state.index = None;
@@ -963,11 +1013,13 @@ fn switch_space(state: &mut State, space: String) -> Vec<Effect> {
     state.health = Default::default();
     state.audiences = Default::default();
     state.screen = Screen::Find;
+    state.back.clear();
     state.find.results = Default::default();
     state.find.cursor = Cursor::default();
     state.find.editing = true;
-    notice(state, format!("switched to space {space}"));
-    let mut effects = vec![Effect::Store(Request::OpenSpace { space })];
+    let mut effects = vec![Effect::Store(Request::OpenSpace {
+        space: state.space.clone(),
+    })];
     effects.extend(search_find(state));
     effects
 }
@@ -979,11 +1031,12 @@ fn cycle_filter(state: &mut State, field: FilterField, forward: bool) {
     let Some(data) = &view.data else {
         return;
     };
-    let f = &data.facets;
+    // Only values some event has with the other fields' choices: none leaves it empty.
+    let f = facets(&data.events, &view.timeline.filter);
     let values: Vec<String> = match field {
-        FilterField::Channel => f.channels.clone(),
-        FilterField::App => f.apps.clone(),
-        FilterField::Device => f.devices.clone(),
+        FilterField::Channel => f.channels,
+        FilterField::App => f.apps,
+        FilterField::Device => f.devices,
         FilterField::Type => f.calls.iter().map(|c| c.as_str().to_string()).collect(),
     };
     let filter = &mut view.timeline.filter;
@@ -1288,17 +1341,12 @@ fn click(state: &mut State, target: Target) -> Vec<Effect> {
                 }
                 Some(_) => {}
                 None => {
-                    let current = current_cursor(state);
-                    if row == current {
+                    if row == current_cursor(state) {
                         // A click on the selected row (the second click of a double
                         // click) opens it, as enter does.
                         return act(state, Action::Open);
                     }
-                    let delta = row as isize - current as isize;
-                    let action = if delta < 0 { Action::Up } else { Action::Down };
-                    for _ in 0..delta.unsigned_abs() {
-                        move_cursor(state, action);
-                    }
+                    select_row(state, row);
                     if state.screen == Screen::Find {
                         state.find.editing = false;
                     }
@@ -1306,6 +1354,22 @@ fn click(state: &mut State, target: Target) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Target::OtherRow(row) => {
+            if state.modal.is_none() && state.screen == Screen::Profile {
+                act_profile(state, Action::SwitchList);
+                select_row(state, row);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Moves the cursor of the list in focus to `row`.
+fn select_row(state: &mut State, row: usize) {
+    let delta = row as isize - current_cursor(state) as isize;
+    let action = if delta < 0 { Action::Up } else { Action::Down };
+    for _ in 0..delta.unsigned_abs() {
+        move_cursor(state, action);
     }
 }
 
@@ -1318,7 +1382,10 @@ fn current_cursor(state: &State) -> usize {
             Tab::Overview => v.overview.selected,
             Tab::Timeline => v.timeline.cursor.selected,
             Tab::Touchpoints => v.touchpoints.selected,
-            Tab::Graph => v.graph.cursor.selected,
+            Tab::Graph => match v.graph.focus {
+                GraphFocus::Identifiers => v.graph.cursor.selected,
+                GraphFocus::Violations => v.graph.violations.selected,
+            },
             Tab::History => v.history.selected,
         }),
     }
@@ -1391,6 +1458,8 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             if space == state.space {
                 state.store = StoreStatus::Failed(e.clone());
                 state.find.pending = None;
+                // Keys are commands now (try again, quit): there is nothing to search.
+                state.find.editing = false;
                 error(state, format!("cannot open space {space}: {e}"));
             }
             Vec::new()
@@ -1439,6 +1508,7 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     view.touchpoints.clamp(data.touchpoints.len());
                     let old_nodes = view.data.as_ref().map(|old| old.nodes.as_slice());
                     keep_graph_rows(&mut view.graph, old_nodes, &data.nodes);
+                    keep_violation_row(&mut view.graph, data.violations.len());
                     view.history.clamp(data.journal.len());
                     view.data = Some(data);
                     refilter(state);
@@ -1459,13 +1529,12 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                 Err(e) if view.data.is_none() => {
                     // Nothing to show (a stale search match, say): back where it was opened.
                     error(state, e);
-                    let effects = if state.screen == Screen::Profile {
-                        go_back(state, Screen::Profile)
+                    state.profile = None;
+                    return if state.screen == Screen::Profile {
+                        go_back(state)
                     } else {
                         Vec::new()
                     };
-                    state.profile = None;
-                    return effects;
                 }
                 Err(e) => {
                     view.error = Some(e.clone());
@@ -1592,6 +1661,15 @@ fn keep_graph_rows(graph: &mut GraphView, old: Option<&[Identifier]>, new: &[Ide
     }
     graph.cursor.clamp(new.len());
     graph.marked = graph.marked.iter().filter_map(|&m| moved(m)).collect();
+}
+
+/// Keeps the graph tab's violation selection within the reloaded profile's violations,
+/// back on the identifiers when none is left.
+fn keep_violation_row(graph: &mut GraphView, violations: usize) {
+    graph.violations.clamp(violations);
+    if violations == 0 {
+        graph.focus = GraphFocus::Identifiers;
+    }
 }
 
 /// Keeps the open profile current while the space changes: reloads it when it changed,

@@ -25,7 +25,7 @@ fn opened(id: u64) -> State {
         live: Some("127.0.0.1:8088".into()),
         ..test_settings()
     });
-    state.profile = Some(ProfileView::new(ProfileId(id), Screen::Find));
+    state.profile = Some(ProfileView::new(ProfileId(id)));
     state.screen = Screen::Profile;
     state
 }
@@ -213,6 +213,7 @@ fn a_graph_mark_on_an_identifier_that_left_is_dropped() {
     let mut graph = crate::tui::state::GraphView {
         cursor: Cursor { selected: 2 },
         marked: vec![1, 2],
+        ..Default::default()
     };
     keep_graph_rows(&mut graph, Some(&old), &new);
     assert_eq!(graph.marked, vec![1]);

@@ -193,8 +193,10 @@ fn timeline_filters_and_event_popup() {
     h.act(Action::Down)
         .act(Action::Down)
         .act(Action::Down)
-        .act(Action::Right); // type: identify
-    assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), 0);
+        .act(Action::Right); // type: the first seen on android
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.timeline.filter.call, Some(CallType::Track));
+    assert_eq!(view.timeline.rows.len(), 1);
     h.act(Action::ClearFilter).act(Action::Back);
     assert_eq!(h.state.profile.as_ref().unwrap().timeline.rows.len(), all);
     h.act(Action::Bottom).act(Action::Open);
@@ -204,6 +206,44 @@ fn timeline_filters_and_event_popup() {
     assert!(json.contains("\"anonymousId\": \"a-web-5f1c\""), "{json}");
     h.act(Action::Down).act(Action::Back);
     assert!(h.state.modal.is_none());
+}
+
+/// With a channel chosen, the filter offers only the apps and devices seen on that channel
+/// (it offered every device of the profile, and one of another channel emptied the
+/// timeline); no value offered leaves the timeline empty.
+#[test]
+fn the_filter_offers_only_apps_and_devices_seen_on_the_chosen_channel() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabTimeline).act(Action::Filter);
+    // Every value a row offers, in turn, with how many events each leaves.
+    let offered = |h: &mut Harness| {
+        let mut seen = Vec::new();
+        loop {
+            h.act(Action::Right);
+            let view = h.state.profile.as_ref().unwrap();
+            let filter = &view.timeline.filter;
+            let Some(value) = filter.app.clone().or(filter.device.clone()) else {
+                return seen;
+            };
+            seen.push((value, view.timeline.rows.len()));
+        }
+    };
+    h.act(Action::Right).act(Action::Right); // channel: ios
+    let channel = h
+        .state
+        .profile
+        .as_ref()
+        .unwrap()
+        .timeline
+        .filter
+        .channel
+        .clone();
+    assert_eq!(channel.as_deref(), Some("ios"));
+    h.act(Action::Down);
+    assert_eq!(offered(&mut h), [("Shop iOS".to_string(), 3)]);
+    h.act(Action::Down);
+    assert_eq!(offered(&mut h), [("iPhone15,2 (IOS-7F3A)".to_string(), 3)]);
 }
 
 #[test]
@@ -443,6 +483,55 @@ fn stale_replies_from_an_old_space_are_dropped() {
     assert_eq!(state.store, StoreStatus::Opening);
 }
 
+/// A store another process holds: keys are commands, not search text; r tries to open it
+/// again (and it opens once the other process has let go), q quits.
+#[test]
+fn a_store_in_use_can_be_tried_again_or_left() {
+    let mut state = fresh();
+    init(&mut state);
+    let in_use = |state: &mut State| {
+        let error = crate::store::OpenError::InUse("/data/idgraph".into()).to_string();
+        update(
+            state,
+            Msg::Reply(Reply::OpenFailed {
+                space: "default".into(),
+                error: error.clone(),
+            }),
+        );
+        assert_eq!(state.store, StoreStatus::Failed(error));
+    };
+    let press = |state: &State, key: &str| {
+        let chord = crate::tui::keymap::Chord::parse(key).unwrap();
+        match crate::tui::keymap::Keymap::defaults().resolve(&key_contexts(state), &[], chord) {
+            crate::tui::keymap::Resolved::Action(action) => action,
+            other => panic!("{key}: {other:?}"),
+        }
+    };
+    in_use(&mut state);
+    assert!(!state.typing());
+    assert_eq!(key_contexts(&state)[0], KeyContext::Unavailable);
+    let retry = press(&state, "r");
+    let effects = update(&mut state, Msg::Action(retry));
+    assert_eq!(
+        effects[0],
+        Effect::Store(Request::OpenSpace {
+            space: "default".into()
+        })
+    );
+    assert_eq!(state.store, StoreStatus::Opening);
+    update(
+        &mut state,
+        Msg::Reply(Reply::Opened {
+            space: "default".into(),
+            profiles: 5,
+        }),
+    );
+    assert_eq!(state.store, StoreStatus::Ready { profiles: 5 });
+    in_use(&mut state);
+    let quit = press(&state, "q");
+    assert_eq!(update(&mut state, Msg::Action(quit)), vec![Effect::Quit]);
+}
+
 #[test]
 fn help_opens_scrolls_and_closes() {
     let mut h = Harness::new();
@@ -467,6 +556,41 @@ fn health_lists_the_bad_merge_first_and_opens_it() {
     assert_eq!(h.state.screen, Screen::Health);
 }
 
+/// Two people's user ids forced into one profile rank above the shared iPad, whose other
+/// user ids the limit refused; Health says which ids a profile holds and which it refused.
+#[test]
+fn health_ranks_a_forced_merge_of_two_user_ids_above_a_shared_device() {
+    let mut h = Harness::new();
+    let entry = h
+        .fixture("default")
+        .merge(ProfileId(1), ProfileId(2), "same household", true)
+        .unwrap()
+        .entry;
+    let crate::model::JournalAction::Merge { survivor, .. } = entry.action else {
+        panic!("a merge expected: {entry:?}");
+    };
+    h.act(Action::Back).act(Action::Health);
+    let report = h.state.health.report.as_ref().unwrap();
+    let texts = |id: ProfileId| -> Vec<String> {
+        let item = report.items.iter().find(|i| i.profile == id).unwrap();
+        item.findings.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(report.items[0].profile, survivor, "{:?}", report.items);
+    assert_eq!(
+        texts(survivor),
+        [
+            "holds 2 user_ids".to_string(),
+            format!("forced merge #{}", entry.op)
+        ]
+    );
+    let ipad = texts(ProfileId(3));
+    assert!(
+        ipad.contains(&"2 other user_ids refused".to_string()),
+        "{ipad:?}"
+    );
+    assert!(ipad.iter().all(|t| !t.contains("attempted")), "{ipad:?}");
+}
+
 /// Health and Audiences opened from a profile go back to that profile, not to search.
 #[test]
 fn esc_from_health_or_audiences_returns_to_the_open_profile() {
@@ -481,26 +605,93 @@ fn esc_from_health_or_audiences_returns_to_the_open_profile() {
     assert_eq!(h.state.screen, Screen::Find);
 }
 
-/// However screens are opened from one another, Esc walks back through each one once, the
-/// latest first, and ends at search.
+/// The screen shown and, on a profile, which one.
+fn place(h: &Harness) -> (Screen, Option<ProfileId>) {
+    let id = (h.state.screen == Screen::Profile)
+        .then(|| h.state.profile.as_ref().map(|p| p.id))
+        .flatten();
+    (h.state.screen, id)
+}
+
+/// Esc from `h` until search, with each place it passes.
+fn way_back(h: &mut Harness) -> Vec<(Screen, Option<ProfileId>)> {
+    let mut way = Vec::new();
+    while h.state.screen != Screen::Find && way.len() < 20 {
+        h.act(Action::Back);
+        way.push(place(h));
+    }
+    way
+}
+
+/// However screens are opened from one another, Esc walks back through each screen and
+/// profile visited, the latest first, and ends at search.
 #[test]
-fn the_way_back_never_runs_in_a_circle() {
+fn esc_walks_back_through_every_place_visited() {
     let mut h = Harness::new();
     profile_open(&mut h, "ana silva");
     // Profile -> Health -> Profile of the bad merge -> Health again -> Audiences.
     h.act(Action::Health).act(Action::Open);
     assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(3));
     h.act(Action::Health).act(Action::Audiences);
-    let mut way_back = Vec::new();
-    while h.state.screen != Screen::Find && way_back.len() < 8 {
-        h.act(Action::Back);
-        way_back.push(h.state.screen);
-    }
     assert_eq!(
-        way_back,
-        vec![Screen::Health, Screen::Profile, Screen::Find],
-        "the profile shown is the latest one opened"
+        way_back(&mut h),
+        vec![
+            (Screen::Health, None),
+            (Screen::Profile, Some(ProfileId(3))),
+            (Screen::Health, None),
+            (Screen::Profile, Some(ProfileId(1))),
+            (Screen::Find, None),
+        ]
     );
+}
+
+/// Health → a profile → Audiences → a member's profile: Esc comes back to the member list,
+/// the audience list, the profile in the middle (on the tab it was left on), Health, then
+/// search (the middle profile used to be skipped: one "return to" slot).
+#[test]
+fn esc_returns_through_a_chain_of_profiles_in_order() {
+    let mut h = Harness::new();
+    h.act(Action::Back).act(Action::Health).act(Action::Open);
+    assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(3))));
+    h.act(Action::TabGraph)
+        .act(Action::Audiences)
+        .act(Action::Down)
+        .act(Action::Open)
+        .act(Action::Down)
+        .act(Action::Open);
+    assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(2))));
+    h.act(Action::Back);
+    assert_eq!(place(&h), (Screen::Audiences, None));
+    let members = h
+        .state
+        .audiences
+        .members
+        .as_ref()
+        .map(|m| m.audience.as_str());
+    assert_eq!(members, Some("recent_buyers"));
+    h.act(Action::Back);
+    assert!(h.state.audiences.members.is_none());
+    h.act(Action::Back);
+    assert_eq!(place(&h), (Screen::Profile, Some(ProfileId(3))));
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.tab, Tab::Graph);
+    assert!(view.data.is_some() && view.error.is_none());
+    assert_eq!(
+        way_back(&mut h),
+        vec![(Screen::Health, None), (Screen::Find, None)]
+    );
+}
+
+/// The next search match takes the open profile's place: Esc does not walk through every
+/// match seen. `/` starts the way back afresh.
+#[test]
+fn next_match_and_search_do_not_lengthen_the_way_back() {
+    let mut h = Harness::new();
+    h.type_text("ana").act(Action::Open);
+    h.act(Action::NextMatch);
+    assert_eq!(way_back(&mut h), vec![(Screen::Find, None)]);
+    h.act(Action::Open).act(Action::Health).act(Action::Search);
+    assert!(h.state.back.is_empty());
 }
 
 #[test]
@@ -516,6 +707,64 @@ fn graph_marks_two_nodes_for_why() {
     assert_eq!(h.state.profile.as_ref().unwrap().graph.marked, vec![1, 2]);
     h.act(Action::ClearMarks);
     assert!(h.state.profile.as_ref().unwrap().graph.marked.is_empty());
+}
+
+/// On the Identity graph tab `v` gives the keys (and the wheel) to the violations list and
+/// back; c copies the selected violation's identifier; a click on the other list's row
+/// moves the focus there.
+#[test]
+fn the_violations_list_takes_the_keys_in_turn_with_the_identifiers() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "carla");
+    h.act(Action::TabGraph).press("v");
+    let graph = |h: &Harness| h.state.profile.as_ref().unwrap().graph.clone();
+    assert_eq!(graph(&h).focus, GraphFocus::Violations);
+    assert_eq!(key_contexts(&h.state)[0], KeyContext::Graph);
+    h.act(Action::Down);
+    assert_eq!(
+        (graph(&h).violations.selected, graph(&h).cursor.selected),
+        (1, 0)
+    );
+    h.act(Action::Bottom).act(Action::Copy);
+    let violations = &h.state.profile_data().unwrap().violations;
+    assert_eq!(graph(&h).violations.selected, violations.len() - 1);
+    assert_eq!(
+        h.copied.last(),
+        Some(&violations[violations.len() - 1].identifier.to_string())
+    );
+    h.send(Msg::Scroll(-1));
+    assert_eq!(graph(&h).violations.selected, 0);
+    h.act(Action::Mark);
+    assert!(graph(&h).marked.is_empty(), "marks are for identifiers");
+    h.press("v").act(Action::Down);
+    assert_eq!(graph(&h).focus, GraphFocus::Identifiers);
+    assert_eq!(
+        (graph(&h).violations.selected, graph(&h).cursor.selected),
+        (0, 1)
+    );
+    h.send(Msg::Click(Target::OtherRow(2)));
+    assert_eq!(graph(&h).focus, GraphFocus::Violations);
+    assert_eq!(graph(&h).violations.selected, 2);
+}
+
+/// A profile without violations keeps the keys on its identifiers, and says why.
+#[test]
+fn no_violations_no_violations_list() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "bruno");
+    h.act(Action::TabGraph).press("v");
+    assert_eq!(
+        h.state.profile.as_ref().unwrap().graph.focus,
+        GraphFocus::Identifiers
+    );
+    assert!(
+        h.state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no violations")
+    );
 }
 
 #[test]

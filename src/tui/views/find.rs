@@ -3,9 +3,11 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::query::search::SearchHit;
+use crate::tui::action::Action;
+use crate::tui::keymap::KeyContext;
 use crate::tui::state::{State, StoreStatus};
 use unicode_width::UnicodeWidthStr;
 
@@ -30,7 +32,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     );
 
     let results = &find.results;
-    let heading = if find.query.trim().is_empty() {
+    let heading = if matches!(state.store, StoreStatus::Failed(_)) {
+        "Store unavailable".to_string()
+    } else if find.query.trim().is_empty() {
         "Recently seen".to_string()
     } else {
         let more = if results.complete {
@@ -48,18 +52,36 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     frame.render_widget(block, list);
     if results.hits.is_empty() {
         let text = match (&state.store, state.index) {
-            (StoreStatus::Failed(e), _) => Line::styled(
-                format!("The store could not be opened: {}", clean(e)),
-                t.error,
-            ),
-            (_, None) => Line::styled("Opening the store and indexing profiles…", t.dim),
-            _ if find.pending.is_some() => Line::styled("Searching…", t.dim),
-            _ => Line::styled(
+            (StoreStatus::Failed(e), _) => {
+                let mut lines = vec![Line::styled(
+                    format!("The store could not be opened: {}", clean(e)),
+                    t.error,
+                )];
+                let contexts = [KeyContext::Unavailable, KeyContext::Global];
+                if let (Some(retry), Some(quit)) = (
+                    ctx.keymap.key_for(&contexts, Action::Refresh),
+                    ctx.keymap.key_for(&contexts, Action::Quit),
+                ) {
+                    lines.push(Line::default());
+                    lines.push(Line::styled(
+                        format!("Press {retry} to try again, {quit} to quit."),
+                        t.label,
+                    ));
+                }
+                lines
+            }
+            (_, None) => vec![Line::styled(
+                "Opening the store and indexing profiles…",
+                t.dim,
+            )],
+            _ if find.pending.is_some() => vec![Line::styled("Searching…", t.dim)],
+            _ => vec![Line::styled(
                 "No profile matches. Try fewer letters, or TYPE:VALUE.",
                 t.dim,
-            ),
+            )],
         };
-        frame.render_widget(Paragraph::new(text), inner);
+        // The whole text, wrapped: a store error says what to do about it at its end.
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
         return;
     }
     hit_rows(

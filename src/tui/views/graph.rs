@@ -12,8 +12,10 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::model::{Identifier, Link, Provenance, Violation, ViolationCounts};
 use crate::query::why::why_path;
-use crate::tui::state::{ProfileData, ProfileView, State};
-use crate::tui::text::{clean, count, fit_middle, short_time};
+use crate::tui::action::Action;
+use crate::tui::keymap::KeyContext;
+use crate::tui::state::{GraphFocus, ProfileData, ProfileView, State};
+use crate::tui::text::{clean, count, fit_middle, short_time, wrap};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, list_row, panel, scroll_offset};
@@ -65,8 +67,21 @@ pub fn render(
     hits: &mut HitMap,
 ) {
     let t = ctx.theme;
+    // Violations take a band across the bottom (up to two fifths of the tab), so their
+    // reasons get the whole width.
+    let wanted = if data.violations.is_empty() {
+        0
+    } else {
+        (2 * data.violations.len() + 2).min(u16::MAX as usize) as u16
+    };
+    let [graph_area, violations_area] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(wanted.min((area.height * 2 / 5).max(5))),
+    ])
+    .areas(area);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
+            .areas(graph_area);
     let nodes = &data.nodes;
     let marked: Vec<&Identifier> = view
         .graph
@@ -138,11 +153,14 @@ pub fn render(
     let detail_h = (right.height / 2).max(6);
     let [list_area, detail_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(right);
-    let block = panel("Identifiers (space marks two for why)", true, t);
+    let focused = view.graph.focus == GraphFocus::Identifiers;
+    let block = panel("Identifiers (space marks two for why)", focused, t);
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     let height = inner.height as usize;
-    hits.viewport = height;
+    if focused {
+        hits.viewport = height;
+    }
     let offset = scroll_offset(view.graph.cursor.selected, height, nodes.len());
     for (row, id) in nodes.iter().enumerate().skip(offset).take(height) {
         let (rect, base) = list_row(
@@ -169,7 +187,11 @@ pub fn render(
             Span::styled(if held { "" } else { "  (not held)" }, base.patch(t.dim)),
         ];
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
-        hits.rows.push((rect, row));
+        if focused {
+            hits.rows.push((rect, row));
+        } else {
+            hits.other_rows.push((rect, row));
+        }
     }
 
     let mut lines: Vec<Line> = Vec::new();
@@ -231,22 +253,124 @@ pub fn render(
             "Links of the selected identifier".to_string()
         }
     };
-    if !data.violations.is_empty() {
-        lines.push(Line::default());
-        lines.push(Line::styled(violations_title(&data.violations), t.warning));
-        for v in &data.violations {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {} ", id_text(state, &v.identifier)), t.value),
-                Span::styled(clean(&v.reason.to_string()).into_owned(), t.warning),
-            ]));
-            lines.push(Line::styled(
-                provenance_line("    ", &v.provenance, width),
-                t.dim,
-            ));
-        }
-    }
     frame.render_widget(
         Paragraph::new(lines).block(panel(title, false, t)),
         detail_area,
     );
+    if !data.violations.is_empty() {
+        violations(frame, violations_area, state, view, data, ctx, hits);
+    }
+}
+
+/// Fewest columns the reason of a violation gets beside its identifier.
+const MIN_REASON: usize = 24;
+
+/// The violations as a list of their own: each its identifier and reason (wrapped at word
+/// boundaries), then the event that carried it; the keys move it once it has the focus.
+fn violations(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    view: &ProfileView,
+    data: &ProfileData,
+    ctx: &Ctx,
+    hits: &mut HitMap,
+) {
+    let t = ctx.theme;
+    let focused = view.graph.focus == GraphFocus::Violations;
+    let selected = view.graph.violations.selected;
+    let mut title = format!(
+        "{} · {}/{}",
+        violations_title(&data.violations),
+        selected + 1,
+        data.violations.len()
+    );
+    if !focused && let Some(key) = ctx.keymap.key_for(&[KeyContext::Graph], Action::SwitchList) {
+        title.push_str(&format!(" · {key} selects"));
+    }
+    let block = panel(title, focused, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut starts = Vec::with_capacity(data.violations.len());
+    for (i, v) in data.violations.iter().enumerate() {
+        starts.push(lines.len());
+        let base = if focused && i == selected {
+            t.selected
+        } else {
+            t.base
+        };
+        let id = fit_middle(
+            &id_text(state, &v.identifier),
+            width.saturating_sub(2 + 1 + MIN_REASON).max(MIN_MESSAGE_ID),
+        );
+        let lead = format!("  {id} ");
+        let reason = clean(&v.reason.to_string()).into_owned();
+        let mut pieces = wrap(
+            &reason,
+            width.saturating_sub(lead.width()),
+            width.saturating_sub(4),
+        )
+        .into_iter();
+        lines.push(
+            Line::from(vec![
+                Span::styled(lead, base.patch(t.value)),
+                Span::styled(pieces.next().unwrap_or_default(), base.patch(t.warning)),
+            ])
+            .style(base),
+        );
+        lines.extend(
+            pieces.map(|piece| Line::styled(format!("    {piece}"), base.patch(t.warning))),
+        );
+        lines.push(Line::styled(
+            provenance_line("    ", &v.provenance, width),
+            base.patch(t.dim),
+        ));
+    }
+    let height = inner.height as usize;
+    if focused {
+        // Moves go by violations, about two lines each.
+        hits.viewport = (height / 2).max(1);
+    }
+    // The first line shown is a violation's first, so none shows cut at the top.
+    let offset = scroll_offset(
+        starts.get(selected).copied().unwrap_or(0),
+        height,
+        lines.len(),
+    );
+    let offset = starts
+        .iter()
+        .copied()
+        .find(|&start| start >= offset)
+        .unwrap_or(offset);
+    for (i, &start) in starts.iter().enumerate() {
+        if start >= offset && start < offset + height {
+            let rect = Rect {
+                y: inner.y + (start - offset) as u16,
+                height: 1,
+                ..inner
+            };
+            if focused {
+                hits.rows.push((rect, i));
+            } else {
+                hits.other_rows.push((rect, i));
+            }
+        }
+    }
+    // The selected violation is highlighted across the whole width, as rows of other
+    // lists are.
+    if focused && let Some(&start) = starts.get(selected) {
+        let end = starts.get(selected + 1).copied().unwrap_or(lines.len());
+        let (top, bottom) = (start.max(offset), end.min(offset + height));
+        if top < bottom {
+            let rows = Rect {
+                y: inner.y + (top - offset) as u16,
+                height: (bottom - top) as u16,
+                ..inner
+            };
+            frame.buffer_mut().set_style(rows, t.selected);
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
 }

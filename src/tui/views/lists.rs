@@ -5,6 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::query::health::{Finding, Severity};
 use crate::tui::state::{ProfileData, ProfileView, State};
 use unicode_width::UnicodeWidthStr;
 
@@ -168,7 +169,7 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             .findings
             .iter()
             .map(|f| match f {
-                crate::query::health::Finding::JunkHeld { identifier, .. } => {
+                Finding::JunkHeld { identifier, .. } => {
                     format!(
                         "holds junk {}:{}",
                         identifier.kind,
@@ -178,8 +179,16 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
                 other => other.to_string(),
             })
             .collect();
+        let severity = match item.severity {
+            Severity::Serious => t.error,
+            Severity::Suspect => t.warning,
+            Severity::Routine => t.dim,
+        };
         let spans = vec![
-            Span::styled(format!("{:>4} ", item.score), base.patch(t.warning)),
+            Span::styled(
+                format!("{:<8}", item.severity.label()),
+                base.patch(severity),
+            ),
             Span::styled(cell(&item.profile.to_string(), id_w), base.patch(t.dim)),
             Span::styled(cell(&name, name_w), base.patch(t.value)),
             Span::styled(

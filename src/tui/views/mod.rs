@@ -34,6 +34,8 @@ pub struct HitMap {
     pub tabs: Vec<(Rect, Tab)>,
     /// Screen rows of the focused list and the list row each shows.
     pub rows: Vec<(Rect, usize)>,
+    /// Screen rows of a list out of focus beside it (the identity graph tab's other list).
+    pub other_rows: Vec<(Rect, usize)>,
     /// Rows in the focused list's viewport (for half-page moves).
     pub viewport: usize,
 }
@@ -45,10 +47,10 @@ impl HitMap {
         if let Some((_, tab)) = self.tabs.iter().find(|(r, _)| inside(r)) {
             return Some(super::update::Target::Tab(*tab));
         }
-        self.rows
-            .iter()
-            .find(|(r, _)| inside(r))
-            .map(|(_, row)| super::update::Target::Row(*row))
+        let row = |rows: &[(Rect, usize)]| rows.iter().find(|(r, _)| inside(r)).map(|(_, n)| *n);
+        row(&self.rows)
+            .map(super::update::Target::Row)
+            .or_else(|| row(&self.other_rows).map(super::update::Target::OtherRow))
     }
 }
 
@@ -74,6 +76,7 @@ pub fn render(frame: &mut Frame, state: &State, ctx: &Ctx, hits: &mut HitMap) {
     }
     if state.modal.is_some() {
         hits.rows.clear();
+        hits.other_rows.clear();
         hits.tabs.clear();
         modals::render(frame, area, state, ctx, hits);
     }
@@ -82,12 +85,45 @@ pub fn render(frame: &mut Frame, state: &State, ctx: &Ctx, hits: &mut HitMap) {
 
 fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
     let t = ctx.theme;
+    let notice = state.notice.as_ref().map(|n| {
+        let style = if n.error { t.error } else { t.ok };
+        (format!("│ {}", clean(&n.text)), on_status_bar(t, style))
+    });
+    let wanted = notice.as_ref().map_or(0, |(text, _)| text.width());
+    // A notice comes first: the rest says less and less until it fits beside it.
+    let mut spans = Vec::new();
+    for brevity in 0..=STATUS_BREVITY {
+        spans = status_spans(state, t, brevity);
+        if spans.iter().map(Span::width).sum::<usize>() + wanted <= area.width as usize {
+            break;
+        }
+    }
+    if let Some((text, style)) = notice {
+        let room = (area.width as usize).saturating_sub(spans.iter().map(Span::width).sum());
+        spans.push(Span::styled(fit(&text, room), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status), area);
+}
+
+/// `style` in the status bar's background.
+fn on_status_bar(t: &Theme, style: Style) -> Style {
+    style.patch(Style::default().bg(t.status.bg.unwrap_or_default()))
+}
+
+/// The briefest way [`status_spans`] has of saying where things stand.
+const STATUS_BREVITY: u8 = 3;
+
+/// The status line before any notice, the briefer the higher `brevity`: 0 says it all; 1
+/// leaves out the live server's address; 2 shows the new events as `live +N`; 3 also
+/// leaves out the profile count.
+fn status_spans<'a>(state: &State, t: &Theme, brevity: u8) -> Vec<Span<'a>> {
     let mut spans = vec![
         Span::styled(" idgraph ", t.title.patch(t.status)),
         Span::styled(format!("space {} ", clean(&state.space)), t.status),
     ];
     match &state.store {
         StoreStatus::Opening => spans.push(Span::styled("· opening store ", t.status)),
+        StoreStatus::Ready { .. } if brevity >= 3 => {}
         StoreStatus::Ready { profiles } => spans.push(Span::styled(
             format!("· {} ", count(*profiles, "profile")),
             t.status,
@@ -101,12 +137,16 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
         spans.push(Span::styled("· indexing ", t.status));
     }
     if let Some(addr) = &state.settings.live {
-        spans.push(Span::styled(
-            format!("· live {} ", clean(addr)),
-            t.ok.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
-        ));
-        if state.new_events > 0 {
-            let events = count(state.new_events, "new event");
+        let new_events = state.new_events;
+        let live = match brevity {
+            0 => format!("· live {} ", clean(addr)),
+            1 => "· live ".to_string(),
+            _ if new_events > 0 => format!("· live +{new_events} "),
+            _ => "· live ".to_string(),
+        };
+        spans.push(Span::styled(live, on_status_bar(t, t.ok)));
+        if new_events > 0 && brevity < 2 {
+            let events = count(new_events, "new event");
             spans.push(Span::styled(format!("· {events} "), t.status));
         }
     }
@@ -119,14 +159,7 @@ fn status_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
             t.status,
         ));
     }
-    if let Some(n) = &state.notice {
-        let style = if n.error { t.error } else { t.ok };
-        spans.push(Span::styled(
-            format!("│ {}", clean(&n.text)),
-            style.patch(Style::default().bg(t.status.bg.unwrap_or_default())),
-        ));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status), area);
+    spans
 }
 
 fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {

@@ -8,6 +8,8 @@ use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 use crate::model::ViolationCounts;
 use crate::query::health::Finding;
 use crate::query::timeline::{activity, bucket_width};
+use crate::tui::action::Action;
+use crate::tui::keymap::KeyContext;
 use crate::tui::state::{ProfileData, ProfileView, State, Tab};
 use crate::tui::summary::event_summary;
 use crate::tui::text::{age, ago, clean, count, fit, plural, short_time};
@@ -151,7 +153,6 @@ fn overview(
 
     // Traits and counts.
     let traits = data.profile.trait_map();
-    let mut lines: Vec<Line> = Vec::new();
     let mut keys: Vec<&String> = KEY_TRAITS
         .iter()
         .filter_map(|k| traits.get_key_value(*k).map(|(k, _)| k))
@@ -161,36 +162,85 @@ fn overview(
     // What the panel leaves a value, inside its borders, after the label and a space: a
     // longer value ends in `…` rather than being cut off unmarked.
     let value_w = (left.width as usize).saturating_sub(2 + label_w + 1);
-    for key in keys {
-        let value = data.profile.trait_text(key).unwrap_or_default();
-        lines.push(Line::from(vec![
-            Span::styled(cell(&clean(key), label_w), t.label),
-            Span::styled(" ", t.base),
-            Span::styled(fit(&shown(state, key, &value), value_w), t.value),
-        ]));
-    }
-    lines.push(Line::default());
-    let p = &data.profile;
-    for (label, value) in [
-        ("space", clean(&state.space).into_owned()),
-        ("created", short_time(p.created_at)),
-        ("last seen", short_time(p.last_seen)),
-        ("events", p.event_count.to_string()),
-        ("merges", p.merge_count.to_string()),
-        (
-            "channels",
-            data.touchpoints
-                .iter()
-                .map(|c| clean(&c.channel).into_owned())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-    ] {
-        lines.push(Line::from(vec![
+    let row = |label: &str, value: &str| {
+        Line::from(vec![
             Span::styled(cell(label, label_w), t.label),
             Span::styled(" ", t.base),
-            Span::styled(fit(&value, value_w), t.value),
-        ]));
+            Span::styled(fit(value, value_w), t.value),
+        ])
+    };
+    let mut lines: Vec<Line> = keys
+        .iter()
+        .map(|key| {
+            let value = data.profile.trait_text(key).unwrap_or_default();
+            row(&clean(key), &shown(state, key, &value))
+        })
+        .collect();
+    let p = &data.profile;
+    let channel_list = data
+        .touchpoints
+        .iter()
+        .map(|c| clean(&c.channel).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let height = left.height.saturating_sub(2) as usize;
+    let space = clean(&state.space).into_owned();
+    let created = short_time(p.created_at);
+    let last_seen = short_time(p.last_seen);
+    if lines.len() + 7 <= height {
+        lines.push(Line::default());
+        for (label, value) in [
+            ("space", space),
+            ("created", created),
+            ("last seen", last_seen),
+            ("events", p.event_count.to_string()),
+            ("merges", p.merge_count.to_string()),
+            ("channels", channel_list),
+        ] {
+            lines.push(row(label, &value));
+        }
+    } else {
+        // Short of room: last seen and the counts always show (events and merges on one
+        // row), the traits get what is left (the last row saying how many more there are),
+        // then created, the channels and the space if room is left over.
+        let room = height.saturating_sub(2);
+        if lines.len() > room {
+            let more = lines.len() + 1 - room;
+            lines.truncate(room.saturating_sub(1));
+            if room > 0 {
+                let copies = ctx
+                    .keymap
+                    .key_for(&[KeyContext::Profile], Action::CopyJson)
+                    .map(|key| format!(" ({key} copies all)"))
+                    .unwrap_or_default();
+                lines.push(Line::styled(
+                    fit(&format!("+{more} more{copies}"), label_w + 1 + value_w),
+                    t.dim,
+                ));
+            }
+        }
+        let spare = room - lines.len();
+        let show = |rank: usize| rank < spare;
+        if spare > 3 {
+            lines.push(Line::default());
+        }
+        let events = format!(
+            "{} · {}",
+            p.event_count,
+            count(p.merge_count as u64, "merge")
+        );
+        // In the order of the full list; the rank says which go first when room is short.
+        for (label, value, shown) in [
+            ("space", space, show(2)),
+            ("created", created, show(0)),
+            ("last seen", last_seen, true),
+            ("events", events, true),
+            ("channels", channel_list, show(1)),
+        ] {
+            if shown {
+                lines.push(row(label, &value));
+            }
+        }
     }
     frame.render_widget(Paragraph::new(lines).block(panel("Traits", false, t)), left);
 

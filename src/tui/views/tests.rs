@@ -47,6 +47,31 @@ fn first_frame_before_the_store_opens() {
     snap(&state, "loading");
 }
 
+/// A store another process holds: the whole reason shows, wrapped, with the keys to try
+/// again or quit.
+#[test]
+fn a_store_in_use_says_why_in_full_and_what_to_do() {
+    let mut state = fresh_state(test_settings());
+    let error = crate::store::OpenError::InUse("/home/ana/.local/share/idgraph/store".into());
+    crate::tui::update::update(
+        &mut state,
+        Msg::Reply(crate::tui::worker::Reply::OpenFailed {
+            space: "default".into(),
+            error: error.to_string(),
+        }),
+    );
+    snap(&state, "store_in_use");
+    let text = draw(&state, 80, 24).backend().to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .skip(4)
+        .flat_map(|l| l.trim_matches(|c| c == '"' || c == '│').split_whitespace())
+        .collect();
+    let said = words.join(" ");
+    assert!(said.contains(&error.to_string()), "{text}");
+    assert!(said.contains("Press r to try again, q to quit."), "{text}");
+}
+
 #[test]
 fn find_screens() {
     let mut h = Harness::new();
@@ -120,6 +145,64 @@ fn profile_tabs() {
     snap(&h.state, "history");
 }
 
+/// The Overview's Traits panel keeps last seen and the counts in view however short it
+/// is: the traits give way, the last row saying how many more there are.
+#[test]
+fn the_traits_panel_keeps_last_seen_and_counts_in_view() {
+    let h = open("ana silva");
+    let p = &h.state.profile_data().unwrap().profile;
+    let last_seen = crate::tui::text::short_time(p.last_seen);
+    let events = format!(
+        "{} · {}",
+        p.event_count,
+        crate::tui::text::count(p.merge_count as u64, "merge")
+    );
+    let traits = p.trait_map().len();
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    let panel: Vec<&str> = text.lines().skip(4).take(5).collect();
+    assert!(panel[0].contains("name      Ana Silva"), "{text}");
+    assert!(
+        panel[2].contains(&format!("+{} more (C copies all)", traits - 2)),
+        "{text}"
+    );
+    assert!(
+        panel[3].contains(&format!("last seen {last_seen}")),
+        "{text}"
+    );
+    assert!(panel[4].contains(&format!("events    {events}")), "{text}");
+    // With room for everything, everything is listed as before.
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    for row in ["space     default", "merges    0", "channels  "] {
+        assert!(text.contains(row), "{row}: {text}");
+    }
+    assert!(!text.contains("copies all"), "{text}");
+}
+
+/// At 80 columns the Timeline still says on which app and device each event happened: the
+/// label column gives way (ending in `…`), not the app and device columns.
+#[test]
+fn a_narrow_timeline_keeps_app_and_device() {
+    let mut h = open("ana silva");
+    h.act(Action::TabTimeline);
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    let row = |time: &str| {
+        let found = text.lines().find(|l| l.contains(time));
+        found
+            .unwrap_or_else(|| panic!("{time}: {text}"))
+            .to_string()
+    };
+    let ios = row("2024-03-04 20:10");
+    assert!(
+        ios.contains("ios       Shop iOS     iPhone15,2 … Logged In"),
+        "{ios}"
+    );
+    let blog = row("2024-03-01 09:15");
+    assert!(
+        blog.contains("Shop Web     Chrome on m… page Blog: Moving to L…"),
+        "{blog}"
+    );
+}
+
 #[test]
 fn support_sees_the_complaint_before_marketing_asks_for_a_review() {
     let mut h = open("bruno");
@@ -145,6 +228,44 @@ fn bad_merge_graph_and_health() {
         )),
         "{text}"
     );
+}
+
+/// The violations have a list of their own under the graph: it says which of how many is
+/// selected, `v` gives it the keys and it scrolls to the last of 29, and a reason too long
+/// for its line wraps at a word boundary instead of being cut mid-word.
+#[test]
+fn violations_scroll_and_wrap_their_reasons() {
+    let mut h = open("carla");
+    h.act(Action::TabGraph);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let fixture = data.violations.clone();
+    data.violations = fixture.iter().cycle().take(29).cloned().collect();
+    data.violations[28].identifier = crate::model::Identifier::new(
+        "ios.push_token",
+        "b209f26f2b1efdd50995853e9578cdbda216c75fe01431a0c8af5dd84b2641f2",
+    );
+    view.data = Some(std::sync::Arc::new(data));
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    assert!(
+        text.contains("Violations (29) · 1/29 · v selects"),
+        "{text}"
+    );
+    h.press("v").act(Action::Bottom);
+    snap(&h.state, "graph_violations_scrolled");
+    for (w, hh) in [(80, 24), (200, 50)] {
+        let text = draw(&h.state, w, hh).backend().to_string();
+        assert!(text.contains("29/29"), "{text}");
+        let reason = "limit of 1 user_id per profile (ever) would be exceeded";
+        let shown: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("ios.push_token:"))
+            .take_while(|l| !l.contains("event m-"))
+            .flat_map(|l| l.trim_matches(|c| c == '"' || c == '│').split_whitespace())
+            .skip(1)
+            .collect();
+        assert_eq!(shown.join(" "), reason, "{w}x{hh}: {text}");
+    }
 }
 
 /// Sign-out releases are routine: the header counts only the violations that need a look,
@@ -393,6 +514,57 @@ fn live_status_counts_new_events() {
     );
     h.poll();
     snap(&h.state, "live_find");
+}
+
+/// At 80 columns in live mode a notice is readable whole: the live indicator gives way,
+/// its address first, then the rest of the line; one too long for any room ends in `…`.
+#[test]
+fn a_notice_gets_the_status_line_before_the_live_indicator() {
+    let mut h = Harness::with(Settings {
+        redact: false,
+        mouse: true,
+        live: Some("127.0.0.1:8088".into()),
+    });
+    let fixture = h.fixture("default");
+    for (at, name) in [("2024-03-20T11:00:00Z", "A"), ("2024-03-20T11:30:00Z", "B")] {
+        fixture.arrive(Some(1), at, name, &["user_id:u-1001"]);
+    }
+    h.poll()
+        .type_text("ana silva")
+        .act(Action::Open)
+        .act(Action::Copy);
+    let status = |state: &State, width: u16| {
+        let text = draw(state, width, 24).backend().to_string();
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string()
+    };
+    assert_eq!(
+        status(&h.state, 160).trim_end(),
+        " idgraph space default · 5 profiles · live 127.0.0.1:8088 · 2 new events │ copied user_id:u-1001"
+    );
+    assert_eq!(
+        status(&h.state, 81),
+        " idgraph space default · 5 profiles · live · 2 new events │ copied user_id:u-1001"
+    );
+    assert_eq!(
+        status(&h.state, 80).trim_end(),
+        " idgraph space default · 5 profiles · live +2 │ copied user_id:u-1001"
+    );
+    h.state.notice.as_mut().unwrap().text = "failed: merging p1 and p4 broke a rule".into();
+    assert_eq!(
+        status(&h.state, 80).trim_end(),
+        " idgraph space default · live +2 │ failed: merging p1 and p4 broke a rule"
+    );
+    h.state.notice.as_mut().unwrap().text = "x".repeat(100);
+    let cut = status(&h.state, 80);
+    assert!(
+        cut.starts_with(" idgraph space default · live +2 │ xxx"),
+        "{cut}"
+    );
+    assert!(cut.ends_with("x…"), "{cut}");
 }
 
 #[test]

@@ -15,6 +15,9 @@ use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, list_row, panel, scroll_offset};
 
+/// Fewest columns the event label keeps on a narrow terminal.
+const MIN_LABEL: usize = 10;
+
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -55,9 +58,10 @@ pub fn render(
     let height = inner.height as usize;
     hits.viewport = height;
     let offset = scroll_offset(tl.cursor.selected, height, tl.rows.len());
-    // Columns by width: app and device show from 90 columns on, roomier from 120; the app
-    // column is as wide as the profile's longest app name (up to a limit), so apps named
-    // alike (`Brightbasket`, `Brightbasket Recipes`) stay apart.
+    // Columns by width, roomier from 90 and 120 columns on; the app column is as wide as the
+    // profile's longest app name (up to a limit), so apps named alike (`Brightbasket`,
+    // `Brightbasket Recipes`) stay apart. Narrower, the label gives way first: time,
+    // channel, app and device say where an event happened, the label is cut to what is left.
     let longest_app = data
         .events
         .iter()
@@ -68,9 +72,15 @@ pub fn render(
     let (channel_w, app_w, device_w, label_w) = match inner.width {
         120.. => (10, longest_app.clamp(3, 24), 22, 30),
         90.. => (9, longest_app.clamp(3, 20), 14, 24),
-        _ => (9, 0, 0, 24),
+        width => {
+            let app_w = longest_app.clamp(3, 14);
+            let device_w = 12;
+            // Marker, time, and a space after each column.
+            let used = 2 + 17 + 9 + 1 + app_w + 1 + device_w + 1;
+            let label_w = (width as usize).saturating_sub(used).clamp(MIN_LABEL, 24);
+            (9, app_w, device_w, label_w)
+        }
     };
-    let wide = app_w > 0;
     for (row, &i) in tl.rows.iter().enumerate().skip(offset).take(height) {
         let e = &data.events[i];
         let phase = data.phases[i];
@@ -86,18 +96,16 @@ pub fn render(
             Span::styled(cell(&clean(&e.channel), channel_w), base.patch(t.channel)),
             Span::styled(" ", base),
         ];
-        if wide {
-            spans.push(Span::styled(
-                cell(&clean(e.app.as_deref().unwrap_or("-")), app_w),
-                base.patch(t.label),
-            ));
-            spans.push(Span::styled(" ", base));
-            spans.push(Span::styled(
-                cell(&clean(e.device.as_deref().unwrap_or("-")), device_w),
-                base.patch(t.label),
-            ));
-            spans.push(Span::styled(" ", base));
-        }
+        spans.push(Span::styled(
+            cell(&clean(e.app.as_deref().unwrap_or("-")), app_w),
+            base.patch(t.label),
+        ));
+        spans.push(Span::styled(" ", base));
+        spans.push(Span::styled(
+            cell(&clean(e.device.as_deref().unwrap_or("-")), device_w),
+            base.patch(t.label),
+        ));
+        spans.push(Span::styled(" ", base));
         let label_style = match phase {
             Phase::Anonymous => t.anonymous,
             Phase::Conversion => t.conversion,
