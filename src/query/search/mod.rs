@@ -10,9 +10,10 @@
 mod engine;
 mod index;
 mod score;
+mod terms;
 mod worker;
 
-pub use engine::{SearchEngine, SearchHit, SearchResults};
+pub use engine::{MatchedText, SearchEngine, SearchHit, SearchResults};
 pub use index::{IndexBuilder, SearchIndex};
 pub use worker::{SearchUpdate, SearchWorker};
 

@@ -151,6 +151,8 @@ fn in_place_bonus(prev: Class, cur: Class) -> i32 {
 /// A pattern prepared for the fast scorer.
 #[derive(Debug, Clone)]
 pub struct Pattern {
+    /// The pattern as given (what SkimMatcherV2 matches).
+    pub text: String,
     /// The pattern bytes (lower-cased unless case-sensitive).
     pub bytes: Vec<u8>,
     /// Smart case: an upper-case letter in the pattern makes matching case-sensitive.
@@ -178,6 +180,7 @@ impl Pattern {
             text.as_bytes().to_ascii_lowercase()
         };
         Pattern {
+            text: text.to_string(),
             bytes,
             case_sensitive,
             bag: char_bag(text),
