@@ -16,8 +16,6 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fuzzy_matcher::skim::SkimMatcherV2;
-
 use crate::model::identifier::{EMAIL, PHONE, looks_like_phone, normalize_phone};
 use crate::model::{Millis, ProfileId};
 
@@ -111,7 +109,6 @@ struct Narrow {
 /// A search engine over one index; keeps the previous query's matches for narrowing.
 pub struct SearchEngine {
     index: Arc<SearchIndex>,
-    matcher: SkimMatcherV2,
     narrow: Option<Narrow>,
     threads: usize,
 }
@@ -136,7 +133,6 @@ impl SearchEngine {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         SearchEngine {
             index,
-            matcher: SkimMatcherV2::default().smart_case(),
             narrow: None,
             threads,
         }
@@ -347,8 +343,7 @@ impl SearchEngine {
             if terms.bound(&index.bags[slot_index as usize]) != Some(top) {
                 continue;
             }
-            if let Some(Found::Scored(score)) =
-                terms.fast_score(index, slot_index, scan.kind, None, &self.matcher)
+            if let Some(Found::Scored(score)) = terms.fast_score(index, slot_index, scan.kind, None)
             {
                 part.matched.push(slot_index);
                 push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
@@ -368,7 +363,6 @@ impl SearchEngine {
         threads: usize,
         scan: &Scan<'_>,
     ) -> Vec<Partial> {
-        let matcher = &self.matcher;
         let run = |r: std::ops::Range<usize>| -> Partial {
             let mut part = Partial {
                 matched: Vec::new(),
@@ -378,17 +372,14 @@ impl SearchEngine {
                 let slot_index = candidates.get(i);
                 if !scan.rank {
                     let slot = &index.slots[slot_index as usize];
-                    if scan.terms.match_profile(index, slot, scan.kind, matcher) {
+                    if scan.terms.match_profile(index, slot, scan.kind) {
                         part.matched.push(slot_index);
                     }
                     continue;
                 }
                 // Entries that cannot beat the lowest pool score only need the match test.
                 let floor = floor(&part.top, scan.pool).max(scan.floor);
-                match scan
-                    .terms
-                    .fast_score(index, slot_index, scan.kind, floor, matcher)
-                {
+                match scan.terms.fast_score(index, slot_index, scan.kind, floor) {
                     Some(Found::Scored(score)) => {
                         part.matched.push(slot_index);
                         push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
@@ -456,7 +447,7 @@ impl SearchEngine {
         terms: &Terms,
         kind: Option<u16>,
     ) -> Option<SearchHit> {
-        let ranked = terms.skim(index, slot, kind, &self.matcher)?;
+        let ranked = terms.skim(index, slot, kind)?;
         let mut texts = ranked.texts.into_iter();
         let best = texts.next()?;
         Some(SearchHit {
@@ -762,6 +753,10 @@ impl Candidates<'_> {
 }
 
 #[cfg(test)]
+#[path = "words_tests.rs"]
+mod words_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Identifier, Profile};
@@ -1009,7 +1004,7 @@ mod tests {
 
     /// The ranking without any pruning: every profile's best fast score, the pool by
     /// (score, slot), re-ranked by SkimMatcherV2.
-    fn unpruned(engine: &SearchEngine, query: &str, limit: usize) -> SearchResults {
+    pub(super) fn unpruned(engine: &SearchEngine, query: &str, limit: usize) -> SearchResults {
         let index = Arc::clone(&engine.index);
         let text = ParsedQuery::parse(query, index.kinds()).text.to_lowercase();
         let terms = Terms::new(&text);
@@ -1019,7 +1014,7 @@ mod tests {
             top: BinaryHeap::new(),
         };
         for i in 0..index.slots.len() as u32 {
-            match terms.fast_score(&index, i, None, None, &engine.matcher) {
+            match terms.fast_score(&index, i, None, None) {
                 Some(Found::Scored(score)) => {
                     total.matched.push(i);
                     push_bounded(&mut total.top, (score, Reverse(i)), pool);

@@ -6,12 +6,9 @@
 //! is higher, so a text holding the words in the order typed ranks first. A query of one
 //! word is that word alone.
 
-use fuzzy_matcher::FuzzyMatcher;
-use fuzzy_matcher::skim::SkimMatcherV2;
-
 use super::engine::MatchedText;
 use super::index::{Entry, SearchIndex, Slot, SlotBags};
-use super::score::{EXACT_BONUS, Pattern, is_subsequence, start_bag};
+use super::score::{EXACT_BONUS, Pattern, is_subsequence, skim_indices, skim_score, start_bag};
 
 /// A query split into the words a profile must all match.
 #[derive(Debug, Clone)]
@@ -96,17 +93,10 @@ impl Terms {
     }
 
     /// Whether every word matches one of the profile's texts (of `kind`, when given).
-    pub fn match_profile(
-        &self,
-        index: &SearchIndex,
-        slot: &Slot,
-        kind: Option<u16>,
-        matcher: &SkimMatcherV2,
-    ) -> bool {
+    pub fn match_profile(&self, index: &SearchIndex, slot: &Slot, kind: Option<u16>) -> bool {
         let entries = index.slot_entries(slot);
         self.required().iter().all(|pattern| {
-            candidates(pattern, entries, kind)
-                .any(|entry| matches(pattern, index.text(entry), matcher))
+            candidates(pattern, entries, kind).any(|entry| pattern.matches_text(index.text(entry)))
         })
     }
 
@@ -118,10 +108,9 @@ impl Terms {
         slot_index: u32,
         kind: Option<u16>,
         floor: Option<i32>,
-        matcher: &SkimMatcherV2,
     ) -> Option<Found> {
         let entries = index.slot_entries(&index.slots[slot_index as usize]);
-        let whole = |floor| best_fast(index, entries, &self.whole, kind, true, floor, matcher);
+        let whole = |floor| best_fast(index, entries, &self.whole, kind, true, floor);
         if self.words.is_empty() {
             return whole(floor);
         }
@@ -133,7 +122,7 @@ impl Terms {
         let mut sum = Some(0);
         for word in &self.words {
             let floor = floor.map(|floor| floor - (bounds - bound(word, bags)));
-            match best_fast(index, entries, word, kind, false, floor, matcher)? {
+            match best_fast(index, entries, word, kind, false, floor)? {
                 Found::Scored(score) => sum = sum.map(|sum| sum + score),
                 Found::Matched => sum = None,
             }
@@ -148,15 +137,9 @@ impl Terms {
     /// The profile's SkimMatcherV2 score and the texts its words matched (their positions
     /// joined per text), or the one text the whole query matched when that scores higher.
     /// `None` when it does not match.
-    pub fn skim(
-        &self,
-        index: &SearchIndex,
-        slot: &Slot,
-        kind: Option<u16>,
-        matcher: &SkimMatcherV2,
-    ) -> Option<Ranked> {
+    pub fn skim(&self, index: &SearchIndex, slot: &Slot, kind: Option<u16>) -> Option<Ranked> {
         let entries = index.slot_entries(slot);
-        let whole = best_skim(index, entries, &self.whole, kind, true, matcher);
+        let whole = best_skim(index, entries, &self.whole, kind, true);
         let (score, texts) = if self.words.is_empty() {
             let whole = whole?;
             (whole.score, vec![whole])
@@ -164,7 +147,7 @@ impl Terms {
             let words: Vec<SkimMatch> = self
                 .words
                 .iter()
-                .map(|word| best_skim(index, entries, word, kind, false, matcher))
+                .map(|word| best_skim(index, entries, word, kind, false))
                 .collect::<Option<_>>()?;
             let sum = words.iter().map(|m| m.score).sum();
             match whole {
@@ -212,16 +195,6 @@ fn candidates<'e>(
         .filter(move |e| e.bag & bag == bag && kind.is_none_or(|k| k == e.kind))
 }
 
-/// Whether a text matches. An ASCII pattern matches as a byte subsequence, also in non-ASCII
-/// texts (SkimMatcherV2 compares characters ignoring ASCII case only).
-fn matches(pattern: &Pattern, hay: &str, matcher: &SkimMatcherV2) -> bool {
-    if pattern.ascii {
-        pattern.matches(hay.as_bytes())
-    } else {
-        matcher.fuzzy_match(hay, &pattern.text).is_some()
-    }
-}
-
 /// Whether an identifier value is exactly the queried text.
 pub(crate) fn is_exact(hay: &str, text: &str) -> bool {
     hay.len() == text.len() && hay.eq_ignore_ascii_case(text)
@@ -229,7 +202,6 @@ pub(crate) fn is_exact(hay: &str, text: &str) -> bool {
 
 /// One pattern's best fast score over a profile's texts, as [`Terms::fast_score`]; an
 /// identifier equal to the pattern earns [`EXACT_BONUS`] when `exact` is set.
-#[allow(clippy::too_many_arguments)]
 fn best_fast(
     index: &SearchIndex,
     entries: &[Entry],
@@ -237,7 +209,6 @@ fn best_fast(
     kind: Option<u16>,
     exact: bool,
     floor: Option<i32>,
-    matcher: &SkimMatcherV2,
 ) -> Option<Found> {
     let mut best: Option<i32> = None;
     let mut matched = false;
@@ -248,7 +219,7 @@ fn best_fast(
                 pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
             })
         {
-            matched = matched || matches(pattern, hay, matcher);
+            matched = matched || pattern.matches_text(hay);
             continue;
         }
         let score = if entry.ascii && pattern.ascii {
@@ -263,7 +234,7 @@ fn best_fast(
                 }
             })
         } else {
-            matcher.fuzzy_match(hay, &pattern.text).map(|s| s as i32)
+            skim_score(hay, &pattern.text).map(|s| s as i32)
         };
         if let Some(s) = score {
             best = Some(best.map_or(s, |b| b.max(s)));
@@ -293,7 +264,6 @@ fn best_skim(
     pattern: &Pattern,
     kind: Option<u16>,
     exact: bool,
-    matcher: &SkimMatcherV2,
 ) -> Option<SkimMatch> {
     let mut best: Option<SkimMatch> = None;
     for (i, entry) in entries.iter().enumerate() {
@@ -301,7 +271,7 @@ fn best_skim(
             continue;
         }
         let hay = index.text(entry);
-        let Some((mut score, positions)) = matcher.fuzzy_indices(hay, &pattern.text) else {
+        let Some((mut score, positions)) = skim_indices(hay, &pattern.text) else {
             continue;
         };
         let exact =

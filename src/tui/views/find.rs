@@ -129,7 +129,15 @@ pub fn hit_rows(
             if room < MIN_MORE_TEXT {
                 break;
             }
-            let text = matched_spans(state, ctx, &more.kind, &more.text, &more.positions, room, base);
+            let text = matched_spans(
+                state,
+                ctx,
+                &more.kind,
+                &more.text,
+                &more.positions,
+                room,
+                base,
+            );
             left = room.saturating_sub(text.iter().map(Span::width).sum());
             spans.push(Span::styled(label, base.patch(t.kind)));
             spans.extend(text);
