@@ -151,22 +151,12 @@ fn in_place_bonus(prev: Class, cur: Class) -> i32 {
     }
 }
 
-/// SkimMatcherV2's score of `pattern` in `text` (smart case) and the matched character
-/// positions, from a matcher of its own: fuzzy-matcher 0.3.7 keeps a matcher's score matrix
-/// between calls without clearing it, and a stale cell's consecutive bonus raises a later
-/// text's score, so a shared matcher scores a text by what it scored before (and its
-/// `use_cache(false)` panics on its own borrow).
-pub fn skim_indices(text: &str, pattern: &str) -> Option<(i64, Vec<usize>)> {
-    SkimMatcherV2::default()
-        .smart_case()
-        .fuzzy_indices(text, pattern)
-}
-
-/// [`skim_indices`] without the positions.
-pub fn skim_score(text: &str, pattern: &str) -> Option<i64> {
-    SkimMatcherV2::default()
-        .smart_case()
-        .fuzzy_match(text, pattern)
+/// A SkimMatcherV2 (smart case) for one call: fuzzy-matcher 0.3.7 keeps a matcher's score
+/// matrix between calls without clearing it, and a stale cell's consecutive bonus raises a
+/// later text's score, so a shared matcher would score a text by what it scored before (and
+/// its `use_cache(false)` panics on its own borrow).
+fn skim() -> SkimMatcherV2 {
+    SkimMatcherV2::default().smart_case()
 }
 
 /// A pattern prepared for the fast scorer.
@@ -349,6 +339,21 @@ impl Pattern {
         pattern.peek().is_none()
     }
 
+    /// SkimMatcherV2's score of the pattern in a text and the matched character positions;
+    /// `None` when it does not match (tested first, without a matcher).
+    pub fn skim_indices(&self, hay: &str) -> Option<(i64, Vec<usize>)> {
+        self.matches_text(hay)
+            .then(|| skim().fuzzy_indices(hay, &self.text))
+            .flatten()
+    }
+
+    /// [`Pattern::skim_indices`] without the positions.
+    pub fn skim_score(&self, hay: &str) -> Option<i64> {
+        self.matches_text(hay)
+            .then(|| skim().fuzzy_match(hay, &self.text))
+            .flatten()
+    }
+
     /// Scores an ASCII text in linear time: the leftmost match end, tightened backwards to
     /// the shortest window, scored with Skim's bonuses. `None` when the pattern is not a
     /// subsequence of the text.
@@ -519,7 +524,7 @@ mod tests {
             pattern in "[abB1._ -]{1,4}",
         ) {
             let p = Pattern::new(&pattern);
-            let score = skim_score(&text, &pattern);
+            let score = skim().fuzzy_match(&text, &pattern);
             proptest::prop_assert_eq!(score.is_some(), p.matches(text.as_bytes()));
             if let Some(score) = score {
                 let (bound, coarse) = bounds(&p, &text);
@@ -538,7 +543,7 @@ mod tests {
             let p = Pattern::new(&pattern);
             proptest::prop_assert_eq!(
                 p.matches_text(&text),
-                skim_score(&text, &pattern).is_some()
+                skim().fuzzy_match(&text, &pattern).is_some()
             );
         }
     }
@@ -552,8 +557,8 @@ mod tests {
                 let (bound, _) = bounds(&p, &text);
                 let fast = p.score(text.as_bytes()).unwrap_or_default();
                 assert!(fast <= bound, "{text}: {fast} > {bound}");
-                let skim = skim_score(&text, "ab").unwrap_or_default();
-                assert!(skim <= i64::from(bound), "{text}: {skim} > {bound}");
+                let slow = skim().fuzzy_match(&text, "ab").unwrap_or_default();
+                assert!(slow <= i64::from(bound), "{text}: {slow} > {bound}");
             }
         }
         let near = format!("a{}.b", "x".repeat(PAIR_REACH - 2));

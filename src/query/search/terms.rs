@@ -8,7 +8,7 @@
 
 use super::engine::MatchedText;
 use super::index::{Entry, SearchIndex, Slot, SlotBags};
-use super::score::{EXACT_BONUS, Pattern, is_subsequence, skim_indices, skim_score, start_bag};
+use super::score::{EXACT_BONUS, Pattern, is_subsequence, start_bag};
 
 /// A query split into the words a profile must all match.
 #[derive(Debug, Clone)]
@@ -96,7 +96,8 @@ impl Terms {
     pub fn match_profile(&self, index: &SearchIndex, slot: &Slot, kind: Option<u16>) -> bool {
         let entries = index.slot_entries(slot);
         self.required().iter().all(|pattern| {
-            candidates(pattern, entries, kind).any(|entry| pattern.matches_text(index.text(entry)))
+            candidates(pattern, entries, kind)
+                .any(|(_, entry)| pattern.matches_text(index.text(entry)))
         })
     }
 
@@ -110,15 +111,22 @@ impl Terms {
         floor: Option<i32>,
     ) -> Option<Found> {
         let entries = index.slot_entries(&index.slots[slot_index as usize]);
-        let whole = |floor| best_fast(index, entries, &self.whole, kind, true, floor);
+        let whole = best_fast(index, entries, &self.whole, kind, true, floor);
         if self.words.is_empty() {
-            return whole(floor);
+            return whole;
         }
+        let bags = &index.bags[slot_index as usize];
+        let bounds: i32 = self.words.iter().map(|word| bound(word, bags)).sum();
+        let whole = match whole {
+            // The text the whole query matched holds every word, and no sum of the words'
+            // scores can beat its score.
+            Some(Found::Scored(score)) if score >= bounds => return whole,
+            Some(Found::Scored(score)) => Some(score),
+            _ => None,
+        };
         // A word's score lifts the profile above `floor` only if it beats `floor` less the
         // most the other words can score; a word whose texts cannot is only tested for a
         // match, and the profile, if no whole-query score lifts it, then cannot enter.
-        let bags = &index.bags[slot_index as usize];
-        let bounds: i32 = self.words.iter().map(|word| bound(word, bags)).sum();
         let mut sum = Some(0);
         for word in &self.words {
             let floor = floor.map(|floor| floor - (bounds - bound(word, bags)));
@@ -127,10 +135,6 @@ impl Terms {
                 Found::Matched => sum = None,
             }
         }
-        let whole = match whole(floor) {
-            Some(Found::Scored(score)) => Some(score),
-            _ => None,
-        };
         Some(whole.max(sum).map_or(Found::Matched, Found::Scored))
     }
 
@@ -183,16 +187,18 @@ fn bound(pattern: &Pattern, bags: &SlotBags) -> i32 {
     }
 }
 
-/// The texts that may match `pattern`: of `kind`, holding its characters.
+/// The texts that may match `pattern` (of `kind`, holding its characters), with their
+/// indices among the profile's.
 fn candidates<'e>(
     pattern: &Pattern,
     entries: &'e [Entry],
     kind: Option<u16>,
-) -> impl Iterator<Item = &'e Entry> {
+) -> impl Iterator<Item = (usize, &'e Entry)> {
     let bag = pattern.bag;
     entries
         .iter()
-        .filter(move |e| e.bag & bag == bag && kind.is_none_or(|k| k == e.kind))
+        .enumerate()
+        .filter(move |(_, e)| e.bag & bag == bag && kind.is_none_or(|k| k == e.kind))
 }
 
 /// Whether an identifier value is exactly the queried text.
@@ -212,7 +218,7 @@ fn best_fast(
 ) -> Option<Found> {
     let mut best: Option<i32> = None;
     let mut matched = false;
-    for entry in candidates(pattern, entries, kind) {
+    for (_, entry) in candidates(pattern, entries, kind) {
         let hay = index.text(entry);
         if pattern.ascii
             && floor.is_some_and(|floor| {
@@ -234,7 +240,7 @@ fn best_fast(
                 }
             })
         } else {
-            skim_score(hay, &pattern.text).map(|s| s as i32)
+            pattern.skim_score(hay).map(|s| s as i32)
         };
         if let Some(s) = score {
             best = Some(best.map_or(s, |b| b.max(s)));
@@ -266,12 +272,9 @@ fn best_skim(
     exact: bool,
 ) -> Option<SkimMatch> {
     let mut best: Option<SkimMatch> = None;
-    for (i, entry) in entries.iter().enumerate() {
-        if kind.is_some_and(|k| k != entry.kind) {
-            continue;
-        }
+    for (i, entry) in candidates(pattern, entries, kind) {
         let hay = index.text(entry);
-        let Some((mut score, positions)) = skim_indices(hay, &pattern.text) else {
+        let Some((mut score, positions)) = pattern.skim_indices(hay) else {
             continue;
         };
         let exact =

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use fuzzy_matcher::FuzzyMatcher;
+use fuzzy_matcher::skim::SkimMatcherV2;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 
-use super::super::score::skim_score;
 use super::tests::unpruned;
 use super::*;
 use crate::model::{Identifier, Profile};
@@ -126,7 +127,9 @@ fn reference(index: &SearchIndex, query: &str) -> Vec<(u32, i64)> {
                 .iter()
                 .filter_map(|e| {
                     let hay = index.text(e);
-                    let score = skim_score(hay, pattern)?;
+                    // A matcher per call: a shared one scores by what it scored before.
+                    let skim = SkimMatcherV2::default().smart_case();
+                    let score = skim.fuzzy_match(hay, pattern)?;
                     let equal =
                         index.identifier_kind[e.kind as usize] && hay.eq_ignore_ascii_case(pattern);
                     Some(score + if exact && equal { 100_000 } else { 0 })
