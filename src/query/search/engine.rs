@@ -122,9 +122,16 @@ impl std::fmt::Debug for SearchEngine {
     }
 }
 
+/// What a scan found so far.
+#[derive(Default)]
 struct Partial {
+    /// Profiles that match, in slot order.
     matched: Vec<u32>,
+    /// The pool: the best (fast score, slot) seen.
     top: BinaryHeap<Reverse<(i32, Reverse<u32>)>>,
+    /// Profiles passed over while ranking, which could not enter the pool; whether they
+    /// match is tested once the ranking is sent.
+    passed: Vec<u32>,
 }
 
 impl SearchEngine {
@@ -225,10 +232,7 @@ impl SearchEngine {
             .collect();
         let start = Instant::now();
         let mut last_snapshot = start;
-        let mut total = Partial {
-            matched: Vec::new(),
-            top: BinaryHeap::new(),
-        };
+        let mut total = Partial::default();
         let mut matched_by_group: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
         let mut final_ranking = early;
         for (bound, candidates) in &groups {
@@ -281,6 +285,7 @@ impl SearchEngine {
                 };
                 for part in self.scan_round(&index, candidates, offset..end, threads, &scan) {
                     total.matched.extend(part.matched);
+                    total.passed.extend(part.passed);
                     for item in part.top {
                         push_bounded(&mut total.top, item.0, pool);
                     }
@@ -290,6 +295,15 @@ impl SearchEngine {
             matched_by_group.push(std::mem::take(&mut total.matched));
         }
         total.matched = merge_sorted(matched_by_group);
+        if !total.passed.is_empty() {
+            if final_ranking.is_none() {
+                final_ranking = Some(
+                    self.send_final(&index, query, &terms, kind, &total, &exact, limit, snapshot),
+                );
+            }
+            let passed = self.matching(&index, &terms, kind, &mut total.passed, cancelled)?;
+            total.matched = merge_sorted(vec![std::mem::take(&mut total.matched), passed]);
+        }
         let results = match final_ranking {
             Some(mut r) => {
                 r.matched = total.matched.len();
@@ -303,6 +317,44 @@ impl SearchEngine {
             matched: total.matched,
         });
         Some(with_profile_id(&index, &text, kind, results, limit))
+    }
+
+    /// The profiles of `slots` (sorted here) that match, in slot order; `None` once
+    /// cancelled.
+    fn matching(
+        &self,
+        index: &SearchIndex,
+        terms: &Terms,
+        kind: Option<u16>,
+        slots: &mut [u32],
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Option<Vec<u32>> {
+        slots.sort_unstable();
+        let candidates = Candidates::List(slots);
+        let scan = Scan {
+            terms,
+            kind,
+            pool: 0,
+            rank: false,
+            floor: None,
+        };
+        let mut matched = Vec::new();
+        let round = ROUND * self.threads;
+        for offset in (0..slots.len()).step_by(round) {
+            if cancelled() {
+                return None;
+            }
+            let end = (offset + round).min(slots.len());
+            let threads = if end - offset < PARALLEL_MIN {
+                1
+            } else {
+                self.threads
+            };
+            for part in self.scan_round(index, &candidates, offset..end, threads, &scan) {
+                matched.extend(part.matched);
+            }
+        }
+        Some(matched)
     }
 
     /// Ranks what the scan found so far, sends it as the final ranking and returns it.
@@ -334,22 +386,22 @@ impl SearchEngine {
     ) -> Option<Partial> {
         let terms = scan.terms;
         let top = terms.max_score();
-        let mut part = Partial {
-            matched: Vec::new(),
-            top: BinaryHeap::new(),
-        };
+        let mut part = Partial::default();
         for i in 0..candidates.len().min(EARLY_SCAN) {
             let slot_index = candidates.get(i);
             if terms.bound(&index.bags[slot_index as usize]) != Some(top) {
                 continue;
             }
-            if let Some(Found::Scored(score)) = terms.fast_score(index, slot_index, scan.kind, None)
-            {
-                part.matched.push(slot_index);
-                push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
-                if floor(&part.top, scan.pool) == Some(top) {
-                    return Some(part);
+            // Only the highest score counts here: texts that cannot reach it are only tested.
+            match terms.fast_score(index, slot_index, scan.kind, Some(top - 1)) {
+                Some(Found::Scored(score)) => {
+                    part.matched.push(slot_index);
+                    push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
+                    if floor(&part.top, scan.pool) == Some(top) {
+                        return Some(part);
+                    }
                 }
+                Some(Found::Below) | None => {}
             }
         }
         None
@@ -364,10 +416,7 @@ impl SearchEngine {
         scan: &Scan<'_>,
     ) -> Vec<Partial> {
         let run = |r: std::ops::Range<usize>| -> Partial {
-            let mut part = Partial {
-                matched: Vec::new(),
-                top: BinaryHeap::new(),
-            };
+            let mut part = Partial::default();
             for i in r {
                 let slot_index = candidates.get(i);
                 if !scan.rank {
@@ -384,7 +433,7 @@ impl SearchEngine {
                         part.matched.push(slot_index);
                         push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
                     }
-                    Some(Found::Matched) => part.matched.push(slot_index),
+                    Some(Found::Below) => part.passed.push(slot_index),
                     None => {}
                 }
             }
@@ -1009,17 +1058,14 @@ mod tests {
         let text = ParsedQuery::parse(query, index.kinds()).text.to_lowercase();
         let terms = Terms::new(&text);
         let pool = (limit * 2).max(100);
-        let mut total = Partial {
-            matched: Vec::new(),
-            top: BinaryHeap::new(),
-        };
+        let mut total = Partial::default();
         for i in 0..index.slots.len() as u32 {
             match terms.fast_score(&index, i, None, None) {
                 Some(Found::Scored(score)) => {
                     total.matched.push(i);
                     push_bounded(&mut total.top, (score, Reverse(i)), pool);
                 }
-                Some(Found::Matched) => unreachable!("no floor, every match is scored"),
+                Some(Found::Below) => unreachable!("no floor, every match is scored"),
                 None => {}
             }
         }

@@ -21,11 +21,11 @@ pub(crate) struct Terms {
     pub bag: u64,
 }
 
-/// A profile that matches: with its best fast score, or only known to match (its score
-/// cannot beat the floor it was scanned against).
+/// What a scan found of a profile: that it matches, with its best fast score, or that its
+/// score cannot beat the floor it was scanned against (whether it matches is not tested).
 pub(crate) enum Found {
     Scored(i32),
-    Matched,
+    Below,
 }
 
 /// A profile as SkimMatcherV2 ranks it (see [`Terms::skim`]).
@@ -101,8 +101,8 @@ impl Terms {
         })
     }
 
-    /// The profile's best fast score; texts whose bound does not beat `floor` are only
-    /// tested for a match. `None` when the profile does not match.
+    /// The profile's best fast score; texts whose bound does not beat `floor` are skipped.
+    /// `None` when the profile does not match.
     pub fn fast_score(
         &self,
         index: &SearchIndex,
@@ -118,24 +118,26 @@ impl Terms {
         let bags = &index.bags[slot_index as usize];
         let bounds: i32 = self.words.iter().map(|word| bound(word, bags)).sum();
         let whole = match whole {
-            // The text the whole query matched holds every word, and no sum of the words'
-            // scores can beat its score.
-            Some(Found::Scored(score)) if score >= bounds => return whole,
+            // The text the whole query matched holds every word, and their scores cannot
+            // add up to more than its score, or than the floor.
+            Some(Found::Scored(score)) if score >= bounds || floor >= Some(bounds) => {
+                return whole;
+            }
             Some(Found::Scored(score)) => Some(score),
+            _ if floor >= Some(bounds) => return Some(Found::Below),
             _ => None,
         };
         // A word's score lifts the profile above `floor` only if it beats `floor` less the
-        // most the other words can score; a word whose texts cannot is only tested for a
-        // match, and the profile, if no whole-query score lifts it, then cannot enter.
+        // most the other words can score; if one cannot, only the whole query's can.
         let mut sum = Some(0);
         for word in &self.words {
             let floor = floor.map(|floor| floor - (bounds - bound(word, bags)));
             match best_fast(index, entries, word, kind, false, floor)? {
                 Found::Scored(score) => sum = sum.map(|sum| sum + score),
-                Found::Matched => sum = None,
+                Found::Below => sum = None,
             }
         }
-        Some(whole.max(sum).map_or(Found::Matched, Found::Scored))
+        Some(whole.max(sum).map_or(Found::Below, Found::Scored))
     }
 
     /// The profile's SkimMatcherV2 score and the texts its words matched (their positions
@@ -217,7 +219,7 @@ fn best_fast(
     floor: Option<i32>,
 ) -> Option<Found> {
     let mut best: Option<i32> = None;
-    let mut matched = false;
+    let mut below = false;
     for (_, entry) in candidates(pattern, entries, kind) {
         let hay = index.text(entry);
         if pattern.ascii
@@ -225,7 +227,7 @@ fn best_fast(
                 pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
             })
         {
-            matched = matched || pattern.matches_text(hay);
+            below = true;
             continue;
         }
         let score = if entry.ascii && pattern.ascii {
@@ -248,7 +250,7 @@ fn best_fast(
     }
     match best {
         Some(score) => Some(Found::Scored(score)),
-        None if matched => Some(Found::Matched),
+        None if below => Some(Found::Below),
         None => None,
     }
 }
