@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             (_, None) => Line::styled("Opening the store and indexing profiles…", t.dim),
             _ if find.pending.is_some() => Line::styled("Searching…", t.dim),
             _ => Line::styled(
-                "No profile matches. Try fewer letters, or TYPE:VALUE.",
+                "No profile matches. Try fewer letters or words, or TYPE:VALUE.",
                 t.dim,
             ),
         };
