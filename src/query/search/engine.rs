@@ -1,15 +1,18 @@
-//! Ranking profiles against a query.
+//! Ranking profiles against a query (every word of it matched by one of a profile's texts,
+//! see [`Terms`]).
 //!
 //! Stages, cheapest first: a per-profile and per-text character-bag test, a linear-time
 //! ASCII scorer (also the subsequence test), a bounded heap keeping the best few hundred
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
 //! matched character positions. Profiles are scanned in groups by the best score their
 //! character bags (word starts, and the character pairs a high-scoring match starts with)
-//! allow (see [`Pattern::bound`]), highest first, so the ranking usually ends long before
-//! the scan, which then only counts matches. When the first candidates alone fill the pool
-//! with the highest score any text can get, the ranking ends before that split. While the
-//! user types, a query that extends the previous one only re-scans the profiles the
-//! previous one matched. Scans use every core.
+//! allow (see [`Terms::bound`]), highest first, so the ranking usually ends long before
+//! the scan, which then only counts matches; profiles the ranking passes over as unable to
+//! enter the pool are tested for a match after it too. When the first candidates alone fill
+//! the pool with the highest score any text can get, the ranking ends before that split.
+//! While the user types, a query whose every earlier word is part of one of its words (typing
+//! on, or a space and another word) only re-scans the profiles the previous one matched.
+//! Scans use every core.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -392,7 +395,7 @@ impl SearchEngine {
             if terms.bound(&index.bags[slot_index as usize]) != Some(top) {
                 continue;
             }
-            // Only the highest score counts here: texts that cannot reach it are only tested.
+            // Only the highest score counts here: texts that cannot reach it are skipped.
             match terms.fast_score(index, slot_index, scan.kind, Some(top - 1)) {
                 Some(Found::Scored(score)) => {
                     part.matched.push(slot_index);
@@ -426,7 +429,8 @@ impl SearchEngine {
                     }
                     continue;
                 }
-                // Entries that cannot beat the lowest pool score only need the match test.
+                // Texts that cannot beat the lowest pool score are skipped; a profile with
+                // no other is set aside, to be tested for a match once the ranking is sent.
                 let floor = floor(&part.top, scan.pool).max(scan.floor);
                 match scan.terms.fast_score(index, slot_index, scan.kind, floor) {
                     Some(Found::Scored(score)) => {
