@@ -386,6 +386,19 @@ fn search_prints_json_lines_a_table_on_request_and_says_when_nothing_matches() {
     assert_eq!(first["profile_id"], "p1");
     assert_eq!(first["name"], "Ana Lima");
     assert!(first["score"].as_i64().unwrap() > 0, "{first}");
+    assert_eq!(
+        first["also_matched"],
+        json!([]),
+        "one text holds both words"
+    );
+    // Words in another order and from two texts of the profile: both texts are listed.
+    let out = ws.ok(&["search", "lima", "acme"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let across: Value = serde_json::from_str(&out).unwrap();
+    let mut texts = vec![across["matched"].clone()];
+    texts.extend(across["also_matched"].as_array().unwrap().iter().cloned());
+    texts.sort_by_key(Value::to_string);
+    assert_eq!(texts, [json!("email:ana@acme.io"), json!("name:Ana Lima")]);
     let exact: Value = serde_json::from_str(&ws.ok(&["search", "user_id:u2"])).unwrap();
     assert_eq!(
         (exact["exact"].clone(), exact["score"].clone()),

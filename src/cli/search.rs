@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::model::{Identifier, Profile};
 use crate::query::GraphRead;
-use crate::query::search::{SearchEngine, SearchHit, SearchIndex};
+use crate::query::search::{MatchedText, SearchEngine, SearchHit, SearchIndex};
 
 use super::printable::printable;
 
@@ -34,8 +34,9 @@ impl Args {
 }
 
 /// Searches the space behind `read` and prints the best `limit` matches to `out`, as JSON
-/// lines (`{"profile_id","score","matched","exact","name","identifiers"}`; an exact
-/// identifier has no score) or as a table. A `TYPE:VALUE` query held by a profile prints
+/// lines (`{"profile_id","score","matched","also_matched","exact","name","identifiers"}`;
+/// `also_matched` lists other texts the query's words matched, an exact identifier has no
+/// score) or as a table. A `TYPE:VALUE` query held by a profile prints
 /// that profile alone. Returns the number of matches printed.
 pub fn run_search(
     read: &dyn GraphRead,
@@ -65,7 +66,7 @@ pub fn run_search(
                 "{}\t{}\t{}\t{score}",
                 hit.profile,
                 printable(name),
-                printable(&hit.matched()),
+                printable(&matched(hit).join(" + ")),
             )?;
         } else {
             writeln!(out, "{}", hit_json(hit, profile.as_ref()))?;
@@ -90,6 +91,7 @@ fn exact_owner(read: &dyn GraphRead, query: &str) -> anyhow::Result<Option<Searc
         score: i64::MAX,
         kind: id.kind.clone(),
         positions: (0..id.value.chars().count()).collect(),
+        also: Vec::new(),
         text: id.value,
         exact: true,
         name: profile.display_name(),
@@ -98,12 +100,21 @@ fn exact_owner(read: &dyn GraphRead, query: &str) -> anyhow::Result<Option<Searc
     }))
 }
 
+/// Every text the query matched, as `kind:text`, the best first.
+fn matched(hit: &SearchHit) -> Vec<String> {
+    std::iter::once(hit.matched())
+        .chain(hit.also.iter().map(MatchedText::matched))
+        .collect()
+}
+
 fn hit_json(hit: &SearchHit, profile: Option<&Profile>) -> serde_json::Value {
     let identifiers = profile.map(Profile::sorted_identifiers).unwrap_or_default();
+    let matched = matched(hit);
     json!({
         "profile_id": hit.profile.to_string(),
         "score": (!hit.exact).then_some(hit.score),
-        "matched": hit.matched(),
+        "matched": matched[0],
+        "also_matched": matched[1..],
         "exact": hit.exact,
         "name": hit.name,
         "identifiers": identifiers,

@@ -1,30 +1,31 @@
-//! Ranking profiles against a query.
+//! Ranking profiles against a query (every word of it matched by one of a profile's texts,
+//! see [`Terms`]).
 //!
 //! Stages, cheapest first: a per-profile and per-text character-bag test, a linear-time
 //! ASCII scorer (also the subsequence test), a bounded heap keeping the best few hundred
 //! profiles, and finally SkimMatcherV2 on those alone, which gives the ranked score and the
 //! matched character positions. Profiles are scanned in groups by the best score their
 //! character bags (word starts, and the character pairs a high-scoring match starts with)
-//! allow (see [`Pattern::bound`]), highest first, so the ranking usually ends long before
-//! the scan, which then only counts matches. When the first candidates alone fill the pool
-//! with the highest score any text can get, the ranking ends before that split. While the
-//! user types, a query that extends the previous one only re-scans the profiles the
-//! previous one matched. Scans use every core.
+//! allow (see [`Terms::bound`]), highest first, so the ranking usually ends long before
+//! the scan, which then only counts matches; profiles the ranking passes over as unable to
+//! enter the pool are tested for a match after it too. When the first candidates alone fill
+//! the pool with the highest score any text can get, the ranking ends before that split.
+//! While the user types, a query whose every earlier word is part of one of its words (typing
+//! on, or a space and another word) only re-scans the profiles the previous one matched.
+//! Scans use every core.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fuzzy_matcher::FuzzyMatcher;
-use fuzzy_matcher::skim::SkimMatcherV2;
-
 use crate::model::identifier::{EMAIL, PHONE, looks_like_phone, normalize_phone};
 use crate::model::{Millis, ProfileId};
 
 use super::ParsedQuery;
 use super::index::{SearchIndex, Slot};
-use super::score::{EXACT_BONUS, Pattern, is_subsequence, start_bag};
+use super::score::EXACT_BONUS;
+use super::terms::{Found, Terms};
 
 /// Profiles scanned per thread between cancellation checks and snapshots.
 const ROUND: usize = 16_384;
@@ -51,6 +52,9 @@ pub struct SearchHit {
     pub text: String,
     /// Matched character positions in `text` (character indices).
     pub positions: Vec<usize>,
+    /// The profile's other texts that words of the query matched, best first (`gmail wiza`
+    /// matches an email and a name); empty when one text holds the match.
+    pub also: Vec<MatchedText>,
     /// The text is exactly the queried identifier value.
     pub exact: bool,
     /// The profile's display name.
@@ -62,6 +66,23 @@ pub struct SearchHit {
 
 impl SearchHit {
     /// `kind:text`, e.g. `email:ana@acme.io`.
+    pub fn matched(&self) -> String {
+        format!("{}:{}", self.kind, self.text)
+    }
+}
+
+/// One more text of a profile that a query matched (see [`SearchHit::also`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedText {
+    /// An identifier type, `name` or a trait key.
+    pub kind: String,
+    pub text: String,
+    /// Matched character positions in `text` (character indices).
+    pub positions: Vec<usize>,
+}
+
+impl MatchedText {
+    /// `kind:text`, e.g. `name:Brant Wiza`.
     pub fn matched(&self) -> String {
         format!("{}:{}", self.kind, self.text)
     }
@@ -84,14 +105,13 @@ pub struct SearchResults {
 #[derive(Debug)]
 struct Narrow {
     kind: Option<u16>,
-    pattern: Pattern,
+    terms: Terms,
     matched: Vec<u32>,
 }
 
 /// A search engine over one index; keeps the previous query's matches for narrowing.
 pub struct SearchEngine {
     index: Arc<SearchIndex>,
-    matcher: SkimMatcherV2,
     narrow: Option<Narrow>,
     threads: usize,
 }
@@ -105,9 +125,16 @@ impl std::fmt::Debug for SearchEngine {
     }
 }
 
+/// What a scan found so far.
+#[derive(Default)]
 struct Partial {
+    /// Profiles that match, in slot order.
     matched: Vec<u32>,
+    /// The pool: the best (fast score, slot) seen.
     top: BinaryHeap<Reverse<(i32, Reverse<u32>)>>,
+    /// Profiles passed over while ranking, which could not enter the pool; whether they
+    /// match is tested once the ranking is sent.
+    passed: Vec<u32>,
 }
 
 impl SearchEngine {
@@ -116,7 +143,6 @@ impl SearchEngine {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         SearchEngine {
             index,
-            matcher: SkimMatcherV2::default().smart_case(),
             narrow: None,
             threads,
         }
@@ -179,21 +205,19 @@ impl SearchEngine {
         // Matching ignores case: people type names, emails and ids in any case. An exact
         // value is looked up as typed (ids may differ by case), and found in any case.
         let text = typed.to_lowercase();
-        let pattern = Pattern::new(&text);
+        let terms = Terms::new(&text);
         let pool = (limit * 2).max(100);
         let exact = index.exact_slots(&typed, kind);
-        let reuse = self.narrow.take().filter(|n| {
-            n.kind == kind
-                && n.pattern.case_sensitive == pattern.case_sensitive
-                && is_subsequence(&n.pattern.bytes, &pattern.bytes)
-        });
+        let reuse = self
+            .narrow
+            .take()
+            .filter(|n| n.kind == kind && terms.narrows(&n.terms));
         let candidates: Candidates = match &reuse {
             Some(n) => Candidates::List(&n.matched),
             None => Candidates::All(index.slots.len()),
         };
         let first = Scan {
-            pattern: &pattern,
-            text: &text,
+            terms: &terms,
             kind,
             pool,
             rank: true,
@@ -201,20 +225,17 @@ impl SearchEngine {
         };
         let early = self
             .early_pool(&index, &candidates, &first)
-            .map(|top| self.send_final(&index, query, &text, kind, &top, &exact, limit, snapshot));
+            .map(|top| self.send_final(&index, query, &terms, kind, &top, &exact, limit, snapshot));
         // Profiles go in groups by the best score their word starts allow, highest first:
         // once the pool beats a group's bound, the rest of the scan only counts matches.
-        let split = split_by_bound(&index, &candidates, &pattern, self.threads);
+        let split = split_by_bound(&index, &candidates, &terms, self.threads);
         let groups: Vec<(i32, Candidates<'_>)> = split
             .iter()
             .map(|(bound, list)| (*bound, Candidates::List(list)))
             .collect();
         let start = Instant::now();
         let mut last_snapshot = start;
-        let mut total = Partial {
-            matched: Vec::new(),
-            top: BinaryHeap::new(),
-        };
+        let mut total = Partial::default();
         let mut matched_by_group: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
         let mut final_ranking = early;
         for (bound, candidates) in &groups {
@@ -237,7 +258,7 @@ impl SearchEngine {
                         // the rest of the scan only completes the match count and the list
                         // the next keystroke narrows.
                         final_ranking = Some(self.send_final(
-                            &index, query, &text, kind, &total, &exact, limit, snapshot,
+                            &index, query, &terms, kind, &total, &exact, limit, snapshot,
                         ));
                     } else {
                         end = end.min(reach);
@@ -245,7 +266,7 @@ impl SearchEngine {
                         if now - start >= SNAPSHOT_AFTER && now - last_snapshot >= SNAPSHOT_AFTER {
                             last_snapshot = now;
                             let partial =
-                                self.rank(&index, query, &text, kind, &total, &exact, limit);
+                                self.rank(&index, query, &terms, kind, &total, &exact, limit);
                             snapshot(SearchResults {
                                 complete: false,
                                 ..partial
@@ -254,8 +275,7 @@ impl SearchEngine {
                     }
                 }
                 let scan = Scan {
-                    pattern: &pattern,
-                    text: &text,
+                    terms: &terms,
                     kind,
                     pool,
                     rank: final_ranking.is_none(),
@@ -268,6 +288,7 @@ impl SearchEngine {
                 };
                 for part in self.scan_round(&index, candidates, offset..end, threads, &scan) {
                     total.matched.extend(part.matched);
+                    total.passed.extend(part.passed);
                     for item in part.top {
                         push_bounded(&mut total.top, item.0, pool);
                     }
@@ -277,19 +298,66 @@ impl SearchEngine {
             matched_by_group.push(std::mem::take(&mut total.matched));
         }
         total.matched = merge_sorted(matched_by_group);
+        if !total.passed.is_empty() {
+            if final_ranking.is_none() {
+                final_ranking = Some(
+                    self.send_final(&index, query, &terms, kind, &total, &exact, limit, snapshot),
+                );
+            }
+            let passed = self.matching(&index, &terms, kind, &mut total.passed, cancelled)?;
+            total.matched = merge_sorted(vec![std::mem::take(&mut total.matched), passed]);
+        }
         let results = match final_ranking {
             Some(mut r) => {
                 r.matched = total.matched.len();
                 r
             }
-            None => self.rank(&index, query, &text, kind, &total, &exact, limit),
+            None => self.rank(&index, query, &terms, kind, &total, &exact, limit),
         };
         self.narrow = Some(Narrow {
             kind,
-            pattern,
+            terms,
             matched: total.matched,
         });
         Some(with_profile_id(&index, &text, kind, results, limit))
+    }
+
+    /// The profiles of `slots` (sorted here) that match, in slot order; `None` once
+    /// cancelled.
+    fn matching(
+        &self,
+        index: &SearchIndex,
+        terms: &Terms,
+        kind: Option<u16>,
+        slots: &mut [u32],
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Option<Vec<u32>> {
+        slots.sort_unstable();
+        let candidates = Candidates::List(slots);
+        let scan = Scan {
+            terms,
+            kind,
+            pool: 0,
+            rank: false,
+            floor: None,
+        };
+        let mut matched = Vec::new();
+        let round = ROUND * self.threads;
+        for offset in (0..slots.len()).step_by(round) {
+            if cancelled() {
+                return None;
+            }
+            let end = (offset + round).min(slots.len());
+            let threads = if end - offset < PARALLEL_MIN {
+                1
+            } else {
+                self.threads
+            };
+            for part in self.scan_round(index, &candidates, offset..end, threads, &scan) {
+                matched.extend(part.matched);
+            }
+        }
+        Some(matched)
     }
 
     /// Ranks what the scan found so far, sends it as the final ranking and returns it.
@@ -298,14 +366,14 @@ impl SearchEngine {
         &self,
         index: &SearchIndex,
         query: &str,
-        text: &str,
+        terms: &Terms,
         kind: Option<u16>,
         total: &Partial,
         exact: &[u32],
         limit: usize,
         snapshot: &mut dyn FnMut(SearchResults),
     ) -> SearchResults {
-        let ranked = self.rank(index, query, text, kind, total, exact, limit);
+        let ranked = self.rank(index, query, terms, kind, total, exact, limit);
         snapshot(ranked.clone());
         ranked
     }
@@ -319,26 +387,24 @@ impl SearchEngine {
         candidates: &Candidates<'_>,
         scan: &Scan<'_>,
     ) -> Option<Partial> {
-        let pattern = scan.pattern;
-        let top = pattern.max_score();
-        let mut part = Partial {
-            matched: Vec::new(),
-            top: BinaryHeap::new(),
-        };
+        let terms = scan.terms;
+        let top = terms.max_score();
+        let mut part = Partial::default();
         for i in 0..candidates.len().min(EARLY_SCAN) {
             let slot_index = candidates.get(i);
-            if slot_bound(index, pattern, slot_index) != Some(top) {
+            if terms.bound(&index.bags[slot_index as usize]) != Some(top) {
                 continue;
             }
-            let slot = &index.slots[slot_index as usize];
-            if let Some(Found::Scored(score)) =
-                best_fast_score(index, slot, scan, None, &self.matcher)
-            {
-                part.matched.push(slot_index);
-                push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
-                if floor(&part.top, scan.pool) == Some(top) {
-                    return Some(part);
+            // Only the highest score counts here: texts that cannot reach it are skipped.
+            match terms.fast_score(index, slot_index, scan.kind, Some(top - 1)) {
+                Some(Found::Scored(score)) => {
+                    part.matched.push(slot_index);
+                    push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
+                    if floor(&part.top, scan.pool) == Some(top) {
+                        return Some(part);
+                    }
                 }
+                Some(Found::Below) | None => {}
             }
         }
         None
@@ -352,29 +418,26 @@ impl SearchEngine {
         threads: usize,
         scan: &Scan<'_>,
     ) -> Vec<Partial> {
-        let matcher = &self.matcher;
         let run = |r: std::ops::Range<usize>| -> Partial {
-            let mut part = Partial {
-                matched: Vec::new(),
-                top: BinaryHeap::new(),
-            };
+            let mut part = Partial::default();
             for i in r {
                 let slot_index = candidates.get(i);
-                let slot = &index.slots[slot_index as usize];
                 if !scan.rank {
-                    if any_match(index, slot, scan, matcher) {
+                    let slot = &index.slots[slot_index as usize];
+                    if scan.terms.match_profile(index, slot, scan.kind) {
                         part.matched.push(slot_index);
                     }
                     continue;
                 }
-                // Entries that cannot beat the lowest pool score only need the match test.
+                // Texts that cannot beat the lowest pool score are skipped; a profile with
+                // no other is set aside, to be tested for a match once the ranking is sent.
                 let floor = floor(&part.top, scan.pool).max(scan.floor);
-                match best_fast_score(index, slot, scan, floor, matcher) {
+                match scan.terms.fast_score(index, slot_index, scan.kind, floor) {
                     Some(Found::Scored(score)) => {
                         part.matched.push(slot_index);
                         push_bounded(&mut part.top, (score, Reverse(slot_index)), scan.pool);
                     }
-                    Some(Found::Matched) => part.matched.push(slot_index),
+                    Some(Found::Below) => part.passed.push(slot_index),
                     None => {}
                 }
             }
@@ -389,7 +452,7 @@ impl SearchEngine {
         &self,
         index: &SearchIndex,
         query: &str,
-        text: &str,
+        terms: &Terms,
         kind: Option<u16>,
         total: &Partial,
         exact: &[u32],
@@ -409,7 +472,7 @@ impl SearchEngine {
             .iter()
             .filter_map(|slot_index| {
                 let slot = &index.slots[*slot_index as usize];
-                self.best_hit(index, slot, text, kind)
+                self.best_hit(index, slot, terms, kind)
             })
             .collect();
         hits.sort_by(|a, b| {
@@ -434,35 +497,20 @@ impl SearchEngine {
         &self,
         index: &SearchIndex,
         slot: &Slot,
-        text: &str,
+        terms: &Terms,
         kind: Option<u16>,
     ) -> Option<SearchHit> {
-        let mut best: Option<(i64, usize, Vec<usize>, bool)> = None;
-        for (i, entry) in index.slot_entries(slot).iter().enumerate() {
-            if kind.is_some_and(|k| k != entry.kind) {
-                continue;
-            }
-            let hay = index.text(entry);
-            let Some((mut score, positions)) = self.matcher.fuzzy_indices(hay, text) else {
-                continue;
-            };
-            let exact = index.identifier_kind[entry.kind as usize] && is_exact(hay, text);
-            if exact {
-                score += i64::from(EXACT_BONUS);
-            }
-            if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, i, positions, exact));
-            }
-        }
-        let (score, i, positions, exact) = best?;
-        let entry = &index.slot_entries(slot)[i];
+        let ranked = terms.skim(index, slot, kind)?;
+        let mut texts = ranked.texts.into_iter();
+        let best = texts.next()?;
         Some(SearchHit {
             profile: slot.id,
-            score,
-            kind: index.kinds[entry.kind as usize].clone(),
-            text: index.text(entry).to_string(),
-            positions,
-            exact,
+            score: ranked.score,
+            kind: best.kind,
+            text: best.text,
+            positions: best.positions,
+            also: texts.collect(),
+            exact: ranked.exact,
             name: index.name_of(slot).map(str::to_string),
             identifiers: slot.identifiers,
             last_seen: slot.last_seen,
@@ -510,6 +558,7 @@ impl SearchEngine {
                         .unwrap_or_default(),
                     text: shown.map(|e| index.text(e).to_string()).unwrap_or_default(),
                     positions: Vec::new(),
+                    also: Vec::new(),
                     exact: false,
                     name: index.name_of(slot).map(str::to_string),
                     identifiers: slot.identifiers,
@@ -551,6 +600,7 @@ fn with_profile_id(
             kind: "profile".to_string(),
             text: slot.id.to_string(),
             positions: (0..text.chars().count()).collect(),
+            also: Vec::new(),
             exact: true,
             name: index.name_of(slot).map(str::to_string),
             identifiers: slot.identifiers,
@@ -560,10 +610,6 @@ fn with_profile_id(
     results.hits.truncate(limit);
     results.exact = Some(slot.id);
     results
-}
-
-fn is_exact(hay: &str, text: &str) -> bool {
-    hay.len() == text.len() && hay.eq_ignore_ascii_case(text)
 }
 
 /// Ranks field kinds for ties: identifiers people type first.
@@ -589,8 +635,7 @@ fn recognisable_rank(kind: &str) -> usize {
 
 /// What one query scans for.
 struct Scan<'a> {
-    pattern: &'a Pattern,
-    text: &'a str,
+    terms: &'a Terms,
     kind: Option<u16>,
     pool: usize,
     /// False once the ranking is final: only matches are counted.
@@ -600,90 +645,12 @@ struct Scan<'a> {
     floor: Option<i32>,
 }
 
-/// A profile that matches: with its best fast score, or only known to match (its score
-/// cannot beat the floor it was scanned against).
-enum Found {
-    Scored(i32),
-    Matched,
-}
-
-fn entry_candidates<'i>(
-    index: &'i SearchIndex,
-    slot: &Slot,
-    scan: &Scan<'_>,
-) -> impl Iterator<Item = &'i super::index::Entry> {
-    let bag = scan.pattern.bag;
-    let kind = scan.kind;
-    index
-        .slot_entries(slot)
-        .iter()
-        .filter(move |e| e.bag & bag == bag && kind.is_none_or(|k| k == e.kind))
-}
-
-fn any_match(index: &SearchIndex, slot: &Slot, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
-    entry_candidates(index, slot, scan).any(|entry| matches(index.text(entry), scan, matcher))
-}
-
-/// Whether a text matches. An ASCII pattern matches as a byte subsequence, also in non-ASCII
-/// texts (SkimMatcherV2 compares characters ignoring ASCII case only).
-fn matches(hay: &str, scan: &Scan<'_>, matcher: &SkimMatcherV2) -> bool {
-    if scan.pattern.ascii {
-        scan.pattern.matches(hay.as_bytes())
-    } else {
-        matcher.fuzzy_match(hay, scan.text).is_some()
-    }
-}
-
-/// The profile's best fast score over its entries; entries whose bound does not beat
-/// `floor` are only tested for a match.
-fn best_fast_score(
-    index: &SearchIndex,
-    slot: &Slot,
-    scan: &Scan<'_>,
-    floor: Option<i32>,
-    matcher: &SkimMatcherV2,
-) -> Option<Found> {
-    let pattern = scan.pattern;
-    let mut best: Option<i32> = None;
-    let mut matched = false;
-    for entry in entry_candidates(index, slot, scan) {
-        let hay = index.text(entry);
-        if pattern.ascii
-            && floor.is_some_and(|floor| {
-                pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
-            })
-        {
-            matched = matched || matches(hay, scan, matcher);
-            continue;
-        }
-        let score = if entry.ascii && pattern.ascii {
-            pattern.score(hay.as_bytes()).map(|s| {
-                if index.identifier_kind[entry.kind as usize] && is_exact(hay, scan.text) {
-                    s + EXACT_BONUS
-                } else {
-                    s
-                }
-            })
-        } else {
-            matcher.fuzzy_match(hay, scan.text).map(|s| s as i32)
-        };
-        if let Some(s) = score {
-            best = Some(best.map_or(s, |b| b.max(s)));
-        }
-    }
-    match best {
-        Some(score) => Some(Found::Scored(score)),
-        None if matched => Some(Found::Matched),
-        None => None,
-    }
-}
-
-/// The candidates whose character bags hold the pattern's, in groups of equal
-/// [`slot_bound`], highest bound first, each in slot order, sorted out on `threads` threads.
+/// The candidates whose character bags hold every word's, in groups of equal
+/// [`Terms::bound`], highest bound first, each in slot order, sorted out on `threads` threads.
 fn split_by_bound(
     index: &SearchIndex,
     candidates: &Candidates<'_>,
-    pattern: &Pattern,
+    terms: &Terms,
     threads: usize,
 ) -> Vec<(i32, Vec<u32>)> {
     let threads = if candidates.len() < PARALLEL_MIN {
@@ -695,7 +662,7 @@ fn split_by_bound(
         let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
         for i in range {
             let slot_index = candidates.get(i);
-            if let Some(bound) = slot_bound(index, pattern, slot_index) {
+            if let Some(bound) = terms.bound(&index.bags[slot_index as usize]) {
                 add_to_group(&mut groups, bound, [slot_index]);
             }
         }
@@ -707,17 +674,6 @@ fn split_by_bound(
     }
     groups.sort_by_key(|(bound, _)| Reverse(*bound));
     groups
-}
-
-/// The [`Pattern::bound`] of a slot (the highest score for a pattern the fast scorer does
-/// not handle), or `None` when its character bag lacks some of the pattern's.
-#[inline]
-fn slot_bound(index: &SearchIndex, pattern: &Pattern, slot_index: u32) -> Option<i32> {
-    let bags = &index.bags[slot_index as usize];
-    (bags.bag & pattern.bag == pattern.bag).then(|| match pattern.ascii {
-        true => pattern.bound(bags.heads, bags.hard, bags.starts, bags.pairs),
-        false => pattern.max_score(),
-    })
 }
 
 /// Appends `slots` to the group of `bound`, starting it if needed.
@@ -848,6 +804,10 @@ impl Candidates<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "words_tests.rs"]
+mod words_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1097,35 +1057,24 @@ mod tests {
 
     /// The ranking without any pruning: every profile's best fast score, the pool by
     /// (score, slot), re-ranked by SkimMatcherV2.
-    fn unpruned(engine: &SearchEngine, query: &str, limit: usize) -> SearchResults {
+    pub(super) fn unpruned(engine: &SearchEngine, query: &str, limit: usize) -> SearchResults {
         let index = Arc::clone(&engine.index);
-        let text = query.to_lowercase();
-        let pattern = Pattern::new(&text);
+        let text = ParsedQuery::parse(query, index.kinds()).text.to_lowercase();
+        let terms = Terms::new(&text);
         let pool = (limit * 2).max(100);
-        let scan = Scan {
-            pattern: &pattern,
-            text: &text,
-            kind: None,
-            pool,
-            rank: true,
-            floor: None,
-        };
-        let mut total = Partial {
-            matched: Vec::new(),
-            top: BinaryHeap::new(),
-        };
-        for (i, slot) in index.slots.iter().enumerate() {
-            match best_fast_score(&index, slot, &scan, None, &engine.matcher) {
+        let mut total = Partial::default();
+        for i in 0..index.slots.len() as u32 {
+            match terms.fast_score(&index, i, None, None) {
                 Some(Found::Scored(score)) => {
-                    total.matched.push(i as u32);
-                    push_bounded(&mut total.top, (score, Reverse(i as u32)), pool);
+                    total.matched.push(i);
+                    push_bounded(&mut total.top, (score, Reverse(i)), pool);
                 }
-                Some(Found::Matched) => unreachable!("no floor, every match is scored"),
+                Some(Found::Below) => unreachable!("no floor, every match is scored"),
                 None => {}
             }
         }
         let exact = index.exact_slots(&text, None);
-        engine.rank(&index, query, &text, None, &total, &exact, limit)
+        engine.rank(&index, query, &terms, None, &total, &exact, limit)
     }
 
     #[test]

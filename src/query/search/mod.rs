@@ -1,5 +1,6 @@
 //! Fuzzy search over every profile of a space: names, emails, phones, user ids, anonymous
-//! ids, device ids and a few key traits.
+//! ids, device ids and a few key traits. A query of several words finds the profiles that
+//! match each word in one of their texts, in any order.
 //!
 //! [`SearchIndex`] is a compact, immutable snapshot built from
 //! [`GraphRead::for_each_profile`](crate::query::GraphRead::for_each_profile).
@@ -10,9 +11,10 @@
 mod engine;
 mod index;
 mod score;
+mod terms;
 mod worker;
 
-pub use engine::{SearchEngine, SearchHit, SearchResults};
+pub use engine::{MatchedText, SearchEngine, SearchHit, SearchResults};
 pub use index::{IndexBuilder, SearchIndex};
 pub use worker::{SearchUpdate, SearchWorker};
 

@@ -1,6 +1,9 @@
 //! The cheap stages of matching: a character-bag prefilter and a linear-time ASCII scorer
 //! that approximates SkimMatcherV2's score (used to pick the candidates the real scorer ranks).
 
+use fuzzy_matcher::FuzzyMatcher;
+use fuzzy_matcher::skim::SkimMatcherV2;
+
 /// A bit set of the characters in a text, case-folded: a–z, 0–9, a few separators, and one
 /// bit for "anything else". A pattern can only match texts whose bag contains its bag.
 pub fn char_bag(text: &str) -> u64 {
@@ -148,9 +151,19 @@ fn in_place_bonus(prev: Class, cur: Class) -> i32 {
     }
 }
 
+/// A SkimMatcherV2 (smart case) for one call: fuzzy-matcher 0.3.7 keeps a matcher's score
+/// matrix between calls without clearing it, and a stale cell's consecutive bonus raises a
+/// later text's score, so a shared matcher would score a text by what it scored before (and
+/// its `use_cache(false)` panics on its own borrow).
+fn skim() -> SkimMatcherV2 {
+    SkimMatcherV2::default().smart_case()
+}
+
 /// A pattern prepared for the fast scorer.
 #[derive(Debug, Clone)]
 pub struct Pattern {
+    /// The pattern as given (what SkimMatcherV2 matches).
+    pub text: String,
     /// The pattern bytes (lower-cased unless case-sensitive).
     pub bytes: Vec<u8>,
     /// Smart case: an upper-case letter in the pattern makes matching case-sensitive.
@@ -178,6 +191,7 @@ impl Pattern {
             text.as_bytes().to_ascii_lowercase()
         };
         Pattern {
+            text: text.to_string(),
             bytes,
             case_sensitive,
             bag: char_bag(text),
@@ -304,6 +318,40 @@ impl Pattern {
             }
         }
         false
+    }
+
+    /// Whether a text contains the pattern as a subsequence, as SkimMatcherV2 tests it:
+    /// characters ignoring ASCII case unless case-sensitive (an ASCII pattern byte by byte,
+    /// which is the same in any text).
+    pub fn matches_text(&self, hay: &str) -> bool {
+        if self.ascii {
+            return self.matches(hay.as_bytes());
+        }
+        let mut pattern = self.text.chars().peekable();
+        for c in hay.chars() {
+            let Some(&p) = pattern.peek() else {
+                break;
+            };
+            if c == p || (!self.case_sensitive && c.eq_ignore_ascii_case(&p)) {
+                pattern.next();
+            }
+        }
+        pattern.peek().is_none()
+    }
+
+    /// SkimMatcherV2's score of the pattern in a text and the matched character positions;
+    /// `None` when it does not match (tested first, without a matcher).
+    pub fn skim_indices(&self, hay: &str) -> Option<(i64, Vec<usize>)> {
+        self.matches_text(hay)
+            .then(|| skim().fuzzy_indices(hay, &self.text))
+            .flatten()
+    }
+
+    /// [`Pattern::skim_indices`] without the positions.
+    pub fn skim_score(&self, hay: &str) -> Option<i64> {
+        self.matches_text(hay)
+            .then(|| skim().fuzzy_match(hay, &self.text))
+            .flatten()
     }
 
     /// Scores an ASCII text in linear time: the leftmost match end, tightened backwards to
@@ -475,10 +523,8 @@ mod tests {
             text in "[abAB1 ._éÜ-]{1,16}(x{0,9}[ .][ab]{1,3}){0,2}",
             pattern in "[abB1._ -]{1,4}",
         ) {
-            use fuzzy_matcher::FuzzyMatcher;
-            let matcher = fuzzy_matcher::skim::SkimMatcherV2::default().smart_case();
             let p = Pattern::new(&pattern);
-            let score = matcher.fuzzy_match(&text, &pattern);
+            let score = skim().fuzzy_match(&text, &pattern);
             proptest::prop_assert_eq!(score.is_some(), p.matches(text.as_bytes()));
             if let Some(score) = score {
                 let (bound, coarse) = bounds(&p, &text);
@@ -488,19 +534,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn text_matches_as_skim_matches(
+            text in "[abAéÉüÜ .]{0,12}",
+            pattern in "[abAéÉü .]{1,4}",
+        ) {
+            let p = Pattern::new(&pattern);
+            proptest::prop_assert_eq!(
+                p.matches_text(&text),
+                skim().fuzzy_match(&text, &pattern).is_some()
+            );
+        }
+    }
+
     #[test]
     fn pairs_reach_word_starts_near_the_text_start() {
-        use fuzzy_matcher::FuzzyMatcher;
         let p = Pattern::new("ab");
-        let matcher = fuzzy_matcher::skim::SkimMatcherV2::default().smart_case();
         for gap in 0..2 * PAIR_REACH {
             for sep in [" ", ".", "", "xY"] {
                 let text = format!("a{}{sep}b", "x".repeat(gap));
                 let (bound, _) = bounds(&p, &text);
                 let fast = p.score(text.as_bytes()).unwrap_or_default();
                 assert!(fast <= bound, "{text}: {fast} > {bound}");
-                let skim = matcher.fuzzy_match(&text, "ab").unwrap_or_default();
-                assert!(skim <= i64::from(bound), "{text}: {skim} > {bound}");
+                let slow = skim().fuzzy_match(&text, "ab").unwrap_or_default();
+                assert!(slow <= i64::from(bound), "{text}: {slow} > {bound}");
             }
         }
         let near = format!("a{}.b", "x".repeat(PAIR_REACH - 2));

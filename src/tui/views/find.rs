@@ -76,7 +76,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             )],
             _ if find.pending.is_some() => vec![Line::styled("Searching…", t.dim)],
             _ => vec![Line::styled(
-                "No profile matches. Try fewer letters, or TYPE:VALUE.",
+                "No profile matches. Try fewer letters or words, or TYPE:VALUE.",
                 t.dim,
             )],
         };
@@ -139,13 +139,30 @@ pub fn hit_rows(
         };
         let exact = if hit.exact { " exact" } else { "" };
         let head: usize = spans.iter().map(Span::width).sum();
-        // The text gets what the tail (a gap before it, a space after) and the marker leave.
+        // The text gets what the tail (a gap before it, a space after) and the marker leave;
+        // other texts the query's words matched follow while there is room.
         let room = (area.width as usize).saturating_sub(head + exact.len() + tail.width() + 2);
-        if state.settings.redact && is_personal(&hit.kind) {
-            spans.push(Span::styled(fit(&mask(&hit.kind, &hit.text), room), base));
-        } else {
-            let text = fit(&clean(&hit.text), room);
-            spans.extend(highlighted(&text, &hit.positions, base, t.matched));
+        let text = matched_spans(state, ctx, &hit.kind, &hit.text, &hit.positions, room, base);
+        let mut left = room.saturating_sub(text.iter().map(Span::width).sum());
+        spans.extend(text);
+        for more in &hit.also {
+            let label = format!("  {}:", clean(&more.kind));
+            let room = left.saturating_sub(label.width());
+            if room < MIN_MORE_TEXT {
+                break;
+            }
+            let text = matched_spans(
+                state,
+                ctx,
+                &more.kind,
+                &more.text,
+                &more.positions,
+                room,
+                base,
+            );
+            left = room.saturating_sub(text.iter().map(Span::width).sum());
+            spans.push(Span::styled(label, base.patch(t.kind)));
+            spans.extend(text);
         }
         if hit.exact {
             spans.push(Span::styled(exact, base.patch(t.ok)));
@@ -156,6 +173,27 @@ pub fn hit_rows(
         spans.push(Span::styled(format!("{tail} "), base.patch(t.dim)));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
         hits.rows.push((rect, row));
+    }
+}
+
+/// Columns a further matched text needs at least to be worth showing.
+const MIN_MORE_TEXT: usize = 6;
+
+/// A matched text cut to `room` columns: masked under `--redact` when it is personal, else
+/// with its matched characters highlighted.
+fn matched_spans<'a>(
+    state: &State,
+    ctx: &Ctx,
+    kind: &str,
+    text: &str,
+    positions: &[usize],
+    room: usize,
+    base: ratatui::style::Style,
+) -> Vec<Span<'a>> {
+    if state.settings.redact && is_personal(kind) {
+        vec![Span::styled(fit(&mask(kind, text), room), base)]
+    } else {
+        highlighted(&fit(&clean(text), room), positions, base, ctx.theme.matched)
     }
 }
 

@@ -80,6 +80,9 @@ fn find_screens() {
     snap(&h.state, "find_ana");
     h.act(Action::ClearInput).type_text("zzzz");
     snap(&h.state, "find_nothing");
+    // Words in any order, matched in different texts of a profile: each text is shown.
+    h.act(Action::ClearInput).type_text("school carla");
+    snap(&h.state, "find_words");
 }
 
 #[test]
