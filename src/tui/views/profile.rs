@@ -4,6 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Tabs};
+use unicode_width::UnicodeWidthStr;
 
 use crate::model::ViolationCounts;
 use crate::query::health::Finding;
@@ -441,21 +442,20 @@ fn touchpoints(
                 .as_deref()
                 .map(|a| format!(" · {}", clean(a)))
                 .unwrap_or_default();
-            let says = event_summary(e, state.settings.redact);
-            lines.push(Line::from(vec![
+            let mut spans = vec![
                 Span::styled("    ", t.base),
                 Span::styled(format!("{}  ", short_time(e.time)), t.dim),
                 Span::styled(clean(&e.label).into_owned(), t.value),
                 Span::styled(format!("  {}{app}", clean(&e.source)), t.dim),
-                Span::styled(
-                    if says.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  {says}")
-                    },
-                    t.label,
-                ),
-            ]));
+            ];
+            // What the event says takes the rest of the line, ending in … when it is longer.
+            let used: usize = spans.iter().map(|s| s.content.width()).sum();
+            let room = (inner.width as usize).saturating_sub(used + 2);
+            let says = event_summary(e, state.settings.redact);
+            if !says.is_empty() && room > 0 {
+                spans.push(Span::styled(format!("  {}", fit(&says, room)), t.label));
+            }
+            lines.push(Line::from(spans));
         }
     }
     let height = inner.height as usize;
