@@ -1386,7 +1386,7 @@ impl SpaceStore {
         }
         for (id, owner) in &owners {
             if graph.owners.get(*id) != Some(owner) {
-                batch.insert(keys::identifier(id), &owner.to_be_bytes()[..]);
+                self.put_owner(batch, id, ProfileId(*owner));
                 repair
                     .actions
                     .push(format!("owner of {id} set to p{owner}"));

@@ -147,6 +147,11 @@ impl EventCodec {
         }
     }
 
+    /// Whether the space has its dictionary (it never changes once it has one).
+    pub(super) fn has_dictionary(&self) -> bool {
+        self.current().is_some()
+    }
+
     fn current(&self) -> Option<Arc<EventDictionary>> {
         self.dictionary.read().ok().and_then(|d| d.clone())
     }

@@ -223,7 +223,7 @@ struct Resolved {
 struct Filing {
     /// What resolution changed: profiles, owners, links, violations, journal entries.
     batch: sled::Batch,
-    placed: FxHashMap<u64, Vec<Placed>>,
+    records: Records,
     /// The space's counters before and after the group.
     before: Counters,
     after: Counters,
@@ -234,6 +234,20 @@ struct Filing {
     /// The profiles it changed, as it left them, when the space keeps audiences.
     changed: Vec<Profile>,
     now: Millis,
+}
+
+/// A group's events: where resolution placed them, or already as records.
+enum Records {
+    Placed(FxHashMap<u64, Vec<Placed>>),
+    Sealed(Sealed),
+}
+
+/// A group's events as records: their bundles, the dictionary trained on them (if any),
+/// and, per cluster, the stored events audiences look at (when the space keeps audiences).
+struct Sealed {
+    bundles: Vec<(Vec<u8>, Vec<u8>)>,
+    trained: Option<TrainedDictionary>,
+    fresh: FxHashMap<u64, Vec<StoredEvent>>,
 }
 
 /// What writing a resolved group takes: its batch, and for the change feed the profiles it
@@ -278,26 +292,26 @@ pub(super) fn put_link(batch: &mut sled::Batch, id: u64, link: &Link) {
     batch.insert(keys::adjacency(&link.to, id), encode(link));
 }
 
-/// Writes back what changed in the working graph.
-pub(super) fn put_changes(batch: &mut sled::Batch, graph: &WorkingGraph) {
-    for profile in graph.changed_profiles() {
-        batch.insert(keys::profile(profile.id), encode(profile));
-    }
-    for id in graph.removed_profiles() {
-        batch.remove(keys::profile(id));
-    }
-    for (id, owner) in graph.changed_owners() {
-        match owner {
-            Some(owner) => batch.insert(keys::identifier(id), &owner.0.to_be_bytes()[..]),
-            None => batch.remove(keys::identifier(id)),
+impl SpaceStore {
+    /// Writes back what changed in the working graph.
+    fn put_changes(&self, batch: &mut sled::Batch, graph: &WorkingGraph) {
+        for profile in graph.changed_profiles() {
+            batch.insert(keys::profile(profile.id), encode(profile));
+        }
+        for id in graph.removed_profiles() {
+            batch.remove(keys::profile(id));
+        }
+        for (id, owner) in graph.changed_owners() {
+            match owner {
+                Some(owner) => self.put_owner(batch, id, owner),
+                None => batch.remove(keys::identifier(id)),
+            }
+        }
+        for (cluster, owner) in graph.moved_clusters() {
+            batch.insert(keys::cluster(cluster), &owner.0.to_be_bytes()[..]);
         }
     }
-    for (cluster, owner) in graph.moved_clusters() {
-        batch.insert(keys::cluster(cluster), &owner.0.to_be_bytes()[..]);
-    }
-}
 
-impl SpaceStore {
     /// Resolves and stores a group of events atomically. Duplicates (by messageId, within
     /// the space or the group) are skipped; events left with no usable identifier are
     /// reported, not stored. Returns once the batch is in the store.
@@ -353,11 +367,20 @@ impl SpaceStore {
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
         let resolved = self.resolve(&counters, seen, graph, &events, &[events.len()], now)?;
+        let mut filing = resolved.filing;
+        // Once the space has its dictionary, a group's records need nothing the previous
+        // group writes: they are built while that group is being written.
+        filing.records = match filing.records {
+            Records::Placed(placed) if self.events.has_dictionary() => {
+                let stored = filing.before.events;
+                Records::Sealed(self.seal(&events, placed, stored, &mut filing.batch)?)
+            }
+            records => records,
+        };
         self.join_writing(&mut pipeline, &mut counters)?;
         seen.extend(&resolved.message_hashes);
         *counters = resolved.next;
         let space = Arc::clone(self);
-        let filing = resolved.filing;
         pipeline.writing = Some(std::thread::spawn(move || {
             let result = space.file_and_apply(filing, &events);
             // Freeing thousands of parsed JSON trees takes a good part of a group's time.
@@ -440,7 +463,7 @@ impl SpaceStore {
                 outcome.merges += plan.absorb.len();
             }
         }
-        put_changes(&mut batch, &graph);
+        self.put_changes(&mut batch, &graph);
         let changed = if self.audiences.is_empty() {
             Vec::new()
         } else {
@@ -451,7 +474,7 @@ impl SpaceStore {
         Ok(Resolved {
             filing: Filing {
                 batch,
-                placed,
+                records: Records::Placed(placed),
                 before: *counters,
                 after: next,
                 message_hashes: message_hashes.clone(),
@@ -472,7 +495,7 @@ impl SpaceStore {
     fn file_and_apply(&self, filing: Filing, events: &[SourcedEvent]) -> anyhow::Result<()> {
         let Filing {
             mut batch,
-            placed,
+            records,
             before,
             after,
             message_hashes,
@@ -481,29 +504,16 @@ impl SpaceStore {
             changed,
             now,
         } = filing;
-        let filed = self.build_records(events, placed);
-        let samples: Vec<&[u8]> = filed
-            .iter()
-            .flat_map(|c| c.plain.iter().map(|e| e.bytes.as_slice()))
-            .collect();
-        let trained = self
-            .events
-            .train_if_due(&self.tree, before.events, &samples, &mut batch)?;
-        let bundles: Vec<Vec<(Vec<u8>, Vec<u8>)>> = filed
-            .par_iter()
-            .map(|c| self.bundle_records(trained.as_ref(), c.cluster, &c.plain))
-            .collect();
-        for (key, record) in bundles.into_iter().flatten() {
+        let sealed = match records {
+            Records::Placed(placed) => self.seal(events, placed, before.events, &mut batch)?,
+            Records::Sealed(sealed) => sealed,
+        };
+        for (key, record) in sealed.bundles {
             batch.insert(key, record);
         }
         messages::put_batch(&mut batch, before.next_seq, &message_hashes);
         if !self.audiences.is_empty() {
-            let fresh: FxHashMap<u64, Vec<StoredEvent>> = filed
-                .into_iter()
-                .filter(|c| !c.fresh.is_empty())
-                .map(|c| (c.cluster, c.fresh))
-                .collect();
-            self.put_batch_standings(&mut batch, &changed, &removed, &fresh, now)?;
+            self.put_batch_standings(&mut batch, &changed, &removed, &sealed.fresh, now)?;
         }
         SpaceStore::put_counters(&mut batch, &after);
         let write = BatchWrite {
@@ -512,7 +522,41 @@ impl SpaceStore {
             removed,
             events: after.events,
         };
-        self.apply_prepared(write, trained)
+        self.apply_prepared(write, sealed.trained)
+    }
+
+    /// Builds the records of a group's placed events (on both cores), training the space's
+    /// dictionary on them when it is due (its record goes into `batch`). `stored` is the
+    /// number of events the space held before the group.
+    fn seal(
+        &self,
+        events: &[SourcedEvent],
+        placed: FxHashMap<u64, Vec<Placed>>,
+        stored: u64,
+        batch: &mut sled::Batch,
+    ) -> anyhow::Result<Sealed> {
+        let filed = self.build_records(events, placed);
+        let samples: Vec<&[u8]> = filed
+            .iter()
+            .flat_map(|c| c.plain.iter().map(|e| e.bytes.as_slice()))
+            .collect();
+        let trained = self
+            .events
+            .train_if_due(&self.tree, stored, &samples, batch)?;
+        let bundles: Vec<Vec<(Vec<u8>, Vec<u8>)>> = filed
+            .par_iter()
+            .map(|c| self.bundle_records(trained.as_ref(), c.cluster, &c.plain))
+            .collect();
+        let fresh = filed
+            .into_iter()
+            .filter(|c| !c.fresh.is_empty())
+            .map(|c| (c.cluster, c.fresh))
+            .collect();
+        Ok(Sealed {
+            bundles: bundles.into_iter().flatten().collect(),
+            trained,
+            fresh,
+        })
     }
 
     /// Writes a prepared batch (installing the dictionary it trained, if any) and records

@@ -13,6 +13,7 @@ mod event_codec;
 mod ingest;
 pub mod keys;
 mod messages;
+mod owner_filter;
 mod read;
 mod repair;
 mod space;

@@ -177,10 +177,7 @@ impl SpaceStore {
     /// moved events are bundled under the new profile's cluster.
     fn put_split(&self, batch: &mut sled::Batch, split: &SplitResult) -> anyhow::Result<()> {
         for held in &split.moved.identifiers {
-            batch.insert(
-                keys::identifier(&held.id),
-                &split.moved.id.0.to_be_bytes()[..],
-            );
+            self.put_owner(batch, &held.id, split.moved.id);
         }
         let moves: Vec<(&Filed, u64)> = split
             .moved_events
@@ -286,7 +283,7 @@ impl SpaceStore {
         result: &Profile,
     ) {
         for held in &absorbed.identifiers {
-            batch.insert(keys::identifier(&held.id), &survivor.id.0.to_be_bytes()[..]);
+            self.put_owner(batch, &held.id, survivor.id);
         }
         for cluster in &absorbed.clusters {
             batch.insert(keys::cluster(*cluster), &survivor.id.0.to_be_bytes()[..]);

@@ -17,6 +17,7 @@ use super::codec::{decode, encode};
 use super::event_codec::EventCodec;
 use super::keys;
 use super::messages::MessageSet;
+use super::owner_filter::OwnerFilter;
 
 /// Counters of a space, written with every batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +79,12 @@ pub(super) struct Pipeline {
     pub graph: Option<WorkingGraph>,
 }
 
+/// The owner filter of a space as its tree is now.
+fn owner_filter_of(tree: &sled::Tree) -> OwnerFilter {
+    // A tree that cannot be read is taken as holding owners: the filter then never answers.
+    OwnerFilter::new(tree.scan_prefix([keys::tag::IDENTIFIER]).next().is_some())
+}
+
 /// One space: an isolated identity graph in its own sled tree.
 pub struct SpaceStore {
     pub(super) name: String,
@@ -95,6 +102,8 @@ pub struct SpaceStore {
     pipeline: Mutex<Pipeline>,
     /// The change feed; its own lock, so polling never waits for a batch being resolved.
     changes: Mutex<ChangeLog>,
+    /// Which identifiers may have an owner record (see [`SpaceStore::put_owner`]).
+    owners: Mutex<OwnerFilter>,
 }
 
 impl SpaceStore {
@@ -111,6 +120,7 @@ impl SpaceStore {
         };
         let events =
             EventCodec::load(&tree).with_context(|| format!("space {name}: event dictionary"))?;
+        let owners = Mutex::new(owner_filter_of(&tree));
         Ok(SpaceStore {
             name: name.to_string(),
             tree,
@@ -122,6 +132,7 @@ impl SpaceStore {
             messages: Mutex::new(None),
             pipeline: Mutex::new(Pipeline::default()),
             changes: Mutex::new(ChangeLog::new(counters.events)),
+            owners,
         })
     }
 
@@ -137,6 +148,7 @@ impl SpaceStore {
             Ok(space) => space,
             Err(_) => SpaceStore {
                 name: name.to_string(),
+                owners: Mutex::new(owner_filter_of(&tree)),
                 events: EventCodec::load(&tree).unwrap_or_else(|_| EventCodec::empty()),
                 tree,
                 rules,
@@ -319,8 +331,22 @@ impl SpaceStore {
         self.get(&keys::profile(id))
     }
 
+    /// Adds an identifier's owner record to a batch. Every owner record goes through here,
+    /// so that lookups of identifiers the space certainly does not hold can skip sled.
+    pub(super) fn put_owner(&self, batch: &mut sled::Batch, id: &Identifier, owner: ProfileId) {
+        self.owner_filter().note(id);
+        batch.insert(keys::identifier(id), &owner.0.to_be_bytes()[..]);
+    }
+
+    fn owner_filter(&self) -> MutexGuard<'_, OwnerFilter> {
+        self.owners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The stored owner of an identifier.
     pub(super) fn load_owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>> {
+        if self.owner_filter().certainly_absent(id) {
+            return Ok(None);
+        }
         Ok(self
             .tree
             .get(keys::identifier(id))?
