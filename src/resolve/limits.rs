@@ -14,6 +14,11 @@ pub fn union_conflict(
     time: Millis,
     rules: &Rules,
 ) -> Option<ViolationReason> {
+    if parts.len() <= 1 && new_ids.is_empty() {
+        // One profile as it is: whatever it breaks, it breaks on its own. This is the event
+        // of a known visitor, most of all events, so the counting below is skipped.
+        return None;
+    }
     let mut union_counts: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut part_max: BTreeMap<&str, usize> = BTreeMap::new();
     for part in parts {

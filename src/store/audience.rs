@@ -511,7 +511,7 @@ impl SpaceStore {
 mod tests {
     use super::*;
     use crate::model::Event;
-    use crate::store::codec::encode_body;
+    use crate::store::codec::encode_into;
 
     #[test]
     fn event_heads_mirror_stored_events() {
@@ -519,7 +519,7 @@ mod tests {
             "userId":"u","messageId":"m","context":{"app":{"name":"Acme"},"device":{"type":"ios","id":"D"}}}))
         .unwrap();
         let stored = StoredEvent::from_event(&event, 7, -3, "src", "ios", vec![]);
-        let bytes = encode_body(&stored);
+        let bytes = encode_into(&stored, Vec::new());
         let head: EventHead<'_> = decode_body(&bytes).unwrap();
         assert_eq!((head.call, head.label), (CallType::Screen, "screen Cart"));
         assert_eq!((head._seq, head._time, head._channel), (7, -3, "ios"));

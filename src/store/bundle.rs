@@ -11,7 +11,7 @@
 
 use crate::model::StoredEvent;
 
-use super::codec::{CodecError, FORMAT_VERSION, decode_body, encode_body};
+use super::codec::{CodecError, FORMAT_VERSION, decode_body, encode_into};
 use super::event_codec::TrainedDictionary;
 use super::keys;
 use super::space::SpaceStore;
@@ -31,9 +31,11 @@ pub(super) struct PlainEvent {
 impl PlainEvent {
     /// The plain bytes of a stored event.
     pub(super) fn of(event: &StoredEvent) -> PlainEvent {
+        // The original JSON is most of an event; the other fields rarely take 256 bytes.
+        let room = event.raw_json.len() + 256;
         PlainEvent {
             seq: event.seq,
-            bytes: encode_body(event),
+            bytes: encode_into(event, Vec::with_capacity(room)),
         }
     }
 }

@@ -27,9 +27,9 @@ pub enum CodecError {
 
 /// Encodes a record.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_VERSION];
-    out.extend(encode_body(value));
-    out
+    let mut out = Vec::with_capacity(64);
+    out.push(FORMAT_VERSION);
+    encode_into(value, out)
 }
 
 /// Decodes a record, checking its version.
@@ -47,10 +47,12 @@ pub fn decode_body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecEr
     Ok(postcard::from_bytes(bytes)?)
 }
 
-/// Encodes a record body without the version byte (see [`decode_body`]).
-pub fn encode_body<T: Serialize>(value: &T) -> Vec<u8> {
+/// Appends the postcard bytes of `value` to `out`: a record body without the version byte
+/// (see [`decode_body`]) when `out` is empty. Callers that can guess the size reserve it, so
+/// that a large record is not copied as it grows.
+pub fn encode_into<T: Serialize>(value: &T, out: Vec<u8>) -> Vec<u8> {
     // postcard only fails on writer errors, which a Vec never returns.
-    postcard::to_stdvec(value).unwrap_or_default()
+    postcard::to_extend(value, out).unwrap_or_default()
 }
 
 #[cfg(test)]

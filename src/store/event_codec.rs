@@ -273,7 +273,7 @@ mod tests {
     use super::*;
     use crate::model::Event;
     use crate::store::bundle::{PlainEvent, plain_record};
-    use crate::store::codec::encode_body;
+    use crate::store::codec::encode_into;
 
     fn event(i: usize) -> StoredEvent {
         let json = serde_json::json!({
@@ -310,7 +310,7 @@ mod tests {
         let (_dir, tree) = tree();
         let codec = EventCodec::load(&tree).unwrap();
         let bodies: Vec<Vec<u8>> = (0..TRAIN_AFTER_EVENTS)
-            .map(|i| encode_body(&event(i)))
+            .map(|i| encode_into(&event(i), Vec::new()))
             .collect();
         let samples: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
         let mut batch = sled::Batch::default();
@@ -372,7 +372,7 @@ mod tests {
         let (_dir, tree) = tree();
         let codec = EventCodec::load(&tree).unwrap();
         let bodies: Vec<Vec<u8>> = (0..TRAIN_AFTER_EVENTS)
-            .map(|i| encode_body(&event(i)))
+            .map(|i| encode_into(&event(i), Vec::new()))
             .collect();
         let samples: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
         let mut batch = sled::Batch::default();
