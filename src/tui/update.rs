@@ -133,6 +133,19 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
     }
 }
 
+/// Whether the command bar offers `action` now: every action bound in the active contexts,
+/// except the identity graph tab's switch to a violations list the profile does not have.
+pub fn offered(state: &State, action: Action) -> bool {
+    action != Action::SwitchList || has_violations(state)
+}
+
+/// Whether the open profile has violations (the identity graph tab lists them apart).
+fn has_violations(state: &State) -> bool {
+    state
+        .profile_data()
+        .is_some_and(|data| !data.violations.is_empty())
+}
+
 /// Applies one message; returns the effects to carry out.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     // A notice stays until the user does something next (it was never cleared before).
@@ -724,7 +737,7 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::SwitchList if tab == Tab::Graph => {
-            let has_violations = data.as_ref().is_some_and(|d| !d.violations.is_empty());
+            let has_violations = has_violations(state);
             if !has_violations {
                 notice(state, "no violations on this profile");
             }

@@ -791,6 +791,24 @@ fn the_command_bar_always_offers_help() {
     }
 }
 
+/// On the Identity graph tab, `v` (to the violations list) is offered only when the
+/// profile has violations: offered on every profile, it pushed "m merge with…" off the bar
+/// at 80 columns.
+#[test]
+fn the_graph_tab_offers_v_only_on_a_profile_with_violations() {
+    let bar = |query: &str| {
+        let mut h = open(query);
+        h.act(Action::TabGraph);
+        let text = draw(&h.state, 80, 24).backend().to_string();
+        text.lines().last().unwrap_or_default().to_string()
+    };
+    let clean = bar("ana silva");
+    assert!(clean.contains("m  merge with…"), "{clean}");
+    assert!(!clean.contains(" v "), "{clean}");
+    let carla = bar("carla");
+    assert!(carla.contains("v  identifiers/violations"), "{carla}");
+}
+
 /// c copies what the tab's rows are, and the command bar says so (on Touchpoints it used to
 /// say "copy identifier" while copying the channel).
 #[test]
