@@ -7,6 +7,7 @@ mod graph;
 mod lists;
 mod modals;
 mod profile;
+mod profile_header;
 mod timeline;
 
 use ratatui::Frame;
