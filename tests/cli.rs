@@ -510,6 +510,56 @@ fn configured_sources_route_events_to_their_space_and_channel() {
     assert_eq!(profile["recent_events"][0]["source"], "desk");
 }
 
+/// A write key is a credential: it picks the source, and nothing that shows or keeps the
+/// event afterwards holds it (whatever its place in the line or its spacing, with or
+/// without a messageId); a `writeKey` inside the event's properties is data and stays.
+#[test]
+fn the_write_key_routes_an_event_and_is_never_stored() {
+    let ws = Workspace::new();
+    let config = ws.write(
+        "config.toml",
+        "[sources.desk]\nwrite_key = \"DESK-SECRET\"\nspace = \"support\"\nchannel = \"support\"\n",
+    );
+    let lines = [
+        r#"{"writeKey":"DESK-SECRET","type":"identify","userId":"u1","messageId":"s1","timestamp":"2025-01-01T00:00:00Z","traits":{"email":"ana@acme.io"}}"#,
+        r#"{"type":"track", "writeKey" : "DESK-SECRET" ,"event":"Complaint Logged","userId":"u1","messageId":"s2","timestamp":"2025-01-02T00:00:00Z","properties":{"writeKey":"form-field"}}"#,
+        r#"{"type":"track","event":"Ticket Closed","userId":"u1","timestamp":"2025-01-03T00:00:00Z","writeKey":"DESK-SECRET"}"#,
+    ];
+    let file = ws.write("e.jsonl", &(lines.join("\n") + "\n"));
+    let with_config = |args: &[&str]| {
+        let out = ws
+            .idgraph()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    with_config(&["ingest", file.to_str().unwrap()]);
+    let show = with_config(&["--space", "support", "show", "user_id:u1", "--json"]);
+    let profile: Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(profile["event_count"], 3);
+    assert_eq!(profile["recent_events"][0]["source"], "desk");
+    let backup = ws.path().join("backup.jsonl");
+    with_config(&["backup", backup.to_str().unwrap()]);
+    let kept = std::fs::read_to_string(&backup).unwrap();
+    let export = with_config(&["--space", "support", "export"]);
+    for (what, text) in [("show", &show), ("export", &export), ("backup", &kept)] {
+        assert!(!text.contains("DESK-SECRET"), "{what}: {text}");
+    }
+    let events: Vec<Value> = kept
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line.get("seq").is_some())
+        .map(|line| line["event"].clone())
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e.get("writeKey").is_none()));
+    assert_eq!(events[1]["properties"]["writeKey"], "form-field");
+}
+
 #[test]
 fn a_store_in_use_by_another_process_says_so() {
     let ws = Workspace::new();

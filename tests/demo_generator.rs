@@ -592,7 +592,7 @@ fn seed_examples_are_present() {
     let data = busy();
     let truth = data.person_of();
     let events = data.parsed();
-    let key = |e: &Event| e.raw()["writeKey"].as_str().unwrap().to_string();
+    let key = |e: &Event| e.write_key().unwrap().to_string();
     let sources: HashMap<String, &str> = demo_sources_in(true)
         .into_iter()
         .map(|s| (s.write_key.to_string(), s.name))

@@ -22,12 +22,11 @@ pub fn route_event(
     source_name: Option<&str>,
     write_key: Option<&str>,
 ) -> Routing {
-    let event_key = event.raw().get("writeKey").and_then(|v| v.as_str());
     let configured = source_name
         .and_then(|name| config.source_by_name(name))
         .or_else(|| {
             write_key
-                .or(event_key)
+                .or(event.write_key())
                 .and_then(|key| config.source_by_write_key(key))
         });
     match configured {

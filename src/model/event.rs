@@ -3,14 +3,17 @@
 //! The original JSON object is kept untouched in [`Event::raw`] so users can always see
 //! exactly what arrived; the typed fields are read from it once. Events read from a line
 //! of text keep that text instead, and of the object only the fields ingest reads (see
-//! [`ReadFields`]), so storing them does not write the JSON out again.
+//! [`ReadFields`]), so storing them does not write the JSON out again. The one exception
+//! is a top-level `writeKey`: a credential, kept apart in [`Event::write_key`] for routing
+//! and left out of the JSON (cut out of the text, byte for byte otherwise).
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::read_fields::ReadFields;
+use super::json_cut::cut_members;
+use super::read_fields::{ReadFields, WRITE_KEY};
 use super::time::{DAY, Millis, format_time, parse_time, time_value};
 
 /// The six Segment call types.
@@ -124,8 +127,11 @@ pub struct Event {
     pub original_timestamp: Option<Millis>,
     pub sent_at: Option<Millis>,
     pub received_at: Option<Millis>,
+    /// The top-level `writeKey` when it was a string: it names the event's source, and is
+    /// not part of the JSON kept.
+    write_key: Option<String>,
     /// The original JSON object, exactly as received (plus server-set fields such as
-    /// `receivedAt`); only the fields ingest reads while `partial`.
+    /// `receivedAt`, less `writeKey`); only the fields ingest reads while `partial`.
     raw: Map<String, Value>,
     /// The text `raw` was read from, while nothing has changed `raw` since.
     text: Option<Box<str>>,
@@ -133,10 +139,10 @@ pub struct Event {
     partial: bool,
 }
 
-/// Events are equal when their whole JSON is.
+/// Events are equal when their whole JSON and write key are.
 impl PartialEq for Event {
     fn eq(&self, other: &Event) -> bool {
-        self.whole_raw() == other.whole_raw()
+        self.write_key == other.write_key && self.whole_raw() == other.whole_raw()
     }
 }
 
@@ -149,30 +155,34 @@ impl Event {
         }
     }
 
-    /// Reads an event from one line of JSON text, keeping the text as the event's original
-    /// JSON and parsing of it only what `fields` names. An event without a `messageId` is
-    /// read whole: its generated id is written into its JSON.
+    /// Reads an event from one line of JSON text, keeping the text, less any top-level
+    /// `writeKey` member, as the event's original JSON and parsing of it only what `fields`
+    /// names. An event without a `messageId` is read whole: its generated id is written
+    /// into its JSON.
     pub fn from_line(text: &str, fields: &ReadFields) -> Result<Event, LineError> {
-        let map = fields.read(text)?.ok_or(EventError::NotObject)?;
-        if matches!(map.get("messageId"), None | Some(Value::Null)) {
+        let read = fields.read(text)?.ok_or(EventError::NotObject)?;
+        let kept = match read.fields.get("messageId") {
+            None | Some(Value::Null) => None,
+            Some(_) if read.write_keys.is_empty() => Some(text.into()),
+            Some(_) => cut_members(text, &read.write_keys).map(String::into_boxed_str),
+        };
+        // Read whole without a messageId, or (never for ranges the read gave) when the
+        // write key could not be cut out of the text.
+        let Some(kept) = kept else {
             let Value::Object(whole) = serde_json::from_str(text)? else {
                 return Err(EventError::NotObject.into());
             };
             return Ok(Event::from_map(whole)?);
-        }
-        let (mut event, _) = Event::read(map)?;
-        event.text = Some(text.into());
+        };
+        let mut event = Event::from_map(read.fields)?;
+        event.text = Some(kept);
         event.partial = true;
         Ok(event)
     }
 
-    /// Reads an event from a JSON object.
-    pub fn from_map(raw: Map<String, Value>) -> Result<Event, EventError> {
-        Event::read(raw).map(|(event, _)| event)
-    }
-
-    /// Reads an event from a JSON object; says whether the object had to be added to.
-    fn read(mut raw: Map<String, Value>) -> Result<(Event, bool), EventError> {
+    /// Reads an event from a JSON object. A top-level `writeKey` is taken out of it (see
+    /// [`Event::write_key`]).
+    pub fn from_map(mut raw: Map<String, Value>) -> Result<Event, EventError> {
         let call = match raw.get("type") {
             None | Some(Value::Null) => return Err(EventError::MissingType),
             Some(Value::String(name)) => CallType::from_name(&name.to_ascii_lowercase())
@@ -192,17 +202,24 @@ impl Event {
         if call == CallType::Track && event_name.is_none() {
             return Err(EventError::TrackWithoutName);
         }
-        let (message_id, changed) = match id_field(&raw, "messageId")? {
-            Some(id) => (id, false),
+        let message_id = match id_field(&raw, "messageId")? {
+            Some(id) => id,
             None => {
                 // Written into the JSON, so the stored event reads back with the same id
-                // after server-set fields (receivedAt, timestamp) change its content.
+                // after server-set fields (receivedAt, timestamp) change its content. It is
+                // taken from the event as it arrived, write key included, as it always was:
+                // a file ingested before is still recognised.
                 let id = content_message_id(&raw);
                 raw.insert("messageId".into(), Value::String(id.clone()));
-                (id, true)
+                id
             }
         };
-        let event = Event {
+        // The write key is a credential, not event data: it is never stored.
+        let write_key = match raw.shift_remove(WRITE_KEY) {
+            Some(Value::String(key)) => Some(key),
+            _ => None,
+        };
+        Ok(Event {
             call,
             message_id,
             user_id,
@@ -215,11 +232,11 @@ impl Event {
             original_timestamp: time_field(&raw, "originalTimestamp")?,
             sent_at: time_field(&raw, "sentAt")?,
             received_at: time_field(&raw, "receivedAt")?,
+            write_key,
             raw,
             text: None,
             partial: false,
-        };
-        Ok((event, changed))
+        })
     }
 
     /// When the event happened: `timestamp`, else `originalTimestamp`, else `receivedAt`,
@@ -250,6 +267,12 @@ impl Event {
     pub fn set_timestamp(&mut self, at: Millis) {
         self.timestamp = Some(at);
         self.raw_mut().insert("timestamp".into(), time_value(at));
+    }
+
+    /// The `writeKey` the event carried (a string), which names its source. It is not part
+    /// of the event's JSON: a write key is a credential, and is never stored.
+    pub fn write_key(&self) -> Option<&str> {
+        self.write_key.as_deref()
     }
 
     /// The event's JSON object; of an event read by [`Event::from_line`], only the fields
@@ -451,6 +474,7 @@ fn content_message_id(raw: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -565,6 +589,95 @@ mod tests {
         assert_eq!(stored["messageId"].as_str(), Some(e.message_id.as_str()));
     }
 
+    #[test]
+    fn the_write_key_is_cut_out_of_the_line_and_kept_for_routing() {
+        let cases = [
+            (
+                r#"{"writeKey":"k","type":"page","userId":"u","messageId":"m"}"#,
+                r#"{"type":"page","userId":"u","messageId":"m"}"#,
+            ),
+            (
+                r#"{"type":"page","writeKey":"k","userId":"u","messageId":"m"}"#,
+                r#"{"type":"page","userId":"u","messageId":"m"}"#,
+            ),
+            (
+                r#"{"type":"page","userId":"u","messageId":"m","writeKey":"k"}"#,
+                r#"{"type":"page","userId":"u","messageId":"m"}"#,
+            ),
+            (
+                "{ \"type\" : \"page\" ,\t\"writeKey\"\t:  \"k\" ,\n\"userId\":\"u\",  \"messageId\":\"m\" }",
+                "{ \"type\" : \"page\" ,\n\"userId\":\"u\",  \"messageId\":\"m\" }",
+            ),
+            // Any spelling of the key is the same key to every JSON reader.
+            (
+                r#"{"type":"page","write\u004bey":"k","userId":"u","messageId":"m"}"#,
+                r#"{"type":"page","userId":"u","messageId":"m"}"#,
+            ),
+            // Repeated: the last one counts, none is kept.
+            (
+                r#"{"writeKey":"j","type":"page","writeKey":"k","userId":"u","messageId":"m"}"#,
+                r#"{"type":"page","userId":"u","messageId":"m"}"#,
+            ),
+            // Inside properties, or spelled otherwise, it is event data and stays.
+            (
+                r#"{"type":"page","userId":"u","messageId":"m","properties":{"writeKey":"p"},"writekey":1,"writeKey":"k"}"#,
+                r#"{"type":"page","userId":"u","messageId":"m","properties":{"writeKey":"p"},"writekey":1}"#,
+            ),
+        ];
+        for (line, stored) in cases {
+            let e = Event::from_line(line, &ReadFields::default()).unwrap();
+            assert_eq!(e.raw_json(), stored, "{line}");
+            assert_eq!(e.write_key(), Some("k"), "{line}");
+            assert!(!e.raw().contains_key("writeKey"), "{line}");
+            let whole = Event::from_json(serde_json::from_str(line).unwrap()).unwrap();
+            assert_eq!(e, whole, "{line}");
+            assert!(!whole.raw_json().contains(r#""writeKey":"k""#), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_write_key_that_is_no_string_routes_nothing_and_is_not_stored_either() {
+        let line = r#"{"type":"page","userId":"u","messageId":"m","writeKey":{"k":[1]}}"#;
+        let e = Event::from_line(line, &ReadFields::default()).unwrap();
+        assert_eq!(
+            e.raw_json(),
+            r#"{"type":"page","userId":"u","messageId":"m"}"#
+        );
+        assert_eq!(e.write_key(), None);
+        // As deep as in a full parse: nested past the limit inside the write key is refused.
+        let deep = format!(
+            r#"{{"type":"page","userId":"u","messageId":"m","writeKey":{}{}}}"#,
+            "[".repeat(127),
+            "]".repeat(127)
+        );
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        assert!(Event::from_line(&deep, &ReadFields::default()).is_err());
+        let fits = deep.replacen('[', "", 1).replacen(']', "", 1);
+        assert!(serde_json::from_str::<Value>(&fits).is_ok());
+        assert!(Event::from_line(&fits, &ReadFields::default()).is_ok());
+    }
+
+    #[test]
+    fn an_event_read_whole_leaves_its_write_key_out_too() {
+        let line = r#"{"type":"page","userId":"u","writeKey":"k"}"#;
+        let mut e = Event::from_line(line, &ReadFields::default()).unwrap();
+        assert_eq!(e.write_key(), Some("k"));
+        assert!(!e.raw().contains_key("writeKey"));
+        // The id generated from the content is the one generated before write keys were
+        // left out, so a file ingested then is still recognised.
+        let arrived: Map<String, Value> = serde_json::from_str(line).unwrap();
+        assert_eq!(e.message_id, content_message_id(&arrived));
+        e.set_received_at(1_700_000_000_000);
+        let stored = e.raw_json();
+        assert!(!stored.contains("writeKey"), "{stored}");
+        let again = Event::from_line(&stored, &ReadFields::default()).unwrap();
+        assert_eq!(again.message_id, e.message_id);
+        assert_eq!(again.write_key(), None);
+        let from_map = Event::from_json(serde_json::from_str(line).unwrap()).unwrap();
+        assert!(!from_map.raw().contains_key("writeKey"));
+        assert_eq!(from_map.write_key(), Some("k"));
+    }
+
     /// Found by fuzzing (fuzz/artifacts/event_parser/crash-852a0d8a…): an event without a
     /// messageId read back from its stored JSON, after receivedAt was set, got another
     /// content id, so a restore or a re-ingest after restore would duplicate it.
@@ -619,5 +732,97 @@ mod tests {
         let a = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();
         let b = Event::from_json(json!({"type":"page","userId":"u"})).unwrap();
         assert_eq!(a.message_id, b.message_id);
+    }
+
+    /// Whitespace between the tokens of an object's text.
+    fn space() -> impl Strategy<Value = String> {
+        "[ \t\r\n]{0,2}"
+    }
+
+    /// A JSON value a few levels deep; its objects may hold `writeKey` members.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z\"\\\\ é\u{1}]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::vec(("writeKey|[a-z\"\\\\é]{0,3}", inner), 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A top-level member: the key as written (a `writeKey` spelled with or without
+    /// escapes, or another key that is none of the fields an event requires), its value,
+    /// and the whitespace around the colon.
+    fn member() -> impl Strategy<Value = (String, Value, String, String)> {
+        let key = prop_oneof![
+            Just(r#""writeKey""#.to_string()),
+            Just(r#""write\u004bey""#.to_string()),
+            Just(r#""\u0077riteKey""#.to_string()),
+            "writekey|WriteKey|[a-z\"\\\\é]{0,3}"
+                .prop_map(|key| serde_json::to_string(&key).unwrap()),
+        ];
+        (key, json_value(), space(), space())
+    }
+
+    proptest! {
+        /// An event line with top-level `writeKey` members anywhere, spaced any way, is
+        /// stored as its original object less `writeKey`, every member kept written as it
+        /// was, and the write key read is the one a full parse sees.
+        #[test]
+        fn the_stored_line_is_the_object_less_its_write_key(
+            members in prop::collection::vec(member(), 0..6),
+            required_at in prop::collection::vec(0_usize..8, 3),
+            pretty in any::<bool>(),
+            spaces in prop::collection::vec(space(), 8),
+        ) {
+            let mut members: Vec<(String, String)> = members
+                .into_iter()
+                .map(|(key, value, before, after)| {
+                    let value = if pretty {
+                        serde_json::to_string_pretty(&value).unwrap()
+                    } else {
+                        value.to_string()
+                    };
+                    (key.clone(), format!("{key}{before}:{after}{value}"))
+                })
+                .collect();
+            for (field, at) in ["type", "userId", "messageId"].into_iter().zip(&required_at) {
+                let key = format!(r#""{field}""#);
+                let text = format!(r#"{key}:"page""#);
+                members.insert(at % (members.len() + 1), (key, text));
+            }
+            let mut line = format!("{}{{{}", spaces[0], spaces[1]);
+            for (i, (_, text)) in members.iter().enumerate() {
+                if i > 0 {
+                    line.push_str(&spaces[2 + i % 3]);
+                    line.push(',');
+                    line.push_str(&spaces[5 + i % 3]);
+                }
+                line.push_str(text);
+            }
+            line.push_str(&spaces[1]);
+            line.push('}');
+
+            let e = Event::from_line(&line, &ReadFields::default()).unwrap();
+            let stored = e.raw_json();
+            let mut expected: Map<String, Value> = serde_json::from_str(&line).unwrap();
+            let write_key = expected.shift_remove("writeKey");
+            prop_assert_eq!(serde_json::from_str::<Value>(&stored).unwrap(), Value::Object(expected));
+            prop_assert_eq!(e.write_key(), write_key.as_ref().and_then(Value::as_str));
+            let mut rest = stored.as_str();
+            for (key, text) in &members {
+                if serde_json::from_str::<String>(key).unwrap() != "writeKey" {
+                    let at = rest.find(text.as_str());
+                    prop_assert!(at.is_some(), "{} not kept in {}", text, stored);
+                    rest = &rest[at.unwrap_or_default() + text.len()..];
+                }
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod event;
 pub mod graph;
 pub mod identifier;
 pub mod journal;
+mod json_cut;
 pub mod profile;
 pub mod read_fields;
 pub mod stored;

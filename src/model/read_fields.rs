@@ -5,16 +5,24 @@
 //! `writeKey`, and the `context` keys that name devices, channels and apps. Skipping the
 //! rest (`properties`, `context.page`, `context.ip`, ...) without building it saves most of
 //! the parsing and freeing of a typical event. Promoted identifier paths add what they read.
+//! The read also says where each top-level `writeKey` value lies in the text: the write key
+//! routes the event but is a credential, so it is cut out of the text that is stored.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserializer;
-use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// Top-level keys ingest reads from every event.
-const TOP_KEYS: [&str; 15] = [
+/// The top-level key that names the event's source by its write key: read, and located in
+/// the text so that it can be left out of what is stored.
+pub const WRITE_KEY: &str = "writeKey";
+
+/// Further top-level keys ingest reads from every event.
+const TOP_KEYS: [&str; 14] = [
     "type",
     "messageId",
     "userId",
@@ -28,7 +36,6 @@ const TOP_KEYS: [&str; 15] = [
     "sentAt",
     "receivedAt",
     "traits",
-    "writeKey",
     "context",
 ];
 
@@ -58,9 +65,20 @@ pub struct ReadFields {
     whole_context: bool,
 }
 
+/// What [`ReadFields::read`] kept of a JSON object.
+#[derive(Debug)]
+pub struct ReadObject {
+    /// The fields read.
+    pub fields: Map<String, Value>,
+    /// Where the value of each top-level `writeKey` member lies in the text, in order.
+    pub write_keys: Vec<Range<usize>>,
+}
+
 /// What to do with one key of an object.
 enum Keep {
     Whole,
+    /// Read whole and note where the value lies in the text.
+    Located,
     Presence,
     Context,
     Skip,
@@ -83,7 +101,9 @@ impl ReadFields {
     }
 
     fn top_key(&self, key: &str) -> Keep {
-        if key == "context" {
+        if key == WRITE_KEY {
+            Keep::Located
+        } else if key == "context" {
             if self.whole_context {
                 Keep::Whole
             } else {
@@ -108,14 +128,39 @@ impl ReadFields {
 
     /// Parses a JSON text, keeping of its top-level object only what this reads. `Ok(None)`
     /// when the text is valid JSON but not an object.
-    pub fn read(&self, text: &str) -> serde_json::Result<Option<Map<String, Value>>> {
+    pub fn read(&self, text: &str) -> serde_json::Result<Option<ReadObject>> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let map = deserializer.deserialize_any(Partial {
+        let object = deserializer.deserialize_any(Partial {
             fields: self,
             level: Level::Top,
         })?;
         deserializer.end()?;
-        Ok(map)
+        Ok(object.map(|object| ReadObject {
+            fields: object.fields,
+            write_keys: object
+                .write_keys
+                .into_iter()
+                .map(|value| range_in(text, value))
+                .collect(),
+        }))
+    }
+}
+
+/// Where `part`, a slice borrowed from `text` (as serde_json borrows raw values from the
+/// text it reads), lies in it.
+fn range_in(text: &str, part: &str) -> Range<usize> {
+    let start = part.as_ptr() as usize - text.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// Reads the text of a top-level member's value as deep as it lies in its object, so the
+/// nesting limit refuses exactly what it refuses in a full parse of the object.
+fn member_value(text: &str) -> serde_json::Result<Value> {
+    if text.starts_with(['[', '{']) {
+        let [value] = serde_json::from_str::<[Value; 1]>(&format!("[{text}]"))?;
+        Ok(value)
+    } else {
+        serde_json::from_str(text)
     }
 }
 
@@ -163,8 +208,14 @@ struct Partial<'f> {
     level: Level,
 }
 
+/// An object as [`Partial`] read it: the fields kept and the text of each located value.
+struct PartialObject<'de> {
+    fields: Map<String, Value>,
+    write_keys: Vec<&'de str>,
+}
+
 impl<'de> DeserializeSeed<'de> for Partial<'_> {
-    type Value = Option<Map<String, Value>>;
+    type Value = Option<PartialObject<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
@@ -172,7 +223,7 @@ impl<'de> DeserializeSeed<'de> for Partial<'_> {
 }
 
 impl<'de> Visitor<'de> for Partial<'_> {
-    type Value = Option<Map<String, Value>>;
+    type Value = Option<PartialObject<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
@@ -180,6 +231,7 @@ impl<'de> Visitor<'de> for Partial<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let mut map = Map::new();
+        let mut write_keys = Vec::new();
         while let Some(Key(key)) = access.next_key()? {
             let keep = match self.level {
                 Level::Top => self.fields.top_key(&key),
@@ -187,6 +239,11 @@ impl<'de> Visitor<'de> for Partial<'_> {
             };
             let value = match keep {
                 Keep::Whole => access.next_value::<Value>()?,
+                Keep::Located => {
+                    let raw: &'de RawValue = access.next_value()?;
+                    write_keys.push(raw.get());
+                    member_value(raw.get()).map_err(A::Error::custom)?
+                }
                 Keep::Presence => {
                     access.next_value::<Skipped>()?;
                     Value::Null
@@ -197,7 +254,7 @@ impl<'de> Visitor<'de> for Partial<'_> {
                         level: Level::Context,
                     })?;
                     match context {
-                        Some(context) => Value::Object(context),
+                        Some(context) => Value::Object(context.fields),
                         // Nothing reads a context that is not an object.
                         None => Value::Null,
                     }
@@ -209,7 +266,10 @@ impl<'de> Visitor<'de> for Partial<'_> {
             };
             map.insert(key.into_owned(), value);
         }
-        Ok(Some(map))
+        Ok(Some(PartialObject {
+            fields: map,
+            write_keys,
+        }))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
@@ -286,7 +346,7 @@ mod tests {
     use serde_json::json;
 
     fn read(fields: &ReadFields, text: &str) -> Value {
-        Value::Object(fields.read(text).unwrap().unwrap())
+        Value::Object(fields.read(text).unwrap().unwrap().fields)
     }
 
     #[test]
@@ -302,6 +362,22 @@ mod tests {
                 "context":{"page":null,"library":{"name":"analytics.js"},
                            "device":{"id":"d","type":"ios"},"traits":{"email":"a@x.io"}}})
         );
+    }
+
+    #[test]
+    fn top_level_write_keys_are_located_in_the_text() {
+        let text =
+            r#"{"writeKey":"a", "context":{"writeKey":"c"},"write\u004bey" : {"k":[1]} ,"n":1}"#;
+        let read = ReadFields::default().read(text).unwrap().unwrap();
+        let located: Vec<&str> = read.write_keys.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(located, [r#""a""#, r#"{"k":[1]}"#]);
+        // The last one counts, as in a full parse.
+        assert_eq!(read.fields["writeKey"], json!({"k": [1]}));
+        let plain = ReadFields::default()
+            .read(r#"{"type":"page"}"#)
+            .unwrap()
+            .unwrap();
+        assert!(plain.write_keys.is_empty());
     }
 
     #[test]
@@ -331,7 +407,7 @@ mod tests {
             json!({"userId":"u","type":"page","context":null})
         );
         for text in ["[1,2]", "\"text\"", "12", "null", "true"] {
-            assert_eq!(fields.read(text).unwrap(), None, "{text}");
+            assert!(fields.read(text).unwrap().is_none(), "{text}");
         }
         for bad in [
             r#"{"type":"page","properties":{"a":}}"#,
@@ -341,6 +417,8 @@ mod tests {
             r#"{"type":"page","properties":{"a":"\ud800"}}"#,
             r#"{"type":"page","properties":{"a":1e400}}"#,
             r#"{"type":"page","context":{"ip":[-]}}"#,
+            r#"{"type":"page","writeKey":"\ud800"}"#,
+            r#"{"type":"page","writeKey":[1e400]}"#,
         ] {
             assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
             assert!(fields.read(bad).is_err(), "{bad}");

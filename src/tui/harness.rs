@@ -92,7 +92,9 @@ impl Harness {
         self
     }
 
-    fn run(&mut self, effects: Vec<Effect>) {
+    /// Carries out effects and everything they lead to (for a test that looks at the
+    /// state between an update and its effects).
+    pub fn run(&mut self, effects: Vec<Effect>) {
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
             self.effects.push(effect.clone());

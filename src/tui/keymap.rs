@@ -428,8 +428,8 @@ impl Keymap {
             .map(Binding::key_text)
     }
 
-    /// A context's bindings grouped by action: (keys joined with `/`, description).
-    pub fn grouped(&self, context: KeyContext) -> Vec<(String, String)> {
+    /// A context's bindings grouped by action: (action, keys joined with `/`, description).
+    pub fn grouped(&self, context: KeyContext) -> Vec<(Action, String, String)> {
         let mut out: Vec<(Action, Vec<String>, String)> = Vec::new();
         for b in self.bindings(context) {
             match out
@@ -441,7 +441,7 @@ impl Keymap {
             }
         }
         out.into_iter()
-            .map(|(_, keys, desc)| (keys.join("/"), desc))
+            .map(|(action, keys, desc)| (action, keys.join("/"), desc))
             .collect()
     }
 }
@@ -541,14 +541,16 @@ mod tests {
             Resolved::Action(Action::Filter)
         );
         assert_eq!(km.resolve(&tl, &[], key("f")), Resolved::Unbound);
-        assert!(
-            km.grouped(KeyContext::Timeline)
-                .contains(&("t".into(), "filter".into()))
-        );
-        assert!(
-            km.grouped(KeyContext::Global)
-                .contains(&("ctrl-q".into(), "leave".into()))
-        );
+        assert!(km.grouped(KeyContext::Timeline).contains(&(
+            Action::Filter,
+            "t".into(),
+            "filter".into()
+        )));
+        assert!(km.grouped(KeyContext::Global).contains(&(
+            Action::Quit,
+            "ctrl-q".into(),
+            "leave".into()
+        )));
         let bad: toml::Value = toml::from_str("[timeline]\n\"t\" = \"fly\"\n").unwrap();
         assert!(
             Keymap::from_config(Some(&bad))
@@ -564,6 +566,9 @@ mod tests {
     fn help_groups_keys_by_action() {
         let km = Keymap::defaults();
         let nav = km.grouped(KeyContext::Navigation);
-        assert_eq!(nav[0], ("j/↓".to_string(), "down".to_string()));
+        assert_eq!(
+            nav[0],
+            (Action::Down, "j/↓".to_string(), "down".to_string())
+        );
     }
 }

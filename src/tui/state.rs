@@ -205,6 +205,9 @@ pub struct GraphView {
 pub struct ProfileView {
     pub id: ProfileId,
     pub data: Option<Arc<ProfileData>>,
+    /// What restores the view once its data loads again, kept instead of the data by a
+    /// place far back on the way back (see [`BACK_LOADED`]).
+    pub anchors: Option<ViewAnchors>,
     pub pending: Option<u64>,
     pub error: Option<String>,
     pub tab: Tab,
@@ -220,6 +223,7 @@ impl ProfileView {
         ProfileView {
             id,
             data: None,
+            anchors: None,
             pending: None,
             error: None,
             tab: Tab::Overview,
@@ -230,6 +234,20 @@ impl ProfileView {
             history: Cursor::default(),
         }
     }
+}
+
+/// What a profile view keeps of its data for a reload to restore it as it was: the
+/// identifier to follow the profile by if it was merged away, the selected event, and the
+/// identity graph's selected and marked identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewAnchors {
+    /// The profile the data was of (an event is only looked for in the same profile).
+    pub profile: ProfileId,
+    pub follow: Option<Identifier>,
+    /// The `seq` of the event selected on the timeline.
+    pub event: Option<u64>,
+    pub graph_selected: Option<Identifier>,
+    pub graph_marked: Vec<Identifier>,
 }
 
 /// The health screen.
@@ -244,7 +262,8 @@ pub struct HealthView {
 /// A screen left for another, as Esc brings it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
-    /// A profile as it was shown (tab, selections); reloaded when returned to.
+    /// A profile as it was shown (tab, selections); reloaded when returned to. Its loaded
+    /// data is let go once it is further back than [`BACK_LOADED`] profiles.
     Profile(Box<ProfileView>),
     Health,
     /// The audience list, or (with its selected row) one audience's member list.
@@ -253,6 +272,11 @@ pub enum Place {
 
 /// The most places the way back keeps (the oldest are forgotten first).
 pub const BACK_LIMIT: usize = 50;
+
+/// The most profiles on the way back that keep their loaded data (events and all), to be
+/// shown at once when returned to while they reload. Older ones keep their
+/// [`ViewAnchors`] only: they show as loading until the reload arrives.
+pub const BACK_LOADED: usize = 3;
 
 /// Merge: pick the other profile, then preview and give a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]

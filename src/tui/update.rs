@@ -13,9 +13,9 @@ use super::action::Action;
 use super::audiences;
 use super::keymap::KeyContext;
 use super::state::{
-    BACK_LIMIT, ConfirmAction, Cursor, FilterField, GraphFocus, GraphView, MergeFlow, Modal,
-    Notice, Place, ProfileData, ProfileView, Screen, SplitFlow, SplitStage, State, StoreStatus,
-    Tab,
+    BACK_LIMIT, BACK_LOADED, ConfirmAction, Cursor, FilterField, GraphFocus, GraphView, MergeFlow,
+    Modal, Notice, Place, ProfileData, ProfileView, Screen, SplitFlow, SplitStage, State,
+    StoreStatus, Tab, ViewAnchors,
 };
 use super::text::{clean, mask};
 use super::worker::{LiveUpdate, Reply, Request};
@@ -131,6 +131,19 @@ pub fn key_contexts(state: &State) -> Vec<KeyContext> {
             }
         },
     }
+}
+
+/// Whether the command bar offers `action` now: every action bound in the active contexts,
+/// except the identity graph tab's switch to a violations list the profile does not have.
+pub fn offered(state: &State, action: Action) -> bool {
+    action != Action::SwitchList || has_violations(state)
+}
+
+/// Whether the open profile has violations (the identity graph tab lists them apart).
+fn has_violations(state: &State) -> bool {
+    state
+        .profile_data()
+        .is_some_and(|data| !data.violations.is_empty())
 }
 
 /// Applies one message; returns the effects to carry out.
@@ -264,14 +277,52 @@ fn here(state: &State) -> Option<Place> {
     }
 }
 
-/// Puts the place shown now on the way back, before another is shown.
+/// Puts the place shown now on the way back, before another is shown. Profiles further
+/// back than the latest [`BACK_LOADED`] let go of their loaded data.
 fn leave(state: &mut State) {
     if let Some(place) = here(state) {
         state.back.push(place);
         if state.back.len() > BACK_LIMIT {
             state.back.remove(0);
         }
+        let profiles = state.back.iter_mut().rev().filter_map(|place| match place {
+            Place::Profile(view) => Some(view),
+            _ => None,
+        });
+        for view in profiles.skip(BACK_LOADED) {
+            let_go(view);
+        }
     }
+}
+
+/// Lets go of a view's loaded data (and the timeline rows derived from it), keeping what
+/// restores the view when it loads again.
+fn let_go(view: &mut ProfileView) {
+    if view.data.is_some() {
+        view.anchors = anchors(view);
+        view.data = None;
+        view.timeline.rows = Vec::new();
+    }
+}
+
+/// What a reload restores of a view: taken from its data, or kept when it let go of it.
+fn anchors(view: &ProfileView) -> Option<ViewAnchors> {
+    let Some(data) = &view.data else {
+        return view.anchors.clone();
+    };
+    let node = |row: usize| data.nodes.get(row).cloned();
+    Some(ViewAnchors {
+        profile: data.profile.id,
+        follow: overview_identifier(data, 0).cloned(),
+        event: view
+            .timeline
+            .rows
+            .get(view.timeline.cursor.selected)
+            .and_then(|&i| data.events.get(i))
+            .map(|e| e.seq),
+        graph_selected: node(view.graph.cursor.selected),
+        graph_marked: view.graph.marked.iter().filter_map(|&m| node(m)).collect(),
+    })
 }
 
 /// Shows `next`, opened from the screen shown now, so that Esc on `next` comes back here.
@@ -335,10 +386,8 @@ fn reload_profile(state: &mut State, follow: bool) -> Vec<Effect> {
     let Some(view) = &mut state.profile else {
         return Vec::new();
     };
-    let via = view
-        .data
-        .as_deref()
-        .and_then(|d| overview_identifier(d, 0).cloned())
+    let via = anchors(view)
+        .and_then(|anchors| anchors.follow)
         .filter(|_| follow);
     view.pending = Some(generation);
     let id = view.id;
@@ -724,7 +773,7 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::SwitchList if tab == Tab::Graph => {
-            let has_violations = data.as_ref().is_some_and(|d| !d.violations.is_empty());
+            let has_violations = has_violations(state);
             if !has_violations {
                 notice(state, "no violations on this profile");
             }
@@ -1491,26 +1540,20 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                     if let Some(to) = followed {
                         view.id = to;
                     }
+                    let anchors = anchors(view);
                     // A reload keeps the selected event selected while new ones arrive above.
-                    let selected_seq = view
-                        .data
+                    let selected_seq = anchors
                         .as_ref()
-                        .filter(|old| old.profile.id == data.profile.id)
-                        .and_then(|old| {
-                            view.timeline
-                                .rows
-                                .get(view.timeline.cursor.selected)
-                                .and_then(|&i| old.events.get(i))
-                        })
-                        .map(|e| e.seq);
+                        .filter(|old| old.profile == data.profile.id)
+                        .and_then(|old| old.event);
                     view.error = None;
                     view.overview.clamp(data.profile.identifiers.len());
                     view.touchpoints.clamp(data.touchpoints.len());
-                    let old_nodes = view.data.as_ref().map(|old| old.nodes.as_slice());
-                    keep_graph_rows(&mut view.graph, old_nodes, &data.nodes);
+                    keep_graph_rows(&mut view.graph, anchors.as_ref(), &data.nodes);
                     keep_violation_row(&mut view.graph, data.violations.len());
                     view.history.clamp(data.journal.len());
                     view.data = Some(data);
+                    view.anchors = None;
                     refilter(state);
                     if let (Some(seq), Some(view)) = (selected_seq, &mut state.profile)
                         && let Some(data) = &view.data
@@ -1651,16 +1694,18 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
 /// Keeps the graph tab's selected row and "why" marks on their identifiers when the
 /// profile reloads and its nodes are listed in another order; marks whose identifier left
 /// the profile are dropped.
-fn keep_graph_rows(graph: &mut GraphView, old: Option<&[Identifier]>, new: &[Identifier]) {
-    let moved = |row: usize| {
-        old.and_then(|nodes| nodes.get(row))
-            .and_then(|id| new.iter().position(|n| n == id))
-    };
-    if let Some(row) = moved(graph.cursor.selected) {
+fn keep_graph_rows(graph: &mut GraphView, old: Option<&ViewAnchors>, new: &[Identifier]) {
+    let row = |id: &Identifier| new.iter().position(|n| n == id);
+    if let Some(row) = old
+        .and_then(|old| old.graph_selected.as_ref())
+        .and_then(row)
+    {
         graph.cursor.selected = row;
     }
     graph.cursor.clamp(new.len());
-    graph.marked = graph.marked.iter().filter_map(|&m| moved(m)).collect();
+    graph.marked = old.map_or_else(Vec::new, |old| {
+        old.graph_marked.iter().filter_map(row).collect()
+    });
 }
 
 /// Keeps the graph tab's violation selection within the reloaded profile's violations,

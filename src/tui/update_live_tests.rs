@@ -215,7 +215,14 @@ fn a_graph_mark_on_an_identifier_that_left_is_dropped() {
         marked: vec![1, 2],
         ..Default::default()
     };
-    keep_graph_rows(&mut graph, Some(&old), &new);
+    let anchors = ViewAnchors {
+        profile: ProfileId(1),
+        follow: None,
+        event: None,
+        graph_selected: Some(old[2].clone()),
+        graph_marked: vec![old[1].clone(), old[2].clone()],
+    };
+    keep_graph_rows(&mut graph, Some(&anchors), &new);
     assert_eq!(graph.marked, vec![1]);
     assert_eq!(graph.cursor.selected, 1);
 }

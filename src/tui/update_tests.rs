@@ -682,6 +682,76 @@ fn esc_returns_through_a_chain_of_profiles_in_order() {
     );
 }
 
+/// Only the latest BACK_LOADED profiles on the way back keep their loaded data. An older one
+/// shows as loading when returned to (followed by its first identifier, like any other),
+/// then comes back on the tab, graph cursor and marks and timeline event it was left with.
+#[test]
+fn profiles_far_back_let_go_of_their_data_and_reload_as_they_were() {
+    let mut h = Harness::new();
+    profile_open(&mut h, "ana silva");
+    h.act(Action::TabTimeline)
+        .act(Action::Down)
+        .act(Action::Down);
+    h.act(Action::TabGraph)
+        .act(Action::Mark)
+        .act(Action::Down)
+        .act(Action::Down)
+        .act(Action::Mark)
+        .act(Action::Down);
+    let (left, event, selected, marked) = {
+        let view = h.state.profile.as_ref().unwrap();
+        let data = view.data.as_ref().unwrap();
+        let node = |row: usize| data.nodes[row].clone();
+        let event = data.events[view.timeline.rows[view.timeline.cursor.selected]].seq;
+        let marked: Vec<Identifier> = view.graph.marked.iter().map(|&m| node(m)).collect();
+        assert_eq!(marked.len(), 2);
+        (
+            Arc::downgrade(data),
+            event,
+            node(view.graph.cursor.selected),
+            marked,
+        )
+    };
+    // Health, and a profile from it, until Ana is BACK_LOADED profiles back and one more.
+    for _ in 0..=BACK_LOADED {
+        h.act(Action::Health).act(Action::Open);
+    }
+    let loaded: Vec<bool> = h
+        .state
+        .back
+        .iter()
+        .filter_map(|place| match place {
+            Place::Profile(view) => Some(view.data.is_some()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loaded.len(), BACK_LOADED + 1);
+    assert!(!loaded[0] && loaded[1..].iter().all(|&l| l), "{loaded:?}");
+    assert!(left.upgrade().is_none(), "Ana's loaded data is still held");
+
+    while h.state.back.len() > 1 {
+        h.act(Action::Back);
+    }
+    let effects = update(&mut h.state, Action::Back.into());
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!((h.state.screen, view.id), (Screen::Profile, ProfileId(1)));
+    assert!(view.data.is_none() && view.pending.is_some());
+    assert!(
+        matches!(&effects[..], [Effect::Store(Request::FollowProfile { .. })]),
+        "{effects:?}"
+    );
+    h.run(effects);
+    let view = h.state.profile.as_ref().unwrap();
+    let data = view.data.as_ref().unwrap();
+    assert_eq!(view.tab, Tab::Graph);
+    assert_eq!(data.nodes[view.graph.cursor.selected], selected);
+    let marks: Vec<&Identifier> = view.graph.marked.iter().map(|&m| &data.nodes[m]).collect();
+    assert_eq!(marks, marked.iter().collect::<Vec<_>>());
+    let row = view.timeline.rows[view.timeline.cursor.selected];
+    assert_eq!(data.events[row].seq, event);
+    assert!(view.anchors.is_none());
+}
+
 /// The next search match takes the open profile's place: Esc does not walk through every
 /// match seen. `/` starts the way back afresh.
 #[test]

@@ -179,8 +179,8 @@ fn representable(ms: Millis) -> bool {
 }
 
 /// Turns one JSON item into an event: size limit, implied call type (single-call endpoints),
-/// `writeKey` removed, batch defaults, spec validation, `receivedAt` and the clock-skew
-/// correction.
+/// batch defaults, spec validation (which takes out `writeKey`), `receivedAt` and the
+/// clock-skew correction.
 pub fn prepare_event(
     item: Value,
     implied: Option<CallType>,
@@ -218,8 +218,6 @@ pub fn prepare_event(
             }
         }
     }
-    // The write key is a credential, not event data: it is never stored.
-    map.remove("writeKey");
     merge_batch_defaults(&mut map, defaults);
     if matches!(map.get("messageId"), None | Some(Value::Null)) {
         // As Segment's API does: every call received is a message of its own. (A file

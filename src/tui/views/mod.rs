@@ -7,6 +7,7 @@ mod graph;
 mod lists;
 mod modals;
 mod profile;
+mod profile_header;
 mod timeline;
 
 use ratatui::Frame;
@@ -19,7 +20,7 @@ use super::keymap::Keymap;
 use super::state::{Screen, State, StoreStatus, Tab};
 use super::text::{clean, count, fit};
 use super::theme::Theme;
-use super::update::key_contexts;
+use super::update::{key_contexts, offered};
 use unicode_width::UnicodeWidthStr;
 
 /// What views need besides the state.
@@ -172,7 +173,13 @@ fn command_bar(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx) {
         .iter()
         .filter(|c| **c != super::keymap::KeyContext::Navigation)
     {
-        entries.extend(ctx.keymap.grouped(*context));
+        entries.extend(
+            ctx.keymap
+                .grouped(*context)
+                .into_iter()
+                .filter(|(action, ..)| offered(state, *action))
+                .map(|(_, keys, desc)| (keys, desc)),
+        );
     }
     // Help is always offered: its room at the right end is kept, whatever else is cut.
     let help = ctx

@@ -80,7 +80,7 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: u16) {
             continue;
         }
         lines.push(Line::styled(context.title(), t.title));
-        for (keys, desc) in bindings {
+        for (_, keys, desc) in bindings {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {} ", cell(&keys, 22)), t.kind),
                 Span::styled(desc, t.value),

@@ -6,8 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Tabs};
 use unicode_width::UnicodeWidthStr;
 
-use crate::model::ViolationCounts;
-use crate::query::health::Finding;
 use crate::query::timeline::{activity, bucket_width};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
@@ -42,46 +40,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         frame.render_widget(Paragraph::new(text), header);
         return;
     };
-    let p = &data.profile;
     let name = shown_name(state, data);
-    let mut spans = vec![
-        Span::styled(format!(" {name} "), t.title),
-        Span::styled(format!("{} ", p.id), t.dim),
-        Span::styled(
-            format!(
-                "· {} · {} · {} · seen {} ",
-                count(p.identifiers.len() as u64, "identifier"),
-                count(p.event_count, "event"),
-                count(p.merge_count as u64, "merge"),
-                ago(p.last_seen, state.now)
-            ),
-            t.label,
-        ),
-    ];
-    // In Health's words and numbers; routine sign-out releases are left to the graph tab.
-    let counts = ViolationCounts::of(&data.violations);
-    let findings: Vec<String> = [
-        (counts.problems > 0).then_some(Finding::Violations {
-            count: counts.problems,
-        }),
-        (counts.blocked > 0).then_some(Finding::JunkBlocked {
-            count: counts.blocked,
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|f| f.to_string())
-    .collect();
-    if !findings.is_empty() {
-        spans.push(Span::styled(
-            format!("· {}", findings.join(" · ")),
-            t.warning,
-        ));
-    }
-    if view.pending.is_some() {
-        spans.push(Span::styled(" (reloading)", t.dim));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), header);
+    frame.render_widget(
+        Paragraph::new(super::profile_header::header(
+            state,
+            view,
+            data,
+            &name,
+            t,
+            header.width as usize,
+        )),
+        header,
+    );
 
     let titles: Vec<Line> = Tab::ALL
         .iter()

@@ -233,6 +233,51 @@ fn bad_merge_graph_and_health() {
     );
 }
 
+/// The profile header never ends in a cut word: on a short line the least important parts
+/// give way whole (the counts first, the violations last) and a closing … says some did (at
+/// 80 columns it used to end in "· 2 violati").
+#[test]
+fn the_profile_header_gives_way_part_by_part() {
+    let header = |h: &Harness, width: u16| {
+        let text = draw(&h.state, width, 24).backend().to_string();
+        let line = text.lines().nth(1).unwrap_or_default();
+        line.trim_matches('"').trim_end().to_string()
+    };
+    let carla = open("carla");
+    let full = header(&carla, 200);
+    assert_eq!(
+        full,
+        " Carla Novak p3 · 9 identifiers · 6 events · 0 merges · seen 19d ago · 2 violations · 1 junk value blocked"
+    );
+    assert_eq!(
+        header(&carla, 80),
+        " Carla Novak p3 · seen 19d ago · 2 violations · 1 junk value blocked …"
+    );
+    assert_eq!(header(&carla, 40), " Carla Novak p3 · 2 violations …");
+    let whole: Vec<&str> = full.split(" · ").collect();
+    for width in 20..=120 {
+        let shown = header(&carla, width);
+        let parts: Vec<&str> = shown.trim_end_matches(" …").split(" · ").collect();
+        assert_eq!(parts[0], whole[0], "{width}: {shown}");
+        assert!(
+            parts.iter().all(|part| whole.contains(part)),
+            "{width}: {shown}"
+        );
+        assert_eq!(shown.ends_with(" …"), shown != full, "{width}: {shown}");
+    }
+    let mut ana = open("ana silva");
+    assert_eq!(
+        header(&ana, 80),
+        " Ana Silva p1 · 7 identifiers · 13 events · 0 merges · seen 4d ago"
+    );
+    // While it reloads it says so, before the counts.
+    ana.state.profile.as_mut().unwrap().pending = Some(9);
+    assert_eq!(
+        header(&ana, 60),
+        " Ana Silva p1 · 7 identifiers · seen 4d ago (reloading) …"
+    );
+}
+
 /// The violations have a list of their own under the graph: it says which of how many is
 /// selected, `v` gives it the keys and it scrolls to the last of 29, and a reason too long
 /// for its line wraps at a word boundary instead of being cut mid-word.
@@ -789,6 +834,24 @@ fn the_command_bar_always_offers_help() {
             assert!(bar.contains("?  help "), "{tab:?} {width}: {bar}");
         }
     }
+}
+
+/// On the Identity graph tab, `v` (to the violations list) is offered only when the
+/// profile has violations: offered on every profile, it pushed "m merge with…" off the bar
+/// at 80 columns.
+#[test]
+fn the_graph_tab_offers_v_only_on_a_profile_with_violations() {
+    let bar = |query: &str| {
+        let mut h = open(query);
+        h.act(Action::TabGraph);
+        let text = draw(&h.state, 80, 24).backend().to_string();
+        text.lines().last().unwrap_or_default().to_string()
+    };
+    let clean = bar("ana silva");
+    assert!(clean.contains("m  merge with…"), "{clean}");
+    assert!(!clean.contains(" v "), "{clean}");
+    let carla = bar("carla");
+    assert!(carla.contains("v  identifiers/violations"), "{carla}");
 }
 
 /// c copies what the tab's rows are, and the command bar says so (on Touchpoints it used to
