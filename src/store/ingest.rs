@@ -217,9 +217,9 @@ struct Resolved {
     graph: WorkingGraph,
 }
 
-/// What storing a resolved group still takes once resolution is done: its events' records,
-/// the messageId list, audience standings and counters. A pipelined ingest does this on
-/// the writing thread, after the previous group is written.
+/// What storing a resolved group still takes once resolution is done: its events' records
+/// (unless already sealed), the messageId list, audience standings and counters. A
+/// pipelined ingest does this on the writing thread, after the previous group is written.
 struct Filing {
     /// What resolution changed: profiles, owners, links, violations, journal entries.
     batch: sled::Batch,
@@ -342,9 +342,11 @@ impl SpaceStore {
     /// [`SpaceStore::ingest`] for bulk loads: resolves this group while the previous one is
     /// still being stored (on the other core), and returns before this one is stored in
     /// turn. Resolution reads through the working graph the previous group left, so it sees
-    /// that group's changes whether or not sled holds them yet; the records of the events,
-    /// and audience standings, which read the stored timelines, are built on the writing
-    /// thread once the previous group is written. Errors of a write show on the next call or
+    /// that group's changes whether or not sled holds them yet. The records of the events
+    /// are built on both cores while the previous group is written (on the writing thread,
+    /// after it, until the space has its dictionary); audience standings, which read the
+    /// stored timelines, are evaluated on the writing thread once the previous group is
+    /// written. Errors of a write show on the next call or
     /// on [`SpaceStore::settle`], which every other writer (and [`super::Store::flush`])
     /// goes through first.
     pub fn ingest_pipelined(
@@ -490,8 +492,9 @@ impl SpaceStore {
         })
     }
 
-    /// Stores a resolved group: builds its events' records (on both cores), its messageId
-    /// list, audience standings and counters into its batch, and writes it.
+    /// Stores a resolved group: builds its events' records (on both cores) unless they are
+    /// sealed already, its messageId list, audience standings and counters into its batch,
+    /// and writes it.
     fn file_and_apply(&self, filing: Filing, events: &[SourcedEvent]) -> anyhow::Result<()> {
         let Filing {
             mut batch,
