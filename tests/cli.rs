@@ -631,23 +631,47 @@ fn health_flags_forced_merges() {
     );
 }
 
+/// Three devices each shared by two known people make three suspicious profiles; junk
+/// blocked is the rules at work, counted apart and summed up by value and source.
 #[test]
-fn health_says_how_many_are_suspicious_beyond_those_listed() {
+fn health_lists_shared_devices_and_sums_up_junk_apart() {
     let ws = Workspace::new();
-    let junk: Vec<Value> = ["a", "b", "c"]
-        .iter()
-        .map(|u| json!({"type":"identify","userId":u,"messageId":u,"traits":{"email":"test@test.com"}}))
+    let mut events: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"type":"identify","userId":format!("u{i}"),"anonymousId":format!("dev{}", i / 2),
+                "messageId":format!("m{i}")})
+        })
         .collect();
-    let file = ws.file("junk.jsonl", &junk);
+    for (i, source) in ["web", "web", "crm"].iter().enumerate() {
+        events.push(
+            json!({"type":"identify","userId":format!("j{i}"),"messageId":format!("j{i}"),
+            "traits":{"email":"test@test.com"},"context":{"library":{"name":source}}}),
+        );
+    }
+    let file = ws.file("shared.jsonl", &events);
     ws.ok(&["ingest", file.to_str().unwrap()]);
     let report: Value = serde_json::from_str(&ws.ok(&["health", "--json", "--top", "2"])).unwrap();
     assert_eq!(report["suspicious"].as_array().unwrap().len(), 2);
     assert_eq!(report["suspicious_profiles"], 3);
-    let text = ws.ok(&["health", "--top", "2"]);
-    assert!(
-        text.contains("suspicious profiles: 3 (the 2 most suspicious below; --top N shows more):"),
-        "{text}"
+    assert_eq!(report["routine_profiles"], 3);
+    assert_eq!(
+        report["suspicious"][0]["findings"],
+        json!(["shares 1 identifier with another user_id (1 event)"])
     );
+    assert_eq!(
+        report["junk_blocked"][0]["identifier"],
+        "email:test@test.com"
+    );
+    assert_eq!(report["junk_blocked"][0]["times"], 3);
+    assert_eq!(report["junk_blocked"][0]["profiles"], 3);
+    let text = ws.ok(&["health", "--top", "2"]);
+    for expected in [
+        "suspicious profiles: 3 (the 2 most suspicious below; --top N shows more):",
+        "3 more profiles where the rules held: junk values blocked on their events",
+        "  email:test@test.com  3 times in 3 profiles from ",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
 }
 
 #[test]

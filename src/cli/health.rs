@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
+use crate::model::identifier::clip;
 use crate::query::GraphRead;
-use crate::query::health::scan_health;
+use crate::query::health::{HealthReport, scan_health};
 use crate::words::count;
 
 use super::Globals;
@@ -31,7 +32,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         let items: Vec<_> = report
-            .items
+            .suspicious_items()
             .iter()
             .map(|item| {
                 json!({
@@ -42,20 +43,38 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
+        let junk: Vec<_> = report
+            .junk
+            .iter()
+            .map(|j| {
+                json!({
+                    "identifier": j.identifier.to_string(), "rule": j.rule, "times": j.times,
+                    "profiles": j.profiles, "sources": j.sources,
+                })
+            })
+            .collect();
         println!(
             "{}",
             json!({
                 "space": space.space(), "profiles": report.profiles,
                 "typical_identifiers": report.typical_identifiers,
                 "size_distribution": report.distribution, "suspicious": items,
-                "suspicious_profiles": report.suspicious,
+                "suspicious_profiles": report.suspicious, "routine_profiles": report.routine,
+                "junk_blocked": junk,
             })
         );
         return Ok(ExitCode::SUCCESS);
     }
+    print_text(space.space(), &report);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How much of a blocking rule the text report quotes (patterns can be long).
+const RULE_SHOWN: usize = 40;
+
+fn print_text(space: &str, report: &HealthReport) {
     println!(
-        "space {}: {}, typically {} each",
-        space.space(),
+        "space {space}: {}, typically {} each",
         count(report.profiles, "profile"),
         count(report.typical_identifiers as u64, "identifier")
     );
@@ -71,14 +90,15 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         let bar = "#".repeat((n * 40).div_ceil(widest) as usize);
         println!("  {bucket:>5} {n:>9} {bar}");
     }
-    if report.items.is_empty() {
+    let listed = report.suspicious_items();
+    if listed.is_empty() {
         println!("no suspicious profiles");
     } else {
-        if report.suspicious > report.items.len() {
+        if report.suspicious > listed.len() {
             println!(
                 "suspicious profiles: {} (the {} most suspicious below; --top N shows more):",
                 report.suspicious,
-                report.items.len()
+                listed.len()
             );
         } else {
             println!(
@@ -86,16 +106,35 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
                 report.suspicious
             );
         }
-        for item in &report.items {
+        for item in listed {
             let findings: Vec<String> = item.findings.iter().map(ToString::to_string).collect();
             println!(
-                "  {:<8} score {:>4}  {}  {}",
+                "  {:<8} {:<7}  {}  {}",
                 item.profile.to_string(),
-                item.score,
+                item.severity.label(),
                 item.name.as_deref().unwrap_or("-"),
                 findings.join(", ")
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if report.routine > 0 {
+        println!(
+            "{} where the rules held: junk values blocked on their events",
+            count(report.routine as u64, "more profile"),
+        );
+    }
+    if !report.junk.is_empty() {
+        println!("junk values blocked most often:");
+        for j in &report.junk {
+            let sources: Vec<&str> = j.sources.iter().map(String::as_str).collect();
+            println!(
+                "  {}  {} in {} from {} ({})",
+                j.identifier,
+                count(j.times, "time"),
+                count(j.profiles as u64, "profile"),
+                sources.join(", "),
+                clip(&j.rule, RULE_SHOWN)
+            );
+        }
+    }
 }

@@ -5,7 +5,9 @@ use std::fmt;
 
 use crate::config::Rules;
 use crate::model::identifier::USER_ID;
-use crate::model::{Identifier, JournalAction, Profile, ProfileId, Violation, ViolationCounts};
+use crate::model::{
+    Identifier, JournalAction, Profile, ProfileId, Violation, ViolationCounts, ViolationReason,
+};
 use crate::query::GraphRead;
 use crate::words;
 
@@ -16,16 +18,27 @@ pub enum Finding {
     UserIdsHeld { count: usize },
     /// A person merged it past the rules (journal op `op`, not undone).
     ForcedMerge { op: u64 },
-    /// Far more identifiers than a typical profile.
-    ManyIdentifiers { count: usize, typical: usize },
+    /// Far more identifiers of one type than profiles usually hold: `usual` is what nine in
+    /// ten of the space's profiles holding that type stay within.
+    Outsized {
+        kind: String,
+        count: usize,
+        usual: usize,
+    },
     /// It holds a value the current rules call junk.
     JunkHeld {
         identifier: Identifier,
         rule: String,
     },
-    /// Other user ids arrived on its events and the limit refused them (a shared device).
+    /// Other user ids arrived on its events and the limit refused them: a device or another
+    /// identifier shared by several known people, whose events may be mixed here.
     UserIdsRefused { count: usize },
-    /// Identifiers were dropped from its events.
+    /// Some of its identifiers arrived on events with another user id and were dropped there
+    /// (the user id limit): a device or address shared with another known person, whose
+    /// events around it may be mixed with this profile's.
+    SharedWithKnown { identifiers: usize, events: usize },
+    /// Identifiers were dropped from its events for other reasons (limits, merge caps,
+    /// pinned splits).
     Violations { count: usize },
     /// Junk values arrived on its events and were blocked.
     JunkBlocked { count: usize },
@@ -35,9 +48,10 @@ pub enum Finding {
 /// finding first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
-    /// The rules held: identifiers were refused or junk blocked.
+    /// The rules held and nothing else stands out: junk values were blocked.
     Routine,
-    /// Looks like a bad merge: far too many identifiers, or a junk value held.
+    /// May be a bad merge: outsized for its identifier types, junk held, identifiers of
+    /// other people refused.
     Suspect,
     /// Known people in one profile: several user ids held, or a merge forced past the rules.
     Serious,
@@ -59,10 +73,12 @@ impl Finding {
     pub fn severity(&self) -> Severity {
         match self {
             Finding::UserIdsHeld { .. } | Finding::ForcedMerge { .. } => Severity::Serious,
-            Finding::ManyIdentifiers { .. } | Finding::JunkHeld { .. } => Severity::Suspect,
-            Finding::UserIdsRefused { .. }
-            | Finding::Violations { .. }
-            | Finding::JunkBlocked { .. } => Severity::Routine,
+            Finding::Outsized { .. }
+            | Finding::JunkHeld { .. }
+            | Finding::UserIdsRefused { .. }
+            | Finding::SharedWithKnown { .. }
+            | Finding::Violations { .. } => Severity::Suspect,
+            Finding::JunkBlocked { .. } => Severity::Routine,
         }
     }
 }
@@ -74,11 +90,11 @@ impl fmt::Display for Finding {
                 write!(f, "holds {}", words::count(*count as u64, "user_id"))
             }
             Finding::ForcedMerge { op } => write!(f, "forced merge #{op}"),
-            Finding::ManyIdentifiers { count, typical } => {
+            Finding::Outsized { kind, count, usual } => {
                 write!(
                     f,
-                    "{} (typical {typical})",
-                    words::count(*count as u64, "identifier")
+                    "{}, usually <= {usual}",
+                    words::count(*count as u64, kind)
                 )
             }
             Finding::JunkHeld { identifier, rule } => write!(f, "holds junk {identifier} ({rule})"),
@@ -89,6 +105,15 @@ impl fmt::Display for Finding {
                     words::count(*count as u64, "other user_id")
                 )
             }
+            Finding::SharedWithKnown {
+                identifiers,
+                events,
+            } => write!(
+                f,
+                "shares {} with another user_id ({})",
+                words::count(*identifiers as u64, "identifier"),
+                words::count(*events as u64, "event")
+            ),
             Finding::Violations { count } => {
                 write!(f, "{}", words::count(*count as u64, "violation"))
             }
@@ -99,7 +124,7 @@ impl fmt::Display for Finding {
     }
 }
 
-/// A suspicious profile.
+/// A profile Health lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthItem {
     pub profile: ProfileId,
@@ -114,6 +139,21 @@ pub struct HealthItem {
     pub findings: Vec<Finding>,
 }
 
+/// A junk value the rules blocked, over the whole space: which client sends it is what an
+/// engineer fixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JunkValue {
+    pub identifier: Identifier,
+    /// The rule that blocked it.
+    pub rule: String,
+    /// How many times it was blocked.
+    pub times: u64,
+    /// How many profiles' events carried it.
+    pub profiles: usize,
+    /// The sources that sent it.
+    pub sources: BTreeSet<String>,
+}
+
 /// The health of a space.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthReport {
@@ -122,12 +162,31 @@ pub struct HealthReport {
     pub typical_identifiers: usize,
     /// Profiles by identifier count: (`1`, `2-3`, `4-7`, `8-15`, `16+`) and how many.
     pub distribution: Vec<(String, u64)>,
-    /// The most suspicious profiles, most suspicious first.
+    /// The profiles with findings, most suspicious first: the suspicious ones, then the
+    /// routine ones (cut to the scan's limit).
     pub items: Vec<HealthItem>,
-    /// How many profiles are suspicious (more than `items` holds when the scan's limit cut
-    /// the list).
+    /// How many profiles are suspicious (serious or suspect), listed or not.
     pub suspicious: usize,
+    /// How many profiles have routine findings only, listed or not.
+    pub routine: usize,
+    /// The junk values blocked most often, most often first.
+    pub junk: Vec<JunkValue>,
 }
+
+impl HealthReport {
+    /// The listed profiles that are suspicious (serious or suspect).
+    pub fn suspicious_items(&self) -> &[HealthItem] {
+        let end = self
+            .items
+            .iter()
+            .position(|item| item.severity == Severity::Routine)
+            .unwrap_or(self.items.len());
+        &self.items[..end]
+    }
+}
+
+/// How many junk values the report names.
+const JUNK_SHOWN: usize = 10;
 
 struct Summary {
     id: ProfileId,
@@ -135,7 +194,64 @@ struct Summary {
     identifiers: usize,
     events: u64,
     user_ids: BTreeSet<String>,
+    /// Identifiers held per type, by index into the scan's type names.
+    per_kind: Vec<(u16, u32)>,
     junk: Vec<(Identifier, String)>,
+}
+
+/// Identifier type names seen by a scan, each with the counts profiles hold.
+#[derive(Default)]
+struct KindCounts {
+    names: Vec<String>,
+    index: BTreeMap<String, u16>,
+    counts: Vec<Vec<u32>>,
+}
+
+impl KindCounts {
+    /// Notes a profile's identifiers and returns its counts per type.
+    fn note(&mut self, p: &Profile) -> Vec<(u16, u32)> {
+        let mut per_kind: Vec<(u16, u32)> = Vec::new();
+        for i in &p.identifiers {
+            let kind = match self.index.get(&i.id.kind) {
+                Some(&k) => k,
+                None => {
+                    let k = self.names.len() as u16;
+                    self.names.push(i.id.kind.clone());
+                    self.index.insert(i.id.kind.clone(), k);
+                    self.counts.push(Vec::new());
+                    k
+                }
+            };
+            match per_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => per_kind.push((kind, 1)),
+            }
+        }
+        for &(kind, n) in &per_kind {
+            self.counts[kind as usize].push(n);
+        }
+        per_kind
+    }
+
+    /// Per type, the count nine in ten of the profiles holding it stay within.
+    fn usual(mut self) -> (Vec<String>, Vec<usize>) {
+        let usual = self
+            .counts
+            .iter_mut()
+            .map(|counts| {
+                let at = (counts.len() - 1) * 9 / 10;
+                *counts.select_nth_unstable(at).1 as usize
+            })
+            .collect();
+        (self.names, usual)
+    }
+}
+
+/// More than this many of a type, for a type that profiles usually hold `usual` of, is
+/// outsized: twice the usual and two more, so a person with a few devices or addresses
+/// more than most is not flagged.
+fn outsized_above(usual: usize) -> usize {
+    2 * usual + 2
 }
 
 /// Scans every profile (and its violations) and keeps the `limit` most suspicious.
@@ -147,22 +263,23 @@ pub fn scan_health<R: GraphRead + ?Sized>(
     stop: &mut dyn FnMut() -> bool,
 ) -> anyhow::Result<Option<HealthReport>> {
     let mut summaries = Vec::new();
+    let mut kinds = KindCounts::default();
     let mut stopped = false;
     read.for_each_profile(&mut |p| {
         if summaries.len() % 512 == 511 && stop() {
             stopped = true;
             return false;
         }
-        summaries.push(summarize(p, rules));
+        summaries.push(summarize(p, rules, &mut kinds));
         true
     })?;
     if stopped {
         return Ok(None);
     }
+    let (kind_names, usual) = kinds.usual();
     let mut counts: Vec<usize> = summaries.iter().map(|s| s.identifiers).collect();
     counts.sort_unstable();
     let typical = counts.get(counts.len() / 2).copied().unwrap_or(0);
-    let threshold = (typical * 3).max(8);
     let mut distribution = vec![0u64; 5];
     for &c in &counts {
         let bucket = match c {
@@ -189,18 +306,25 @@ pub fn scan_health<R: GraphRead + ?Sized>(
         }
     }
     let mut items = Vec::new();
+    let mut junk = JunkTally::default();
     for (i, s) in summaries.into_iter().enumerate() {
         if i % 256 == 255 && stop() {
             return Ok(None);
         }
         let violations = read.violations(s.id)?;
+        junk.note(&violations);
         let forced = forced.get(&s.id).map_or(&[][..], Vec::as_slice);
-        if let Some(item) = judge(s, &violations, forced, typical, threshold) {
+        let outsized = outsized(&s, &kind_names, &usual);
+        if let Some(item) = judge(s, &violations, forced, outsized) {
             items.push(item);
         }
     }
     items.sort_by(|a, b| b.score.cmp(&a.score).then(a.profile.cmp(&b.profile)));
-    let suspicious = items.len();
+    let routine = items
+        .iter()
+        .filter(|item| item.severity == Severity::Routine)
+        .count();
+    let suspicious = items.len() - routine;
     items.truncate(limit);
     let labels = ["1", "2-3", "4-7", "8-15", "16+"];
     Ok(Some(HealthReport {
@@ -213,10 +337,57 @@ pub fn scan_health<R: GraphRead + ?Sized>(
             .collect(),
         items,
         suspicious,
+        routine,
+        junk: junk.most_blocked(JUNK_SHOWN),
     }))
 }
 
-fn summarize(p: &Profile, rules: Option<&Rules>) -> Summary {
+/// Junk values blocked across the space, tallied as the scan reads each profile's violations.
+#[derive(Default)]
+struct JunkTally {
+    values: BTreeMap<(Identifier, String), JunkValue>,
+}
+
+impl JunkTally {
+    fn note(&mut self, violations: &[Violation]) {
+        let mut seen: BTreeSet<(&Identifier, &str)> = BTreeSet::new();
+        for v in violations {
+            let ViolationReason::Blocked { rule } = &v.reason else {
+                continue;
+            };
+            let value = self
+                .values
+                .entry((v.identifier.clone(), rule.clone()))
+                .or_insert_with(|| JunkValue {
+                    identifier: v.identifier.clone(),
+                    rule: rule.clone(),
+                    times: 0,
+                    profiles: 0,
+                    sources: BTreeSet::new(),
+                });
+            value.times += 1;
+            if seen.insert((&v.identifier, rule.as_str())) {
+                value.profiles += 1;
+            }
+            if !value.sources.contains(&v.provenance.source) {
+                value.sources.insert(v.provenance.source.clone());
+            }
+        }
+    }
+
+    fn most_blocked(self, n: usize) -> Vec<JunkValue> {
+        let mut values: Vec<JunkValue> = self.values.into_values().collect();
+        values.sort_by(|a, b| {
+            b.times
+                .cmp(&a.times)
+                .then_with(|| a.identifier.cmp(&b.identifier))
+        });
+        values.truncate(n);
+        values
+    }
+}
+
+fn summarize(p: &Profile, rules: Option<&Rules>, kinds: &mut KindCounts) -> Summary {
     let user_ids = p
         .identifiers
         .iter()
@@ -240,8 +411,28 @@ fn summarize(p: &Profile, rules: Option<&Rules>) -> Summary {
         identifiers: p.identifiers.len(),
         events: p.event_count,
         user_ids,
+        per_kind: kinds.note(p),
         junk,
     }
+}
+
+/// The types a profile holds far more of than usual, each with the points it adds.
+fn outsized(s: &Summary, kind_names: &[String], usual: &[usize]) -> Vec<(Finding, u64)> {
+    s.per_kind
+        .iter()
+        .filter_map(|&(kind, n)| {
+            let (count, usual) = (n as usize, usual[kind as usize]);
+            let above = count
+                .checked_sub(outsized_above(usual))
+                .filter(|&a| a > 0)?;
+            let finding = Finding::Outsized {
+                kind: kind_names[kind as usize].clone(),
+                count,
+                usual,
+            };
+            Some((finding, 10 + above as u64))
+        })
+        .collect()
 }
 
 /// Points where each severity's scores start: a finding of one severity outranks any sum
@@ -252,8 +443,7 @@ fn judge(
     s: Summary,
     violations: &[Violation],
     forced: &[u64],
-    typical: usize,
-    threshold: usize,
+    outsized: Vec<(Finding, u64)>,
 ) -> Option<HealthItem> {
     // Each finding with the points it adds within its severity.
     let mut found: Vec<(Finding, u64)> = Vec::new();
@@ -262,37 +452,50 @@ fn judge(
         found.push((Finding::UserIdsHeld { count: held }, 30 * (held - 1) as u64));
     }
     found.extend(forced.iter().map(|&op| (Finding::ForcedMerge { op }, 30)));
-    if s.identifiers > threshold {
-        found.push((
-            Finding::ManyIdentifiers {
-                count: s.identifiers,
-                typical,
-            },
-            10 + 2 * (s.identifiers - threshold) as u64,
-        ));
-    }
+    found.extend(outsized);
     for (identifier, rule) in s.junk {
         found.push((Finding::JunkHeld { identifier, rule }, 20));
     }
-    let refused: BTreeSet<&str> = violations
-        .iter()
-        .filter(|v| v.reason.is_problem() && v.identifier.kind == USER_ID)
-        .map(|v| v.identifier.value.as_str())
-        .filter(|value| !s.user_ids.contains(*value))
-        .collect();
+    // The violations to look into, by what they say about the profile.
+    let mut refused: BTreeSet<&str> = BTreeSet::new();
+    let mut shared: BTreeSet<&Identifier> = BTreeSet::new();
+    let mut shared_events: BTreeSet<&str> = BTreeSet::new();
+    let mut other = 0;
+    for v in violations.iter().filter(|v| v.reason.is_problem()) {
+        match &v.reason {
+            _ if v.identifier.kind == USER_ID => {
+                if !s.user_ids.contains(&v.identifier.value) {
+                    refused.insert(&v.identifier.value);
+                }
+            }
+            ViolationReason::Limit {
+                identifier_type, ..
+            } if identifier_type == USER_ID => {
+                shared.insert(&v.identifier);
+                shared_events.insert(&v.provenance.message_id);
+            }
+            _ => other += 1,
+        }
+    }
     if !refused.is_empty() {
         let count = refused.len();
-        found.push((Finding::UserIdsRefused { count }, 10 * count as u64));
+        found.push((Finding::UserIdsRefused { count }, 15 * count as u64));
     }
-    let counts = ViolationCounts::of(violations);
-    if counts.problems > 0 {
+    if !shared.is_empty() {
+        let events = shared_events.len();
+        let finding = Finding::SharedWithKnown {
+            identifiers: shared.len(),
+            events,
+        };
+        found.push((finding, 10 + 5 * (events as u64).min(50)));
+    }
+    if other > 0 {
         found.push((
-            Finding::Violations {
-                count: counts.problems,
-            },
-            (counts.problems as u64).min(50) * 3,
+            Finding::Violations { count: other },
+            (other as u64).min(50) * 3,
         ));
     }
+    let counts = ViolationCounts::of(violations);
     if counts.blocked > 0 {
         found.push((
             Finding::JunkBlocked {
@@ -326,6 +529,7 @@ mod tests {
             identifiers,
             events: 1,
             user_ids: BTreeSet::from(["u1".to_string()]),
+            per_kind: Vec::new(),
             junk: Vec::new(),
         }
     }
@@ -343,9 +547,20 @@ mod tests {
         }
     }
 
+    fn blocked(id: &str, source: &str) -> Violation {
+        let mut v = violation(
+            id,
+            ViolationReason::Blocked {
+                rule: "junk".into(),
+            },
+        );
+        v.provenance.source = source.into();
+        v
+    }
+
     #[test]
     fn healthy_profiles_are_not_listed() {
-        assert!(judge(summary(1, 3), &[], &[], 3, 9).is_none());
+        assert!(judge(summary(1, 3), &[], &[], Vec::new()).is_none());
         let signed_out = ViolationReason::SignedOut {
             event: "Signed Out".into(),
         };
@@ -354,7 +569,7 @@ mod tests {
             violation("ios.id:D1", signed_out),
         ];
         assert!(
-            judge(summary(1, 3), &released, &[], 3, 9).is_none(),
+            judge(summary(1, 3), &released, &[], Vec::new()).is_none(),
             "a sign-out is routine"
         );
     }
@@ -367,56 +582,124 @@ mod tests {
         }
     }
 
+    /// Per type, what nine in ten profiles holding it stay within; only a count well past
+    /// that is outsized, so a person with a device or two more than most is not flagged.
     #[test]
-    fn flags_outsized_profiles_and_refused_user_ids() {
-        let big = judge(summary(1, 30), &[], &[], 3, 9).unwrap();
-        assert_eq!(
-            big.findings,
-            vec![Finding::ManyIdentifiers {
-                count: 30,
-                typical: 3
-            }]
+    fn outsized_is_measured_per_type_against_what_profiles_usually_hold() {
+        let mut kinds = KindCounts::default();
+        let profile = |id: u64, ids: &[&str]| {
+            let mut p = Profile::new(ProfileId(id), 0);
+            for text in ids {
+                p.add_identifier(&Identifier::parse(text).unwrap(), 0, "web");
+            }
+            p
+        };
+        let mut summaries = Vec::new();
+        for id in 0..20u64 {
+            let p = profile(id, &[&format!("user_id:u{id}"), &format!("ios.id:d{id}")]);
+            summaries.push(summarize(&p, None, &mut kinds));
+        }
+        let few_more = profile(
+            20,
+            &[
+                "user_id:u20",
+                "ios.id:a",
+                "ios.id:b",
+                "ios.id:c",
+                "ios.id:d",
+            ],
         );
+        summaries.push(summarize(&few_more, None, &mut kinds));
+        let devices: Vec<String> = (0..9).map(|i| format!("ios.id:x{i}")).collect();
+        let mut hub: Vec<&str> = devices.iter().map(String::as_str).collect();
+        hub.push("user_id:u21");
+        summaries.push(summarize(&profile(21, &hub), None, &mut kinds));
+        let (names, usual) = kinds.usual();
+        let found: Vec<Vec<(Finding, u64)>> = summaries
+            .iter()
+            .map(|s| outsized(s, &names, &usual))
+            .collect();
+        assert!(found[..21].iter().all(Vec::is_empty), "{found:?}");
+        assert_eq!(
+            found[21],
+            vec![(
+                Finding::Outsized {
+                    kind: "ios.id".into(),
+                    count: 9,
+                    usual: 1
+                },
+                15
+            )]
+        );
+        assert_eq!(found[21][0].0.to_string(), "9 ios.ids, usually <= 1");
+        let item = judge(summaries.remove(21), &[], &[], found[21].clone()).unwrap();
+        assert_eq!(item.severity, Severity::Suspect);
+    }
+
+    #[test]
+    fn refused_user_ids_and_dropped_identifiers_are_suspect_junk_blocked_routine() {
         let v = [
             violation("user_id:u2", user_id_limit()),
             violation("user_id:u3", user_id_limit()),
             violation("user_id:u3", user_id_limit()),
         ];
-        let shared = judge(summary(2, 3), &v, &[], 3, 9).unwrap();
+        let mut v = v.to_vec();
+        for (id, event) in [
+            ("ios.id:D1", "e1"),
+            ("anonymous_id:a1", "e1"),
+            ("ios.id:D1", "e2"),
+        ] {
+            let mut dropped = violation(id, user_id_limit());
+            dropped.provenance.message_id = event.into();
+            v.push(dropped);
+        }
+        let cap = ViolationReason::MergeCap {
+            detail: "100 merges".into(),
+        };
+        v.push(violation("email:x@y.z", cap));
+        let shared = judge(summary(2, 3), &v, &[], Vec::new()).unwrap();
         assert_eq!(
             shared.findings,
             vec![
                 Finding::UserIdsRefused { count: 2 },
-                Finding::Violations { count: 3 }
+                Finding::SharedWithKnown {
+                    identifiers: 2,
+                    events: 2
+                },
+                Finding::Violations { count: 1 }
             ]
         );
+        assert_eq!(shared.severity, Severity::Suspect);
         assert_eq!(
-            Finding::UserIdsRefused { count: 2 }.to_string(),
-            "2 other user_ids refused"
+            shared
+                .findings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "2 other user_ids refused",
+                "shares 2 identifiers with another user_id (2 events)",
+                "1 violation"
+            ]
         );
-        assert!(
-            big.score > shared.score,
-            "an outsized profile may be a bad merge; refusals are the rules at work"
-        );
-        let junk = [violation(
-            "email:test@test.com",
-            ViolationReason::Blocked { rule: "x".into() },
-        )];
-        let j = judge(summary(3, 2), &junk, &[], 3, 9).unwrap();
+        let junk = [blocked("email:test@test.com", "web")];
+        let j = judge(summary(3, 2), &junk, &[], Vec::new()).unwrap();
         assert_eq!(j.findings, vec![Finding::JunkBlocked { count: 1 }]);
+        assert_eq!(j.severity, Severity::Routine);
+        assert!(shared.score > j.score, "blocked junk is the rules at work");
     }
 
-    /// A shared iPad's many routine refusals rank below a profile holding two people's user
-    /// ids after a forced merge, and each reads for what it is: held, refused, forced.
+    /// A shared iPad's many refusals rank below a profile holding two people's user ids
+    /// after a forced merge, and each reads for what it is: held, refused, forced.
     #[test]
-    fn user_ids_held_and_forced_merges_outrank_routine_limit_hits() {
+    fn user_ids_held_and_forced_merges_outrank_refusals() {
         let ipad: Vec<Violation> = (0..24)
             .map(|i| violation(&format!("user_id:kid{}", i % 3), user_id_limit()))
             .collect();
-        let shared = judge(summary(1, 4), &ipad, &[], 4, 12).unwrap();
+        let shared = judge(summary(1, 4), &ipad, &[], Vec::new()).unwrap();
         let mut two = summary(2, 4);
         two.user_ids.insert("u2".into());
-        let merged = judge(two, &[], &[7], 4, 12).unwrap();
+        let merged = judge(two, &[], &[7], Vec::new()).unwrap();
         assert_eq!(
             merged.findings,
             vec![
@@ -427,7 +710,29 @@ mod tests {
         assert!(merged.score > shared.score, "{merged:?} {shared:?}");
         let text: Vec<String> = merged.findings.iter().map(ToString::to_string).collect();
         assert_eq!(text, ["holds 2 user_ids", "forced merge #7"]);
-        let forced_only = judge(summary(3, 4), &[], &[9], 4, 12).unwrap();
+        let forced_only = judge(summary(3, 4), &[], &[9], Vec::new()).unwrap();
         assert!(forced_only.score > shared.score);
+    }
+
+    #[test]
+    fn junk_values_are_tallied_over_the_space_by_times_profiles_and_sources() {
+        let mut tally = JunkTally::default();
+        tally.note(&[
+            blocked("user_id:null", "web"),
+            blocked("user_id:null", "web"),
+            blocked("email:test@test.com", "crm"),
+        ]);
+        tally.note(&[blocked("user_id:null", "ios")]);
+        let junk = tally.most_blocked(1);
+        assert_eq!(
+            junk,
+            vec![JunkValue {
+                identifier: Identifier::parse("user_id:null").unwrap(),
+                rule: "junk".into(),
+                times: 3,
+                profiles: 2,
+                sources: BTreeSet::from(["ios".to_string(), "web".to_string()]),
+            }]
+        );
     }
 }

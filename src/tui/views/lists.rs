@@ -114,7 +114,7 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         );
         return;
     };
-    let [summary, list] = Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(area);
+    let [summary, list] = Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(area);
     let mut spans = vec![Span::styled(
         format!(
             "{} · typical {} · by identifier count: ",
@@ -127,15 +127,45 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
         spans.push(Span::styled(label.to_string(), t.kind));
         spans.push(Span::styled(format!(" {count}  "), t.value));
     }
+    let lead = "Junk blocked most: ";
+    let mut junk = vec![Span::styled(lead, t.label)];
+    if report.junk.is_empty() {
+        junk.push(Span::styled("none", t.dim));
+    }
+    // Whole entries only, as many as the line holds.
+    let room = (summary.width as usize).saturating_sub(2);
+    let mut used = lead.width();
+    for (i, j) in report.junk.iter().enumerate() {
+        let value = shown(state, &j.identifier.kind, &j.identifier.value);
+        let sources: Vec<&str> = j.sources.iter().map(String::as_str).collect();
+        let entry = [
+            Span::styled(if i > 0 { " · " } else { "" }, t.dim),
+            Span::styled(format!("{}:", j.identifier.kind), t.kind),
+            Span::styled(clean(&value).into_owned(), t.value),
+            Span::styled(format!(" {}x ({})", j.times, sources.join(", ")), t.dim),
+        ];
+        let width: usize = entry.iter().map(Span::width).sum();
+        let more = if i + 1 < report.junk.len() { 2 } else { 0 };
+        if used + width + more > room {
+            junk.push(Span::styled(" …", t.dim));
+            break;
+        }
+        used += width;
+        junk.extend(entry);
+    }
     frame.render_widget(
-        Paragraph::new(Line::from(spans)).block(panel("Graph health", false, t)),
+        Paragraph::new(vec![Line::from(spans), Line::from(junk)]).block(panel(
+            "Graph health",
+            false,
+            t,
+        )),
         summary,
     );
-    let title = if report.suspicious > report.items.len() {
+    let listed = report.suspicious_items().len();
+    let mut title = if report.suspicious > listed {
         format!(
-            "Suspicious profiles ({}): the {} most suspicious",
-            report.suspicious,
-            report.items.len()
+            "Suspicious profiles ({}): the {listed} most suspicious",
+            report.suspicious
         )
     } else {
         format!(
@@ -143,6 +173,12 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             report.suspicious
         )
     };
+    if report.routine > 0 && report.items.len() > listed {
+        title.push_str(&format!(
+            " · then {} where the rules held",
+            count(report.routine as u64, "profile")
+        ));
+    }
     let block = panel(title, true, t);
     let inner = block.inner(list);
     frame.render_widget(block, list);

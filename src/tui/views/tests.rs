@@ -6,6 +6,7 @@ use ratatui::backend::TestBackend;
 
 use super::{Ctx, HitMap, render};
 use crate::model::ProfileId;
+use crate::query::health::{Finding, Severity};
 use crate::tui::action::Action;
 use crate::tui::harness::{Harness, fresh_state, test_settings};
 use crate::tui::keymap::Keymap;
@@ -231,6 +232,20 @@ fn bad_merge_graph_and_health() {
         )),
         "{text}"
     );
+    // Profiles where the rules held (junk blocked) follow the suspicious ones, and the title
+    // says how many there are.
+    let report = h.state.health.report.as_mut().expect("scanned");
+    let mut routine = report.items[0].clone();
+    routine.severity = Severity::Routine;
+    routine.findings = vec![Finding::JunkBlocked { count: 3 }];
+    report.items.push(routine);
+    report.routine = 40;
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(
+        text.contains("most suspicious · then 40 profiles where the rules held"),
+        "{text}"
+    );
+    assert!(text.contains("routine p3"), "{text}");
 }
 
 /// The profile header never ends in a cut word: on a short line the least important parts
@@ -317,8 +332,8 @@ fn violations_scroll_and_wrap_their_reasons() {
 }
 
 /// Sign-out releases are routine: the header counts only the violations that need a look,
-/// and the junk values blocked apart, in Health's words and numbers; the Identity graph tab
-/// lists them all and says how many are releases.
+/// and the junk values blocked apart (Health says what the two refusals are: other user ids);
+/// the Identity graph tab lists them all and says how many are releases.
 #[test]
 fn the_header_does_not_count_sign_out_releases_as_violations() {
     let mut h = open("carla");
@@ -335,9 +350,10 @@ fn the_header_does_not_count_sign_out_releases_as_violations() {
         .find(|l| l.contains("Carla"))
         .unwrap_or_default();
     assert!(
-        row.contains("2 violations;") && row.contains("1 junk value blocked"),
+        row.contains("2 other user_ids refused;") && row.contains("1 junk value blocked"),
         "{row}"
     );
+    assert!(!row.contains("violation"), "{row}");
     h.act(Action::Back).act(Action::TabGraph);
     let view = h.state.profile.as_mut().unwrap();
     let mut data = (**view.data.as_ref().unwrap()).clone();
