@@ -418,6 +418,40 @@ fn search_prints_json_lines_a_table_on_request_and_says_when_nothing_matches() {
         .stderr("idgraph: no profile matches 'zzzzqqq'\n");
 }
 
+/// The first search keeps the index beside the store (the owner's alone); the next ones
+/// read it back, until the store changes: a person ingested since is found at once.
+#[test]
+fn search_keeps_its_index_and_never_answers_from_a_stale_one() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    assert!(ws.ok(&["search", "ana", "lima"]).contains("Ana Lima"));
+    let kept: Vec<_> = std::fs::read_dir(ws.store())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("idgraph-search-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = kept[0].metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    assert!(ws.ok(&["search", "ana", "lima"]).contains("Ana Lima"));
+    let later = ws.file(
+        "later.jsonl",
+        &[json!({"type":"identify","userId":"u9","messageId":"later-1","traits":{"name":"Zelda Quist"}})],
+    );
+    ws.ok(&["ingest", later.to_str().unwrap()]);
+    let found: Value = serde_json::from_str(ws.ok(&["search", "zelda"]).trim()).unwrap();
+    assert_eq!(found["name"], "Zelda Quist");
+}
+
 #[test]
 fn split_moves_identifiers_with_their_events_and_stays_split() {
     let ws = Workspace::new();

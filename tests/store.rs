@@ -7,6 +7,7 @@ use std::sync::Arc;
 use idgraph::ingest::{SourcedEvent, SubmitOutcome};
 use idgraph::model::{Event, Identifier, ProfileId};
 use idgraph::query::export::export_line;
+use idgraph::query::search::{SearchEngine, load_or_build};
 use idgraph::query::{AudienceRead, GraphRead, GraphRepair};
 use idgraph::store::{SpaceStore, Store};
 use proptest::prelude::*;
@@ -303,6 +304,45 @@ fn merge_counts(space: &SpaceStore) -> Vec<(ProfileId, u32)> {
         .unwrap();
     out.sort();
     out
+}
+
+/// The search index kept beside the store is read back only while the space is as it was
+/// when the index was saved: an ingest or a merge makes the next open build it again, and
+/// a reopened store (the next run) reads back the one saved last.
+#[test]
+fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let person = |user: &str, name: &str| json!({"type":"identify","userId":user,"messageId":user,"traits":{"name":name}});
+    {
+        let store = common::open_store(dir.path());
+        let space = store.space("default").unwrap();
+        ingest(&space, [person("u1", "Ana Silva")]);
+        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        keep.expect("a store keeps its index").keep(&index);
+        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        assert!(keep.is_none(), "read back from the file");
+        assert_eq!(index.profile_count(), 1);
+        ingest(&space, [person("u2", "Nadia Okafor")]);
+        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        assert_eq!(index.profile_count(), 2, "built again after the ingest");
+        keep.expect("built").keep(&index);
+        let (a, b) = (
+            space.owner(&id("user_id:u1")).unwrap().unwrap(),
+            space.owner(&id("user_id:u2")).unwrap().unwrap(),
+        );
+        space.merge(a, b, "same person", true).unwrap();
+        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        assert_eq!(index.profile_count(), 1, "built again after the merge");
+        keep.expect("built").keep(&index);
+        store.flush().unwrap();
+    }
+    let store = common::open_store(dir.path());
+    let space = store.space("default").unwrap();
+    let (index, keep) = load_or_build(space.as_ref()).unwrap();
+    assert!(keep.is_none(), "the next run reads the file back");
+    assert_eq!(index.profile_count(), 1);
+    let mut engine = SearchEngine::new(Arc::new(index));
+    assert_eq!(engine.search("nadia", 5).hits.len(), 1);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::model::{Identifier, Profile};
 use crate::query::GraphRead;
-use crate::query::search::{MatchedText, SearchEngine, SearchHit, SearchIndex};
+use crate::query::search::{MatchedText, SearchEngine, SearchHit, load_or_build};
 
 use super::printable::printable;
 
@@ -45,10 +45,13 @@ pub fn run_search(
     table: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<usize> {
+    let mut keep = None;
     let hits = match exact_owner(read, query)? {
         Some(hit) => vec![hit],
         None => {
-            let index = Arc::new(SearchIndex::build(read)?);
+            let (index, cache) = load_or_build(read)?;
+            let index = Arc::new(index);
+            keep = cache.map(|cache| (cache, Arc::clone(&index)));
             SearchEngine::new(index).search(query, limit).hits
         }
     };
@@ -71,6 +74,10 @@ pub fn run_search(
         } else {
             writeln!(out, "{}", hit_json(hit, profile.as_ref()))?;
         }
+    }
+    out.flush()?;
+    if let Some((cache, index)) = keep {
+        cache.keep(&index);
     }
     Ok(hits.len())
 }

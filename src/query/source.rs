@@ -5,6 +5,7 @@ use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEve
 use crate::resolve::MergePreview;
 
 use super::changes::Changes;
+use super::search::IndexCache;
 
 /// Read access to one space's profiles and provenance.
 pub trait GraphRead {
@@ -34,6 +35,11 @@ pub trait GraphRead {
     fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
         let _ = version;
         Ok(Changes::none(0, 0))
+    }
+    /// Where the space's search index is kept between runs, stamped with the space's state
+    /// now (read it before building the index). Stores that keep no file: `None`.
+    fn index_cache(&self) -> Option<IndexCache> {
+        None
     }
 }
 
@@ -117,6 +123,9 @@ impl<T: GraphRead + ?Sized> GraphRead for std::sync::Arc<T> {
     }
     fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
         (**self).changes_since(version)
+    }
+    fn index_cache(&self) -> Option<IndexCache> {
+        (**self).index_cache()
     }
 }
 

@@ -146,12 +146,9 @@ impl Store {
         if is_new {
             remember_space(&self.dir, name);
         }
-        let space = Arc::new(SpaceStore::open(
-            name,
-            tree,
-            rules,
-            self.config.audiences().clone(),
-        )?);
+        let mut space = SpaceStore::open(name, tree, rules, self.config.audiences().clone())?;
+        space.index_file = Some(index_file(&self.dir, name));
+        let space = Arc::new(space);
         space
             .sync_audiences()
             .with_context(|| format!("space {name}: rebuilding audience membership"))?;
@@ -224,6 +221,13 @@ pub fn known_spaces(dir: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The file beside the sled files where a space's search index is kept between runs (the
+/// space's name in hex, as names may hold any character).
+fn index_file(dir: &Path, space: &str) -> PathBuf {
+    let hex: String = space.bytes().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("idgraph-search-{hex}.idx"))
 }
 
 fn remember_space(dir: &Path, name: &str) {

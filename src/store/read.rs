@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
+use crate::query::search::IndexCache;
 use crate::query::{Changes, GraphRead};
 
 use super::codec::decode;
@@ -57,6 +58,12 @@ impl SpaceStore {
 impl GraphRead for SpaceStore {
     fn space(&self) -> &str {
         &self.name
+    }
+
+    fn index_cache(&self) -> Option<IndexCache> {
+        let path = self.index_file.clone()?;
+        let stamp = self.write_stamp().ok()?;
+        Some(IndexCache::new(path, stamp))
     }
 
     fn profile_count(&self) -> anyhow::Result<u64> {

@@ -1,5 +1,6 @@
 //! One space's tree, its counters and the gate that keeps readers from seeing half a batch.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
@@ -44,6 +45,10 @@ impl Counters {
 }
 
 const COUNTERS: &str = "counters";
+
+/// The meta record holding a random value every batch writes anew: with the counters, it
+/// stamps the state of the space (see [`SpaceStore::write_stamp`]).
+const WRITTEN: &str = "written";
 
 /// The meta record naming the layout of a space's events.
 const LAYOUT: &str = "layout";
@@ -104,6 +109,8 @@ pub struct SpaceStore {
     changes: Mutex<ChangeLog>,
     /// Which identifiers may have an owner record (see [`SpaceStore::put_owner`]).
     owners: Mutex<OwnerFilter>,
+    /// Where the space's search index is kept between runs (none for a check's store).
+    pub(super) index_file: Option<PathBuf>,
 }
 
 impl SpaceStore {
@@ -133,6 +140,7 @@ impl SpaceStore {
             pipeline: Mutex::new(Pipeline::default()),
             changes: Mutex::new(ChangeLog::new(counters.events)),
             owners,
+            index_file: None,
         })
     }
 
@@ -158,8 +166,22 @@ impl SpaceStore {
                 messages: Mutex::new(None),
                 pipeline: Mutex::new(Pipeline::default()),
                 changes: Mutex::new(ChangeLog::new(0)),
+                index_file: None,
             },
         }
+    }
+
+    /// A stamp of the space's state as applied so far: it changes with every batch written
+    /// (ingest, merge, split, undo, repair), also by builds that wrote no [`WRITTEN`] record
+    /// (their counters move), and differs between two stores that happen to hold as much.
+    pub fn write_stamp(&self) -> anyhow::Result<u64> {
+        let mut hash = xxhash_rust::xxh3::Xxh3::new();
+        for name in [COUNTERS, WRITTEN] {
+            let value = self.tree.get(keys::meta(name))?;
+            hash.update(&[u8::from(value.is_some())]);
+            hash.update(value.as_deref().unwrap_or_default());
+        }
+        Ok(hash.digest())
     }
 
     /// The space's name.
@@ -309,6 +331,10 @@ impl SpaceStore {
     /// Adds the counters to a batch.
     pub(super) fn put_counters(batch: &mut sled::Batch, counters: &Counters) {
         batch.insert(keys::meta(COUNTERS), encode(counters));
+        batch.insert(
+            keys::meta(WRITTEN),
+            &rand::random::<u64>().to_le_bytes()[..],
+        );
         batch.insert(keys::meta(LAYOUT), &[LAYOUT_VERSION][..]);
     }
 

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::config::Rules;
 use crate::model::{Identifier, Millis, ProfileId};
 use crate::query::health::{HealthReport, scan_health};
-use crate::query::search::SearchIndex;
+use crate::query::search::{SearchIndex, load_or_build};
 use crate::query::{AudienceSummary, ChangedProfiles, OpOutcome, SpaceAccess, SplitPreview};
 use crate::resolve::MergePreview;
 
@@ -251,18 +251,29 @@ impl StoreSession {
                             events_at_open: c.events,
                         });
                         let indexing = Instant::now();
-                        match SearchIndex::build(store.as_ref()) {
-                            Ok(index) => {
+                        match load_or_build(store.as_ref()) {
+                            Ok((index, keep)) => {
                                 tracing::info!(
                                     profiles = index.profile_count(),
                                     texts = index.entry_count(),
                                     mb = index.heap_bytes() >> 20,
                                     ms = indexing.elapsed().as_millis() as u64,
-                                    "search index built"
+                                    built = keep.is_some(),
+                                    "search index ready"
                                 );
                                 let index = Arc::new(index);
                                 self.index = Some(Arc::clone(&index));
-                                emit(Reply::Index { space, index });
+                                emit(Reply::Index {
+                                    space,
+                                    index: Arc::clone(&index),
+                                });
+                                if let Some(cache) = keep {
+                                    // Off this thread: the file of a large space takes a
+                                    // moment to write, and requests should not wait for it.
+                                    let _ = std::thread::Builder::new()
+                                        .name("idgraph-keep-index".into())
+                                        .spawn(move || cache.keep(&index));
+                                }
                             }
                             Err(e) => emit(Reply::OpenFailed {
                                 space,

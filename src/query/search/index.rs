@@ -151,6 +151,68 @@ impl SearchIndex {
         builder.finish()
     }
 
+    /// An index from its parts, as [`IndexCache`](super::IndexCache) reads them back; call
+    /// [`SearchIndex::check`] before using it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        space: String,
+        arena: String,
+        entries: Vec<Entry>,
+        slots: Vec<Slot>,
+        bags: Vec<SlotBags>,
+        kinds: Vec<String>,
+        identifier_kind: Vec<bool>,
+        exact: Vec<(u32, u32)>,
+    ) -> SearchIndex {
+        SearchIndex {
+            space,
+            arena,
+            entries,
+            slots,
+            bags,
+            kinds,
+            identifier_kind,
+            exact,
+        }
+    }
+
+    /// Whether every offset and reference holds, so no lookup can fail: texts on character
+    /// boundaries inside the arena, known kinds, slots in profile order over their entries,
+    /// exact values sorted and pointing at entries.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.kinds.len() != self.identifier_kind.len() || self.bags.len() != self.slots.len() {
+            return Err("parts of different lengths".into());
+        }
+        for e in &self.entries {
+            let (start, end) = (e.start as usize, e.start as usize + e.len as usize);
+            if end > self.arena.len()
+                || !self.arena.is_char_boundary(start)
+                || !self.arena.is_char_boundary(end)
+                || usize::from(e.kind) >= self.kinds.len()
+            {
+                return Err("an entry outside the texts".into());
+            }
+        }
+        let mut previous: Option<&Slot> = None;
+        for slot in &self.slots {
+            if slot.first as usize + slot.count as usize > self.entries.len()
+                || previous.is_some_and(|p| p.id >= slot.id || p.first > slot.first)
+            {
+                return Err("profiles out of order".into());
+            }
+            previous = Some(slot);
+        }
+        if self.exact.windows(2).any(|w| w[0] > w[1])
+            || self
+                .exact
+                .iter()
+                .any(|&(_, entry)| entry as usize >= self.entries.len())
+        {
+            return Err("exact values out of order".into());
+        }
+        Ok(())
+    }
+
     /// The space the index was built from.
     pub fn space(&self) -> &str {
         &self.space

@@ -8,12 +8,14 @@
 //! prefilter first, incremental narrowing while the user types, both cores).
 //! [`SearchWorker`] runs the engine on its own thread with cancellation.
 
+mod cache;
 mod engine;
 mod index;
 mod score;
 mod terms;
 mod worker;
 
+pub use cache::{IndexCache, load_or_build};
 pub use engine::{MatchedText, SearchEngine, SearchHit, SearchResults};
 pub use index::{IndexBuilder, SearchIndex};
 pub use worker::{SearchUpdate, SearchWorker};

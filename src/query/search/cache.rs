@@ -1,0 +1,415 @@
+//! The search index kept between runs: a file next to the store, used while the space is
+//! as it was when the index was built (same write stamp), rebuilt otherwise.
+//!
+//! The file is a header (magic, format, stamp) and the index's arrays written field by
+//! field in little-endian order, then an xxh3 checksum of all of it. A file that is
+//! truncated, corrupt, of another format or for another state of the space is ignored.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::model::ProfileId;
+use crate::query::GraphRead;
+
+use super::index::{Entry, SearchIndex, Slot, SlotBags};
+
+/// The file's first bytes.
+const MAGIC: &[u8; 16] = b"idgraph-search\0\0";
+
+/// Bumped whenever the index's layout or what it indexes changes.
+const FORMAT: u32 = 1;
+
+/// Largest count the reader believes (a corrupt count must not reserve the machine away).
+const MAX_ITEMS: u64 = 1 << 32;
+
+/// Where a space's search index is kept between runs, and the state of the space it must
+/// have been built at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexCache {
+    path: PathBuf,
+    stamp: u64,
+}
+
+impl IndexCache {
+    /// The cache at `path` for the space as its write stamp `stamp` says it is now.
+    pub fn new(path: PathBuf, stamp: u64) -> IndexCache {
+        IndexCache { path, stamp }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The index saved for this state of the space, if there is one and it reads back whole.
+    pub fn load(&self) -> Option<SearchIndex> {
+        let file = File::open(&self.path).ok()?;
+        let mut reader = Reader::new(BufReader::with_capacity(1 << 20, file));
+        match reader.index(self.stamp) {
+            Ok(index) => Some(index),
+            Err(e) => {
+                tracing::debug!(path = %self.path.display(), error = %e, "search index file not used");
+                None
+            }
+        }
+    }
+
+    /// Saves `index` (built from the space in this cache's state), replacing any older file
+    /// at once (written aside, then renamed).
+    pub fn save(&self, index: &SearchIndex) -> io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let aside = self.path.with_extension("partial");
+        // It holds names, emails and phones: the owner's alone, like the store.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&aside)?;
+        let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, file));
+        writer.index(index, self.stamp)?;
+        let sum = writer.hash.digest();
+        let mut out = writer.out;
+        out.write_all(&sum.to_le_bytes())?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&aside, &self.path)
+    }
+}
+
+/// The space's search index: read back from its file when the space is as it was when the
+/// file was saved, built from the profiles otherwise. With a built index comes the cache to
+/// keep it in ([`IndexCache::keep`]) once the caller has used it.
+pub fn load_or_build<R: GraphRead + ?Sized>(
+    read: &R,
+) -> anyhow::Result<(SearchIndex, Option<IndexCache>)> {
+    // The stamp is read before the profiles: what is written meanwhile changes the space's
+    // stamp, so an index that may have missed it is never taken for current.
+    let cache = read.index_cache();
+    if let Some(index) = cache.as_ref().and_then(IndexCache::load) {
+        return Ok((index, None));
+    }
+    Ok((SearchIndex::build(read)?, cache))
+}
+
+impl IndexCache {
+    /// Saves `index` here; a failure only costs the next run a build, so it is logged.
+    pub fn keep(&self, index: &SearchIndex) {
+        if let Err(error) = self.save(index) {
+            tracing::warn!(path = %self.path.display(), %error, "cannot keep the search index");
+        }
+    }
+}
+
+/// Writes fields little-endian, hashing every byte.
+struct Writer<W: Write> {
+    out: W,
+    hash: Xxh3,
+}
+
+impl<W: Write> Writer<W> {
+    fn new(out: W) -> Writer<W> {
+        Writer {
+            out,
+            hash: Xxh3::new(),
+        }
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hash.update(bytes);
+        self.out.write_all(bytes)
+    }
+
+    fn len(&mut self, n: usize) -> io::Result<()> {
+        self.bytes(&(n as u64).to_le_bytes())
+    }
+
+    fn text(&mut self, text: &str) -> io::Result<()> {
+        self.len(text.len())?;
+        self.bytes(text.as_bytes())
+    }
+
+    fn index(&mut self, index: &SearchIndex, stamp: u64) -> io::Result<()> {
+        self.bytes(MAGIC)?;
+        self.bytes(&FORMAT.to_le_bytes())?;
+        self.bytes(&stamp.to_le_bytes())?;
+        self.text(index.space())?;
+        self.len(index.kinds.len())?;
+        for (kind, identifier) in index.kinds.iter().zip(&index.identifier_kind) {
+            self.text(kind)?;
+            self.bytes(&[u8::from(*identifier)])?;
+        }
+        self.text(&index.arena)?;
+        self.len(index.entries.len())?;
+        for e in &index.entries {
+            let mut record = [0u8; ENTRY_BYTES];
+            record[0..4].copy_from_slice(&e.start.to_le_bytes());
+            record[4] = e.len;
+            record[5] = u8::from(e.ascii);
+            record[6..8].copy_from_slice(&e.kind.to_le_bytes());
+            record[8..16].copy_from_slice(&e.bag.to_le_bytes());
+            record[16..24].copy_from_slice(&e.heads.to_le_bytes());
+            self.bytes(&record)?;
+        }
+        self.len(index.slots.len())?;
+        for (s, b) in index.slots.iter().zip(&index.bags) {
+            let mut record = [0u8; SLOT_BYTES];
+            record[0..8].copy_from_slice(&s.id.0.to_le_bytes());
+            record[8..16].copy_from_slice(&s.last_seen.to_le_bytes());
+            record[16..20].copy_from_slice(&s.first.to_le_bytes());
+            record[20..24].copy_from_slice(&s.identifiers.to_le_bytes());
+            record[24..26].copy_from_slice(&s.count.to_le_bytes());
+            record[26] = u8::from(s.named);
+            record[27..35].copy_from_slice(&b.bag.to_le_bytes());
+            record[35..43].copy_from_slice(&b.heads.to_le_bytes());
+            record[43..51].copy_from_slice(&b.hard.to_le_bytes());
+            record[51..59].copy_from_slice(&b.starts.to_le_bytes());
+            record[59..75].copy_from_slice(&b.pairs.to_le_bytes());
+            self.bytes(&record)?;
+        }
+        self.len(index.exact.len())?;
+        for (hash, entry) in &index.exact {
+            let mut record = [0u8; 8];
+            record[0..4].copy_from_slice(&hash.to_le_bytes());
+            record[4..8].copy_from_slice(&entry.to_le_bytes());
+            self.bytes(&record)?;
+        }
+        Ok(())
+    }
+}
+
+const ENTRY_BYTES: usize = 24;
+const SLOT_BYTES: usize = 75;
+
+/// Reads what [`Writer`] wrote, hashing every byte.
+struct Reader<R: Read> {
+    input: R,
+    hash: Xxh3,
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+impl<R: Read> Reader<R> {
+    fn new(input: R) -> Reader<R> {
+        Reader {
+            input,
+            hash: Xxh3::new(),
+        }
+    }
+
+    fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        let mut bytes = [0u8; N];
+        self.input.read_exact(&mut bytes)?;
+        self.hash.update(&bytes);
+        Ok(bytes)
+    }
+
+    fn len(&mut self) -> io::Result<usize> {
+        let n = u64::from_le_bytes(self.array()?);
+        if n > MAX_ITEMS {
+            return Err(invalid("count out of range"));
+        }
+        Ok(n as usize)
+    }
+
+    fn text(&mut self) -> io::Result<String> {
+        let len = self.len()?;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len)
+            .map_err(|_| invalid("text too long"))?;
+        (&mut self.input).take(len as u64).read_to_end(&mut bytes)?;
+        if bytes.len() != len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.hash.update(&bytes);
+        String::from_utf8(bytes).map_err(|_| invalid("text is not UTF-8"))
+    }
+
+    fn reserve<T>(n: usize) -> io::Result<Vec<T>> {
+        let mut items = Vec::new();
+        items
+            .try_reserve_exact(n)
+            .map_err(|_| invalid("count too large"))?;
+        Ok(items)
+    }
+
+    fn index(&mut self, stamp: u64) -> io::Result<SearchIndex> {
+        if &self.array::<16>()? != MAGIC {
+            return Err(invalid("not a search index file"));
+        }
+        if u32::from_le_bytes(self.array()?) != FORMAT {
+            return Err(invalid("written by another format"));
+        }
+        if u64::from_le_bytes(self.array()?) != stamp {
+            return Err(invalid("built before the space last changed"));
+        }
+        let space = self.text()?;
+        let kind_count = self.len()?;
+        let mut kinds = Vec::new();
+        let mut identifier_kind = Vec::new();
+        for _ in 0..kind_count.min(u16::MAX as usize + 1) {
+            kinds.push(self.text()?);
+            identifier_kind.push(self.array::<1>()?[0] != 0);
+        }
+        let arena = self.text()?;
+        let count = self.len()?;
+        let mut entries = Self::reserve::<Entry>(count)?;
+        for _ in 0..count {
+            let r = self.array::<ENTRY_BYTES>()?;
+            entries.push(Entry {
+                start: u32::from_le_bytes(r[0..4].try_into().unwrap_or_default()),
+                len: r[4],
+                ascii: r[5] != 0,
+                kind: u16::from_le_bytes([r[6], r[7]]),
+                bag: u64::from_le_bytes(r[8..16].try_into().unwrap_or_default()),
+                heads: u64::from_le_bytes(r[16..24].try_into().unwrap_or_default()),
+            });
+        }
+        let count = self.len()?;
+        let mut slots = Self::reserve::<Slot>(count)?;
+        let mut bags = Self::reserve::<SlotBags>(count)?;
+        for _ in 0..count {
+            let r = self.array::<SLOT_BYTES>()?;
+            let u64_at =
+                |at: usize| u64::from_le_bytes(r[at..at + 8].try_into().unwrap_or_default());
+            slots.push(Slot {
+                id: ProfileId(u64_at(0)),
+                last_seen: u64_at(8) as i64,
+                first: u32::from_le_bytes(r[16..20].try_into().unwrap_or_default()),
+                identifiers: u32::from_le_bytes(r[20..24].try_into().unwrap_or_default()),
+                count: u16::from_le_bytes([r[24], r[25]]),
+                named: r[26] != 0,
+            });
+            bags.push(SlotBags {
+                bag: u64_at(27),
+                heads: u64_at(35),
+                hard: u64_at(43),
+                starts: u64_at(51),
+                pairs: u128::from_le_bytes(r[59..75].try_into().unwrap_or_default()),
+            });
+        }
+        let count = self.len()?;
+        let mut exact = Self::reserve::<(u32, u32)>(count)?;
+        for _ in 0..count {
+            let r = self.array::<8>()?;
+            exact.push((
+                u32::from_le_bytes([r[0], r[1], r[2], r[3]]),
+                u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
+            ));
+        }
+        let sum = self.hash.digest();
+        let mut stored = [0u8; 8];
+        self.input.read_exact(&mut stored)?;
+        if u64::from_le_bytes(stored) != sum {
+            return Err(invalid("checksum mismatch"));
+        }
+        let index = SearchIndex::from_parts(
+            space,
+            arena,
+            entries,
+            slots,
+            bags,
+            kinds,
+            identifier_kind,
+            exact,
+        );
+        index.check().map_err(|what| invalid(&what))?;
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Identifier, Profile};
+
+    fn profiles() -> Vec<Profile> {
+        let people = [
+            ("Ana Silva", "ana.silva@example.io", "u-1"),
+            ("Nadia Okafor", "nadia@okafor.ng", "u-2"),
+            ("Zoë Ærø", "zoe@ærø.dk", "u-3"),
+        ];
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, (name, email, user))| {
+                let mut p = Profile::new(ProfileId(i as u64 + 1), i as i64);
+                p.add_identifier(&Identifier::new("email", *email), 0, "web");
+                p.add_identifier(&Identifier::new("user_id", *user), 0, "web");
+                let traits = serde_json::json!({ "name": name });
+                p.apply_traits(0, 0, traits.as_object().unwrap());
+                p
+            })
+            .collect()
+    }
+
+    fn saved(dir: &Path) -> (IndexCache, SearchIndex) {
+        let index = SearchIndex::from_profiles("default", &profiles());
+        let cache = IndexCache::new(dir.join("idgraph-search-x.idx"), 42);
+        cache.save(&index).unwrap();
+        (cache, index)
+    }
+
+    #[test]
+    fn an_index_reads_back_as_it_was_saved_for_the_same_stamp_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, index) = saved(dir.path());
+        let back = cache.load().expect("read back");
+        assert_eq!(format!("{back:?}"), format!("{index:?}"));
+        let mut engine = super::super::SearchEngine::new(std::sync::Arc::new(back));
+        let hits = engine.search("okafor nadia", 5).hits;
+        assert_eq!(hits.first().map(|h| h.profile), Some(ProfileId(2)));
+        assert!(!dir.path().join("idgraph-search-x.partial").exists());
+        let later = IndexCache::new(cache.path().to_path_buf(), 43);
+        assert!(later.load().is_none(), "the space changed since");
+    }
+
+    #[test]
+    fn a_damaged_file_is_ignored_never_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, _) = saved(dir.path());
+        let whole = std::fs::read(cache.path()).unwrap();
+        let damaged = [
+            whole[..whole.len() / 2].to_vec(),
+            whole[..whole.len() - 1].to_vec(),
+            {
+                let mut flipped = whole.clone();
+                let at = whole.len() / 2;
+                flipped[at] ^= 0x40;
+                flipped
+            },
+            b"not an index at all".to_vec(),
+            Vec::new(),
+        ];
+        for bytes in damaged {
+            std::fs::write(cache.path(), &bytes).unwrap();
+            assert!(cache.load().is_none(), "{} bytes", bytes.len());
+        }
+    }
+
+    /// A file whose checksum holds but whose offsets do not (written by a buggy build, say)
+    /// is refused by the check rather than sliced out of bounds later.
+    #[test]
+    fn offsets_outside_the_texts_are_refused() {
+        let mut index = SearchIndex::from_profiles("default", &profiles());
+        index.check().unwrap();
+        let arena = index.arena.len() as u32;
+        index.entries[0].start = arena;
+        assert!(index.check().is_err());
+        let mut index = SearchIndex::from_profiles("default", &profiles());
+        index.slots.swap(0, 1);
+        assert!(index.check().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad = SearchIndex::from_profiles("default", &profiles());
+        bad.entries[1].kind = 99;
+        let cache = IndexCache::new(dir.path().join("i.idx"), 1);
+        cache.save(&bad).unwrap();
+        assert!(cache.load().is_none());
+    }
+}
