@@ -345,6 +345,32 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
     assert_eq!(engine.search("nadia", 5).hits.len(), 1);
 }
 
+/// A device two known people use: the second one's profile records the device's
+/// anonymousId as refused (the user id limit), and the explorer's profile data names the
+/// profile that holds it, so an engineer can go there.
+#[test]
+fn the_explorer_names_the_profile_holding_an_identifier_this_one_was_refused() {
+    let (_dir, _store, space) = fresh_space();
+    ingest(
+        &space,
+        [
+            json!({"type":"identify","userId":"a","anonymousId":"dev1","messageId":"m1"}),
+            json!({"type":"identify","userId":"b","anonymousId":"dev1","messageId":"m2"}),
+        ],
+    );
+    let a = space.owner(&id("user_id:a")).unwrap().unwrap();
+    let b = space.owner(&id("user_id:b")).unwrap().unwrap();
+    assert_ne!(a, b);
+    let data = idgraph::tui::worker::load_profile(space.as_ref(), b, 0).unwrap();
+    assert_eq!(data.violations.len(), 1, "{:?}", data.violations);
+    assert_eq!(
+        data.holders.into_iter().collect::<Vec<_>>(),
+        [(id("anonymous_id:dev1"), a)]
+    );
+    let data = idgraph::tui::worker::load_profile(space.as_ref(), a, 0).unwrap();
+    assert!(data.holders.is_empty(), "{:?}", data.holders);
+}
+
 #[test]
 fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! Everything the explorer shows, as plain data. Only [`update`](super::update::update)
 //! changes it; views only read it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::audience::Why;
@@ -32,6 +32,9 @@ pub struct ProfileData {
     pub conversion: Option<u64>,
     pub links: Vec<Link>,
     pub violations: Vec<Violation>,
+    /// The other profiles now holding identifiers this profile's events were refused (a
+    /// device shared with another known person, say), by identifier.
+    pub holders: BTreeMap<Identifier, ProfileId>,
     /// Oldest first.
     pub journal: Vec<JournalEntry>,
     pub touchpoints: Vec<Touchpoint>,
@@ -56,6 +59,7 @@ impl ProfileData {
         events: Vec<StoredEvent>,
         links: Vec<Link>,
         violations: Vec<Violation>,
+        holders: BTreeMap<Identifier, ProfileId>,
         journal: Vec<JournalEntry>,
         audiences: Result<Vec<(String, Why)>, String>,
     ) -> ProfileData {
@@ -77,6 +81,7 @@ impl ProfileData {
             conversion,
             links,
             violations,
+            holders,
             journal,
             touchpoints,
             nodes,

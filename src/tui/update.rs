@@ -377,6 +377,15 @@ pub(super) fn open_profile(state: &mut State, id: ProfileId) -> Vec<Effect> {
     })]
 }
 
+/// The modal showing an event's original JSON.
+fn event_modal(e: &crate::model::StoredEvent, redact: bool) -> Modal {
+    Modal::Event {
+        title: format!("{} · {}", e.message_id, super::text::short_time(e.time)),
+        json: event_json(&e.raw_json, redact),
+        scroll: 0,
+    }
+}
+
 /// Asks for the open profile again. With `follow`, a profile that no longer exists (merged
 /// away, or split off and the split undone) is followed to the one now holding its first
 /// identifier.
@@ -763,12 +772,36 @@ fn act_profile(state: &mut State, action: Action) -> Vec<Effect> {
                     .and_then(|&i| d.events.get(i))
             });
             if let Some(e) = event {
-                let json = event_json(&e.raw_json, state.settings.redact);
-                state.modal = Some(Modal::Event {
-                    title: format!("{} · {}", e.message_id, super::text::short_time(e.time)),
-                    json,
-                    scroll: 0,
-                });
+                state.modal = Some(event_modal(e, state.settings.redact));
+            }
+            Vec::new()
+        }
+        Action::Open if tab == Tab::Graph && view.graph.focus == GraphFocus::Violations => {
+            let Some(v) = data
+                .as_ref()
+                .and_then(|d| d.violations.get(view.graph.violations.selected))
+            else {
+                return Vec::new();
+            };
+            if let Some(&holder) = data.as_ref().and_then(|d| d.holders.get(&v.identifier)) {
+                // The other profile, with this one a step back.
+                leave(state);
+                return open_profile(state, holder);
+            }
+            let event = data.as_ref().and_then(|d| {
+                d.events
+                    .iter()
+                    .find(|e| e.message_id == v.provenance.message_id)
+            });
+            match event {
+                Some(e) => state.modal = Some(event_modal(e, state.settings.redact)),
+                None => notice(
+                    state,
+                    format!(
+                        "no other profile holds {}, and its event is older than the events loaded",
+                        v.identifier.kind
+                    ),
+                ),
             }
             Vec::new()
         }

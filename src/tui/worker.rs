@@ -9,7 +9,7 @@
 //! after each merge, split or undo): the profiles that changed are re-indexed and the
 //! explorer is told which, so events arriving over HTTP show up while it runs.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -447,11 +447,22 @@ pub fn load_profile(
         .profile(id)?
         .ok_or_else(|| anyhow::anyhow!("profile {id} no longer exists (merged or split away?)"))?;
     let timeline = store.timeline(id, TIMELINE_LIMIT)?;
+    let violations = store.violations(id)?;
+    let mut holders = BTreeMap::new();
+    for v in &violations {
+        if !holders.contains_key(&v.identifier)
+            && let Some(holder) = store.owner(&v.identifier)?
+            && holder != id
+        {
+            holders.insert(v.identifier.clone(), holder);
+        }
+    }
     let data = ProfileData::new(
         profile,
         timeline,
         store.links(id)?,
-        store.violations(id)?,
+        violations,
+        holders,
         store.journal_for(id)?,
         store.audiences_of(id, now).map_err(|e| one_line(&e)),
     );

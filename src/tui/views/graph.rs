@@ -35,10 +35,10 @@ const MIN_MESSAGE_ID: usize = 9;
 /// `lead` and `event ID · source · time` (and the journal op of a manual link), the messageId
 /// shortened in its middle so the line fits `width` and source and time always show (the
 /// event JSON on the Timeline has the whole id).
-fn provenance_line(lead: &str, p: &Provenance, width: usize) -> String {
+fn provenance_line(lead: &str, p: &Provenance, width: usize, tail: &str) -> String {
     let op = p.op.map(|o| format!(" op #{o}")).unwrap_or_default();
     let lead = format!("{lead}event ");
-    let rest = format!(" · {} · {}{op}", clean(&p.source), short_time(p.time));
+    let rest = format!(" · {} · {}{op}{tail}", clean(&p.source), short_time(p.time));
     let room = width
         .saturating_sub(lead.width() + rest.width())
         .max(MIN_MESSAGE_ID);
@@ -205,7 +205,7 @@ pub fn render(
                 Span::styled(id_text(state, &l.to), style),
             ]),
             Line::from(Span::styled(
-                provenance_line(&lead, &l.provenance, width),
+                provenance_line(&lead, &l.provenance, width, ""),
                 t.dim,
             )),
         ]
@@ -288,6 +288,10 @@ fn violations(
     if !focused && let Some(key) = ctx.keymap.key_for(&[KeyContext::Graph], Action::SwitchList) {
         title.push_str(&format!(" · {key} selects"));
     }
+    let open = [KeyContext::Graph, KeyContext::Navigation];
+    if focused && let Some(key) = ctx.keymap.key_for(&open, Action::Open) {
+        title.push_str(&format!(" · {key}: the profile holding it, or its event"));
+    }
     let block = panel(title, focused, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -323,8 +327,13 @@ fn violations(
         lines.extend(
             pieces.map(|piece| Line::styled(format!("    {piece}"), base.patch(t.warning))),
         );
+        let holder = data
+            .holders
+            .get(&v.identifier)
+            .map(|holder| format!(" · now held by {holder}"))
+            .unwrap_or_default();
         lines.push(Line::styled(
-            provenance_line("    ", &v.provenance, width),
+            provenance_line("    ", &v.provenance, width, &holder),
             base.patch(t.dim),
         ));
     }

@@ -852,6 +852,45 @@ fn the_command_bar_always_offers_help() {
     }
 }
 
+/// A refused identifier that another profile holds says which one, and Enter on it opens
+/// that profile on the same tab (Esc comes back); on one no other profile holds, Enter shows
+/// the event that carried it.
+#[test]
+fn a_violation_leads_to_the_profile_holding_its_identifier_or_to_its_event() {
+    let mut h = open("carla");
+    h.act(Action::TabGraph);
+    let view = h.state.profile.as_mut().unwrap();
+    let mut data = (**view.data.as_ref().unwrap()).clone();
+    let refused = data.violations[0].identifier.clone();
+    data.holders.insert(refused, ProfileId(1));
+    view.data = Some(std::sync::Arc::new(data));
+    h.press("v");
+    let text = draw(&h.state, 160, 48).backend().to_string();
+    assert!(text.contains("· now held by p1"), "{text}");
+    assert!(
+        text.contains("enter: the profile holding it, or its event"),
+        "{text}"
+    );
+    h.act(Action::Open);
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.id, ProfileId(1));
+    assert_eq!(view.tab, crate::tui::state::Tab::Graph);
+    h.act(Action::Back);
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.id, ProfileId(3), "Esc comes back");
+    // The second violation's identifier is held by no other profile: its event opens.
+    let mut h = open("carla");
+    h.act(Action::TabGraph)
+        .press("v")
+        .act(Action::Down)
+        .act(Action::Open);
+    assert!(
+        matches!(&h.state.modal, Some(crate::tui::state::Modal::Event { title, .. }) if title.starts_with("m-023")),
+        "{:?}",
+        h.state.modal
+    );
+}
+
 /// On the Identity graph tab, `v` (to the violations list) is offered only when the
 /// profile has violations: offered on every profile, it pushed "m merge with…" off the bar
 /// at 80 columns.
