@@ -309,7 +309,7 @@ impl<R: Read> Reader<R> {
         if u64::from_le_bytes(stored) != sum {
             return Err(invalid("checksum mismatch"));
         }
-        let index = SearchIndex::from_parts(
+        let index = SearchIndex {
             space,
             arena,
             entries,
@@ -318,7 +318,7 @@ impl<R: Read> Reader<R> {
             kinds,
             identifier_kind,
             exact,
-        );
+        };
         index.check().map_err(|what| invalid(&what))?;
         Ok(index)
     }

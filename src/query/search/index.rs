@@ -78,7 +78,7 @@ pub(crate) struct SlotBags {
 /// An immutable snapshot of a space's searchable texts.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
-    space: String,
+    pub(crate) space: String,
     pub(crate) arena: String,
     pub(crate) entries: Vec<Entry>,
     pub(crate) slots: Vec<Slot>,
@@ -149,31 +149,6 @@ impl SearchIndex {
             builder.add(p);
         }
         builder.finish()
-    }
-
-    /// An index from its parts, as [`IndexCache`](super::IndexCache) reads them back; call
-    /// [`SearchIndex::check`] before using it.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn from_parts(
-        space: String,
-        arena: String,
-        entries: Vec<Entry>,
-        slots: Vec<Slot>,
-        bags: Vec<SlotBags>,
-        kinds: Vec<String>,
-        identifier_kind: Vec<bool>,
-        exact: Vec<(u32, u32)>,
-    ) -> SearchIndex {
-        SearchIndex {
-            space,
-            arena,
-            entries,
-            slots,
-            bags,
-            kinds,
-            identifier_kind,
-            exact,
-        }
     }
 
     /// Whether every offset and reference holds, so no lookup can fail: texts on character
