@@ -26,7 +26,9 @@ pub struct Args {
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = globals.open_existing_store()?;
     let space = globals.existing_space(&store)?;
-    let Some(report) = scan_health(space.as_ref(), Some(space.rules()), args.top, &mut || false)?
+    let Some(report) = scan_health(space.as_ref(), Some(space.rules()), args.top, &mut |_| {
+        false
+    })?
     else {
         anyhow::bail!("the health scan was interrupted");
     };

@@ -254,19 +254,44 @@ fn outsized_above(usual: usize) -> usize {
     2 * usual + 2
 }
 
+/// How far a health scan is: it reads every profile, then every profile's violations, so
+/// `done` counts up to twice the profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+impl ScanProgress {
+    /// Whole percent done.
+    pub fn percent(self) -> u64 {
+        (self.done * 100)
+            .checked_div(self.total)
+            .unwrap_or(0)
+            .min(100)
+    }
+}
+
 /// Scans every profile (and its violations) and keeps the `limit` most suspicious.
-/// `stop` is called every few hundred profiles; returning true abandons the scan (`Ok(None)`).
+/// `step` is told the progress every few hundred profiles; returning true abandons the scan
+/// (`Ok(None)`).
 pub fn scan_health<R: GraphRead + ?Sized>(
     read: &R,
     rules: Option<&Rules>,
     limit: usize,
-    stop: &mut dyn FnMut() -> bool,
+    step: &mut dyn FnMut(ScanProgress) -> bool,
 ) -> anyhow::Result<Option<HealthReport>> {
+    let expected = read.profile_count()?;
     let mut summaries = Vec::new();
     let mut kinds = KindCounts::default();
     let mut stopped = false;
     read.for_each_profile(&mut |p| {
-        if summaries.len() % 512 == 511 && stop() {
+        let read_so_far = summaries.len() as u64;
+        let progress = ScanProgress {
+            done: read_so_far.min(expected),
+            total: 2 * expected,
+        };
+        if read_so_far % 512 == 511 && step(progress) {
             stopped = true;
             return false;
         }
@@ -307,8 +332,13 @@ pub fn scan_health<R: GraphRead + ?Sized>(
     }
     let mut items = Vec::new();
     let mut junk = JunkTally::default();
+    let profiles = summaries.len() as u64;
     for (i, s) in summaries.into_iter().enumerate() {
-        if i % 256 == 255 && stop() {
+        let progress = ScanProgress {
+            done: profiles + i as u64,
+            total: 2 * profiles,
+        };
+        if i % 256 == 255 && step(progress) {
             return Ok(None);
         }
         let violations = read.violations(s.id)?;

@@ -9,7 +9,7 @@ use crate::model::{
     Identifier, JournalEntry, Link, Millis, Profile, ProfileId, StoredEvent, Violation,
 };
 use crate::query::SplitPreview;
-use crate::query::health::HealthReport;
+use crate::query::health::{HealthReport, ScanProgress};
 use crate::query::search::SearchResults;
 use crate::query::timeline::{Phase, TimelineFilter, phases};
 use crate::query::touchpoints::{Touchpoint, touchpoints};
@@ -260,6 +260,8 @@ pub struct ViewAnchors {
 pub struct HealthView {
     pub report: Option<HealthReport>,
     pub pending: Option<u64>,
+    /// How far the pending scan is, once it has said.
+    pub progress: Option<ScanProgress>,
     pub error: Option<String>,
     pub cursor: Cursor,
 }

@@ -428,6 +428,7 @@ fn health_shown(state: &mut State) -> Vec<Effect> {
 fn load_health(state: &mut State) -> Vec<Effect> {
     let generation = state.generation();
     state.health.pending = Some(generation);
+    state.health.progress = None;
     state.health.error = None;
     vec![Effect::Store(Request::LoadHealth { generation })]
 }
@@ -1630,11 +1631,21 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
         }
         Reply::Audiences { generation, result } => audiences::on_list(state, generation, result),
         Reply::Members { generation, result } => audiences::on_members(state, generation, result),
+        Reply::HealthProgress {
+            generation,
+            progress,
+        } => {
+            if state.health.pending == Some(generation) {
+                state.health.progress = Some(progress);
+            }
+            Vec::new()
+        }
         Reply::Health { generation, result } => {
             if state.health.pending != Some(generation) {
                 return Vec::new();
             }
             state.health.pending = None;
+            state.health.progress = None;
             match result {
                 Ok(report) => {
                     state.health.cursor.clamp(report.items.len());

@@ -18,7 +18,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Rules;
 use crate::model::{Identifier, Millis, ProfileId};
-use crate::query::health::{HealthReport, scan_health};
+use crate::query::health::{HealthReport, ScanProgress, scan_health};
 use crate::query::search::{SearchIndex, load_or_build};
 use crate::query::{AudienceSummary, ChangedProfiles, OpOutcome, SpaceAccess, SplitPreview};
 use crate::resolve::MergePreview;
@@ -28,6 +28,9 @@ use super::state::{ProfileData, TIMELINE_LIMIT};
 
 /// A store handle for one space: its graph, repairs and audiences.
 pub type SpaceHandle = Box<dyn SpaceAccess + Send>;
+
+/// How often a long health scan reports its progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 
 /// How many suspicious profiles the health view lists.
 pub const HEALTH_LIMIT: usize = 200;
@@ -166,6 +169,11 @@ pub enum Reply {
         generation: u64,
         result: Result<HealthReport, String>,
     },
+    /// How far the health scan `generation` is.
+    HealthProgress {
+        generation: u64,
+        progress: ScanProgress,
+    },
     /// Every audience with its member count.
     Audiences {
         generation: u64,
@@ -289,7 +297,7 @@ impl StoreSession {
                 }
             }
             Request::LoadHealth { generation } => {
-                if let Some(reply) = self.health(generation, &mut || Interleave::Continue) {
+                if let Some(reply) = self.health(generation, &mut |_| Interleave::Continue) {
                     emit(reply);
                 }
             }
@@ -363,17 +371,17 @@ impl StoreSession {
         emit(Reply::Live { space, update });
     }
 
-    /// Scans the space's health; `interleave` is called between steps and may stop it
-    /// (`None` is returned then).
+    /// Scans the space's health; `interleave` is told the progress between steps and may
+    /// stop it (`None` is returned then).
     pub fn health(
         &self,
         generation: u64,
-        interleave: &mut dyn FnMut() -> Interleave,
+        interleave: &mut dyn FnMut(ScanProgress) -> Interleave,
     ) -> Option<Reply> {
         let Some(store) = self.store.as_deref() else {
             return Some(not_open(Request::LoadHealth { generation }));
         };
-        let mut stop = || interleave() == Interleave::Stop;
+        let mut stop = |progress| interleave(progress) == Interleave::Stop;
         match scan_health(store, self.rules.as_ref(), HEALTH_LIMIT, &mut stop) {
             Ok(Some(report)) => Some(Reply::Health {
                 generation,
@@ -655,7 +663,15 @@ fn run<O>(
         match request {
             Some(Request::LoadHealth { generation }) => {
                 let session = &session;
-                let mut interleave = || {
+                let mut next_progress = Instant::now() + PROGRESS_INTERVAL;
+                let mut interleave = |progress| {
+                    if Instant::now() >= next_progress {
+                        next_progress = Instant::now() + PROGRESS_INTERVAL;
+                        let _ = replies.send(Reply::HealthProgress {
+                            generation,
+                            progress,
+                        });
+                    }
                     let mut stop = Interleave::Continue;
                     for r in requests.try_iter() {
                         match r {

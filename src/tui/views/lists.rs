@@ -105,7 +105,16 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     let Some(report) = &h.report else {
         let text = match (&h.error, h.pending) {
             (Some(e), _) => Line::styled(format!("Health scan failed: {}", clean(e)), t.error),
-            (None, Some(_)) => Line::styled("Scanning every profile and its violations…", t.dim),
+            (None, Some(_)) => Line::styled(
+                match h.progress {
+                    Some(progress) => format!(
+                        "Scanning every profile and its violations… {}%",
+                        progress.percent()
+                    ),
+                    None => "Scanning every profile and its violations…".to_string(),
+                },
+                t.dim,
+            ),
             (None, None) => Line::styled("Press r to scan.", t.dim),
         };
         frame.render_widget(

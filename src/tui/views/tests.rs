@@ -852,6 +852,35 @@ fn the_command_bar_always_offers_help() {
     }
 }
 
+/// A long health scan says how far it is; progress of an older scan is dropped, and a
+/// finished scan leaves no figure behind.
+#[test]
+fn a_long_health_scan_shows_how_far_it_is() {
+    use crate::query::health::ScanProgress;
+    use crate::tui::worker::Reply;
+    let mut h = open("carla");
+    h.act(Action::Back);
+    h.state.screen = crate::tui::state::Screen::Health;
+    h.state.health = Default::default();
+    h.state.health.pending = Some(7);
+    let progress = |generation, done| {
+        Msg::Reply(Reply::HealthProgress {
+            generation,
+            progress: ScanProgress { done, total: 200 },
+        })
+    };
+    h.send(progress(6, 150));
+    assert_eq!(h.state.health.progress, None, "an older scan's progress");
+    h.send(progress(7, 84));
+    let text = draw(&h.state, 80, 24).backend().to_string();
+    assert!(
+        text.contains("Scanning every profile and its violations… 42%"),
+        "{text}"
+    );
+    h.act(Action::Refresh);
+    assert_eq!(h.state.health.progress, None);
+}
+
 /// A refused identifier that another profile holds says which one, and Enter on it opens
 /// that profile on the same tab (Esc comes back); on one no other profile holds, Enter shows
 /// the event that carried it.
