@@ -1,13 +1,13 @@
 //! Graph health: which profiles look like bad merges, and why.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fmt;
 
 use crate::config::Rules;
 use crate::model::identifier::USER_ID;
-use crate::model::{
-    Identifier, JournalAction, Profile, ProfileId, Violation, ViolationCounts, ViolationReason,
-};
+use crate::model::{Identifier, JournalAction, Profile, ProfileId, Violation, ViolationReason};
 use crate::query::GraphRead;
 use crate::words;
 
@@ -284,6 +284,8 @@ pub fn scan_health<R: GraphRead + ?Sized>(
     let expected = read.profile_count()?;
     let mut summaries = Vec::new();
     let mut kinds = KindCounts::default();
+    // Which profile each timeline cluster belongs to, for the violations filed under it.
+    let mut by_cluster: FxHashMap<u64, u32> = FxHashMap::default();
     let mut stopped = false;
     read.for_each_profile(&mut |p| {
         let read_so_far = summaries.len() as u64;
@@ -294,6 +296,9 @@ pub fn scan_health<R: GraphRead + ?Sized>(
         if read_so_far % 512 == 511 && step(progress) {
             stopped = true;
             return false;
+        }
+        for &cluster in &p.clusters {
+            by_cluster.insert(cluster, summaries.len() as u32);
         }
         summaries.push(summarize(p, rules, &mut kinds));
         true
@@ -330,22 +335,39 @@ pub fn scan_health<R: GraphRead + ?Sized>(
             forced.entry(*survivor).or_default().push(entry.op);
         }
     }
-    let mut items = Vec::new();
-    let mut junk = JunkTally::default();
+    // Every violation in one pass over the store (clusters in order), tallied by profile.
     let profiles = summaries.len() as u64;
-    for (i, s) in summaries.into_iter().enumerate() {
+    let last_cluster = by_cluster.keys().copied().max().unwrap_or(0).max(1);
+    let mut tallies: FxHashMap<u32, ViolationTally> = FxHashMap::default();
+    let mut junk = JunkTally::default();
+    let mut seen = 0u64;
+    read.for_each_violation(&mut |cluster, v| {
+        seen += 1;
         let progress = ScanProgress {
-            done: profiles + i as u64,
+            done: profiles + profiles * cluster.min(last_cluster) / last_cluster,
             total: 2 * profiles,
         };
-        if i % 256 == 255 && step(progress) {
-            return Ok(None);
+        if seen % 1024 == 1023 && step(progress) {
+            stopped = true;
+            return false;
         }
-        let violations = read.violations(s.id)?;
-        junk.note(&violations);
+        if let Some(&at) = by_cluster.get(&cluster) {
+            let held = &summaries[at as usize].user_ids;
+            tallies.entry(at).or_default().note(&v, held);
+            junk.note(at, &v);
+        }
+        true
+    })?;
+    if stopped {
+        return Ok(None);
+    }
+    let none = ViolationTally::default();
+    let mut items = Vec::new();
+    for (i, s) in summaries.into_iter().enumerate() {
+        let tally = tallies.get(&(i as u32)).unwrap_or(&none);
         let forced = forced.get(&s.id).map_or(&[][..], Vec::as_slice);
         let outsized = outsized(&s, &kind_names, &usual);
-        if let Some(item) = judge(s, &violations, forced, outsized) {
+        if let Some(item) = judge(s, tally, forced, outsized) {
             items.push(item);
         }
     }
@@ -372,41 +394,47 @@ pub fn scan_health<R: GraphRead + ?Sized>(
     }))
 }
 
-/// Junk values blocked across the space, tallied as the scan reads each profile's violations.
+/// Junk values blocked across the space, tallied as the scan reads the violations.
 #[derive(Default)]
 struct JunkTally {
-    values: BTreeMap<(Identifier, String), JunkValue>,
+    values: BTreeMap<(Identifier, String), (JunkValue, FxHashSet<u32>)>,
 }
 
 impl JunkTally {
-    fn note(&mut self, violations: &[Violation]) {
-        let mut seen: BTreeSet<(&Identifier, &str)> = BTreeSet::new();
-        for v in violations {
-            let ViolationReason::Blocked { rule } = &v.reason else {
-                continue;
-            };
-            let value = self
-                .values
-                .entry((v.identifier.clone(), rule.clone()))
-                .or_insert_with(|| JunkValue {
+    /// Notes a violation of the profile at `profile` in the scan.
+    fn note(&mut self, profile: u32, v: &Violation) {
+        let ViolationReason::Blocked { rule } = &v.reason else {
+            return;
+        };
+        let (value, profiles) = self
+            .values
+            .entry((v.identifier.clone(), rule.clone()))
+            .or_insert_with(|| {
+                let value = JunkValue {
                     identifier: v.identifier.clone(),
                     rule: rule.clone(),
                     times: 0,
                     profiles: 0,
                     sources: BTreeSet::new(),
-                });
-            value.times += 1;
-            if seen.insert((&v.identifier, rule.as_str())) {
-                value.profiles += 1;
-            }
-            if !value.sources.contains(&v.provenance.source) {
-                value.sources.insert(v.provenance.source.clone());
-            }
+                };
+                (value, FxHashSet::default())
+            });
+        value.times += 1;
+        profiles.insert(profile);
+        if !value.sources.contains(&v.provenance.source) {
+            value.sources.insert(v.provenance.source.clone());
         }
     }
 
     fn most_blocked(self, n: usize) -> Vec<JunkValue> {
-        let mut values: Vec<JunkValue> = self.values.into_values().collect();
+        let mut values: Vec<JunkValue> = self
+            .values
+            .into_values()
+            .map(|(value, profiles)| JunkValue {
+                profiles: profiles.len(),
+                ..value
+            })
+            .collect();
         values.sort_by(|a, b| {
             b.times
                 .cmp(&a.times)
@@ -414,6 +442,47 @@ impl JunkTally {
         });
         values.truncate(n);
         values
+    }
+}
+
+/// What one profile's violations say about it, tallied as the scan reads them.
+#[derive(Debug, Default)]
+struct ViolationTally {
+    /// Other user ids the limit refused.
+    refused: BTreeSet<String>,
+    /// Identifiers dropped because they came with another user id.
+    shared: BTreeSet<Identifier>,
+    /// The events that brought those.
+    shared_events: BTreeSet<String>,
+    /// Other identifiers dropped (limits, merge caps, pinned splits).
+    other: usize,
+    /// Junk values blocked.
+    blocked: usize,
+}
+
+impl ViolationTally {
+    /// Notes a violation of a profile holding the user ids `held`.
+    fn note(&mut self, v: &Violation, held: &BTreeSet<String>) {
+        if !v.reason.is_problem() {
+            if matches!(v.reason, ViolationReason::Blocked { .. }) {
+                self.blocked += 1;
+            }
+            return;
+        }
+        match &v.reason {
+            _ if v.identifier.kind == USER_ID => {
+                if !held.contains(&v.identifier.value) {
+                    self.refused.insert(v.identifier.value.clone());
+                }
+            }
+            ViolationReason::Limit {
+                identifier_type, ..
+            } if identifier_type == USER_ID => {
+                self.shared.insert(v.identifier.clone());
+                self.shared_events.insert(v.provenance.message_id.clone());
+            }
+            _ => self.other += 1,
+        }
     }
 }
 
@@ -471,7 +540,7 @@ const BAND: u64 = 1_000;
 
 fn judge(
     s: Summary,
-    violations: &[Violation],
+    tally: &ViolationTally,
     forced: &[u64],
     outsized: Vec<(Finding, u64)>,
 ) -> Option<HealthItem> {
@@ -486,52 +555,30 @@ fn judge(
     for (identifier, rule) in s.junk {
         found.push((Finding::JunkHeld { identifier, rule }, 20));
     }
-    // The violations to look into, by what they say about the profile.
-    let mut refused: BTreeSet<&str> = BTreeSet::new();
-    let mut shared: BTreeSet<&Identifier> = BTreeSet::new();
-    let mut shared_events: BTreeSet<&str> = BTreeSet::new();
-    let mut other = 0;
-    for v in violations.iter().filter(|v| v.reason.is_problem()) {
-        match &v.reason {
-            _ if v.identifier.kind == USER_ID => {
-                if !s.user_ids.contains(&v.identifier.value) {
-                    refused.insert(&v.identifier.value);
-                }
-            }
-            ViolationReason::Limit {
-                identifier_type, ..
-            } if identifier_type == USER_ID => {
-                shared.insert(&v.identifier);
-                shared_events.insert(&v.provenance.message_id);
-            }
-            _ => other += 1,
-        }
-    }
-    if !refused.is_empty() {
-        let count = refused.len();
+    if !tally.refused.is_empty() {
+        let count = tally.refused.len();
         found.push((Finding::UserIdsRefused { count }, 15 * count as u64));
     }
-    if !shared.is_empty() {
-        let events = shared_events.len();
+    if !tally.shared.is_empty() {
+        let events = tally.shared_events.len();
         let finding = Finding::SharedWithKnown {
-            identifiers: shared.len(),
+            identifiers: tally.shared.len(),
             events,
         };
         found.push((finding, 10 + 5 * (events as u64).min(50)));
     }
-    if other > 0 {
+    if tally.other > 0 {
         found.push((
-            Finding::Violations { count: other },
-            (other as u64).min(50) * 3,
+            Finding::Violations { count: tally.other },
+            (tally.other as u64).min(50) * 3,
         ));
     }
-    let counts = ViolationCounts::of(violations);
-    if counts.blocked > 0 {
+    if tally.blocked > 0 {
         found.push((
             Finding::JunkBlocked {
-                count: counts.blocked,
+                count: tally.blocked,
             },
-            (counts.blocked as u64).min(50),
+            (tally.blocked as u64).min(50),
         ));
     }
     let severity = found.iter().map(|(f, _)| f.severity()).max()?;
@@ -577,6 +624,20 @@ mod tests {
         }
     }
 
+    /// Judges a profile on its violations, tallied as a scan would.
+    fn judged(
+        s: Summary,
+        violations: &[Violation],
+        forced: &[u64],
+        outsized: Vec<(Finding, u64)>,
+    ) -> Option<HealthItem> {
+        let mut tally = ViolationTally::default();
+        for v in violations {
+            tally.note(v, &s.user_ids);
+        }
+        judge(s, &tally, forced, outsized)
+    }
+
     fn blocked(id: &str, source: &str) -> Violation {
         let mut v = violation(
             id,
@@ -590,7 +651,7 @@ mod tests {
 
     #[test]
     fn healthy_profiles_are_not_listed() {
-        assert!(judge(summary(1, 3), &[], &[], Vec::new()).is_none());
+        assert!(judged(summary(1, 3), &[], &[], Vec::new()).is_none());
         let signed_out = ViolationReason::SignedOut {
             event: "Signed Out".into(),
         };
@@ -599,7 +660,7 @@ mod tests {
             violation("ios.id:D1", signed_out),
         ];
         assert!(
-            judge(summary(1, 3), &released, &[], Vec::new()).is_none(),
+            judged(summary(1, 3), &released, &[], Vec::new()).is_none(),
             "a sign-out is routine"
         );
     }
@@ -662,7 +723,7 @@ mod tests {
             )]
         );
         assert_eq!(found[21][0].0.to_string(), "9 ios.ids, usually <= 1");
-        let item = judge(summaries.remove(21), &[], &[], found[21].clone()).unwrap();
+        let item = judged(summaries.remove(21), &[], &[], found[21].clone()).unwrap();
         assert_eq!(item.severity, Severity::Suspect);
     }
 
@@ -687,7 +748,7 @@ mod tests {
             detail: "100 merges".into(),
         };
         v.push(violation("email:x@y.z", cap));
-        let shared = judge(summary(2, 3), &v, &[], Vec::new()).unwrap();
+        let shared = judged(summary(2, 3), &v, &[], Vec::new()).unwrap();
         assert_eq!(
             shared.findings,
             vec![
@@ -713,7 +774,7 @@ mod tests {
             ]
         );
         let junk = [blocked("email:test@test.com", "web")];
-        let j = judge(summary(3, 2), &junk, &[], Vec::new()).unwrap();
+        let j = judged(summary(3, 2), &junk, &[], Vec::new()).unwrap();
         assert_eq!(j.findings, vec![Finding::JunkBlocked { count: 1 }]);
         assert_eq!(j.severity, Severity::Routine);
         assert!(shared.score > j.score, "blocked junk is the rules at work");
@@ -726,10 +787,10 @@ mod tests {
         let ipad: Vec<Violation> = (0..24)
             .map(|i| violation(&format!("user_id:kid{}", i % 3), user_id_limit()))
             .collect();
-        let shared = judge(summary(1, 4), &ipad, &[], Vec::new()).unwrap();
+        let shared = judged(summary(1, 4), &ipad, &[], Vec::new()).unwrap();
         let mut two = summary(2, 4);
         two.user_ids.insert("u2".into());
-        let merged = judge(two, &[], &[7], Vec::new()).unwrap();
+        let merged = judged(two, &[], &[7], Vec::new()).unwrap();
         assert_eq!(
             merged.findings,
             vec![
@@ -740,19 +801,21 @@ mod tests {
         assert!(merged.score > shared.score, "{merged:?} {shared:?}");
         let text: Vec<String> = merged.findings.iter().map(ToString::to_string).collect();
         assert_eq!(text, ["holds 2 user_ids", "forced merge #7"]);
-        let forced_only = judge(summary(3, 4), &[], &[9], Vec::new()).unwrap();
+        let forced_only = judged(summary(3, 4), &[], &[9], Vec::new()).unwrap();
         assert!(forced_only.score > shared.score);
     }
 
     #[test]
     fn junk_values_are_tallied_over_the_space_by_times_profiles_and_sources() {
         let mut tally = JunkTally::default();
-        tally.note(&[
+        for v in [
             blocked("user_id:null", "web"),
             blocked("user_id:null", "web"),
             blocked("email:test@test.com", "crm"),
-        ]);
-        tally.note(&[blocked("user_id:null", "ios")]);
+        ] {
+            tally.note(0, &v);
+        }
+        tally.note(1, &blocked("user_id:null", "ios"));
         let junk = tally.most_blocked(1);
         assert_eq!(
             junk,

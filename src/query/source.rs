@@ -36,6 +36,13 @@ pub trait GraphRead {
         let _ = version;
         Ok(Changes::none(0, 0))
     }
+    /// Calls `visit` with every violation of the space and the timeline cluster it is filed
+    /// under (one of its profile's [`Profile::clusters`]), in cluster order; stops early when
+    /// it returns `false`.
+    fn for_each_violation(
+        &self,
+        visit: &mut dyn FnMut(u64, Violation) -> bool,
+    ) -> anyhow::Result<()>;
     /// Where the space's search index is kept between runs, stamped with the space's state
     /// now (read it before building the index). Stores that keep no file: `None`.
     fn index_cache(&self) -> Option<IndexCache> {
@@ -123,6 +130,12 @@ impl<T: GraphRead + ?Sized> GraphRead for std::sync::Arc<T> {
     }
     fn changes_since(&self, version: u64) -> anyhow::Result<Changes> {
         (**self).changes_since(version)
+    }
+    fn for_each_violation(
+        &self,
+        visit: &mut dyn FnMut(u64, Violation) -> bool,
+    ) -> anyhow::Result<()> {
+        (**self).for_each_violation(visit)
     }
     fn index_cache(&self) -> Option<IndexCache> {
         (**self).index_cache()

@@ -126,6 +126,23 @@ impl GraphRead for SpaceStore {
         Ok(out)
     }
 
+    fn for_each_violation(
+        &self,
+        visit: &mut dyn FnMut(u64, Violation) -> bool,
+    ) -> anyhow::Result<()> {
+        let _gate = self.read_gate();
+        for item in self.tree.scan_prefix([tag::VIOLATION]) {
+            let (key, value) = item?;
+            let Some(cluster) = keys::u64_at(&key, 1) else {
+                continue;
+            };
+            if !visit(cluster, decode(&value)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>> {
         let _gate = self.read_gate();
         let clusters = match self.load_profile(id)? {

@@ -976,6 +976,29 @@ impl GraphRead for Fixture {
             .collect())
     }
 
+    fn for_each_violation(
+        &self,
+        visit: &mut dyn FnMut(u64, Violation) -> bool,
+    ) -> anyhow::Result<()> {
+        // Filed under each profile's first cluster, as a store files a profile's own.
+        let data = self.data();
+        let mut filed: Vec<(u64, &Violation)> = data
+            .violations
+            .iter()
+            .filter_map(|(p, v)| {
+                let profile = data.profiles.iter().find(|x| x.id == *p)?;
+                Some((*profile.clusters.first()?, v))
+            })
+            .collect();
+        filed.sort_by_key(|(cluster, _)| *cluster);
+        for (cluster, v) in filed {
+            if !visit(cluster, v.clone()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn journal_for(&self, id: ProfileId) -> anyhow::Result<Vec<JournalEntry>> {
         Ok(self
             .data()

@@ -152,6 +152,12 @@ impl GraphRead for MemoryGraph {
     fn violations(&self, _id: ProfileId) -> anyhow::Result<Vec<Violation>> {
         Ok(Vec::new())
     }
+    fn for_each_violation(
+        &self,
+        _visit: &mut dyn FnMut(u64, Violation) -> bool,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
     fn journal_for(&self, _id: ProfileId) -> anyhow::Result<Vec<JournalEntry>> {
         Ok(Vec::new())
     }
