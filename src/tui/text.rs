@@ -187,6 +187,31 @@ pub fn fit(text: &str, width: usize) -> String {
     format!("{}…", take_width(text.chars(), width - 1))
 }
 
+/// `parts` joined by `sep` in at most `width` display columns: whole parts only, and a
+/// closing `…` when some were left out (a first part too long alone is cut, see [`fit`]).
+pub fn fit_parts(parts: &[String], sep: &str, width: usize) -> String {
+    let whole = parts.join(sep);
+    if whole.width() <= width {
+        return whole;
+    }
+    let mut out = String::new();
+    for part in parts {
+        let next = if out.is_empty() {
+            part.clone()
+        } else {
+            format!("{out}{sep}{part}")
+        };
+        if next.width() + " …".width() > width {
+            break;
+        }
+        out = next;
+    }
+    if out.is_empty() {
+        return fit(parts.first().map_or("", String::as_str), width);
+    }
+    out + " …"
+}
+
 /// Cuts `text` to at most `width` display columns by taking out its middle, marked `…`, so
 /// both its head and its tail stay (`3f2a9c…e7b1`).
 pub fn fit_middle(text: &str, width: usize) -> String {
@@ -256,6 +281,22 @@ fn take_width(chars: impl Iterator<Item = char>, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn parts_fit_whole_or_not_at_all() {
+        let parts = [
+            "shares 4 identifiers".to_string(),
+            "1 junk value blocked".to_string(),
+        ];
+        assert_eq!(
+            fit_parts(&parts, "; ", 60),
+            "shares 4 identifiers; 1 junk value blocked"
+        );
+        assert_eq!(fit_parts(&parts, "; ", 30), "shares 4 identifiers …");
+        assert_eq!(fit_parts(&parts, "; ", 10), "shares 4 …");
+        assert_eq!(fit_parts(&[], "; ", 10), "");
+    }
+
     use super::*;
 
     #[test]

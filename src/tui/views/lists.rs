@@ -9,7 +9,7 @@ use crate::query::health::{Finding, Severity};
 use crate::tui::state::{ProfileData, ProfileView, State};
 use unicode_width::UnicodeWidthStr;
 
-use crate::tui::text::{clean, count, fit, plural, short_time};
+use crate::tui::text::{clean, count, fit, fit_parts, plural, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, id_column, list_row, panel, scroll_offset};
@@ -229,7 +229,7 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
             Severity::Suspect => t.warning,
             Severity::Routine => t.dim,
         };
-        let spans = vec![
+        let mut spans = vec![
             Span::styled(
                 format!("{:<8}", item.severity.label()),
                 base.patch(severity),
@@ -245,11 +245,13 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
                 ),
                 base.patch(t.label),
             ),
-            Span::styled(
-                clean(&findings.join("; ")).into_owned(),
-                base.patch(t.value),
-            ),
         ];
+        let used: usize = spans.iter().map(Span::width).sum();
+        let findings: Vec<String> = findings.iter().map(|f| clean(f).into_owned()).collect();
+        spans.push(Span::styled(
+            fit_parts(&findings, "; ", (inner.width as usize).saturating_sub(used)),
+            base.patch(t.value),
+        ));
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), rect);
         hits.rows.push((rect, row));
     }
