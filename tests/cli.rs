@@ -452,6 +452,27 @@ fn search_keeps_its_index_and_never_answers_from_a_stale_one() {
     assert_eq!(found["name"], "Zelda Quist");
 }
 
+/// When the index cannot be kept, search still answers and says why on one line.
+#[test]
+fn search_answers_and_says_so_when_it_cannot_keep_its_index() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    // A directory where the file would go: it can be neither read nor replaced.
+    let blocked = ws.store().join("idgraph-search-64656661756c74.idx");
+    std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+    let out = ws.idgraph().args(["search", "ana", "lima"]).assert().success();
+    let output = out.get_output();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Ana Lima"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("idgraph: cannot keep the search index at ")
+            && stderr.trim_end().ends_with("(the next search builds it again)")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
 #[test]
 fn split_moves_identifiers_with_their_events_and_stays_split() {
     let ws = Workspace::new();

@@ -318,14 +318,14 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
         let space = store.space("default").unwrap();
         ingest(&space, [person("u1", "Ana Silva")]);
         let (index, keep) = load_or_build(space.as_ref()).unwrap();
-        keep.expect("a store keeps its index").keep(&index);
+        keep.expect("a store keeps its index").save(&index).unwrap();
         let (index, keep) = load_or_build(space.as_ref()).unwrap();
         assert!(keep.is_none(), "read back from the file");
         assert_eq!(index.profile_count(), 1);
         ingest(&space, [person("u2", "Nadia Okafor")]);
         let (index, keep) = load_or_build(space.as_ref()).unwrap();
         assert_eq!(index.profile_count(), 2, "built again after the ingest");
-        keep.expect("built").keep(&index);
+        keep.expect("built").save(&index).unwrap();
         let (a, b) = (
             space.owner(&id("user_id:u1")).unwrap().unwrap(),
             space.owner(&id("user_id:u2")).unwrap().unwrap(),
@@ -333,7 +333,7 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
         space.merge(a, b, "same person", true).unwrap();
         let (index, keep) = load_or_build(space.as_ref()).unwrap();
         assert_eq!(index.profile_count(), 1, "built again after the merge");
-        keep.expect("built").keep(&index);
+        keep.expect("built").save(&index).unwrap();
         store.flush().unwrap();
     }
     let store = common::open_store(dir.path());

@@ -76,8 +76,14 @@ pub fn run_search(
         }
     }
     out.flush()?;
-    if let Some((cache, index)) = keep {
-        cache.keep(&index);
+    if let Some((cache, index)) = keep
+        && let Err(error) = cache.save(&index)
+    {
+        // A failure only costs the next search a build; say so once, on stderr.
+        eprintln!(
+            "idgraph: cannot keep the search index at {}: {error} (the next search builds it again)",
+            cache.path().display()
+        );
     }
     Ok(hits.len())
 }

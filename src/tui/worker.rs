@@ -280,7 +280,15 @@ impl StoreSession {
                                     // moment to write, and requests should not wait for it.
                                     let _ = std::thread::Builder::new()
                                         .name("idgraph-keep-index".into())
-                                        .spawn(move || cache.keep(&index));
+                                        .spawn(move || {
+                                            if let Err(error) = cache.save(&index) {
+                                                tracing::warn!(
+                                                    path = %cache.path().display(),
+                                                    %error,
+                                                    "cannot keep the search index"
+                                                );
+                                            }
+                                        });
                                 }
                             }
                             Err(e) => emit(Reply::OpenFailed {

@@ -22,6 +22,9 @@ const MAGIC: &[u8; 16] = b"idgraph-search\0\0";
 /// Bumped whenever the index's layout or what it indexes changes.
 const FORMAT: u32 = 1;
 
+/// Held while a file is saved.
+static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Largest count the reader believes (a corrupt count must not reserve the machine away).
 const MAX_ITEMS: u64 = 1 << 32;
 
@@ -60,6 +63,9 @@ impl IndexCache {
     /// Saves `index` (built from the space in this cache's state), replacing any older file
     /// at once (written aside, then renamed).
     pub fn save(&self, index: &SearchIndex) -> io::Result<()> {
+        // One save at a time: two (a space opened twice in a row) would share the file
+        // written aside. Another process cannot be saving: it would hold the store.
+        let _one_at_a_time = SAVING.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -82,7 +88,7 @@ impl IndexCache {
 
 /// The space's search index: read back from its file when the space is as it was when the
 /// file was saved, built from the profiles otherwise. With a built index comes the cache to
-/// keep it in ([`IndexCache::keep`]) once the caller has used it.
+/// save it in ([`IndexCache::save`]) once the caller has used it.
 pub fn load_or_build<R: GraphRead + ?Sized>(
     read: &R,
 ) -> anyhow::Result<(SearchIndex, Option<IndexCache>)> {
@@ -93,15 +99,6 @@ pub fn load_or_build<R: GraphRead + ?Sized>(
         return Ok((index, None));
     }
     Ok((SearchIndex::build(read)?, cache))
-}
-
-impl IndexCache {
-    /// Saves `index` here; a failure only costs the next run a build, so it is logged.
-    pub fn keep(&self, index: &SearchIndex) {
-        if let Err(error) = self.save(index) {
-            tracing::warn!(path = %self.path.display(), %error, "cannot keep the search index");
-        }
-    }
 }
 
 /// Writes fields little-endian, hashing every byte.
