@@ -461,13 +461,19 @@ fn search_answers_and_says_so_when_it_cannot_keep_its_index() {
     // A directory where the file would go: it can be neither read nor replaced.
     let blocked = ws.store().join("idgraph-search-64656661756c74.idx");
     std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
-    let out = ws.idgraph().args(["search", "ana", "lima"]).assert().success();
+    let out = ws
+        .idgraph()
+        .args(["search", "ana", "lima"])
+        .assert()
+        .success();
     let output = out.get_output();
     assert!(String::from_utf8_lossy(&output.stdout).contains("Ana Lima"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.starts_with("idgraph: cannot keep the search index at ")
-            && stderr.trim_end().ends_with("(the next search builds it again)")
+            && stderr
+                .trim_end()
+                .ends_with("(the next search builds it again)")
             && stderr.lines().count() == 1,
         "{stderr}"
     );

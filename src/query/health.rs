@@ -93,7 +93,7 @@ impl fmt::Display for Finding {
             Finding::Outsized { kind, count, usual } => {
                 write!(
                     f,
-                    "{}, usually <= {usual}",
+                    "{} (9 in 10 profiles hold at most {usual})",
                     words::count(*count as u64, kind)
                 )
             }
@@ -722,7 +722,10 @@ mod tests {
                 15
             )]
         );
-        assert_eq!(found[21][0].0.to_string(), "9 ios.ids, usually <= 1");
+        assert_eq!(
+            found[21][0].0.to_string(),
+            "9 ios.ids (9 in 10 profiles hold at most 1)"
+        );
         let item = judged(summaries.remove(21), &[], &[], found[21].clone()).unwrap();
         assert_eq!(item.severity, Severity::Suspect);
     }
