@@ -25,9 +25,6 @@ const FORMAT: u32 = 1;
 /// Held while a file is saved.
 static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Largest count the reader believes (a corrupt count must not reserve the machine away).
-const MAX_ITEMS: u64 = 1 << 32;
-
 /// Where a space's search index is kept between runs, and the state of the space it must
 /// have been built at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +47,8 @@ impl IndexCache {
     /// The index saved for this state of the space, if there is one and it reads back whole.
     pub fn load(&self) -> Option<SearchIndex> {
         let file = File::open(&self.path).ok()?;
-        let mut reader = Reader::new(BufReader::with_capacity(1 << 20, file));
+        let file_bytes = file.metadata().ok()?.len();
+        let mut reader = Reader::new(BufReader::with_capacity(1 << 20, file), file_bytes);
         match reader.index(self.stamp) {
             Ok(index) => Some(index),
             Err(e) => {
@@ -185,6 +183,8 @@ const SLOT_BYTES: usize = 75;
 struct Reader<R: Read> {
     input: R,
     hash: Xxh3,
+    /// The file's size: no count may claim more than it holds.
+    file_bytes: u64,
 }
 
 fn invalid(what: &str) -> io::Error {
@@ -192,10 +192,11 @@ fn invalid(what: &str) -> io::Error {
 }
 
 impl<R: Read> Reader<R> {
-    fn new(input: R) -> Reader<R> {
+    fn new(input: R, file_bytes: u64) -> Reader<R> {
         Reader {
             input,
             hash: Xxh3::new(),
+            file_bytes,
         }
     }
 
@@ -206,24 +207,24 @@ impl<R: Read> Reader<R> {
         Ok(bytes)
     }
 
-    fn len(&mut self) -> io::Result<usize> {
+    /// A count of items of `item_bytes` each, believed only if that many fit in the file.
+    fn count(&mut self, item_bytes: u64) -> io::Result<usize> {
         let n = u64::from_le_bytes(self.array()?);
-        if n > MAX_ITEMS {
-            return Err(invalid("count out of range"));
+        if n.saturating_mul(item_bytes) > self.file_bytes {
+            return Err(invalid("count larger than the file"));
         }
         Ok(n as usize)
     }
 
     fn text(&mut self) -> io::Result<String> {
-        let len = self.len()?;
+        let len = self.count(1)?;
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(len)
             .map_err(|_| invalid("text too long"))?;
-        (&mut self.input).take(len as u64).read_to_end(&mut bytes)?;
-        if bytes.len() != len {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        // Read in place: the text is the largest part, and nothing may grow past its size.
+        bytes.resize(len, 0);
+        self.input.read_exact(&mut bytes)?;
         self.hash.update(&bytes);
         String::from_utf8(bytes).map_err(|_| invalid("text is not UTF-8"))
     }
@@ -247,7 +248,7 @@ impl<R: Read> Reader<R> {
             return Err(invalid("built before the space last changed"));
         }
         let space = self.text()?;
-        let kind_count = self.len()?;
+        let kind_count = self.count(9)?;
         let mut kinds = Vec::new();
         let mut identifier_kind = Vec::new();
         for _ in 0..kind_count.min(u16::MAX as usize + 1) {
@@ -255,7 +256,7 @@ impl<R: Read> Reader<R> {
             identifier_kind.push(self.array::<1>()?[0] != 0);
         }
         let arena = self.text()?;
-        let count = self.len()?;
+        let count = self.count(ENTRY_BYTES as u64)?;
         let mut entries = Self::reserve::<Entry>(count)?;
         for _ in 0..count {
             let r = self.array::<ENTRY_BYTES>()?;
@@ -268,7 +269,7 @@ impl<R: Read> Reader<R> {
                 heads: u64::from_le_bytes(r[16..24].try_into().unwrap_or_default()),
             });
         }
-        let count = self.len()?;
+        let count = self.count(SLOT_BYTES as u64)?;
         let mut slots = Self::reserve::<Slot>(count)?;
         let mut bags = Self::reserve::<SlotBags>(count)?;
         for _ in 0..count {
@@ -291,7 +292,7 @@ impl<R: Read> Reader<R> {
                 pairs: u128::from_le_bytes(r[59..75].try_into().unwrap_or_default()),
             });
         }
-        let count = self.len()?;
+        let count = self.count(8)?;
         let mut exact = Self::reserve::<(u32, u32)>(count)?;
         for _ in 0..count {
             let r = self.array::<8>()?;
@@ -388,6 +389,23 @@ mod tests {
             std::fs::write(cache.path(), &bytes).unwrap();
             assert!(cache.load().is_none(), "{} bytes", bytes.len());
         }
+    }
+
+    /// A count larger than the file could hold is refused before anything is reserved.
+    #[test]
+    fn a_count_larger_than_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = IndexCache::new(dir.path().join("i.idx"), 5);
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT.to_le_bytes());
+        bytes.extend_from_slice(&5u64.to_le_bytes());
+        bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        bytes.extend_from_slice(b"default");
+        std::fs::write(cache.path(), &bytes).unwrap();
+        let file = File::open(cache.path()).unwrap();
+        let mut reader = Reader::new(BufReader::new(file), bytes.len() as u64);
+        let error = reader.index(5).unwrap_err();
+        assert_eq!(error.to_string(), "count larger than the file");
     }
 
     /// A file whose checksum holds but whose offsets do not (written by a buggy build, say)
