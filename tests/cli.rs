@@ -685,11 +685,14 @@ fn health_flags_forced_merges() {
     assert_eq!(report["profiles"], 1);
     let top = &report["suspicious"][0];
     assert_eq!(top["profile_id"], "p1");
-    assert!(
-        top["findings"].to_string().contains("holds 2 user_ids")
-            && top["findings"].to_string().contains("forced merge #"),
-        "{top}"
+    assert_eq!(
+        top["findings"][0],
+        json!({"kind": "user_ids_held", "count": 2, "text": "holds 2 user_ids"})
     );
+    let forced = &top["findings"][1];
+    assert_eq!(forced["kind"], "forced_merge", "{top}");
+    let op = forced["op"].as_u64().unwrap();
+    assert_eq!(forced["text"], format!("forced merge #{op}"));
 }
 
 /// Three devices each shared by two known people make three suspicious profiles; junk
@@ -717,7 +720,8 @@ fn health_lists_shared_devices_and_sums_up_junk_apart() {
     assert_eq!(report["routine_profiles"], 3);
     assert_eq!(
         report["suspicious"][0]["findings"],
-        json!(["shares 1 identifier with another user_id (1 event)"])
+        json!([{"kind": "shared_with_known", "identifiers": 1, "events": 1,
+            "text": "shares 1 identifier with another user_id (1 event)"}])
     );
     assert_eq!(
         report["junk_blocked"][0]["identifier"],

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::model::identifier::clip;
 use crate::query::GraphRead;
-use crate::query::health::{HealthReport, scan_health};
+use crate::query::health::{Finding, HealthReport, scan_health};
 use crate::words::count;
 
 use super::Globals;
@@ -41,7 +41,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
                     "profile_id": item.profile.to_string(), "name": item.name,
                     "severity": item.severity.label(), "score": item.score,
                     "identifiers": item.identifiers, "events": item.events,
-                    "findings": item.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "findings": item.findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
                 })
             })
             .collect();

@@ -83,6 +83,37 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// The finding for scripts: its `kind`, its numbers and values, and its `text` as the
+    /// report words it.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut value = match self {
+            Finding::UserIdsHeld { count } => json!({"kind": "user_ids_held", "count": count}),
+            Finding::ForcedMerge { op } => json!({"kind": "forced_merge", "op": op}),
+            Finding::Outsized { kind, count, usual } => json!({
+                "kind": "outsized", "identifier_type": kind, "count": count, "usual": usual,
+            }),
+            Finding::JunkHeld { identifier, rule } => json!({
+                "kind": "junk_held", "identifier": identifier.to_string(), "rule": rule,
+            }),
+            Finding::UserIdsRefused { count } => {
+                json!({"kind": "user_ids_refused", "count": count})
+            }
+            Finding::SharedWithKnown {
+                identifiers,
+                events,
+            } => json!({
+                "kind": "shared_with_known", "identifiers": identifiers, "events": events,
+            }),
+            Finding::Violations { count } => json!({"kind": "violations", "count": count}),
+            Finding::JunkBlocked { count } => json!({"kind": "junk_blocked", "count": count}),
+        };
+        value["text"] = json!(self.to_string());
+        value
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
