@@ -317,13 +317,13 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
         let store = common::open_store(dir.path());
         let space = store.space("default").unwrap();
         ingest(&space, [person("u1", "Ana Silva")]);
-        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
         keep.expect("a store keeps its index").save(&index).unwrap();
-        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
         assert!(keep.is_none(), "read back from the file");
         assert_eq!(index.profile_count(), 1);
         ingest(&space, [person("u2", "Nadia Okafor")]);
-        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
         assert_eq!(index.profile_count(), 2, "built again after the ingest");
         keep.expect("built").save(&index).unwrap();
         let (a, b) = (
@@ -331,14 +331,14 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
             space.owner(&id("user_id:u2")).unwrap().unwrap(),
         );
         space.merge(a, b, "same person", true).unwrap();
-        let (index, keep) = load_or_build(space.as_ref()).unwrap();
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
         assert_eq!(index.profile_count(), 1, "built again after the merge");
         keep.expect("built").save(&index).unwrap();
         store.flush().unwrap();
     }
     let store = common::open_store(dir.path());
     let space = store.space("default").unwrap();
-    let (index, keep) = load_or_build(space.as_ref()).unwrap();
+    let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
     assert!(keep.is_none(), "the next run reads the file back");
     assert_eq!(index.profile_count(), 1);
     let mut engine = SearchEngine::new(Arc::new(index));

@@ -1,14 +1,16 @@
 //! `idgraph search QUERY...`: the explorer's fuzzy search, top matches as JSON lines (or a
 //! table).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use crate::model::{Identifier, Profile};
 use crate::query::GraphRead;
 use crate::query::search::{MatchedText, SearchEngine, SearchHit, load_or_build};
+use crate::words::count;
 
 use super::printable::printable;
 
@@ -49,7 +51,11 @@ pub fn run_search(
     let hits = match exact_owner(read, query)? {
         Some(hit) => vec![hit],
         None => {
-            let (index, cache) = load_or_build(read)?;
+            let mut spinner = None;
+            let (index, cache) = load_or_build(read, &mut || spinner = building_spinner(read))?;
+            if let Some(spinner) = spinner {
+                spinner.finish_and_clear();
+            }
             let index = Arc::new(index);
             keep = cache.map(|cache| (cache, Arc::clone(&index)));
             SearchEngine::new(index).search(query, limit).hits
@@ -86,6 +92,21 @@ pub fn run_search(
         );
     }
     Ok(hits.len())
+}
+
+/// On a terminal, a spinner saying the index is being built (the first search after the
+/// space changed reads every profile; the next ones reuse the index).
+fn building_spinner(read: &dyn GraphRead) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "building the search index of {} (the next searches reuse it)",
+        count(read.profile_count().unwrap_or(0), "profile")
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(spinner)
 }
 
 /// The profile holding `TYPE:VALUE` exactly, looked up directly in the store.

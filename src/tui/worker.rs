@@ -259,7 +259,7 @@ impl StoreSession {
                             events_at_open: c.events,
                         });
                         let indexing = Instant::now();
-                        match load_or_build(store.as_ref()) {
+                        match load_or_build(store.as_ref(), &mut || {}) {
                             Ok((index, keep)) => {
                                 tracing::info!(
                                     profiles = index.profile_count(),

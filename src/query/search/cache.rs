@@ -85,10 +85,12 @@ impl IndexCache {
 }
 
 /// The space's search index: read back from its file when the space is as it was when the
-/// file was saved, built from the profiles otherwise. With a built index comes the cache to
-/// save it in ([`IndexCache::save`]) once the caller has used it.
+/// file was saved, built from the profiles otherwise (`building` is called first, so a
+/// caller can say it may take a while). With a built index comes the cache to save it in
+/// ([`IndexCache::save`]) once the caller has used it.
 pub fn load_or_build<R: GraphRead + ?Sized>(
     read: &R,
+    building: &mut dyn FnMut(),
 ) -> anyhow::Result<(SearchIndex, Option<IndexCache>)> {
     // The stamp is read before the profiles: what is written meanwhile changes the space's
     // stamp, so an index that may have missed it is never taken for current.
@@ -96,6 +98,7 @@ pub fn load_or_build<R: GraphRead + ?Sized>(
     if let Some(index) = cache.as_ref().and_then(IndexCache::load) {
         return Ok((index, None));
     }
+    building();
     Ok((SearchIndex::build(read)?, cache))
 }
 
