@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::model::{CallType, Identifier, ProfileId};
+use crate::query::health::Finding;
 use crate::query::search::{DEFAULT_LIMIT, SearchUpdate};
 use crate::query::timeline::facets;
 
@@ -595,11 +596,46 @@ fn act_health(state: &mut State, action: Action) -> Vec<Effect> {
         .report
         .as_ref()
         .and_then(|r| r.items.get(state.health.cursor.selected))
-        .map(|i| i.profile);
+        .map(|i| (i.profile, where_to_look(&i.findings)));
     match (action, selected) {
-        (Action::Open, Some(id)) => open_profile(state, id),
-        (Action::Copy, Some(id)) => copy(state, id.to_string()),
+        (Action::Open, Some((id, (tab, violations)))) => {
+            let effects = open_profile(state, id);
+            if let Some(view) = &mut state.profile {
+                view.tab = tab;
+                if violations {
+                    view.graph.focus = GraphFocus::Violations;
+                }
+            }
+            effects
+        }
+        (Action::Copy, Some((id, _))) => copy(state, id.to_string()),
         _ => Vec::new(),
+    }
+}
+
+/// Where a profile Health lists shows what Health found: the tab, and whether the Identity
+/// graph's violations list should have the keys. Several user ids held: the graph (mark two
+/// for why); a forced merge: History (undo is there); refusals and blocked junk: the
+/// violations; outsized or holding junk: the Overview's identifiers.
+pub(super) fn where_to_look(findings: &[Finding]) -> (Tab, bool) {
+    let has = |wanted: fn(&Finding) -> bool| findings.iter().any(wanted);
+    if has(|f| matches!(f, Finding::UserIdsHeld { .. })) {
+        (Tab::Graph, false)
+    } else if has(|f| matches!(f, Finding::ForcedMerge { .. })) {
+        (Tab::History, false)
+    } else if has(|f| {
+        matches!(
+            f,
+            Finding::UserIdsRefused { .. }
+                | Finding::SharedWithKnown { .. }
+                | Finding::Violations { .. }
+        )
+    }) {
+        (Tab::Graph, true)
+    } else if has(|f| matches!(f, Finding::Outsized { .. } | Finding::JunkHeld { .. })) {
+        (Tab::Overview, false)
+    } else {
+        (Tab::Graph, true)
     }
 }
 

@@ -551,9 +551,55 @@ fn health_lists_the_bad_merge_first_and_opens_it() {
     let report = h.state.health.report.as_ref().unwrap();
     assert_eq!(report.items[0].profile, ProfileId(3));
     h.act(Action::Open);
-    assert_eq!(h.state.profile.as_ref().unwrap().id, ProfileId(3));
+    let view = h.state.profile.as_ref().unwrap();
+    assert_eq!(view.id, ProfileId(3));
+    // It refused other user ids: the violations list shows why, with the keys on it.
+    assert_eq!(view.tab, Tab::Graph);
+    assert_eq!(view.graph.focus, GraphFocus::Violations);
     h.act(Action::Back);
     assert_eq!(h.state.screen, Screen::Health);
+}
+
+/// Health opens a profile where its finding shows.
+#[test]
+fn health_opens_each_finding_where_it_shows() {
+    use crate::model::Identifier;
+    use crate::query::health::Finding;
+    let junk = Finding::JunkHeld {
+        identifier: Identifier::new("email", "test@test.com"),
+        rule: "junk".into(),
+    };
+    let cases = [
+        (
+            vec![junk.clone(), Finding::UserIdsHeld { count: 2 }],
+            (Tab::Graph, false),
+        ),
+        (vec![Finding::ForcedMerge { op: 4 }], (Tab::History, false)),
+        (
+            vec![junk.clone(), Finding::UserIdsRefused { count: 1 }],
+            (Tab::Graph, true),
+        ),
+        (
+            vec![Finding::SharedWithKnown {
+                identifiers: 2,
+                events: 3,
+            }],
+            (Tab::Graph, true),
+        ),
+        (vec![junk], (Tab::Overview, false)),
+        (
+            vec![Finding::Outsized {
+                kind: "ios.id".into(),
+                count: 9,
+                usual: 1,
+            }],
+            (Tab::Overview, false),
+        ),
+        (vec![Finding::JunkBlocked { count: 3 }], (Tab::Graph, true)),
+    ];
+    for (findings, place) in cases {
+        assert_eq!(where_to_look(&findings), place, "{findings:?}");
+    }
 }
 
 /// Two people's user ids forced into one profile rank above the shared iPad, whose other
