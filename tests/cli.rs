@@ -716,10 +716,19 @@ fn health_lists_shared_devices_and_sums_up_junk_apart() {
     ws.ok(&["ingest", file.to_str().unwrap()]);
     let report: Value = serde_json::from_str(&ws.ok(&["health", "--json", "--top", "2"])).unwrap();
     assert_eq!(report["suspicious"].as_array().unwrap().len(), 2);
-    assert_eq!(report["suspicious_profiles"], 3);
+    // Both sides of each device: the profile holding it, and the one whose events brought it
+    // with another user id.
+    assert_eq!(report["suspicious_profiles"], 6);
     assert_eq!(report["routine_profiles"], 3);
+    let (holder, refusing) = (&report["suspicious"][0], &report["suspicious"][1]);
+    let refusing_id = refusing["profile_id"].as_str().unwrap();
     assert_eq!(
-        report["suspicious"][0]["findings"],
+        holder["findings"],
+        json!([{"kind": "holds_shared_identifiers", "with": [refusing_id],
+            "text": format!("holds identifiers that came with another user_id ({refusing_id})")}])
+    );
+    assert_eq!(
+        refusing["findings"],
         json!([{"kind": "shared_with_known", "identifiers": 1, "events": 1,
             "text": "shares 1 identifier with another user_id (1 event)"}])
     );
@@ -731,7 +740,7 @@ fn health_lists_shared_devices_and_sums_up_junk_apart() {
     assert_eq!(report["junk_blocked"][0]["profiles"], 3);
     let text = ws.ok(&["health", "--top", "2"]);
     for expected in [
-        "suspicious profiles: 3 (the 2 most suspicious below; --top N shows more):",
+        "suspicious profiles: 6 (the 2 most suspicious below; --top N shows more):",
         "3 more profiles where the rules held: junk values blocked on their events",
         "  email:test@test.com  3 times in 3 profiles from ",
     ] {

@@ -37,6 +37,10 @@ pub enum Finding {
     /// (the user id limit): a device or address shared with another known person, whose
     /// events around it may be mixed with this profile's.
     SharedWithKnown { identifiers: usize, events: usize },
+    /// The other side of [`Finding::SharedWithKnown`]: it holds identifiers that arrived
+    /// on these profiles' events with another user id (and were dropped there), so some of
+    /// its anonymous events may be theirs.
+    HoldsSharedIdentifiers { with: Vec<ProfileId> },
     /// Identifiers were dropped from its events for other reasons (limits, merge caps,
     /// pinned splits).
     Violations { count: usize },
@@ -77,6 +81,7 @@ impl Finding {
             | Finding::JunkHeld { .. }
             | Finding::UserIdsRefused { .. }
             | Finding::SharedWithKnown { .. }
+            | Finding::HoldsSharedIdentifiers { .. }
             | Finding::Violations { .. } => Severity::Suspect,
             Finding::JunkBlocked { .. } => Severity::Routine,
         }
@@ -105,6 +110,10 @@ impl Finding {
                 events,
             } => json!({
                 "kind": "shared_with_known", "identifiers": identifiers, "events": events,
+            }),
+            Finding::HoldsSharedIdentifiers { with } => json!({
+                "kind": "holds_shared_identifiers",
+                "with": with.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }),
             Finding::Violations { count } => json!({"kind": "violations", "count": count}),
             Finding::JunkBlocked { count } => json!({"kind": "junk_blocked", "count": count}),
@@ -145,6 +154,15 @@ impl fmt::Display for Finding {
                 words::count(*identifiers as u64, "identifier"),
                 words::count(*events as u64, "event")
             ),
+            Finding::HoldsSharedIdentifiers { with } => {
+                let shown: Vec<String> = with.iter().take(3).map(ToString::to_string).collect();
+                let more = if with.len() > 3 { ", …" } else { "" };
+                write!(
+                    f,
+                    "holds identifiers that came with another user_id ({}{more})",
+                    shown.join(", ")
+                )
+            }
             Finding::Violations { count } => {
                 write!(f, "{}", words::count(*count as u64, "violation"))
             }
@@ -392,6 +410,22 @@ pub fn scan_health<R: GraphRead + ?Sized>(
     if stopped {
         return Ok(None);
     }
+    // The other side of each shared identifier: the profile holding it now.
+    let mut lent: Vec<(u32, ProfileId)> = Vec::new();
+    for (&at, tally) in &tallies {
+        let refusing = summaries[at as usize].id;
+        for id in &tally.shared {
+            if let Some(holder) = read.owner(id)?
+                && holder != refusing
+                && let Ok(h) = summaries.binary_search_by_key(&holder, |s| s.id)
+            {
+                lent.push((h as u32, refusing));
+            }
+        }
+    }
+    for (holder, refusing) in lent {
+        tallies.entry(holder).or_default().lent_to.insert(refusing);
+    }
     let none = ViolationTally::default();
     let mut items = Vec::new();
     for (i, s) in summaries.into_iter().enumerate() {
@@ -485,6 +519,8 @@ struct ViolationTally {
     shared: BTreeSet<Identifier>,
     /// The events that brought those.
     shared_events: BTreeSet<String>,
+    /// Profiles whose events brought identifiers this one holds with another user id.
+    lent_to: BTreeSet<ProfileId>,
     /// Other identifiers dropped (limits, merge caps, pinned splits).
     other: usize,
     /// Junk values blocked.
@@ -597,6 +633,11 @@ fn judge(
             events,
         };
         found.push((finding, 10 + 5 * (events as u64).min(50)));
+    }
+    if !tally.lent_to.is_empty() {
+        let with: Vec<ProfileId> = tally.lent_to.iter().copied().collect();
+        let points = 10 + 5 * (with.len() as u64).min(50);
+        found.push((Finding::HoldsSharedIdentifiers { with }, points));
     }
     if tally.other > 0 {
         found.push((
@@ -837,6 +878,26 @@ mod tests {
         assert_eq!(text, ["holds 2 user_ids", "forced merge #7"]);
         let forced_only = judged(summary(3, 4), &[], &[9], Vec::new()).unwrap();
         assert!(forced_only.score > shared.score);
+    }
+
+    /// The holder's side of a shared device names the profiles whose events brought its
+    /// identifiers, a few of them, and ranks with the refusing side.
+    #[test]
+    fn holding_identifiers_another_known_person_used_is_suspect() {
+        let tally = ViolationTally {
+            lent_to: (2..=6).map(ProfileId).collect(),
+            ..Default::default()
+        };
+        let item = judge(summary(1, 3), &tally, &[], Vec::new()).unwrap();
+        assert_eq!(item.severity, Severity::Suspect);
+        assert_eq!(
+            item.findings[0].to_string(),
+            "holds identifiers that came with another user_id (p2, p3, p4, …)"
+        );
+        assert_eq!(
+            item.findings[0].to_json()["with"],
+            serde_json::json!(["p2", "p3", "p4", "p5", "p6"])
+        );
     }
 
     #[test]

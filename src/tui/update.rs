@@ -614,12 +614,18 @@ fn act_health(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 /// Where a profile Health lists shows what Health found: the tab, and whether the Identity
-/// graph's violations list should have the keys. Several user ids held: the graph (mark two
-/// for why); a forced merge: History (undo is there); refusals and blocked junk: the
-/// violations; outsized or holding junk: the Overview's identifiers.
+/// graph's violations list should have the keys. Several user ids held, or identifiers
+/// another known person's events brought: the graph (mark two for why); a forced merge:
+/// History (undo is there); refusals and blocked junk: the violations; outsized or holding
+/// junk: the Overview's identifiers.
 pub(super) fn where_to_look(findings: &[Finding]) -> (Tab, bool) {
     let has = |wanted: fn(&Finding) -> bool| findings.iter().any(wanted);
-    if has(|f| matches!(f, Finding::UserIdsHeld { .. })) {
+    if has(|f| {
+        matches!(
+            f,
+            Finding::UserIdsHeld { .. } | Finding::HoldsSharedIdentifiers { .. }
+        )
+    }) {
         (Tab::Graph, false)
     } else if has(|f| matches!(f, Finding::ForcedMerge { .. })) {
         (Tab::History, false)

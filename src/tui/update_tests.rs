@@ -576,6 +576,12 @@ fn health_opens_each_finding_where_it_shows() {
         ),
         (vec![Finding::ForcedMerge { op: 4 }], (Tab::History, false)),
         (
+            vec![Finding::HoldsSharedIdentifiers {
+                with: vec![ProfileId(9)],
+            }],
+            (Tab::Graph, false),
+        ),
+        (
             vec![junk.clone(), Finding::UserIdsRefused { count: 1 }],
             (Tab::Graph, true),
         ),
