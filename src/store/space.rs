@@ -174,7 +174,7 @@ impl SpaceStore {
     /// A stamp of the space's state as applied so far: it changes with every batch written
     /// (ingest, merge, split, undo, repair), also by builds that wrote no [`WRITTEN`] record
     /// (their counters move), and differs between two stores that happen to hold as much.
-    pub fn write_stamp(&self) -> anyhow::Result<u64> {
+    pub(super) fn write_stamp(&self) -> anyhow::Result<u64> {
         let mut hash = xxhash_rust::xxh3::Xxh3::new();
         for name in [COUNTERS, WRITTEN] {
             let value = self.tree.get(keys::meta(name))?;

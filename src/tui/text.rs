@@ -187,29 +187,36 @@ pub fn fit(text: &str, width: usize) -> String {
     format!("{}…", take_width(text.chars(), width - 1))
 }
 
+/// Columns of the ` …` that closes a line some parts were left out of.
+const LEFT_OUT: usize = 2;
+
+/// How many of the parts, `widths` display columns each and joined by a separator `sep`
+/// columns wide, fit whole in `width` columns: all of them, or as many as leave room for a
+/// closing ` …`.
+pub fn parts_that_fit(widths: &[usize], sep: usize, width: usize) -> usize {
+    let all = widths.iter().sum::<usize>() + sep * widths.len().saturating_sub(1);
+    if all <= width {
+        return widths.len();
+    }
+    let mut used = 0;
+    for (i, part) in widths.iter().enumerate() {
+        used += part + if i > 0 { sep } else { 0 };
+        if used + LEFT_OUT > width {
+            return i;
+        }
+    }
+    widths.len()
+}
+
 /// `parts` joined by `sep` in at most `width` display columns: whole parts only, and a
 /// closing `…` when some were left out (a first part too long alone is cut, see [`fit`]).
 pub fn fit_parts(parts: &[String], sep: &str, width: usize) -> String {
-    let whole = parts.join(sep);
-    if whole.width() <= width {
-        return whole;
+    let widths: Vec<usize> = parts.iter().map(|p| p.width()).collect();
+    match parts_that_fit(&widths, sep.width(), width) {
+        all if all == parts.len() => parts.join(sep),
+        0 => fit(&parts[0], width),
+        some => parts[..some].join(sep) + " …",
     }
-    let mut out = String::new();
-    for part in parts {
-        let next = if out.is_empty() {
-            part.clone()
-        } else {
-            format!("{out}{sep}{part}")
-        };
-        if next.width() + " …".width() > width {
-            break;
-        }
-        out = next;
-    }
-    if out.is_empty() {
-        return fit(parts.first().map_or("", String::as_str), width);
-    }
-    out + " …"
 }
 
 /// Cuts `text` to at most `width` display columns by taking out its middle, marked `…`, so
@@ -281,6 +288,7 @@ fn take_width(chars: impl Iterator<Item = char>, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn parts_fit_whole_or_not_at_all() {
@@ -296,8 +304,6 @@ mod tests {
         assert_eq!(fit_parts(&parts, "; ", 10), "shares 4 …");
         assert_eq!(fit_parts(&[], "; ", 10), "");
     }
-
-    use super::*;
 
     #[test]
     fn escapes_never_pass() {

@@ -9,7 +9,7 @@
 //! after each merge, split or undo): the profiles that changed are re-indexed and the
 //! explorer is told which, so events arriving over HTTP show up while it runs.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -464,13 +464,14 @@ pub fn load_profile(
         .ok_or_else(|| anyhow::anyhow!("profile {id} no longer exists (merged or split away?)"))?;
     let timeline = store.timeline(id, TIMELINE_LIMIT)?;
     let violations = store.violations(id)?;
+    // One owner lookup per identifier, however many of its violations there are.
+    let refused: BTreeSet<&Identifier> = violations.iter().map(|v| &v.identifier).collect();
     let mut holders = BTreeMap::new();
-    for v in &violations {
-        if !holders.contains_key(&v.identifier)
-            && let Some(holder) = store.owner(&v.identifier)?
+    for identifier in refused {
+        if let Some(holder) = store.owner(identifier)?
             && holder != id
         {
-            holders.insert(v.identifier.clone(), holder);
+            holders.insert(identifier.clone(), holder);
         }
     }
     let data = ProfileData::new(

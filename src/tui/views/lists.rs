@@ -9,7 +9,7 @@ use crate::query::health::{Finding, Severity};
 use crate::tui::state::{ProfileData, ProfileView, State};
 use unicode_width::UnicodeWidthStr;
 
-use crate::tui::text::{clean, count, fit, fit_parts, plural, short_time};
+use crate::tui::text::{clean, count, fit, fit_parts, parts_that_fit, plural, short_time};
 use crate::tui::update::shown;
 
 use super::{Ctx, HitMap, cell, id_column, list_row, panel, scroll_offset};
@@ -141,26 +141,35 @@ pub fn health(frame: &mut Frame, area: Rect, state: &State, ctx: &Ctx, hits: &mu
     if report.junk.is_empty() {
         junk.push(Span::styled("none", t.dim));
     }
+    let entries: Vec<[Span; 3]> = report
+        .junk
+        .iter()
+        .map(|j| {
+            let value = shown(state, &j.identifier.kind, &j.identifier.value);
+            let sources: Vec<&str> = j.sources.iter().map(String::as_str).collect();
+            [
+                Span::styled(format!("{}:", j.identifier.kind), t.kind),
+                Span::styled(clean(&value).into_owned(), t.value),
+                Span::styled(format!(" {}x ({})", j.times, sources.join(", ")), t.dim),
+            ]
+        })
+        .collect();
     // Whole entries only, as many as the line holds.
-    let room = (summary.width as usize).saturating_sub(2);
-    let mut used = lead.width();
-    for (i, j) in report.junk.iter().enumerate() {
-        let value = shown(state, &j.identifier.kind, &j.identifier.value);
-        let sources: Vec<&str> = j.sources.iter().map(String::as_str).collect();
-        let entry = [
-            Span::styled(if i > 0 { " · " } else { "" }, t.dim),
-            Span::styled(format!("{}:", j.identifier.kind), t.kind),
-            Span::styled(clean(&value).into_owned(), t.value),
-            Span::styled(format!(" {}x ({})", j.times, sources.join(", ")), t.dim),
-        ];
-        let width: usize = entry.iter().map(Span::width).sum();
-        let more = if i + 1 < report.junk.len() { 2 } else { 0 };
-        if used + width + more > room {
-            junk.push(Span::styled(" …", t.dim));
-            break;
+    let sep = " · ";
+    let widths: Vec<usize> = entries
+        .iter()
+        .map(|entry| entry.iter().map(Span::width).sum())
+        .collect();
+    let room = (summary.width as usize).saturating_sub(2 + lead.width());
+    let shown_entries = parts_that_fit(&widths, sep.width(), room);
+    for (i, entry) in entries.into_iter().take(shown_entries).enumerate() {
+        if i > 0 {
+            junk.push(Span::styled(sep, t.dim));
         }
-        used += width;
         junk.extend(entry);
+    }
+    if shown_entries < widths.len() {
+        junk.push(Span::styled(" …", t.dim));
     }
     frame.render_widget(
         Paragraph::new(vec![Line::from(spans), Line::from(junk)]).block(panel(
