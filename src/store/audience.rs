@@ -16,6 +16,7 @@
 //! evaluates every profile on the fly instead of trusting stored standings.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -113,20 +114,45 @@ impl SpaceStore {
     pub(super) fn audience_events(&self, clusters: &[u64]) -> anyhow::Result<Vec<StoredEvent>> {
         let mut out = Vec::new();
         for cluster in clusters {
-            for item in self.tree.scan_prefix(keys::timeline_prefix(*cluster)) {
-                let (_, value) = item?;
-                self.events.with_plain(&value, |plain| {
-                    for body in bodies(plain)? {
-                        let head: EventHead<'_> = decode_body(body)?;
-                        if self.audiences.looks_at(head.call, head.label) {
-                            out.push(decode_body(body)?);
-                        }
-                    }
-                    Ok(())
-                })?;
-            }
+            self.read_audience_events(*cluster, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// Adds the events of one timeline cluster that some audience looks at to `out`.
+    fn read_audience_events(&self, cluster: u64, out: &mut Vec<StoredEvent>) -> anyhow::Result<()> {
+        for item in self.tree.scan_prefix(keys::timeline_prefix(cluster)) {
+            let (_, value) = item?;
+            self.events.with_plain(&value, |plain| {
+                for body in bodies(plain)? {
+                    let head: EventHead<'_> = decode_body(body)?;
+                    if self.audiences.looks_at(head.call, head.label) {
+                        out.push(decode_body(body)?);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// [`SpaceStore::audience_events`] for the writer, per cluster: from the events it kept
+    /// in memory (see [`super::relevant_events`]), reading and keeping the clusters it does not hold.
+    /// Only for callers holding the writer lock.
+    fn kept_audience_events(&self, clusters: &[u64]) -> anyhow::Result<Vec<Arc<Vec<StoredEvent>>>> {
+        clusters
+            .iter()
+            .map(|&cluster| {
+                if let Some(events) = self.relevant.get(cluster) {
+                    return Ok(events);
+                }
+                let mut events = Vec::new();
+                self.read_audience_events(cluster, &mut events)?;
+                let events = Arc::new(events);
+                self.relevant.keep(cluster, Arc::clone(&events));
+                Ok(events)
+            })
+            .collect()
     }
 
     /// Profiles whose stored standing in `audience` expired at or before `now`.
@@ -209,14 +235,14 @@ impl SpaceStore {
                 if !self.may_have_changed_standings(profile, fresh, now)? {
                     return Ok(None);
                 }
-                let stored = self.audience_events(&profile.clusters)?;
+                let stored = self.kept_audience_events(&profile.clusters)?;
                 let new = profile
                     .clusters
                     .iter()
                     .filter_map(|c| fresh.get(c))
                     .flatten();
-                self.standing_changes(profile, stored.iter().chain(new), now)
-                    .map(Some)
+                let events = stored.iter().flat_map(|kept| kept.iter()).chain(new);
+                self.standing_changes(profile, events, now).map(Some)
             })
             .collect::<anyhow::Result<Vec<Option<StandingChanges>>>>()?;
         for change in changes.into_iter().flatten() {
@@ -331,8 +357,9 @@ impl SpaceStore {
         for id in &ids {
             match self.load_profile(*id)? {
                 Some(profile) => {
-                    let events = self.audience_events(&profile.clusters)?;
-                    self.put_standings(batch, &profile, events.iter(), now)?;
+                    let events = self.kept_audience_events(&profile.clusters)?;
+                    let events = events.iter().flat_map(|kept| kept.iter());
+                    self.put_standings(batch, &profile, events, now)?;
                 }
                 None => self.remove_standings(batch, *id)?,
             }

@@ -1196,6 +1196,7 @@ impl SpaceStore {
             }
             self.tree.flush()?;
             self.forget_messages();
+            self.relevant.forget();
             *counters_guard = next;
         }
         Ok(repair)

@@ -525,7 +525,17 @@ impl SpaceStore {
             removed,
             events: after.events,
         };
-        self.apply_prepared(write, sealed.trained)
+        match self.apply_prepared(write, sealed.trained) {
+            Ok(()) => {
+                self.relevant.append(&sealed.fresh);
+                Ok(())
+            }
+            Err(error) => {
+                // The kept events may now hold more than the tree does.
+                self.relevant.forget();
+                Err(error)
+            }
+        }
     }
 
     /// Builds the records of a group's placed events (on both cores), training the space's

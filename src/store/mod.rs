@@ -15,6 +15,7 @@ pub mod keys;
 mod messages;
 mod owner_filter;
 mod read;
+mod relevant_events;
 mod repair;
 mod space;
 

@@ -246,6 +246,8 @@ impl SpaceStore {
     ) -> anyhow::Result<()> {
         SpaceStore::put_counters(&mut batch, &next);
         super::backup::put_op_position(&mut batch, &next);
+        // Splits and undos refile events between clusters.
+        self.relevant.forget();
         {
             let _gate = self.write_gate();
             self.tree.apply_batch(batch)?;

@@ -19,6 +19,7 @@ use super::event_codec::EventCodec;
 use super::keys;
 use super::messages::MessageSet;
 use super::owner_filter::OwnerFilter;
+use super::relevant_events::RelevantEvents;
 
 /// Counters of a space, written with every batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +110,8 @@ pub struct SpaceStore {
     changes: Mutex<ChangeLog>,
     /// Which identifiers may have an owner record (see [`SpaceStore::put_owner`]).
     owners: Mutex<OwnerFilter>,
+    /// The events audiences look at, of the clusters the writer evaluated lately.
+    pub(super) relevant: RelevantEvents,
     /// Where the space's search index is kept between runs (none for a check's store).
     pub(super) index_file: Option<PathBuf>,
 }
@@ -140,6 +143,7 @@ impl SpaceStore {
             pipeline: Mutex::new(Pipeline::default()),
             changes: Mutex::new(ChangeLog::new(counters.events)),
             owners,
+            relevant: RelevantEvents::new(),
             index_file: None,
         })
     }
@@ -166,6 +170,7 @@ impl SpaceStore {
                 messages: Mutex::new(None),
                 pipeline: Mutex::new(Pipeline::default()),
                 changes: Mutex::new(ChangeLog::new(0)),
+                relevant: RelevantEvents::new(),
                 index_file: None,
             },
         }
