@@ -161,6 +161,8 @@ fn bench(c: &mut Criterion) {
     let start = Instant::now();
     let profiles = synthetic_profiles();
     let index = Arc::new(SearchIndex::from_profiles("bench", &profiles));
+    // What a live explorer re-indexes after a batch: a hundred profiles changed.
+    let changed: Vec<Profile> = profiles.iter().step_by(10_000).take(100).cloned().collect();
     drop(profiles);
     eprintln!(
         "built index of {} profiles / {} texts in {:?}",
@@ -199,6 +201,9 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
+    group.bench_function("patch_100_profiles", |b| {
+        b.iter(|| std::hint::black_box(index.patched(&changed, &[])));
+    });
     group.finish();
 }
 
