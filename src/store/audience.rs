@@ -137,8 +137,8 @@ impl SpaceStore {
     }
 
     /// [`SpaceStore::audience_events`] for the writer, per cluster: from the events it kept
-    /// in memory (see [`super::relevant_events`]), reading and keeping the clusters it does not hold.
-    /// Only for callers holding the writer lock.
+    /// in memory (see [`super::relevant_events`]), reading and keeping the clusters it does
+    /// not hold. Only for callers holding the writer lock.
     fn kept_audience_events(&self, clusters: &[u64]) -> anyhow::Result<Vec<Arc<Vec<StoredEvent>>>> {
         clusters
             .iter()

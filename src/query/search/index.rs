@@ -792,7 +792,11 @@ mod tests {
         #[test]
         fn a_patched_index_reads_as_one_built_anew(
             start in proptest::collection::btree_map(1..60u64, 0..6u8, 0..40),
-            changes in proptest::collection::btree_map(1..70u64, proptest::option::of(0..6u8), 0..12),
+            changes in proptest::collection::btree_map(
+                1..70u64,
+                proptest::option::of(0..6u8),
+                0..12,
+            ),
         ) {
             let before: Vec<Profile> = start.iter().map(|(&id, &v)| random_person(id, v)).collect();
             let index = SearchIndex::from_profiles("default", &before);
@@ -811,7 +815,8 @@ mod tests {
                     }
                 }
             }
-            let rebuilt: Vec<Profile> = after.iter().map(|(&id, &v)| random_person(id, v)).collect();
+            let rebuilt: Vec<Profile> =
+                after.iter().map(|(&id, &v)| random_person(id, v)).collect();
             let expected = SearchIndex::from_profiles("default", &rebuilt);
             let patched = index.patched(&changed, &removed);
             proptest::prop_assert_eq!(readable(&patched), readable(&expected));
