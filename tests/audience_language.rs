@@ -409,4 +409,8 @@ fn conditions_say_which_events_they_look_at() {
     assert!(!c.looks_at(CallType::Identify, "identify"));
     let any = Condition::parse("did identify or did any").unwrap();
     assert!(any.looks_at(CallType::Page, "page"));
+    // Only a `where` test reads the events' JSON.
+    assert!(!c.reads_event_json() && !any.reads_event_json());
+    let priced = Condition::parse("did \"Order Completed\" on web where properties.total > 100");
+    assert!(priced.unwrap().reads_event_json());
 }

@@ -536,3 +536,37 @@ fn merges_and_traits_re_evaluate_a_profile_without_new_relevant_events() {
     assert!(members(&space, "pro_buyers", now()).is_empty());
     assert_consistent(&space, now());
 }
+
+/// A `where` test reads the events' JSON: the events the writer keeps between batches keep
+/// it then, so a later batch re-evaluates on the same facts the first one saw.
+#[test]
+fn a_where_test_sees_earlier_batches_events_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml_str(
+        "[audiences.abandoned_cart]\nenabled = false\n[audiences.review_request]\nenabled = false\n\
+         [audiences.big_spenders]\ncondition = 'did \"Order Completed\" where properties.total > 100'\n",
+        "test.toml",
+    )
+    .unwrap();
+    let store = Store::open(dir.path(), config).unwrap();
+    let space = store.space("default").unwrap();
+    let order = |total: u32| {
+        let mut order = track("Order Completed");
+        order["userId"] = json!("u-ana");
+        order["properties"] = json!({ "total": total });
+        order
+    };
+    ingest(
+        &space,
+        vec![iphone("m-1", "2025-03-09T10:00:00Z", order(150))],
+    );
+    let ana = owner(&space, "user_id:u-ana");
+    assert_eq!(members(&space, "big_spenders", now()), [ana]);
+    // The small order re-evaluates her on the big one kept from the first batch.
+    ingest(
+        &space,
+        vec![iphone("m-2", "2025-03-09T11:00:00Z", order(20))],
+    );
+    assert_eq!(members(&space, "big_spenders", now()), [ana]);
+    assert_consistent(&space, now());
+}

@@ -43,6 +43,7 @@ pub struct Condition {
     dids: usize,
     fingerprint: String,
     kinds: Vec<ast::EventKind>,
+    reads_json: bool,
 }
 
 impl Condition {
@@ -54,7 +55,14 @@ impl Condition {
             dids: parsed.dids,
             fingerprint: parsed.fingerprint,
             kinds: parsed.kinds,
+            reads_json: parsed.reads_json,
         })
+    }
+
+    /// Whether evaluating reads the events' JSON (a `where` test); otherwise only their
+    /// stored fields (call, label, time, channel, source, app, device).
+    pub fn reads_event_json(&self) -> bool {
+        self.reads_json
     }
 
     /// Whether some clause can match an event of this call type and label. Events no
@@ -118,6 +126,13 @@ impl AudienceSet {
         self.audiences
             .iter()
             .any(|a| a.condition.looks_at(call, label))
+    }
+
+    /// Whether evaluating some audience reads the events' JSON.
+    pub fn reads_event_json(&self) -> bool {
+        self.audiences
+            .iter()
+            .any(|a| a.condition.reads_event_json())
     }
 
     /// Whether there is no audience.

@@ -20,6 +20,8 @@ pub(super) struct Parsed {
     pub fingerprint: String,
     /// The event kinds the `did` clauses look at.
     pub kinds: Vec<EventKind>,
+    /// Whether a `did` clause tests a value in the event JSON (`where`).
+    pub reads_json: bool,
 }
 
 /// Parses a condition.
@@ -33,6 +35,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, ParseError> {
         dids: 0,
         referenced: BTreeSet::new(),
         kinds: Vec::new(),
+        reads_json: false,
     };
     if parser.peek().kind == Kind::End {
         return Err(ParseError::new(
@@ -51,6 +54,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, ParseError> {
         dids: parser.dids,
         fingerprint,
         kinds: parser.kinds,
+        reads_json: parser.reads_json,
     })
 }
 
@@ -69,6 +73,7 @@ struct Parser<'t> {
     dids: usize,
     referenced: BTreeSet<usize>,
     kinds: Vec<EventKind>,
+    reads_json: bool,
 }
 
 const CALLS: &str = "identify, track, page, screen, group or alias";
@@ -232,6 +237,7 @@ impl Parser<'_> {
                 set_once(&mut did.pattern.device, self.name("a device type")?, &token)?;
             } else if token.is_keyword("where") {
                 self.advance();
+                self.reads_json = true;
                 loop {
                     did.pattern.fields.push(self.field_test()?);
                     if self.peek().kind != Kind::Comma {

@@ -148,9 +148,7 @@ impl SpaceStore {
                 }
                 let mut events = Vec::new();
                 self.read_audience_events(cluster, &mut events)?;
-                let events = Arc::new(events);
-                self.relevant.keep(cluster, Arc::clone(&events));
-                Ok(events)
+                Ok(self.relevant.keep(cluster, events))
             })
             .collect()
     }

@@ -21,6 +21,8 @@ const BUDGET_BYTES: usize = 64 * 1024 * 1024;
 pub(super) struct RelevantEvents {
     inner: Mutex<Kept>,
     budget: usize,
+    /// Whether the events' JSON is kept (only `where` tests read it).
+    with_json: bool,
 }
 
 #[derive(Default)]
@@ -38,16 +40,26 @@ struct Cluster {
 }
 
 impl RelevantEvents {
-    /// An empty store of the default size.
-    pub fn new() -> RelevantEvents {
-        RelevantEvents::with_budget(BUDGET_BYTES)
+    /// An empty store of the default size; the events' JSON is kept only `with_json`
+    /// (some audience tests a value in it).
+    pub fn new(with_json: bool) -> RelevantEvents {
+        RelevantEvents::with_budget(BUDGET_BYTES, with_json)
     }
 
-    fn with_budget(budget: usize) -> RelevantEvents {
+    fn with_budget(budget: usize, with_json: bool) -> RelevantEvents {
         RelevantEvents {
             inner: Mutex::default(),
             budget,
+            with_json,
         }
+    }
+
+    /// An event as kept: without its JSON unless some audience reads it.
+    fn slim(&self, mut event: StoredEvent) -> StoredEvent {
+        if !self.with_json {
+            event.raw_json = String::new();
+        }
+        event
     }
 
     fn kept(&self) -> MutexGuard<'_, Kept> {
@@ -68,11 +80,12 @@ impl RelevantEvents {
         Some(Arc::clone(&entry.events))
     }
 
-    /// Keeps a cluster's events as read from the tree.
-    pub fn keep(&self, cluster: u64, events: Arc<Vec<StoredEvent>>) {
+    /// Keeps a cluster's events as read from the tree, and returns them as kept.
+    pub fn keep(&self, cluster: u64, events: Vec<StoredEvent>) -> Arc<Vec<StoredEvent>> {
+        let events = Arc::new(events.into_iter().map(|e| self.slim(e)).collect::<Vec<_>>());
         let bytes = events.iter().map(estimated_bytes).sum();
         if bytes > self.budget / 4 {
-            return;
+            return events;
         }
         let mut kept = self.kept();
         kept.clock += 1;
@@ -80,7 +93,7 @@ impl RelevantEvents {
         if let Some(old) = kept.clusters.insert(
             cluster,
             Cluster {
-                events,
+                events: Arc::clone(&events),
                 bytes,
                 used,
             },
@@ -89,6 +102,7 @@ impl RelevantEvents {
         }
         kept.bytes += bytes;
         self.evict(&mut kept);
+        events
     }
 
     /// Adds an applied batch's relevant events to the clusters kept (in seq order, after
@@ -98,8 +112,10 @@ impl RelevantEvents {
         let mut added = 0;
         for (cluster, events) in fresh {
             if let Some(entry) = kept.clusters.get_mut(cluster) {
+                let events: Vec<StoredEvent> =
+                    events.iter().map(|e| self.slim(e.clone())).collect();
                 let bytes: usize = events.iter().map(estimated_bytes).sum();
-                Arc::make_mut(&mut entry.events).extend(events.iter().cloned());
+                Arc::make_mut(&mut entry.events).extend(events);
                 entry.bytes += bytes;
                 added += bytes;
             }
@@ -184,8 +200,8 @@ mod tests {
 
     #[test]
     fn appends_reach_only_kept_clusters_and_forget_drops_all() {
-        let kept = RelevantEvents::new();
-        kept.keep(1, Arc::new(vec![event(1, 10)]));
+        let kept = RelevantEvents::new(true);
+        kept.keep(1, vec![event(1, 10)]);
         let fresh: FxHashMap<u64, Vec<StoredEvent>> =
             [(1, vec![event(5, 10)]), (2, vec![event(6, 10)])]
                 .into_iter()
@@ -200,18 +216,45 @@ mod tests {
     #[test]
     fn the_clusters_used_longest_ago_go_first() {
         let one = estimated_bytes(&event(0, 1000));
-        let kept = RelevantEvents::with_budget(one * 4);
-        kept.keep(1, Arc::new(vec![event(1, 1000)]));
-        kept.keep(2, Arc::new(vec![event(2, 1000)]));
-        kept.keep(3, Arc::new(vec![event(3, 1000)]));
-        kept.keep(4, Arc::new(vec![event(4, 1000)]));
+        let kept = RelevantEvents::with_budget(one * 4, true);
+        kept.keep(1, vec![event(1, 1000)]);
+        kept.keep(2, vec![event(2, 1000)]);
+        kept.keep(3, vec![event(3, 1000)]);
+        kept.keep(4, vec![event(4, 1000)]);
         assert!(kept.get(1).is_some(), "within budget, all stay");
-        kept.keep(5, Arc::new(vec![event(5, 1000)]));
+        kept.keep(5, vec![event(5, 1000)]);
         // Over budget: down to three quarters, oldest use first (2 and 3; 1 was just read).
         assert!(kept.get(2).is_none() && kept.get(3).is_none());
         assert!(kept.get(1).is_some() && kept.get(4).is_some() && kept.get(5).is_some());
         // A cluster larger than a quarter of the budget is never kept.
-        kept.keep(6, Arc::new(vec![event(6, 1000), event(7, 1000)]));
+        kept.keep(6, vec![event(6, 1000), event(7, 1000)]);
         assert!(kept.get(6).is_none());
+    }
+
+    #[test]
+    fn the_json_is_kept_only_when_some_audience_reads_it() {
+        let fresh: FxHashMap<u64, Vec<StoredEvent>> =
+            [(1, vec![event(2, 10)])].into_iter().collect();
+        for with_json in [false, true] {
+            let kept = RelevantEvents::new(with_json);
+            let returned = kept.keep(1, vec![event(1, 10)]);
+            kept.append(&fresh);
+            let json: Vec<String> = kept
+                .get(1)
+                .unwrap()
+                .iter()
+                .map(|e| e.raw_json.clone())
+                .collect();
+            let expected = if with_json {
+                "x".repeat(10)
+            } else {
+                String::new()
+            };
+            assert_eq!(json, [expected.clone(), expected.clone()]);
+            assert_eq!(
+                returned[0].raw_json, expected,
+                "what evaluation gets is what is kept"
+            );
+        }
     }
 }

@@ -131,6 +131,7 @@ impl SpaceStore {
         let events =
             EventCodec::load(&tree).with_context(|| format!("space {name}: event dictionary"))?;
         let owners = Mutex::new(owner_filter_of(&tree));
+        let relevant = RelevantEvents::new(audiences.reads_event_json());
         Ok(SpaceStore {
             name: name.to_string(),
             tree,
@@ -143,7 +144,7 @@ impl SpaceStore {
             pipeline: Mutex::new(Pipeline::default()),
             changes: Mutex::new(ChangeLog::new(counters.events)),
             owners,
-            relevant: RelevantEvents::new(),
+            relevant,
             index_file: None,
         })
     }
@@ -159,6 +160,7 @@ impl SpaceStore {
         match SpaceStore::open(name, tree.clone(), rules.clone(), audiences.clone()) {
             Ok(space) => space,
             Err(_) => SpaceStore {
+                relevant: RelevantEvents::new(audiences.reads_event_json()),
                 name: name.to_string(),
                 owners: Mutex::new(owner_filter_of(&tree)),
                 events: EventCodec::load(&tree).unwrap_or_else(|_| EventCodec::empty()),
@@ -170,7 +172,6 @@ impl SpaceStore {
                 messages: Mutex::new(None),
                 pipeline: Mutex::new(Pipeline::default()),
                 changes: Mutex::new(ChangeLog::new(0)),
-                relevant: RelevantEvents::new(),
                 index_file: None,
             },
         }
