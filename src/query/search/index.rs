@@ -151,10 +151,21 @@ impl SearchIndex {
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u16))
             .collect();
-        builder.arena.reserve(self.arena.len());
-        builder.entries.reserve(self.entries.len());
-        builder.slots.reserve(self.slots.len() + changed.len());
-        builder.bags.reserve(self.slots.len() + changed.len());
+        // Room for all at once (growing by doubling would hold two copies of the texts): the
+        // texts kept, and at most a name, the traits and a trait email besides the
+        // identifiers of each profile added.
+        let added: usize = changed
+            .iter()
+            .map(|p| p.identifiers.len() + INDEXED_TRAITS.len() + 2)
+            .sum();
+        builder
+            .arena
+            .reserve_exact(self.arena.len() + added * MAX_ENTRY_BYTES);
+        builder.entries.reserve_exact(self.entries.len() + added);
+        builder
+            .slots
+            .reserve_exact(self.slots.len() + changed.len());
+        builder.bags.reserve_exact(self.slots.len() + changed.len());
         // Where each run of kept entries went: (first old entry, past its last, new first).
         let mut moves: Vec<(u32, u32, u32)> = Vec::new();
         let mut fresh_entries: Vec<u32> = Vec::new();
