@@ -482,18 +482,29 @@ proptest! {
     }
 }
 
+/// A store whose only audience is `name` (the default ones switched off).
+fn store_with_only(dir: &std::path::Path, name: &str, condition: &str) -> Store {
+    let config = Config::from_toml_str(
+        &format!(
+            "[audiences.abandoned_cart]\nenabled = false\n[audiences.review_request]\nenabled = false\n\
+             [audiences.{name}]\ncondition = '{condition}'\n"
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    Store::open(dir, config).unwrap()
+}
+
 /// A batch re-evaluates a profile only when it may change what a condition reads: a merge
 /// (other clusters, so other events) or a trait; a page view changes nothing.
 #[test]
 fn merges_and_traits_re_evaluate_a_profile_without_new_relevant_events() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_toml_str(
-        "[audiences.abandoned_cart]\nenabled = false\n[audiences.review_request]\nenabled = false\n\
-         [audiences.pro_buyers]\ncondition = 'trait plan = \"pro\" and did \"Order Completed\"'\n",
-        "test.toml",
-    )
-    .unwrap();
-    let store = Store::open(dir.path(), config).unwrap();
+    let store = store_with_only(
+        dir.path(),
+        "pro_buyers",
+        r#"trait plan = "pro" and did "Order Completed""#,
+    );
     let space = store.space("default").unwrap();
     let page = || json!({"type": "page", "name": "Home"});
     ingest(
@@ -542,13 +553,11 @@ fn merges_and_traits_re_evaluate_a_profile_without_new_relevant_events() {
 #[test]
 fn a_where_test_sees_earlier_batches_events_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_toml_str(
-        "[audiences.abandoned_cart]\nenabled = false\n[audiences.review_request]\nenabled = false\n\
-         [audiences.big_spenders]\ncondition = 'did \"Order Completed\" where properties.total > 100'\n",
-        "test.toml",
-    )
-    .unwrap();
-    let store = Store::open(dir.path(), config).unwrap();
+    let store = store_with_only(
+        dir.path(),
+        "big_spenders",
+        r#"did "Order Completed" where properties.total > 100"#,
+    );
     let space = store.space("default").unwrap();
     let order = |total: u32| {
         let mut order = track("Order Completed");
