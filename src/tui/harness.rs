@@ -10,7 +10,7 @@ use crate::query::search::{SearchEngine, SearchUpdate};
 use super::action::Action;
 use super::fixture::{Fixture, NOW};
 use super::keymap::{Chord, Keymap, Resolved};
-use super::state::{Settings, State};
+use super::state::{ProfileData, Settings, State};
 use super::update::{Effect, Msg, init, key_contexts, update};
 use super::worker::{Reply, StoreSession};
 
@@ -73,6 +73,14 @@ impl Harness {
 
     pub fn act(&mut self, action: Action) -> &mut Harness {
         self.send(action)
+    }
+
+    /// Changes the open profile's loaded data in place, as if the store had sent it so
+    /// (for data the fixture does not hold); returns what `edit` does.
+    pub fn edit_profile_data<T>(&mut self, edit: impl FnOnce(&mut ProfileData) -> T) -> T {
+        let view = self.state.profile.as_mut().expect("a profile is open");
+        let data = view.data.as_mut().expect("its data is loaded");
+        edit(Arc::make_mut(data))
     }
 
     /// Presses a key (like `c`, `enter`) as the app does: resolved through the default

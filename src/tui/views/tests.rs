@@ -89,11 +89,11 @@ fn find_screens() {
 #[test]
 fn a_profile_loaded_in_part_says_so_on_the_timeline_and_touchpoints() {
     let mut h = open("ana silva");
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    let loaded = data.events.len();
-    data.profile.event_count = loaded as u64 + 100;
-    view.data = Some(std::sync::Arc::new(data));
+    let loaded = h.edit_profile_data(|data| {
+        let loaded = data.events.len();
+        data.profile.event_count = loaded as u64 + 100;
+        loaded
+    });
     let screen = |h: &Harness| format!("{}", draw(&h.state, 160, 48).backend());
     let text = screen(&h);
     assert!(
@@ -300,15 +300,14 @@ fn the_profile_header_gives_way_part_by_part() {
 fn violations_scroll_and_wrap_their_reasons() {
     let mut h = open("carla");
     h.act(Action::TabGraph);
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    let fixture = data.violations.clone();
-    data.violations = fixture.iter().cycle().take(29).cloned().collect();
-    data.violations[28].identifier = crate::model::Identifier::new(
-        "ios.push_token",
-        "b209f26f2b1efdd50995853e9578cdbda216c75fe01431a0c8af5dd84b2641f2",
-    );
-    view.data = Some(std::sync::Arc::new(data));
+    h.edit_profile_data(|data| {
+        let fixture = data.violations.clone();
+        data.violations = fixture.iter().cycle().take(29).cloned().collect();
+        data.violations[28].identifier = crate::model::Identifier::new(
+            "ios.push_token",
+            "b209f26f2b1efdd50995853e9578cdbda216c75fe01431a0c8af5dd84b2641f2",
+        );
+    });
     let text = draw(&h.state, 80, 24).backend().to_string();
     assert!(
         text.contains("Violations (29) · 1/29 · v selects"),
@@ -355,24 +354,22 @@ fn the_header_does_not_count_sign_out_releases_as_violations() {
     );
     assert!(!row.contains("violation"), "{row}");
     h.act(Action::Back).act(Action::TabGraph);
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    let mut released = data.violations[0].clone();
-    released.reason = crate::model::ViolationReason::SignedOut {
-        event: "Signed Out".into(),
-    };
-    data.violations.push(released);
-    view.data = Some(std::sync::Arc::new(data));
+    h.edit_profile_data(|data| {
+        let mut released = data.violations[0].clone();
+        released.reason = crate::model::ViolationReason::SignedOut {
+            event: "Signed Out".into(),
+        };
+        data.violations.push(released);
+    });
     assert!(header(&h.state).contains(counts), "{}", header(&h.state));
     let graph = draw(&h.state, 160, 48).backend().to_string();
     assert!(
         graph.contains("Violations (4, 1 sign-out release)"),
         "{graph}"
     );
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    data.violations.drain(..3);
-    view.data = Some(std::sync::Arc::new(data));
+    h.edit_profile_data(|data| {
+        data.violations.drain(..3);
+    });
     let only_released = header(&h.state);
     assert!(!only_released.contains("violation"), "{only_released}");
 }
@@ -738,23 +735,21 @@ fn link_provenance_keeps_source_and_time_with_long_message_ids() {
         .act(Action::Mark)
         .act(Action::Down)
         .act(Action::Mark);
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    let long = |i: usize| format!("msg-{i}-{}-tail{i}", "7f3e9a2c".repeat(8));
-    for (i, l) in data.links.iter_mut().enumerate() {
-        l.provenance.message_id = long(i);
-    }
-    for (i, v) in data.violations.iter_mut().enumerate() {
-        v.provenance.message_id = long(100 + i);
-    }
-    let provenance: Vec<String> = data
-        .links
-        .iter()
-        .map(|l| &l.provenance)
-        .chain(data.violations.iter().map(|v| &v.provenance))
-        .map(|p| format!("· {} · {}", p.source, crate::tui::text::short_time(p.time)))
-        .collect();
-    view.data = Some(std::sync::Arc::new(data));
+    let provenance: Vec<String> = h.edit_profile_data(|data| {
+        let long = |i: usize| format!("msg-{i}-{}-tail{i}", "7f3e9a2c".repeat(8));
+        for (i, l) in data.links.iter_mut().enumerate() {
+            l.provenance.message_id = long(i);
+        }
+        for (i, v) in data.violations.iter_mut().enumerate() {
+            v.provenance.message_id = long(100 + i);
+        }
+        data.links
+            .iter()
+            .map(|l| &l.provenance)
+            .chain(data.violations.iter().map(|v| &v.provenance))
+            .map(|p| format!("· {} · {}", p.source, crate::tui::text::short_time(p.time)))
+            .collect()
+    });
     insta::assert_snapshot!(
         "graph_why_long_ids_120x30",
         draw(&h.state, 120, 30).backend()
@@ -804,17 +799,16 @@ fn history_rows_keep_long_ops_apart_and_undone_by_visible() {
         .act(Action::Confirm)
         .act(Action::Confirm)
         .act(Action::TabHistory);
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    let entry = data.journal.last_mut().unwrap();
-    entry.op = 1520;
-    entry.undone_by = Some(1521);
-    entry.action = crate::model::JournalAction::Merge {
-        survivor: ProfileId(1),
-        absorbed: ProfileId(4),
-        overrides: vec!["a long rule name that fills the row".into(); 3],
-    };
-    view.data = Some(std::sync::Arc::new(data));
+    h.edit_profile_data(|data| {
+        let entry = data.journal.last_mut().unwrap();
+        entry.op = 1520;
+        entry.undone_by = Some(1521);
+        entry.action = crate::model::JournalAction::Merge {
+            survivor: ProfileId(1),
+            absorbed: ProfileId(4),
+            overrides: vec!["a long rule name that fills the row".into(); 3],
+        };
+    });
     let text = draw(&h.state, 120, 30).backend().to_string();
     let row = text.lines().find(|l| l.contains("#1520")).unwrap();
     assert!(row.contains("#1520 "), "{row}");
@@ -888,11 +882,10 @@ fn a_long_health_scan_shows_how_far_it_is() {
 fn a_violation_leads_to_the_profile_holding_its_identifier_or_to_its_event() {
     let mut h = open("carla");
     h.act(Action::TabGraph);
-    let view = h.state.profile.as_mut().unwrap();
-    let mut data = (**view.data.as_ref().unwrap()).clone();
-    let refused = data.violations[0].identifier.clone();
-    data.holders.insert(refused, ProfileId(1));
-    view.data = Some(std::sync::Arc::new(data));
+    h.edit_profile_data(|data| {
+        let refused = data.violations[0].identifier.clone();
+        data.holders.insert(refused, ProfileId(1));
+    });
     h.press("v");
     let text = draw(&h.state, 160, 48).backend().to_string();
     assert!(text.contains("· now held by p1"), "{text}");
