@@ -1,9 +1,9 @@
 //! Graph health: which profiles look like bad merges, and why.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::fmt;
 
 use crate::config::Rules;
 use crate::model::identifier::USER_ID;
