@@ -189,7 +189,16 @@ impl WorkingGraph {
         self.seen.clear();
     }
 
-    /// Number of profiles held (to bound the cache).
+    /// Forgets what was only loaded, keeping what this batch changed (which the store may
+    /// not hold yet).
+    pub fn keep_only_changes(&mut self) {
+        let changed = &self.changed_profiles;
+        self.profiles.retain(|id, _| changed.contains(id));
+        let changed = &self.changed_owners;
+        self.owners.retain(|id, _| changed.contains(id));
+    }
+
+    /// Number of profiles held.
     pub fn len(&self) -> usize {
         self.profiles.len()
     }
@@ -202,5 +211,46 @@ impl WorkingGraph {
     /// Every profile held, for tests and small in-memory graphs.
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
         self.profiles.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeping_only_changes_forgets_what_was_merely_loaded() {
+        let mut graph = WorkingGraph::new();
+        let loaded = Identifier::new("email", "a@x.io");
+        graph.load_owner(loaded.clone(), ProfileId(1));
+        graph.load_profile(Profile::new(ProfileId(1), 0));
+        let fresh = Identifier::new("user_id", "u2");
+        let plan = Plan {
+            target: None,
+            absorb: Vec::new(),
+            identifiers: vec![fresh.clone()],
+            new_identifiers: vec![fresh.clone()],
+            links: Vec::new(),
+            violations: Vec::new(),
+            released: Vec::new(),
+        };
+        let traits = Map::new();
+        let at = Attribution {
+            seq: 1,
+            time: 0,
+            source: "web",
+            message_id: "m1",
+            traits: &traits,
+        };
+        let created = graph.apply(&plan, &at, &mut || ProfileId(2));
+        graph.keep_only_changes();
+        assert!(graph.has_profile(created) && graph.knows_owner(&fresh));
+        assert_eq!(graph.profile_of(&fresh), Some(created));
+        assert!(!graph.has_profile(ProfileId(1)) && !graph.knows_owner(&loaded));
+        assert_eq!(
+            graph.changed_profiles().count(),
+            1,
+            "changes stay to be written"
+        );
     }
 }

@@ -166,10 +166,6 @@ struct Placed {
     identifiers: Vec<Identifier>,
 }
 
-/// Profiles a pipelined ingest keeps in the working graph it carries from one group to the
-/// next (beyond this it waits for the write and starts afresh).
-const MAX_CARRIED_PROFILES: usize = 50_000;
-
 /// What happened to each part of an ingested list: the list is consecutive parts (one per
 /// request a writer gathered), each reported as if it had been ingested alone.
 struct Tally {
@@ -342,29 +338,25 @@ impl SpaceStore {
     /// [`SpaceStore::ingest`] for bulk loads: resolves this group while the previous one is
     /// still being stored (on the other core), and returns before this one is stored in
     /// turn. Resolution reads through the working graph the previous group left, so it sees
-    /// that group's changes whether or not sled holds them yet. The records of the events
-    /// are built on both cores while the previous group is written (on the writing thread,
-    /// after it, until the space has its dictionary); audience standings, which read the
-    /// stored timelines, are evaluated on the writing thread once the previous group is
-    /// written. Errors of a write show on the next call or
-    /// on [`SpaceStore::settle`], which every other writer (and [`super::Store::flush`])
-    /// goes through first.
+    /// that group's changes whether or not sled holds them yet; once that group is written,
+    /// the graph keeps only this group's changes. The records of the events are built on
+    /// both cores while the previous group is written (on the writing thread, after it,
+    /// until the space has its dictionary); audience standings, which read the stored
+    /// timelines, are evaluated on the writing thread once the previous group is written.
+    /// Errors of a write show on the next call or on [`SpaceStore::settle`], which every
+    /// other writer (and [`super::Store::flush`]) goes through first.
     pub fn ingest_pipelined(
         self: &Arc<Self>,
         events: Vec<SourcedEvent>,
         now: Millis,
     ) -> anyhow::Result<SubmitOutcome> {
         let mut counters = self.lock_writer_only()?;
-        let mut pipeline = self.lock_pipeline();
-        let graph = match pipeline.graph.take() {
-            Some(mut graph) if graph.len() < MAX_CARRIED_PROFILES => {
+        let graph = match self.lock_pipeline().graph.take() {
+            Some(mut graph) => {
                 graph.start_next_batch();
                 graph
             }
-            _ => {
-                self.join_writing(&mut pipeline, &mut counters)?;
-                WorkingGraph::new()
-            }
+            None => WorkingGraph::new(),
         };
         let mut messages = self.message_set()?;
         let seen = messages.get_or_insert_with(MessageSet::default);
@@ -379,6 +371,7 @@ impl SpaceStore {
             }
             records => records,
         };
+        let mut pipeline = self.lock_pipeline();
         self.join_writing(&mut pipeline, &mut counters)?;
         seen.extend(&resolved.message_hashes);
         *counters = resolved.next;
@@ -389,7 +382,11 @@ impl SpaceStore {
             rayon::spawn(move || drop(events));
             result
         }));
-        pipeline.graph = Some(resolved.graph);
+        // The store now holds everything but this group: the rest of the graph would only
+        // be a cache, and a growing one costs more memory than the reads it saves.
+        let mut graph = resolved.graph;
+        graph.keep_only_changes();
+        pipeline.graph = Some(graph);
         Ok(whole(resolved.outcomes))
     }
 
