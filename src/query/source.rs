@@ -48,6 +48,13 @@ pub trait GraphRead {
     fn index_cache(&self) -> Option<IndexCache> {
         None
     }
+    /// [`GraphRead::index_cache`] and [`GraphRead::changes_since`] `version`, read at one
+    /// moment: an index that held the state at `version` and is patched with these changes
+    /// is the index of the state the cache is stamped with. Stores that keep no file: `None`.
+    fn index_cache_after(&self, version: u64) -> Option<(IndexCache, Changes)> {
+        let _ = version;
+        None
+    }
 }
 
 /// What a split would do.
@@ -139,6 +146,9 @@ impl<T: GraphRead + ?Sized> GraphRead for std::sync::Arc<T> {
     }
     fn index_cache(&self) -> Option<IndexCache> {
         (**self).index_cache()
+    }
+    fn index_cache_after(&self, version: u64) -> Option<(IndexCache, Changes)> {
+        (**self).index_cache_after(version)
     }
 }
 

@@ -576,14 +576,12 @@ impl SpaceStore {
         write: BatchWrite,
         trained: Option<TrainedDictionary>,
     ) -> anyhow::Result<()> {
-        {
-            let _gate = self.write_gate();
-            self.tree.apply_batch(write.batch)?;
-            // Under the gate: no reader sees the batch's compressed events before the
-            // dictionary they need.
-            if let Some(trained) = trained {
-                self.events.install(trained);
-            }
+        let _gate = self.write_gate();
+        self.tree.apply_batch(write.batch)?;
+        // Under the gate: no reader sees the batch's compressed events before the
+        // dictionary they need, nor the batch without its changes in the feed.
+        if let Some(trained) = trained {
+            self.events.install(trained);
         }
         if !write.changed.is_empty() || !write.removed.is_empty() {
             self.record_changes(write.changed, write.removed, write.events);

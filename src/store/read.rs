@@ -66,6 +66,12 @@ impl GraphRead for SpaceStore {
         Some(IndexCache::new(path, stamp))
     }
 
+    fn index_cache_after(&self, version: u64) -> Option<(IndexCache, Changes)> {
+        // Writers record what a batch changed before they let readers through again.
+        let _gate = self.read_gate();
+        Some((self.index_cache()?, self.changes_after(version)))
+    }
+
     fn profile_count(&self) -> anyhow::Result<u64> {
         Ok(self.counters()?.profiles)
     }

@@ -251,10 +251,11 @@ impl SpaceStore {
         {
             let _gate = self.write_gate();
             self.tree.apply_batch(batch)?;
+            // Under the gate: no reader sees the batch without its changes in the feed.
+            self.record_touched(touched.iter().copied(), next.events);
         }
         self.tree.flush()?;
         *counters = next;
-        self.record_touched(touched.iter().copied(), next.events);
         Ok(())
     }
 

@@ -294,7 +294,8 @@ impl SpaceStore {
 
     /// Records an applied batch in the change feed: `touched` profiles that still exist
     /// count as changed, the others as removed. Call after the batch is applied, with the
-    /// writer lock held (so batches are recorded in the order they were applied).
+    /// writer lock held (so batches are recorded in the order they were applied) and the
+    /// write gate still held (so a reader never sees a batch before its changes are listed).
     pub(super) fn record_touched(&self, touched: impl IntoIterator<Item = ProfileId>, events: u64) {
         let (changed, removed): (Vec<ProfileId>, Vec<ProfileId>) = touched
             .into_iter()

@@ -19,8 +19,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::config::Rules;
 use crate::model::{Identifier, Millis, ProfileId};
 use crate::query::health::{HealthReport, ScanProgress, scan_health};
-use crate::query::search::{SearchIndex, load_or_build};
-use crate::query::{AudienceSummary, ChangedProfiles, OpOutcome, SpaceAccess, SplitPreview};
+use crate::query::search::{IndexCache, SearchIndex, load_or_build};
+use crate::query::{
+    AudienceSummary, ChangedProfiles, Changes, OpOutcome, SpaceAccess, SplitPreview,
+};
 use crate::resolve::MergePreview;
 
 use super::audiences::{MemberList, member_list};
@@ -218,6 +220,8 @@ pub struct StoreSession {
     index: Option<Arc<SearchIndex>>,
     rules: Option<Rules>,
     feed: Option<Feed>,
+    /// The index holds changes its file lacks (see [`StoreSession::keep_index`]).
+    unsaved: bool,
 }
 
 impl StoreSession {
@@ -229,6 +233,7 @@ impl StoreSession {
             index: None,
             rules,
             feed: None,
+            unsaved: false,
         }
     }
 
@@ -241,6 +246,10 @@ impl StoreSession {
     ) {
         match request {
             Request::OpenSpace { space } => {
+                if let Some(index) = self.keep_index() {
+                    // The space left behind is saved aside: the next one opens meanwhile.
+                    save_in_background(index);
+                }
                 self.store = None;
                 self.index = None;
                 self.feed = None;
@@ -278,17 +287,7 @@ impl StoreSession {
                                 if let Some(cache) = keep {
                                     // Off this thread: the file of a large space takes a
                                     // moment to write, and requests should not wait for it.
-                                    let _ = std::thread::Builder::new()
-                                        .name("idgraph-keep-index".into())
-                                        .spawn(move || {
-                                            if let Err(error) = cache.save(&index) {
-                                                tracing::warn!(
-                                                    path = %cache.path().display(),
-                                                    %error,
-                                                    "cannot keep the search index"
-                                                );
-                                            }
-                                        });
+                                    save_in_background((cache, index));
                                 }
                             }
                             Err(e) => emit(Reply::OpenFailed {
@@ -328,19 +327,27 @@ impl StoreSession {
     /// (everything when the feed cannot list them) and reports them. Quiet when nothing
     /// changed, no space is open or the store cannot answer (the next poll tries again).
     pub fn poll(&mut self, emit: &mut dyn FnMut(Reply)) {
+        let (Some(store), Some(feed)) = (self.store.as_deref(), self.feed.as_ref()) else {
+            return;
+        };
+        if let Ok(changes) = store.changes_since(feed.version) {
+            self.take_changes(changes, emit);
+        }
+    }
+
+    /// Re-indexes what `changes` (from the feed's place on) list and reports them; `false`
+    /// when the store could not answer (the index is left as it was).
+    fn take_changes(&mut self, changes: Changes, emit: &mut dyn FnMut(Reply)) -> bool {
         let (Some(store), Some(index), Some(feed), Some(space)) = (
             self.store.as_deref(),
             self.index.as_ref(),
             self.feed.as_mut(),
             self.space.as_ref(),
         ) else {
-            return;
-        };
-        let Ok(changes) = store.changes_since(feed.version) else {
-            return;
+            return false;
         };
         if changes.version == feed.version {
-            return;
+            return true;
         }
         // Profiles are read now: one listed as changed may have been merged away since.
         let (index, changed, removed, everything) = match changes.profiles {
@@ -351,7 +358,7 @@ impl StoreSession {
                     match store.profile(id) {
                         Ok(Some(profile)) => profiles.push(profile),
                         Ok(None) => gone.push(id),
-                        Err(_) => return,
+                        Err(_) => return false,
                     }
                 }
                 let index = index.patched(&profiles, &gone);
@@ -359,7 +366,7 @@ impl StoreSession {
             }
             ChangedProfiles::Unknown => match SearchIndex::build(store) {
                 Ok(index) => (index, Vec::new(), Vec::new(), true),
-                Err(_) => return,
+                Err(_) => return false,
             },
         };
         feed.version = changes.version;
@@ -371,12 +378,30 @@ impl StoreSession {
         };
         let index = Arc::new(index);
         self.index = Some(Arc::clone(&index));
+        self.unsaved = true;
         let space = space.clone();
         emit(Reply::Index {
             space: space.clone(),
             index,
         });
         emit(Reply::Live { space, update });
+        true
+    }
+
+    /// The open space's index brought up to date, with the cache to save it in, when live
+    /// changes or repairs patched it since it was read or saved (or are still to patch it,
+    /// when the last poll came before them): saved, the next start
+    /// reads it instead of indexing the space again. The changes are read at the same
+    /// moment as the stamp the cache names, so the file never claims a state it lacks.
+    pub fn keep_index(&mut self) -> Option<(IndexCache, Arc<SearchIndex>)> {
+        let version = self.feed.as_ref()?.version;
+        let (cache, changes) = self.store.as_deref()?.index_cache_after(version)?;
+        if !self.take_changes(changes, &mut |_| {}) || !self.unsaved {
+            return None;
+        }
+        let index = Arc::clone(self.index.as_ref()?);
+        self.unsaved = false;
+        Some((cache, index))
     }
 
     /// Scans the space's health; `interleave` is told the progress between steps and may
@@ -601,7 +626,33 @@ pub enum Interleave {
     Stop,
 }
 
-/// Handle to the store thread; dropping it stops the thread once its current request ends.
+/// Saves a space's search index in its file, logging a failure (the next start indexes
+/// the space again).
+fn save_index((cache, index): (IndexCache, Arc<SearchIndex>)) {
+    let started = Instant::now();
+    match cache.save(&index) {
+        Ok(()) => tracing::info!(
+            path = %cache.path().display(),
+            ms = started.elapsed().as_millis() as u64,
+            "search index kept"
+        ),
+        Err(error) => tracing::warn!(
+            path = %cache.path().display(),
+            %error,
+            "cannot keep the search index"
+        ),
+    }
+}
+
+/// [`save_index`] on a thread of its own.
+fn save_in_background(kept: (IndexCache, Arc<SearchIndex>)) {
+    let _ = std::thread::Builder::new()
+        .name("idgraph-keep-index".into())
+        .spawn(move || save_index(kept));
+}
+
+/// Handle to the store thread; dropping it stops the thread once its current request ends
+/// (and the open space's index is saved, when live changes patched it).
 pub struct StoreWorker {
     requests: Option<Sender<Request>>,
     thread: Option<JoinHandle<()>>,
@@ -666,7 +717,13 @@ fn run<O>(
             None => match requests.recv_deadline(next_poll) {
                 Ok(r) => Some(r),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Quitting: the file is written before the explorer's process ends.
+                    if let Some(kept) = session.keep_index() {
+                        save_index(kept);
+                    }
+                    return;
+                }
             },
         };
         match request {
