@@ -31,6 +31,9 @@ pub struct WorkingGraph {
     removed_profiles: FxHashSet<ProfileId>,
     changed_owners: FxHashSet<Identifier>,
     moved_clusters: FxHashMap<u64, ProfileId>,
+    /// Changed profiles whose traits or timeline clusters may have changed too (created,
+    /// merged into, given traits): audience evaluation reads those besides the events.
+    reshaped: FxHashSet<ProfileId>,
 }
 
 impl GraphView for WorkingGraph {
@@ -134,6 +137,9 @@ impl WorkingGraph {
             self.changed_owners.insert(id.clone());
         }
         self.changed_profiles.insert(target_id);
+        if plan.target.is_none() || !plan.absorb.is_empty() || !at.traits.is_empty() {
+            self.reshaped.insert(target_id);
+        }
         self.seen.insert(at.message_id.to_string());
         target_id
     }
@@ -146,6 +152,7 @@ impl WorkingGraph {
         }
         self.removed_profiles.remove(&profile.id);
         self.changed_profiles.insert(profile.id);
+        self.reshaped.insert(profile.id);
         self.profiles.insert(profile.id, profile);
     }
 
@@ -154,6 +161,12 @@ impl WorkingGraph {
         self.changed_profiles
             .iter()
             .filter_map(|id| self.profiles.get(id))
+    }
+
+    /// Whether a changed profile's traits or timeline clusters may have changed too (what
+    /// else it got: events, identifiers).
+    pub fn traits_or_clusters_changed(&self, id: ProfileId) -> bool {
+        self.reshaped.contains(&id)
     }
 
     /// Profiles merged away, to delete.
@@ -180,6 +193,7 @@ impl WorkingGraph {
         self.removed_profiles.clear();
         self.changed_owners.clear();
         self.moved_clusters.clear();
+        self.reshaped.clear();
     }
 
     /// Starts the next batch on what this one left: its state stays loaded (the store may

@@ -211,13 +211,13 @@ impl SpaceStore {
         Ok(())
     }
 
-    /// Adds to an ingest batch the new standings of every profile it changed or removed
-    /// (`fresh`: this batch's events by timeline cluster), plus a bounded number of expired
-    /// standings.
+    /// Adds to an ingest batch the new standings of every profile it changed (each with
+    /// whether its traits or clusters may have changed too) or removed (`fresh`: this
+    /// batch's events by timeline cluster), plus a bounded number of expired standings.
     pub(super) fn put_batch_standings(
         &self,
         batch: &mut sled::Batch,
-        changed: &[Profile],
+        changed: &[(Profile, bool)],
         removed: &[ProfileId],
         fresh: &FxHashMap<u64, Vec<StoredEvent>>,
         now: Millis,
@@ -229,8 +229,8 @@ impl SpaceStore {
         // only for the profiles whose standings the batch may have changed.
         let changes = changed
             .par_iter()
-            .map(|profile| {
-                if !self.may_have_changed_standings(profile, fresh, now)? {
+            .map(|(profile, reshaped)| {
+                if !self.may_have_changed_standings(profile, *reshaped, fresh, now)? {
                     return Ok(None);
                 }
                 let stored = self.kept_audience_events(&profile.clusters)?;
@@ -262,21 +262,17 @@ impl SpaceStore {
     /// Whether an ingest batch may have changed a profile's standings. Evaluation reads a
     /// profile's traits and its relevant events (which ingest only adds to, through its
     /// clusters), and a standing holds until its `valid_until`; so a profile that got no
-    /// relevant event, kept its clusters (no merge) and traits, and has no standing expiring
-    /// by `now` would evaluate as it is stored.
+    /// relevant event, kept its clusters (no merge) and traits (`reshaped` says whether
+    /// resolution may have changed either), and has no standing expiring by `now` would
+    /// evaluate as it is stored.
     fn may_have_changed_standings(
         &self,
         profile: &Profile,
+        reshaped: bool,
         fresh: &FxHashMap<u64, Vec<StoredEvent>>,
         now: Millis,
     ) -> anyhow::Result<bool> {
-        if profile.clusters.iter().any(|c| fresh.contains_key(c)) {
-            return Ok(true);
-        }
-        let Some(before) = self.load_profile(profile.id)? else {
-            return Ok(true);
-        };
-        if before.clusters != profile.clusters || before.traits != profile.traits {
+        if reshaped || profile.clusters.iter().any(|c| fresh.contains_key(c)) {
             return Ok(true);
         }
         Ok(self

@@ -227,8 +227,9 @@ struct Filing {
     /// The profiles the group changed (for the change feed) and removed.
     changed_ids: Vec<ProfileId>,
     removed: Vec<ProfileId>,
-    /// The profiles it changed, as it left them, when the space keeps audiences.
-    changed: Vec<Profile>,
+    /// The profiles it changed, as it left them, each with whether its traits or clusters
+    /// may have changed too, when the space keeps audiences.
+    changed: Vec<(Profile, bool)>,
     now: Millis,
 }
 
@@ -466,7 +467,10 @@ impl SpaceStore {
         let changed = if self.audiences.is_empty() {
             Vec::new()
         } else {
-            graph.changed_profiles().cloned().collect()
+            graph
+                .changed_profiles()
+                .map(|p| (p.clone(), graph.traits_or_clusters_changed(p.id)))
+                .collect()
         };
         let removed: Vec<ProfileId> = graph.removed_profiles().collect();
         let changed_ids = graph.changed_profiles().map(|p| p.id).collect();
