@@ -390,9 +390,9 @@ impl StoreSession {
 
     /// The open space's index brought up to date, with the cache to save it in, when live
     /// changes or repairs patched it since it was read or saved (or are still to patch it,
-    /// when the last poll came before them): saved, the next start
-    /// reads it instead of indexing the space again. The changes are read at the same
-    /// moment as the stamp the cache names, so the file never claims a state it lacks.
+    /// when the last poll came before them): saved, the next start reads it instead of
+    /// indexing the space again. The changes are read at the same moment as the stamp the
+    /// cache names, so the file never claims a state it lacks.
     pub fn keep_index(&mut self) -> Option<(IndexCache, Arc<SearchIndex>)> {
         let version = self.feed.as_ref()?.version;
         let (cache, changes) = self.store.as_deref()?.index_cache_after(version)?;
