@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use idgraph::model::{Identifier, Profile, ProfileId};
-use idgraph::query::search::{SearchEngine, SearchIndex};
+use idgraph::query::search::{IndexCache, SearchEngine, SearchIndex};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -203,6 +203,15 @@ fn bench(c: &mut Criterion) {
     }
     group.bench_function("patch_100_profiles", |b| {
         b.iter(|| std::hint::black_box(index.patched(&changed, &[])));
+    });
+    // What quitting the explorer after live changes costs, and opening the space again.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cache = IndexCache::new(dir.path().join("bench.idx"), 1);
+    group.bench_function("save_index_file", |b| {
+        b.iter(|| cache.save(&index).expect("save the index"));
+    });
+    group.bench_function("load_index_file", |b| {
+        b.iter(|| std::hint::black_box(cache.load().expect("read the index back")));
     });
     group.finish();
 }
