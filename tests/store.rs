@@ -347,42 +347,50 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
 }
 
 /// The explorer saves the index that live changes patched when it stops, stamped so that
-/// the next start reads it back, with the changes its last poll had not seen too.
+/// the next start reads it back, with the changes its last poll had not seen too; also when
+/// the index it opened with was built (and is still being saved in the background).
 #[test]
 fn the_explorer_keeps_the_index_it_patched_for_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let person = |user: &str, name: &str| json!({"type":"identify","userId":user,"messageId":user,"traits":{"name":name}});
-    let store = Arc::new(common::open_store(dir.path()));
-    let space = store.space("default").unwrap();
-    ingest(&space, [person("u1", "Ana Silva")]);
-    let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
-    keep.expect("built").save(&index).unwrap();
-    let (replies_to, replies) = crossbeam_channel::unbounded();
-    let opened = Arc::clone(&store);
-    let opener =
-        move |name: &str| -> anyhow::Result<SpaceHandle> { Ok(Box::new(opened.space(name)?)) };
-    let worker = StoreWorker::spawn(opener, None, replies_to);
-    let wait_for = |wanted: fn(&Reply) -> bool| loop {
-        let reply = replies
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("a reply");
-        if wanted(&reply) {
-            break;
+    for file_at_open in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let person = |user: &str, name: &str| json!({"type":"identify","userId":user,"messageId":user,"traits":{"name":name}});
+        let store = Arc::new(common::open_store(dir.path()));
+        let space = store.space("default").unwrap();
+        ingest(&space, [person("u1", "Ana Silva")]);
+        if file_at_open {
+            let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+            keep.expect("built").save(&index).unwrap();
         }
-    };
-    worker.send(Request::OpenSpace {
-        space: "default".into(),
-    });
-    wait_for(|r| matches!(r, Reply::Index { .. }));
-    ingest(&space, [person("u2", "Nadia Okafor")]);
-    wait_for(|r| matches!(r, Reply::Live { .. }));
-    ingest(&space, [person("u3", "Zoe Park")]);
-    drop(worker);
-    let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
-    assert!(keep.is_none(), "read back from the file the explorer kept");
-    assert_eq!(index.profile_count(), 3);
-    let mut engine = SearchEngine::new(Arc::new(index));
-    assert_eq!(engine.search("zoe park", 5).hits.len(), 1);
+        let (replies_to, replies) = crossbeam_channel::unbounded();
+        let opened = Arc::clone(&store);
+        let opener =
+            move |name: &str| -> anyhow::Result<SpaceHandle> { Ok(Box::new(opened.space(name)?)) };
+        let worker = StoreWorker::spawn(opener, None, replies_to);
+        let wait_for = |wanted: fn(&Reply) -> bool| loop {
+            let reply = replies
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a reply");
+            if wanted(&reply) {
+                break;
+            }
+        };
+        worker.send(Request::OpenSpace {
+            space: "default".into(),
+        });
+        wait_for(|r| matches!(r, Reply::Index { .. }));
+        ingest(&space, [person("u2", "Nadia Okafor")]);
+        wait_for(|r| matches!(r, Reply::Live { .. }));
+        ingest(&space, [person("u3", "Zoe Park")]);
+        drop(worker);
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+        assert!(
+            keep.is_none(),
+            "read back from the file the explorer kept ({file_at_open})"
+        );
+        assert_eq!(index.profile_count(), 3);
+        let mut engine = SearchEngine::new(Arc::new(index));
+        assert_eq!(engine.search("zoe park", 5).hits.len(), 1);
+    }
 }
 
 /// A device two known people use: the second one's profile records the device's

@@ -222,6 +222,8 @@ pub struct StoreSession {
     feed: Option<Feed>,
     /// The index holds changes its file lacks (see [`StoreSession::keep_index`]).
     unsaved: bool,
+    /// Index files being saved in the background.
+    saving: Vec<JoinHandle<()>>,
 }
 
 impl StoreSession {
@@ -234,6 +236,7 @@ impl StoreSession {
             rules,
             feed: None,
             unsaved: false,
+            saving: Vec::new(),
         }
     }
 
@@ -248,7 +251,7 @@ impl StoreSession {
             Request::OpenSpace { space } => {
                 if let Some(index) = self.keep_index() {
                     // The space left behind is saved aside: the next one opens meanwhile.
-                    save_in_background(index);
+                    self.save_in_background(index);
                 }
                 self.store = None;
                 self.index = None;
@@ -287,7 +290,7 @@ impl StoreSession {
                                 if let Some(cache) = keep {
                                     // Off this thread: the file of a large space takes a
                                     // moment to write, and requests should not wait for it.
-                                    save_in_background((cache, index));
+                                    self.save_in_background((cache, index));
                                 }
                             }
                             Err(e) => emit(Reply::OpenFailed {
@@ -402,6 +405,27 @@ impl StoreSession {
         let index = Arc::clone(self.index.as_ref()?);
         self.unsaved = false;
         Some((cache, index))
+    }
+
+    /// [`save_index`] on a thread of its own.
+    fn save_in_background(&mut self, kept: (IndexCache, Arc<SearchIndex>)) {
+        self.saving.retain(|save| !save.is_finished());
+        let save = std::thread::Builder::new()
+            .name("idgraph-keep-index".into())
+            .spawn(move || save_index(kept));
+        self.saving.extend(save.ok());
+    }
+
+    /// Before the explorer's process ends: waits for the saves under way, then saves the
+    /// open space's index if live changes patched it (last, so that its newer state is what
+    /// the file holds).
+    pub fn finish(&mut self) {
+        for save in self.saving.drain(..) {
+            let _ = save.join();
+        }
+        if let Some(kept) = self.keep_index() {
+            save_index(kept);
+        }
     }
 
     /// Scans the space's health; `interleave` is told the progress between steps and may
@@ -644,13 +668,6 @@ fn save_index((cache, index): (IndexCache, Arc<SearchIndex>)) {
     }
 }
 
-/// [`save_index`] on a thread of its own.
-fn save_in_background(kept: (IndexCache, Arc<SearchIndex>)) {
-    let _ = std::thread::Builder::new()
-        .name("idgraph-keep-index".into())
-        .spawn(move || save_index(kept));
-}
-
 /// Handle to the store thread; dropping it stops the thread once its current request ends
 /// (and the open space's index is saved, when live changes patched it).
 pub struct StoreWorker {
@@ -718,10 +735,7 @@ fn run<O>(
                 Ok(r) => Some(r),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    // Quitting: the file is written before the explorer's process ends.
-                    if let Some(kept) = session.keep_index() {
-                        save_index(kept);
-                    }
+                    session.finish();
                     return;
                 }
             },
