@@ -419,6 +419,46 @@ fn the_explorer_names_the_profile_holding_an_identifier_this_one_was_refused() {
     assert!(data.holders.is_empty(), "{:?}", data.holders);
 }
 
+/// A previousId is typed by what the space knows when its alias event comes, events before
+/// it in the same group included: grouped or one by one, the same profiles come out.
+#[test]
+fn a_previous_id_is_typed_by_the_events_before_it_in_its_group() {
+    let events = [
+        json!({"type": "identify", "userId": "u1", "anonymousId": "a1", "messageId": "m1", "timestamp": at(0)}),
+        json!({"type": "alias", "userId": "u2", "previousId": "u1", "messageId": "m2", "timestamp": at(1)}),
+        json!({"type": "alias", "userId": "u3", "previousId": "a7", "messageId": "m3", "timestamp": at(2)}),
+    ];
+    let config =
+        idgraph::config::Config::from_toml_str("[identity]\nalias_merges = true\n", "test")
+            .unwrap();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let grouped = Store::open(dirs[0].path(), config.clone()).unwrap();
+    let alone = Store::open(dirs[1].path(), config).unwrap();
+    let (grouped, alone) = (
+        grouped.space("default").unwrap(),
+        alone.space("default").unwrap(),
+    );
+    ingest(&grouped, events.clone());
+    for event in events {
+        ingest(&alone, [event]);
+    }
+    assert_eq!(export(&grouped), export(&alone));
+    // u1 is a known userId by the time of the alias: linking it to u2 would put two userIds
+    // in one profile, so the link is refused rather than made to an anonymousId "u1".
+    assert_eq!(grouped.owner(&id("anonymous_id:u1")).unwrap(), None);
+    let (u1, u2) = (
+        grouped.owner(&id("user_id:u1")).unwrap(),
+        grouped.owner(&id("user_id:u2")).unwrap(),
+    );
+    assert!(u1.is_some() && u2.is_some() && u1 != u2, "{u1:?} {u2:?}");
+    // A previousId nobody knows is an anonymousId.
+    assert_eq!(
+        grouped.owner(&id("anonymous_id:a7")).unwrap(),
+        grouped.owner(&id("user_id:u3")).unwrap()
+    );
+    assert_consistent(&grouped);
+}
+
 #[test]
 fn reopening_the_store_keeps_everything_and_ids_keep_counting() {
     let dir = tempfile::tempdir().unwrap();
