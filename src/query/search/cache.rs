@@ -59,7 +59,7 @@ impl IndexCache {
     }
 
     /// Saves `index` (built from the space in this cache's state), replacing any older file
-    /// at once (written aside, then renamed).
+    /// at once (written aside, then renamed). A save that fails leaves no file aside.
     pub fn save(&self, index: &SearchIndex) -> io::Result<()> {
         // One save at a time: two (a space opened twice in a row) would share the file
         // written aside. Another process cannot be saving: it would hold the store.
@@ -68,19 +68,28 @@ impl IndexCache {
             std::fs::create_dir_all(dir)?;
         }
         let aside = self.path.with_extension("partial");
+        let saved = self.write_aside(index, &aside);
+        if saved.is_err() {
+            let _ = std::fs::remove_file(&aside);
+        }
+        saved
+    }
+
+    /// Writes the file aside, then renames it over the cache's file.
+    fn write_aside(&self, index: &SearchIndex, aside: &Path) -> io::Result<()> {
         // It holds names, emails and phones: the owner's alone, like the store.
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&aside)?;
+        let file = options.open(aside)?;
         let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, file));
         writer.index(index, self.stamp)?;
         let sum = writer.hash.digest();
         let mut out = writer.out;
         out.write_all(&sum.to_le_bytes())?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&aside, &self.path)
+        std::fs::rename(aside, &self.path)
     }
 }
 
@@ -369,6 +378,18 @@ mod tests {
         assert!(!dir.path().join("idgraph-search-x.partial").exists());
         let later = IndexCache::new(cache.path().to_path_buf(), 43);
         assert!(later.load().is_none(), "the space changed since");
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_file_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::from_profiles("default", &profiles());
+        // A directory where the file goes: writing aside works, the rename cannot.
+        std::fs::create_dir(dir.path().join("idgraph-search-x.idx")).unwrap();
+        let cache = IndexCache::new(dir.path().join("idgraph-search-x.idx"), 42);
+        assert!(cache.save(&index).is_err());
+        assert!(!dir.path().join("idgraph-search-x.partial").exists());
+        assert!(cache.load().is_none());
     }
 
     #[test]
