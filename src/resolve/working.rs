@@ -24,8 +24,7 @@ pub struct Attribution<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct WorkingGraph {
     profiles: FxHashMap<ProfileId, Profile>,
-    /// `None`: known to have no owner (none stored, or released by a sign-out in this
-    /// working set).
+    /// `None`: known to have no owner (released by a sign-out in this working set).
     owners: FxHashMap<Identifier, Option<ProfileId>>,
     seen: FxHashSet<String>,
     changed_profiles: FxHashSet<ProfileId>,
@@ -75,11 +74,6 @@ impl WorkingGraph {
     /// Loads an identifier's owner read from the store.
     pub fn load_owner(&mut self, id: Identifier, owner: ProfileId) {
         self.owners.entry(id).or_insert(Some(owner));
-    }
-
-    /// Records that the store holds no owner of an identifier.
-    pub fn load_absent(&mut self, id: Identifier) {
-        self.owners.entry(id).or_insert(None);
     }
 
     /// Loads a profile read from the store.

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingest::{SourcedEvent, SubmitOutcome};
 use crate::model::{
-    Event, Identifier, JournalAction, JournalEntry, Link, Millis, Profile, ProfileId, Provenance,
+    Identifier, JournalAction, JournalEntry, Link, Millis, Profile, ProfileId, Provenance,
     StoredEvent, Violation,
 };
 use crate::resolve::{
-    Attribution, Decision, EventFacts, Extraction, GraphView, Plan, WorkingGraph, decide,
-    extract_identifiers, previous_id_type,
+    Attribution, Decision, EventFacts, GraphView, Plan, WorkingGraph, decide, extract_identifiers,
+    previous_id_type,
 };
 
 use super::bundle::PlainEvent;
@@ -247,10 +247,6 @@ struct Sealed {
     fresh: FxHashMap<u64, Vec<StoredEvent>>,
 }
 
-/// An event of a group prepared for resolution (see [`SpaceStore::prepare`]): `None` for a
-/// messageId the space already stores, else its messageId hash and its identifiers.
-type Prepared = Option<(u128, Option<Extraction>)>;
-
 /// What writing a resolved group takes: its batch, and for the change feed the profiles it
 /// changed and removed and the event count after it.
 pub(super) struct BatchWrite {
@@ -411,22 +407,25 @@ impl SpaceStore {
         let mut tally = Tally::new(parts, events.len())?;
         let mut placed: FxHashMap<u64, Vec<Placed>> = FxHashMap::default();
         let mut message_hashes = Vec::new();
-        let mut prepared = self.prepare(&mut graph, seen, events)?.into_iter();
         for (index, sourced) in events.iter().enumerate() {
             let event = &sourced.event;
-            let unseen = prepared.next().flatten();
+            let hash = message_hash(&event.message_id);
             let (outcome, index_in_part) = tally.of(index);
-            let Some((hash, extraction)) =
-                unseen.filter(|_| !graph.message_seen(&event.message_id))
-            else {
+            if graph.message_seen(&event.message_id) || seen.contains(hash) {
                 graph.load_seen(event.message_id.clone());
                 outcome.duplicates += 1;
                 continue;
-            };
-            let extraction = match extraction {
-                Some(extraction) => extraction,
-                None => self.extract(&graph, event),
-            };
+            }
+            let extraction = extract_identifiers(event, &self.rules, |previous| {
+                let id = Identifier::new(crate::model::identifier::USER_ID, previous);
+                if graph.knows_owner(&id) {
+                    previous_id_type(&graph, previous)
+                } else if self.load_owner(&id).ok().flatten().is_some() {
+                    crate::model::identifier::USER_ID
+                } else {
+                    crate::model::identifier::ANONYMOUS_ID
+                }
+            });
             for id in &extraction.identifiers {
                 self.prefetch(&mut graph, id)?;
             }
@@ -629,92 +628,6 @@ impl SpaceStore {
             .collect()
     }
 
-    /// An event's identifiers (see [`SpaceStore::previous_type`]).
-    fn extract(&self, graph: &WorkingGraph, event: &Event) -> Extraction {
-        extract_identifiers(event, &self.rules, |previous| {
-            self.previous_type(graph, previous)
-        })
-    }
-
-    /// The type of a previousId: a userId if the working set or the store knows it as one.
-    fn previous_type(&self, graph: &WorkingGraph, previous: &str) -> &'static str {
-        let id = Identifier::new(crate::model::identifier::USER_ID, previous);
-        if graph.knows_owner(&id) {
-            previous_id_type(graph, previous)
-        } else if self.load_owner(&id).ok().flatten().is_some() {
-            crate::model::identifier::USER_ID
-        } else {
-            crate::model::identifier::ANONYMOUS_ID
-        }
-    }
-
-    /// Work on a group's events that does not depend on their order, done on both cores
-    /// before they are resolved one by one: per event, `None` for a messageId the space
-    /// already stores, else its messageId hash and its identifiers (`None` when they hang
-    /// on a previousId, whose type events before it may change); and the stored owners of
-    /// those identifiers and the owners' profiles are loaded into the working set (what it
-    /// knows already, it keeps).
-    fn prepare(
-        &self,
-        graph: &mut WorkingGraph,
-        seen: &MessageSet,
-        events: &[SourcedEvent],
-    ) -> anyhow::Result<Vec<Prepared>> {
-        let shared: &WorkingGraph = graph;
-        let prepared: Vec<Prepared> = events
-            .par_iter()
-            .map(|sourced| {
-                let hash = message_hash(&sourced.event.message_id);
-                if seen.contains(hash) {
-                    return None;
-                }
-                let hangs_on_previous = std::cell::Cell::new(false);
-                let extraction = extract_identifiers(&sourced.event, &self.rules, |previous| {
-                    hangs_on_previous.set(true);
-                    self.previous_type(shared, previous)
-                });
-                Some((hash, Some(extraction).filter(|_| !hangs_on_previous.get())))
-            })
-            .collect();
-        let mut unknown: Vec<&Identifier> = prepared
-            .iter()
-            .flatten()
-            .filter_map(|(_, extraction)| extraction.as_ref())
-            .flat_map(|extraction| &extraction.identifiers)
-            .filter(|id| !shared.knows_owner(id))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        let owners: Vec<(&Identifier, Option<ProfileId>)> = unknown
-            .par_iter()
-            .map(|id| Ok((*id, self.load_owner(id)?)))
-            .collect::<anyhow::Result<_>>()?;
-        let mut wanted: Vec<(ProfileId, &Identifier)> = owners
-            .iter()
-            .filter_map(|(id, owner)| Some(((*owner)?, *id)))
-            .filter(|(owner, _)| !shared.has_profile(*owner) && !shared.was_removed(*owner))
-            .collect();
-        wanted.sort_unstable_by_key(|(owner, _)| *owner);
-        wanted.dedup_by_key(|(owner, _)| *owner);
-        let profiles: Vec<Profile> = wanted
-            .par_iter()
-            .map(|(owner, id)| match self.load_profile(*owner)? {
-                Some(profile) => Ok(profile),
-                None => Err(self.missing_profile(id, *owner)),
-            })
-            .collect::<anyhow::Result<_>>()?;
-        for (id, owner) in owners {
-            match owner {
-                Some(owner) => graph.load_owner(id.clone(), owner),
-                None => graph.load_absent(id.clone()),
-            }
-        }
-        for profile in profiles {
-            graph.load_profile(profile);
-        }
-        Ok(prepared)
-    }
-
     /// Loads an identifier's owner and the owner's profile into the working set.
     fn prefetch(&self, graph: &mut WorkingGraph, id: &Identifier) -> anyhow::Result<()> {
         if graph.knows_owner(id) {
@@ -727,18 +640,13 @@ impl SpaceStore {
         if !graph.has_profile(owner) && !graph.was_removed(owner) {
             match self.load_profile(owner)? {
                 Some(profile) => graph.load_profile(profile),
-                None => return Err(self.missing_profile(id, owner)),
+                None => anyhow::bail!(
+                    "space {}: identifier {id} points at missing profile {owner}; run idgraph check --repair",
+                    self.name
+                ),
             }
         }
         Ok(())
-    }
-
-    /// The error of an owner record that points at a missing profile.
-    fn missing_profile(&self, id: &Identifier, owner: ProfileId) -> anyhow::Error {
-        anyhow::anyhow!(
-            "space {}: identifier {id} points at missing profile {owner}; run idgraph check --repair",
-            self.name
-        )
     }
 
     /// Applies one event's plan to the working graph and the batch (all but the event
