@@ -19,10 +19,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::config::Rules;
 use crate::model::{Identifier, Millis, ProfileId};
 use crate::query::health::{HealthReport, ScanProgress, scan_health};
-use crate::query::search::{IndexCache, SearchIndex, load_or_build};
-use crate::query::{
-    AudienceSummary, ChangedProfiles, Changes, OpOutcome, SpaceAccess, SplitPreview,
-};
+use crate::query::search::{IndexCache, Patched, SearchIndex, load_or_build};
+use crate::query::{AudienceSummary, Changes, OpOutcome, SpaceAccess, SplitPreview};
 use crate::resolve::MergePreview;
 
 use super::audiences::{MemberList, member_list};
@@ -352,26 +350,19 @@ impl StoreSession {
         if changes.version == feed.version {
             return true;
         }
-        // Profiles are read now: one listed as changed may have been merged away since.
-        let (index, changed, removed, everything) = match changes.profiles {
-            ChangedProfiles::Listed { changed, removed } => {
-                let mut profiles = Vec::with_capacity(changed.len());
-                let mut gone = removed;
-                for id in changed {
-                    match store.profile(id) {
-                        Ok(Some(profile)) => profiles.push(profile),
-                        Ok(None) => gone.push(id),
-                        Err(_) => return false,
-                    }
-                }
-                let index = index.patched(&profiles, &gone);
-                (index, profiles.iter().map(|p| p.id).collect(), gone, false)
-            }
-            ChangedProfiles::Unknown => match SearchIndex::build(store) {
-                Ok(index) => (index, Vec::new(), Vec::new(), true),
+        let (index, changed, removed, everything) =
+            match index.patched_from(store, changes.profiles) {
+                Ok(Some(Patched {
+                    index,
+                    changed,
+                    removed,
+                })) => (index, changed, removed, false),
+                Ok(None) => match SearchIndex::build(store) {
+                    Ok(index) => (index, Vec::new(), Vec::new(), true),
+                    Err(_) => return false,
+                },
                 Err(_) => return false,
-            },
-        };
+            };
         feed.version = changes.version;
         let update = LiveUpdate {
             new_events: changes.events.saturating_sub(feed.events_at_open),

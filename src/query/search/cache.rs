@@ -111,6 +111,42 @@ pub fn load_or_build<R: GraphRead + ?Sized>(
     Ok((SearchIndex::build(read)?, cache))
 }
 
+/// Runs `write`, a change made outside the explorer (a merge, split or undo on the command
+/// line), so that the space's index file stays current when it was: the file is patched
+/// with the profiles the change touched and saved under the space's new stamp, and the
+/// explorer's next start reads it instead of indexing the space again. Reading and saving
+/// the file costs about 0.8 s on 1M people; without a current file, nothing is done. A
+/// file that cannot be kept is left stale (the next start rebuilds it), with a warning.
+pub fn keeping_index_file<R: GraphRead + ?Sized, T>(
+    read: &R,
+    write: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let current = read.index_cache().and_then(|cache| cache.load());
+    let version = read.changes_since(u64::MAX)?.version;
+    let written = write()?;
+    if let Some(index) = current
+        && let Err(error) = keep_patched(read, &index, version)
+    {
+        tracing::warn!(%error, "the search index file could not be kept current");
+    }
+    Ok(written)
+}
+
+/// Saves `index` patched with the changes after `version`, under the stamp they lead to.
+fn keep_patched<R: GraphRead + ?Sized>(
+    read: &R,
+    index: &SearchIndex,
+    version: u64,
+) -> anyhow::Result<()> {
+    let Some((cache, changes)) = read.index_cache_after(version) else {
+        return Ok(());
+    };
+    if let Some(patched) = index.patched_from(read, changes.profiles)? {
+        cache.save(&patched.index)?;
+    }
+    Ok(())
+}
+
 /// Writes fields little-endian, hashing every byte.
 struct Writer<W: Write> {
     out: W,

@@ -6,6 +6,7 @@ use crate::model::identifier::{EMAIL, normalize_value};
 use crate::model::profile::value_text;
 use crate::model::{Identifier, Millis, Profile, ProfileId};
 use crate::query::GraphRead;
+use crate::query::changes::ChangedProfiles;
 
 use super::score::{char_bag, hard_bag, head_bag, pair_bag, start_bag};
 
@@ -86,6 +87,14 @@ impl SlotBags {
     };
 }
 
+/// An index patched with the changes of a stretch of the change feed, and which profiles
+/// it re-indexed and dropped.
+pub struct Patched {
+    pub index: SearchIndex,
+    pub changed: Vec<ProfileId>,
+    pub removed: Vec<ProfileId>,
+}
+
 /// An immutable snapshot of a space's searchable texts.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
@@ -126,6 +135,32 @@ impl SearchIndex {
             builder.add(profile);
         }
         builder.finish()
+    }
+
+    /// This index with the profiles a stretch of the change feed lists read again from
+    /// `read` (one listed as changed that is gone by now counts as removed); `None` when the
+    /// feed could not list them ([`ChangedProfiles::Unknown`]).
+    pub fn patched_from<R: GraphRead + ?Sized>(
+        &self,
+        read: &R,
+        profiles: ChangedProfiles,
+    ) -> anyhow::Result<Option<Patched>> {
+        let ChangedProfiles::Listed { changed, removed } = profiles else {
+            return Ok(None);
+        };
+        let mut found = Vec::with_capacity(changed.len());
+        let mut gone = removed;
+        for id in changed {
+            match read.profile(id)? {
+                Some(profile) => found.push(profile),
+                None => gone.push(id),
+            }
+        }
+        Ok(Some(Patched {
+            index: self.patched(&found, &gone),
+            changed: found.iter().map(|p| p.id).collect(),
+            removed: gone,
+        }))
     }
 
     /// A copy of this index with some profiles replaced (`changed`) or dropped (`removed`),

@@ -15,9 +15,9 @@ mod score;
 mod terms;
 mod worker;
 
-pub use cache::{IndexCache, load_or_build};
+pub use cache::{IndexCache, keeping_index_file, load_or_build};
 pub use engine::{MatchedText, SearchEngine, SearchHit, SearchResults};
-pub use index::{IndexBuilder, SearchIndex};
+pub use index::{IndexBuilder, Patched, SearchIndex};
 pub use worker::{SearchUpdate, SearchWorker};
 
 /// How many ranked hits the explorer asks for.
