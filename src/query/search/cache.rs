@@ -125,7 +125,7 @@ pub fn keeping_index_file<R: GraphRead + ?Sized, T>(
     let version = read.changes_since(u64::MAX)?.version;
     let written = write()?;
     if let Some(index) = current
-        && let Err(error) = keep_patched(read, &index, version)
+        && let Err(error) = keep_patched(read, index, version)
     {
         tracing::warn!(%error, "the search index file could not be kept current");
     }
@@ -135,13 +135,15 @@ pub fn keeping_index_file<R: GraphRead + ?Sized, T>(
 /// Saves `index` patched with the changes after `version`, under the stamp they lead to.
 fn keep_patched<R: GraphRead + ?Sized>(
     read: &R,
-    index: &SearchIndex,
+    index: SearchIndex,
     version: u64,
 ) -> anyhow::Result<()> {
     let Some((cache, changes)) = read.index_cache_after(version) else {
         return Ok(());
     };
     if let Some(patched) = index.patched_from(read, changes.profiles)? {
+        // One index in memory while the file is written, not two.
+        drop(index);
         cache.save(&patched.index)?;
     }
     Ok(())
