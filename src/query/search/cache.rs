@@ -25,6 +25,29 @@ const FORMAT: u32 = 1;
 /// Held while a file is saved.
 static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The files this process is writing aside now.
+static WRITING_ASIDE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A file listed in [`WRITING_ASIDE`] while this lives.
+struct WritingAside(PathBuf);
+
+impl WritingAside {
+    fn start(aside: PathBuf) -> WritingAside {
+        writing_aside().push(aside.clone());
+        WritingAside(aside)
+    }
+}
+
+impl Drop for WritingAside {
+    fn drop(&mut self) {
+        writing_aside().retain(|path| *path != self.0);
+    }
+}
+
+fn writing_aside() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    WRITING_ASIDE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Where a space's search index is kept between runs, and the state of the space it must
 /// have been built at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +68,9 @@ impl IndexCache {
     }
 
     /// The index saved for this state of the space, if there is one and it reads back whole.
+    /// What a save cut short left aside (the process ended while writing) is removed.
     pub fn load(&self) -> Option<SearchIndex> {
+        self.remove_abandoned_save();
         let file = File::open(&self.path).ok()?;
         let file_bytes = file.metadata().ok()?.len();
         let mut reader = Reader::new(BufReader::with_capacity(1 << 20, file), file_bytes);
@@ -58,6 +83,21 @@ impl IndexCache {
         }
     }
 
+    /// Removes the file a save writes aside, unless a save of this process is writing it
+    /// now (another process cannot be: it would hold the store).
+    fn remove_abandoned_save(&self) {
+        let aside = self.aside();
+        let writing = writing_aside();
+        if !writing.contains(&aside) {
+            let _ = std::fs::remove_file(aside);
+        }
+    }
+
+    /// Where a save writes the file before renaming it.
+    fn aside(&self) -> PathBuf {
+        self.path.with_extension("partial")
+    }
+
     /// Saves `index` (built from the space in this cache's state), replacing any older file
     /// at once (written aside, then renamed). A save that fails leaves no file aside.
     pub fn save(&self, index: &SearchIndex) -> io::Result<()> {
@@ -67,10 +107,10 @@ impl IndexCache {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let aside = self.path.with_extension("partial");
-        let saved = self.write_aside(index, &aside);
+        let aside = WritingAside::start(self.aside());
+        let saved = self.write_aside(index, &aside.0);
         if saved.is_err() {
-            let _ = std::fs::remove_file(&aside);
+            let _ = std::fs::remove_file(&aside.0);
         }
         saved
     }
@@ -428,6 +468,16 @@ mod tests {
         assert!(cache.save(&index).is_err());
         assert!(!dir.path().join("idgraph-search-x.partial").exists());
         assert!(cache.load().is_none());
+    }
+
+    #[test]
+    fn reading_removes_what_a_save_cut_short_left_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, _) = saved(dir.path());
+        let aside = dir.path().join("idgraph-search-x.partial");
+        std::fs::write(&aside, b"half an index").unwrap();
+        assert!(cache.load().is_some());
+        assert!(!aside.exists());
     }
 
     #[test]
