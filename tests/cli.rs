@@ -452,11 +452,11 @@ fn search_keeps_its_index_and_never_answers_from_a_stale_one() {
     assert_eq!(found["name"], "Zelda Quist");
 }
 
-/// A merge and its undo on the command line keep a current index file current: the next
-/// search reads the file back (it is not replaced) and sees each change.
+/// A merge, its undo and an ingest on the command line keep a current index file current:
+/// the next search reads the file back (it is not replaced) and sees each change.
 #[cfg(unix)]
 #[test]
-fn repairs_on_the_command_line_keep_the_search_index_file_current() {
+fn command_line_writes_keep_the_search_index_file_current() {
     use std::os::unix::fs::MetadataExt;
     let ws = Workspace::new();
     let file = ws.file("e.jsonl", &journey());
@@ -479,6 +479,19 @@ fn repairs_on_the_command_line_keep_the_search_index_file_current() {
     ws.ok(&["undo", "--reason", "not the same"]);
     let patched = std::fs::metadata(&path).unwrap().ino();
     assert_eq!(bob()["profile_id"], before);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().ino(),
+        patched,
+        "read back, not rebuilt"
+    );
+    let later = ws.file(
+        "later.jsonl",
+        &[json!({"type":"identify","userId":"u9","messageId":"later-1","traits":{"name":"Zelda Quist"}})],
+    );
+    ws.ok(&["ingest", later.to_str().unwrap()]);
+    let patched = std::fs::metadata(&path).unwrap().ino();
+    let zelda: Value = serde_json::from_str(ws.ok(&["search", "zelda"]).trim()).unwrap();
+    assert_eq!(zelda["name"], "Zelda Quist");
     assert_eq!(
         std::fs::metadata(&path).unwrap().ino(),
         patched,
