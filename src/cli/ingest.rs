@@ -107,11 +107,11 @@ pub fn ingest_paths(
         summary.files += 1;
     }
     store.flush()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
     for (space, keeper) in keepers {
         keeper.keep(store.space(&space)?.as_ref());
     }
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
     if report_lines && summary.rejected > MAX_PRINTED_ERRORS {
         eprintln!(
             "idgraph: ... and {} more rejected lines",
