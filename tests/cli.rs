@@ -452,53 +452,6 @@ fn search_keeps_its_index_and_never_answers_from_a_stale_one() {
     assert_eq!(found["name"], "Zelda Quist");
 }
 
-/// A merge, its undo and an ingest on the command line keep a current index file current:
-/// the next search reads the file back (it is not replaced) and sees each change.
-#[cfg(unix)]
-#[test]
-fn command_line_writes_keep_the_search_index_file_current() {
-    use std::os::unix::fs::MetadataExt;
-    let ws = Workspace::new();
-    let file = ws.file("e.jsonl", &journey());
-    ws.ok(&["ingest", file.to_str().unwrap()]);
-    ws.ok(&["search", "ana"]);
-    let path = ws.store().join("idgraph-search-64656661756c74.idx");
-    let bob = || -> Value { serde_json::from_str(ws.ok(&["search", "bob"]).trim()).unwrap() };
-    let before = bob()["profile_id"].clone();
-    assert_ne!(before, "p1");
-    let saved = std::fs::metadata(&path).unwrap().ino();
-    ws.ok(&["merge", "p1", "p3", "--reason", "same", "--force"]);
-    let patched = std::fs::metadata(&path).unwrap().ino();
-    assert_ne!(patched, saved, "the merge saved the file anew");
-    assert_eq!(bob()["profile_id"], "p1");
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().ino(),
-        patched,
-        "read back, not rebuilt"
-    );
-    ws.ok(&["undo", "--reason", "not the same"]);
-    let patched = std::fs::metadata(&path).unwrap().ino();
-    assert_eq!(bob()["profile_id"], before);
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().ino(),
-        patched,
-        "read back, not rebuilt"
-    );
-    let later = ws.file(
-        "later.jsonl",
-        &[json!({"type":"identify","userId":"u9","messageId":"later-1","traits":{"name":"Zelda Quist"}})],
-    );
-    ws.ok(&["ingest", later.to_str().unwrap()]);
-    let patched = std::fs::metadata(&path).unwrap().ino();
-    let zelda: Value = serde_json::from_str(ws.ok(&["search", "zelda"]).trim()).unwrap();
-    assert_eq!(zelda["name"], "Zelda Quist");
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().ino(),
-        patched,
-        "read back, not rebuilt"
-    );
-}
-
 /// When the index cannot be kept, search still answers and says why on one line.
 #[test]
 fn search_answers_and_says_so_when_it_cannot_keep_its_index() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use idgraph::ingest::{SourcedEvent, SubmitOutcome};
 use idgraph::model::{Event, Identifier, ProfileId};
 use idgraph::query::export::export_line;
-use idgraph::query::search::{SearchEngine, SearchIndex, keeping_index_file, load_or_build};
+use idgraph::query::search::{SearchEngine, load_or_build};
 use idgraph::query::{AudienceRead, GraphRead, GraphRepair};
 use idgraph::store::{SpaceStore, Store};
 use idgraph::tui::worker::{Reply, Request, SpaceHandle, StoreWorker};
@@ -344,60 +344,6 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
     assert_eq!(index.profile_count(), 1);
     let mut engine = SearchEngine::new(Arc::new(index));
     assert_eq!(engine.search("nadia", 5).hits.len(), 1);
-}
-
-/// A merge, split or undo made on the command line patches a current index file, so the
-/// explorer's next start reads it back; a stale file stays stale (it is rebuilt then).
-#[test]
-fn repairs_outside_the_explorer_keep_a_current_index_file_current() {
-    let (_dir, _store, space) = fresh_space();
-    let person = |user: &str, name: &str| {
-        json!({"type":"identify","userId":user,"messageId":user,
-        "traits":{"name":name,"email":format!("{user}@acme.io")}})
-    };
-    ingest(
-        &space,
-        [person("u1", "Ana Silva"), person("u2", "Nadia Okafor")],
-    );
-    let reads_back = || {
-        let mut built = false;
-        let (index, _) = load_or_build(space.as_ref(), &mut || built = true).unwrap();
-        (!built).then_some(index)
-    };
-    let nadia = |index: SearchIndex| {
-        let hits = SearchEngine::new(Arc::new(index)).search("nadia", 5).hits;
-        hits.iter().map(|hit| hit.profile).collect::<Vec<_>>()
-    };
-    let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
-    keep.expect("built").save(&index).unwrap();
-    let (a, b) = (
-        space.owner(&id("user_id:u1")).unwrap().unwrap(),
-        space.owner(&id("user_id:u2")).unwrap().unwrap(),
-    );
-    let merge = keeping_index_file(space.as_ref(), || space.merge(a, b, "same person", true))
-        .unwrap()
-        .entry
-        .op;
-    let index = reads_back().expect("the merge patched the file");
-    assert_eq!(index.profile_count(), 1);
-    assert_eq!(nadia(index), vec![a]);
-    keeping_index_file(space.as_ref(), || space.undo(merge, "not the same")).unwrap();
-    let index = reads_back().expect("the undo patched the file");
-    assert_eq!(nadia(index), vec![b]);
-    keeping_index_file(space.as_ref(), || {
-        space.split(b, &[id("email:u2@acme.io")], "again")
-    })
-    .unwrap();
-    assert_eq!(
-        reads_back()
-            .expect("the split patched the file")
-            .profile_count(),
-        3
-    );
-    // Without it, the file goes stale; later repairs leave a stale file as it is.
-    let merge = space.merge(a, b, "same person", true).unwrap().entry.op;
-    keeping_index_file(space.as_ref(), || space.undo(merge, "no")).unwrap();
-    assert!(reads_back().is_none(), "built again");
 }
 
 /// The explorer saves the index that live changes patched when it stops, stamped so that

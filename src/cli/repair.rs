@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::model::time::format_time;
 use crate::model::{Identifier, JournalAction, JournalEntry};
-use crate::query::search::keeping_index_file;
 use crate::query::{GraphRead, GraphRepair};
 use crate::words::count;
 
@@ -128,7 +127,7 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let reason = args.reason.unwrap_or_default();
-    let outcome = keeping_index_file(&*space, || space.merge(a, b, &reason, args.force))?;
+    let outcome = space.merge(a, b, &reason, args.force)?;
     store.flush()?;
     print_entry(&outcome.entry, args.json);
     Ok(ExitCode::SUCCESS)
@@ -184,8 +183,7 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let reason = args.reason.unwrap_or_default();
-    let outcome = keeping_index_file(&*space, || space.split(from, &ids, &reason))?;
+    let outcome = space.split(from, &ids, &args.reason.unwrap_or_default())?;
     store.flush()?;
     print_entry(&outcome.entry, args.json);
     Ok(ExitCode::SUCCESS)
@@ -215,7 +213,7 @@ pub fn undo(args: UndoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     };
     let reason = args.reason.unwrap_or_else(|| format!("undo of #{op}"));
-    let outcome = keeping_index_file(&*space, || space.undo(op, &reason))?;
+    let outcome = space.undo(op, &reason)?;
     store.flush()?;
     print_entry(&outcome.entry, args.json);
     Ok(ExitCode::SUCCESS)

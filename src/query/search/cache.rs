@@ -13,7 +13,6 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::model::ProfileId;
 use crate::query::GraphRead;
-use crate::query::changes::ChangedProfiles;
 
 use super::index::{Entry, SearchIndex, Slot, SlotBags};
 
@@ -150,72 +149,6 @@ pub fn load_or_build<R: GraphRead + ?Sized>(
     }
     building();
     Ok((SearchIndex::build(read)?, cache))
-}
-
-/// Runs `write`, a change made outside the explorer (a merge, split or undo on the command
-/// line), keeping the space's index file current (see [`IndexKeeper`]).
-pub fn keeping_index_file<R: GraphRead + ?Sized, T>(
-    read: &R,
-    write: impl FnOnce() -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    let keeper = IndexKeeper::before(read)?;
-    let written = write()?;
-    keeper.keep(read);
-    Ok(written)
-}
-
-/// Keeps a space's index file current across changes made outside the explorer (the
-/// command line's merge, split, undo and ingest): taken before them, it patches the file
-/// afterwards with the profiles they touched, when the file was current before them, and
-/// saves it under the space's new stamp; the explorer's next start then reads it instead
-/// of indexing the space again. Reading, patching and saving the file takes under a second
-/// on 1M people. Nothing is read when there was no current file, or when the changes
-/// touched more profiles than the change feed lists (a large ingest: the next start
-/// rebuilds the index, as it would have).
-pub struct IndexKeeper {
-    before: Option<IndexCache>,
-    version: u64,
-}
-
-impl IndexKeeper {
-    /// Notes the space's state before the changes.
-    pub fn before<R: GraphRead + ?Sized>(read: &R) -> anyhow::Result<IndexKeeper> {
-        Ok(IndexKeeper {
-            before: read.index_cache(),
-            version: read.changes_since(u64::MAX)?.version,
-        })
-    }
-
-    /// Once the changes are written: keeps the file current if it was (a file that cannot
-    /// be kept is left stale, with a warning; the next start rebuilds the index).
-    pub fn keep<R: GraphRead + ?Sized>(self, read: &R) {
-        if let Err(error) = self.patch_file(read) {
-            tracing::warn!(%error, "the search index file could not be kept current");
-        }
-    }
-
-    fn patch_file<R: GraphRead + ?Sized>(self, read: &R) -> anyhow::Result<()> {
-        let Some(before) = self.before else {
-            return Ok(());
-        };
-        let Some((cache, changes)) = read.index_cache_after(self.version) else {
-            return Ok(());
-        };
-        if changes.profiles == ChangedProfiles::Unknown {
-            return Ok(());
-        }
-        // The file still holds what it held before the changes: current then, it reads
-        // back under the stamp of that moment.
-        let Some(index) = before.load() else {
-            return Ok(());
-        };
-        if let Some(patched) = index.patched_from(read, changes.profiles)? {
-            // One index in memory while the file is written, not two.
-            drop(index);
-            cache.save(&patched.index)?;
-        }
-        Ok(())
-    }
 }
 
 /// Writes fields little-endian, hashing every byte.
