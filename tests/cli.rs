@@ -452,6 +452,66 @@ fn search_keeps_its_index_and_never_answers_from_a_stale_one() {
     assert_eq!(found["name"], "Zelda Quist");
 }
 
+/// A merge, its undo and an ingest on the command line leave the index file as it is and
+/// note which profiles they changed beside it; the next search sees each change and saves
+/// the file current again (catching up from the notes is tested in tests/store.rs).
+#[cfg(unix)]
+#[test]
+fn command_line_writes_note_their_changes_for_the_index_file() {
+    use std::os::unix::fs::MetadataExt;
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let later = ws.file(
+        "later.jsonl",
+        &[json!({"type":"identify","userId":"u9","messageId":"later-1","traits":{"name":"Zelda Quist"}})],
+    );
+    let search = |query: &str| -> Value {
+        serde_json::from_str(ws.ok(&["search", query]).lines().next().unwrap()).unwrap()
+    };
+    let bob = search("bob")["profile_id"].clone();
+    assert_ne!(bob, "p1");
+    let path = ws.store().join("idgraph-search-64656661756c74.idx");
+    let notes = path.with_extension("changes");
+    let inode = || std::fs::metadata(&path).unwrap().ino();
+    let writes: [(Vec<&str>, &str, &str, Value); 3] = [
+        (
+            vec!["merge", "p1", "p3", "--reason", "same", "--force"],
+            "bob",
+            "profile_id",
+            json!("p1"),
+        ),
+        (
+            vec!["undo", "--reason", "not the same"],
+            "bob",
+            "profile_id",
+            bob,
+        ),
+        (
+            vec!["ingest", later.to_str().unwrap()],
+            "zelda",
+            "name",
+            json!("Zelda Quist"),
+        ),
+    ];
+    for (args, query, field, expected) in writes {
+        let saved = inode();
+        ws.ok(&args);
+        assert_eq!(inode(), saved, "{args:?} leaves the file as it is");
+        let note: Value = serde_json::from_str(&std::fs::read_to_string(&notes).unwrap()).unwrap();
+        assert!(
+            !note["profiles"].as_array().unwrap().is_empty(),
+            "{args:?}: {note}"
+        );
+        assert_eq!(search(query)[field], expected, "{args:?}");
+        assert!(
+            !notes.exists(),
+            "{args:?}: saved current, the notes are done with"
+        );
+        assert_ne!(inode(), saved);
+    }
+}
+
 /// When the index cannot be kept, search still answers and says why on one line.
 #[test]
 fn search_answers_and_says_so_when_it_cannot_keep_its_index() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use idgraph::ingest::{SourcedEvent, SubmitOutcome};
 use idgraph::model::{Event, Identifier, ProfileId};
 use idgraph::query::export::export_line;
-use idgraph::query::search::{SearchEngine, load_or_build};
+use idgraph::query::search::{IndexKeeper, SearchEngine, SearchIndex, load_or_build};
 use idgraph::query::{AudienceRead, GraphRead, GraphRepair};
 use idgraph::store::{SpaceStore, Store};
 use idgraph::tui::worker::{Reply, Request, SpaceHandle, StoreWorker};
@@ -344,6 +344,73 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
     assert_eq!(index.profile_count(), 1);
     let mut engine = SearchEngine::new(Arc::new(index));
     assert_eq!(engine.search("nadia", 5).hits.len(), 1);
+}
+
+/// Runs a write as the command line does, noting what it changed for the index file.
+fn noted<T>(space: &SpaceStore, write: impl FnOnce() -> anyhow::Result<T>) -> T {
+    let keeper = IndexKeeper::before(space).unwrap();
+    let written = write().unwrap();
+    keeper.keep(space).unwrap();
+    written
+}
+
+/// A merge, split or undo made on the command line notes what it changed beside the index
+/// file, so the explorer's next start catches the file up instead of building the index;
+/// once a write goes unnoted, the file is stale for good (the index is built anew).
+#[test]
+fn repairs_outside_the_explorer_let_the_next_start_catch_the_index_file_up() {
+    let (_dir, _store, space) = fresh_space();
+    let person = |user: &str, name: &str| {
+        json!({"type":"identify","userId":user,"messageId":user,
+        "traits":{"name":name,"email":format!("{user}@acme.io")}})
+    };
+    ingest(
+        &space,
+        [person("u1", "Ana Silva"), person("u2", "Nadia Okafor")],
+    );
+    let reads_back = || {
+        let mut built = false;
+        let (index, _) = load_or_build(space.as_ref(), &mut || built = true).unwrap();
+        (!built).then_some(index)
+    };
+    let nadia = |index: SearchIndex| {
+        let hits = SearchEngine::new(Arc::new(index)).search("nadia", 5).hits;
+        hits.iter().map(|hit| hit.profile).collect::<Vec<_>>()
+    };
+    let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+    keep.expect("built").save(&index).unwrap();
+    let (a, b) = (
+        space.owner(&id("user_id:u1")).unwrap().unwrap(),
+        space.owner(&id("user_id:u2")).unwrap().unwrap(),
+    );
+    let merge = noted(&space, || space.merge(a, b, "same person", true))
+        .entry
+        .op;
+    let index = reads_back().expect("caught up with the merge");
+    assert_eq!(index.profile_count(), 1);
+    assert_eq!(nadia(index), vec![a]);
+    noted(&space, || space.undo(merge, "not the same"));
+    let index = reads_back().expect("caught up with the undo");
+    assert_eq!(nadia(index), vec![b]);
+    noted(&space, || {
+        space.split(b, &[id("email:u2@acme.io")], "again")
+    });
+    assert_eq!(
+        reads_back()
+            .expect("caught up with the split")
+            .profile_count(),
+        3
+    );
+    let (index, keep) = load_or_build(space.as_ref(), &mut || panic!("caught up")).unwrap();
+    keep.expect("a caught-up index is to be saved")
+        .save(&index)
+        .unwrap();
+    let (_, keep) = load_or_build(space.as_ref(), &mut || panic!("read back")).unwrap();
+    assert!(keep.is_none(), "current again");
+    // A write left unnoted makes the file stale for good: later notes do not mend it.
+    let merge = space.merge(a, b, "same person", true).unwrap().entry.op;
+    noted(&space, || space.undo(merge, "no"));
+    assert!(reads_back().is_none(), "built again");
 }
 
 /// The explorer saves the index that live changes patched when it stops, stamped so that

@@ -1,6 +1,7 @@
 //! `idgraph ingest FILE...`: Segment-spec JSON lines into the store.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,11 +15,13 @@ use crate::ingest::reader::{open_input, parse_in_background};
 use crate::ingest::{SourcedEvent, route_event};
 use crate::model::event::check_time_bounds;
 use crate::model::time::now;
+use crate::query::search::IndexKeeper;
 use crate::store::Store;
 use crate::words::count;
 
 use super::Globals;
 use super::printable::printable;
+use super::search::keep_notes;
 
 /// Arguments of `idgraph ingest`.
 #[derive(Debug, clap::Args)]
@@ -91,13 +94,25 @@ pub fn ingest_paths(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
+    let mut keepers: BTreeMap<String, IndexKeeper> = BTreeMap::new();
     for path in paths {
-        ingest_file(store, globals, source, path, report_lines, &mut summary)?;
+        ingest_file(
+            store,
+            &mut keepers,
+            globals,
+            source,
+            path,
+            report_lines,
+            &mut summary,
+        )?;
         summary.files += 1;
     }
     store.flush()?;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.stored as f64 / summary.seconds.max(1e-9);
+    for (space, keeper) in keepers {
+        keep_notes(keeper, store.space(&space)?.as_ref());
+    }
     if report_lines && summary.rejected > MAX_PRINTED_ERRORS {
         eprintln!(
             "idgraph: ... and {} more rejected lines",
@@ -107,8 +122,11 @@ pub fn ingest_paths(
     Ok(summary)
 }
 
+/// Ingests one file; `keepers` gets, for each space it writes to first, that space's
+/// index file state before the write.
 fn ingest_file(
     store: &Store,
+    keepers: &mut BTreeMap<String, IndexKeeper>,
     globals: &Globals,
     source: Option<&str>,
     path: &std::path::Path,
@@ -159,7 +177,11 @@ fn ingest_file(
             });
         }
         for (space, (lines, events)) in by_space {
-            let outcome = store.space(&space)?.ingest_pipelined(events, received)?;
+            let into = store.space(&space)?;
+            if let Entry::Vacant(first) = keepers.entry(space) {
+                first.insert(IndexKeeper::before(into.as_ref())?);
+            }
+            let outcome = into.ingest_pipelined(events, received)?;
             summary.stored += outcome.stored as u64;
             summary.duplicates += outcome.duplicates as u64;
             summary.merges += outcome.merges as u64;

@@ -12,6 +12,7 @@ use crate::words::count;
 
 use super::Globals;
 use super::printable::say;
+use super::search::noting_for_index;
 
 /// Arguments of `idgraph merge`.
 #[derive(Debug, clap::Args)]
@@ -127,7 +128,7 @@ pub fn merge(args: MergeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let reason = args.reason.unwrap_or_default();
-    let outcome = space.merge(a, b, &reason, args.force)?;
+    let outcome = noting_for_index(space.as_ref(), || space.merge(a, b, &reason, args.force))?;
     store.flush()?;
     print_entry(&outcome.entry, args.json);
     Ok(ExitCode::SUCCESS)
@@ -183,7 +184,8 @@ pub fn split(args: SplitArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let outcome = space.split(from, &ids, &args.reason.unwrap_or_default())?;
+    let reason = args.reason.unwrap_or_default();
+    let outcome = noting_for_index(space.as_ref(), || space.split(from, &ids, &reason))?;
     store.flush()?;
     print_entry(&outcome.entry, args.json);
     Ok(ExitCode::SUCCESS)
@@ -213,7 +215,7 @@ pub fn undo(args: UndoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     };
     let reason = args.reason.unwrap_or_else(|| format!("undo of #{op}"));
-    let outcome = space.undo(op, &reason)?;
+    let outcome = noting_for_index(space.as_ref(), || space.undo(op, &reason))?;
     store.flush()?;
     print_entry(&outcome.entry, args.json);
     Ok(ExitCode::SUCCESS)

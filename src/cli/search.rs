@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::model::{Identifier, Profile};
 use crate::query::GraphRead;
-use crate::query::search::{MatchedText, SearchEngine, SearchHit, load_or_build};
+use crate::query::search::{IndexKeeper, MatchedText, SearchEngine, SearchHit, load_or_build};
 use crate::words::count;
 
 use super::printable::printable;
@@ -92,6 +92,29 @@ pub fn run_search(
         );
     }
     Ok(hits.len())
+}
+
+/// Runs `write`, a change to the space behind `read`, noting what it changed for the
+/// space's search index file (see [`IndexKeeper`]).
+pub fn noting_for_index<T>(
+    read: &dyn GraphRead,
+    write: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let keeper = IndexKeeper::before(read)?;
+    let written = write()?;
+    keep_notes(keeper, read);
+    Ok(written)
+}
+
+/// [`IndexKeeper::keep`]; a failure is said once on stderr (it only costs the next start a
+/// build of the index).
+pub fn keep_notes(keeper: IndexKeeper, read: &dyn GraphRead) {
+    if let Err(error) = keeper.keep(read) {
+        eprintln!(
+            "idgraph: cannot note this change for the search index of space {}: {error} (the next search builds it again)",
+            read.space()
+        );
+    }
 }
 
 /// On a terminal, a spinner saying the index is being built (the first search after the

@@ -269,14 +269,16 @@ impl StoreSession {
                             events_at_open: c.events,
                         });
                         let indexing = Instant::now();
-                        match load_or_build(store.as_ref(), &mut || {}) {
+                        let mut built = false;
+                        match load_or_build(store.as_ref(), &mut || built = true) {
                             Ok((index, keep)) => {
                                 tracing::info!(
                                     profiles = index.profile_count(),
                                     texts = index.entry_count(),
                                     mb = index.heap_bytes() >> 20,
                                     ms = indexing.elapsed().as_millis() as u64,
-                                    built = keep.is_some(),
+                                    built,
+                                    caught_up = keep.is_some() && !built,
                                     "search index ready"
                                 );
                                 let index = Arc::new(index);

@@ -13,6 +13,8 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::model::ProfileId;
 use crate::query::GraphRead;
+use crate::query::changes::ChangedProfiles;
+use serde::{Deserialize, Serialize};
 
 use super::index::{Entry, SearchIndex, Slot, SlotBags};
 
@@ -70,11 +72,48 @@ impl IndexCache {
     /// The index saved for this state of the space, if there is one and it reads back whole.
     /// What a save cut short left aside (the process ended while writing) is removed.
     pub fn load(&self) -> Option<SearchIndex> {
+        self.read_file(&mut |stamp| stamp == self.stamp)
+    }
+
+    /// The index saved for an earlier state of the space, brought up to this one with the
+    /// profiles that command-line writes noted as changed since (see [`IndexKeeper`]):
+    /// `None` when the notes do not lead from the file's state to this one.
+    fn catch_up<R: GraphRead + ?Sized>(&self, read: &R) -> anyhow::Result<Option<SearchIndex>> {
+        let notes = read_notes(&self.notes_path());
+        if notes.is_empty() {
+            return Ok(None);
+        }
+        let mut changed = None;
+        let index = self.read_file(&mut |stamp| {
+            changed = changes_between(&notes, stamp, self.stamp);
+            changed.is_some()
+        });
+        let (Some(index), Some(changed)) = (index, changed) else {
+            return Ok(None);
+        };
+        let count = changed.len();
+        let listed = ChangedProfiles::Listed {
+            changed,
+            removed: Vec::new(),
+        };
+        let patched = index
+            .patched_from(read, listed)?
+            .map(|patched| patched.index);
+        tracing::debug!(
+            profiles = count,
+            "search index file caught up with command-line writes"
+        );
+        Ok(patched)
+    }
+
+    /// Reads the file when `wanted` takes the stamp it was saved under (what a save cut
+    /// short left aside is removed first).
+    fn read_file(&self, wanted: &mut dyn FnMut(u64) -> bool) -> Option<SearchIndex> {
         self.remove_abandoned_save();
         let file = File::open(&self.path).ok()?;
         let file_bytes = file.metadata().ok()?.len();
         let mut reader = Reader::new(BufReader::with_capacity(1 << 20, file), file_bytes);
-        match reader.index(self.stamp) {
+        match reader.index(wanted) {
             Ok(index) => Some(index),
             Err(e) => {
                 tracing::debug!(path = %self.path.display(), error = %e, "search index file not used");
@@ -98,8 +137,14 @@ impl IndexCache {
         self.path.with_extension("partial")
     }
 
+    /// Where command-line writes note the profiles they changed (see [`IndexKeeper`]).
+    fn notes_path(&self) -> PathBuf {
+        self.path.with_extension("changes")
+    }
+
     /// Saves `index` (built from the space in this cache's state), replacing any older file
-    /// at once (written aside, then renamed). A save that fails leaves no file aside.
+    /// at once (written aside, then renamed). A save that fails leaves no file aside; one
+    /// that succeeds drops the notes of earlier writes (see [`IndexKeeper`]).
     pub fn save(&self, index: &SearchIndex) -> io::Result<()> {
         // One save at a time: two (a space opened twice in a row) would share the file
         // written aside. Another process cannot be saving: it would hold the store.
@@ -109,7 +154,10 @@ impl IndexCache {
         }
         let aside = WritingAside::start(self.aside());
         let saved = self.write_aside(index, &aside.0);
-        if saved.is_err() {
+        if saved.is_ok() {
+            // Notes of writes before this state lead nowhere now (left, they are skipped).
+            let _ = remove_if_there(&self.notes_path());
+        } else {
             let _ = std::fs::remove_file(&aside.0);
         }
         saved
@@ -144,11 +192,118 @@ pub fn load_or_build<R: GraphRead + ?Sized>(
     // The stamp is read before the profiles: what is written meanwhile changes the space's
     // stamp, so an index that may have missed it is never taken for current.
     let cache = read.index_cache();
-    if let Some(index) = cache.as_ref().and_then(IndexCache::load) {
-        return Ok((index, None));
+    if let Some(cache) = &cache {
+        if let Some(index) = cache.load() {
+            return Ok((index, None));
+        }
+        // Saved again by the caller, the file is current for the next start.
+        if let Some(index) = cache.catch_up(read)? {
+            return Ok((index, Some(cache.clone())));
+        }
     }
     building();
     Ok((SearchIndex::build(read)?, cache))
+}
+
+/// Notes left beside a space's index file by writes made outside the explorer (the command
+/// line's merge, split, undo and ingest): which profiles each changed, from which state of
+/// the space to which. The next `explore` or `search` reads the file saved at an earlier
+/// state, re-indexes the profiles the notes list since, and saves it current again, instead
+/// of indexing the whole space. A write costs a line; a write the notes miss (the server,
+/// `check --repair`, an ingest that changed more profiles than the change feed lists)
+/// breaks the chain, and the next start indexes the space anew.
+pub struct IndexKeeper {
+    before: Option<IndexCache>,
+    version: u64,
+}
+
+impl IndexKeeper {
+    /// Notes the space's state before the write.
+    pub fn before<R: GraphRead + ?Sized>(read: &R) -> anyhow::Result<IndexKeeper> {
+        Ok(IndexKeeper {
+            before: read.index_cache(),
+            version: read.changes_since(u64::MAX)?.version,
+        })
+    }
+
+    /// Once the write is done: notes what it changed, when the space has an index file. On
+    /// an error nothing is lost: the next start indexes the space anew.
+    pub fn keep<R: GraphRead + ?Sized>(self, read: &R) -> io::Result<()> {
+        let Some(before) = self.before else {
+            return Ok(());
+        };
+        let Some((after, changes)) = read.index_cache_after(self.version) else {
+            return Ok(());
+        };
+        if after.stamp == before.stamp || !before.path.exists() {
+            return Ok(());
+        }
+        let path = before.notes_path();
+        let ChangedProfiles::Listed { changed, removed } = changes.profiles else {
+            return remove_if_there(&path);
+        };
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_NOTES_BYTES) {
+            return remove_if_there(&path);
+        }
+        let note = Note {
+            from: before.stamp,
+            to: after.stamp,
+            profiles: changed.into_iter().chain(removed).map(|id| id.0).collect(),
+        };
+        let mut line = serde_json::to_string(&note).map_err(io::Error::other)?;
+        line.push('\n');
+        let mut options = std::fs::OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&path)?.write_all(line.as_bytes())
+    }
+}
+
+/// Notes past this size are dropped (the next start indexes the space anew): catching up
+/// with that many profiles would cost about what indexing them all does.
+const MAX_NOTES_BYTES: u64 = 8 << 20;
+
+/// One write's note: the space's stamps before and after it, and the profiles it changed.
+#[derive(Debug, Serialize, Deserialize)]
+struct Note {
+    from: u64,
+    to: u64,
+    profiles: Vec<u64>,
+}
+
+/// The notes in order, up to the first line that does not read (a write cut short).
+fn read_notes(path: &Path) -> Vec<Note> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The profiles the notes list from state `from` to state `to`, following the notes that
+/// chain from one to the next (others are of states the file never had); `None` when they
+/// do not lead there.
+fn changes_between(notes: &[Note], from: u64, to: u64) -> Option<Vec<ProfileId>> {
+    let mut at = from;
+    let mut profiles = Vec::new();
+    for note in notes.iter().filter(|note| note.from != note.to) {
+        if note.from == at {
+            profiles.extend(note.profiles.iter().map(|id| ProfileId(*id)));
+            at = note.to;
+        }
+    }
+    profiles.sort_unstable();
+    profiles.dedup();
+    (at == to).then_some(profiles)
+}
+
+fn remove_if_there(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Writes fields little-endian, hashing every byte.
@@ -289,14 +444,15 @@ impl<R: Read> Reader<R> {
         Ok(items)
     }
 
-    fn index(&mut self, stamp: u64) -> io::Result<SearchIndex> {
+    /// The index, when `wanted` takes the stamp it was saved under.
+    fn index(&mut self, wanted: &mut dyn FnMut(u64) -> bool) -> io::Result<SearchIndex> {
         if &self.array::<16>()? != MAGIC {
             return Err(invalid("not a search index file"));
         }
         if u32::from_le_bytes(self.array()?) != FORMAT {
             return Err(invalid("written by another format"));
         }
-        if u64::from_le_bytes(self.array()?) != stamp {
+        if !wanted(u64::from_le_bytes(self.array()?)) {
             return Err(invalid("built before the space last changed"));
         }
         let space = self.text()?;
@@ -443,6 +599,52 @@ mod tests {
     }
 
     #[test]
+    fn notes_count_only_when_they_chain_from_the_file_to_the_space() {
+        let note = |from, to, profiles: &[u64]| Note {
+            from,
+            to,
+            profiles: profiles.to_vec(),
+        };
+        let ids = |ids: &[u64]| Some(ids.iter().map(|id| ProfileId(*id)).collect::<Vec<_>>());
+        let notes = [note(1, 2, &[5, 3]), note(7, 8, &[9]), note(2, 4, &[3, 1])];
+        assert_eq!(
+            changes_between(&notes, 1, 4),
+            ids(&[1, 3, 5]),
+            "7 -> 8 is another line"
+        );
+        assert_eq!(changes_between(&notes, 2, 4), ids(&[1, 3]));
+        assert_eq!(
+            changes_between(&notes, 1, 2),
+            None,
+            "past the space's state"
+        );
+        assert_eq!(changes_between(&notes, 1, 9), None, "a write went unnoted");
+        assert_eq!(
+            changes_between(&notes, 3, 4),
+            None,
+            "the file's state is not there"
+        );
+    }
+
+    #[test]
+    fn notes_read_up_to_a_line_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.changes");
+        std::fs::write(
+            &path,
+            "{\"from\":1,\"to\":2,\"profiles\":[3]}\n{\"from\":2,\"to\"",
+        )
+        .unwrap();
+        let notes = read_notes(&path);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            (notes[0].from, notes[0].to, notes[0].profiles.as_slice()),
+            (1, 2, &[3][..])
+        );
+        assert!(read_notes(&dir.path().join("none")).is_empty());
+    }
+
+    #[test]
     fn a_damaged_file_is_ignored_never_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let (cache, _) = saved(dir.path());
@@ -478,7 +680,7 @@ mod tests {
         std::fs::write(cache.path(), &bytes).unwrap();
         let file = File::open(cache.path()).unwrap();
         let mut reader = Reader::new(BufReader::new(file), bytes.len() as u64);
-        let error = reader.index(5).unwrap_err();
+        let error = reader.index(&mut |stamp| stamp == 5).unwrap_err();
         assert_eq!(error.to_string(), "count larger than the file");
     }
 

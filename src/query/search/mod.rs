@@ -15,7 +15,7 @@ mod score;
 mod terms;
 mod worker;
 
-pub use cache::{IndexCache, load_or_build};
+pub use cache::{IndexCache, IndexKeeper, load_or_build};
 pub use engine::{MatchedText, SearchEngine, SearchHit, SearchResults};
 pub use index::{IndexBuilder, Patched, SearchIndex};
 pub use worker::{SearchUpdate, SearchWorker};
