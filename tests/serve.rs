@@ -1,4 +1,5 @@
-//! `idgraph serve` on the real store: acknowledged events survive a shutdown mid-load.
+//! `idgraph serve` on the real store: acknowledged events survive a shutdown mid-load, and
+//! what it stored is noted for the search index file.
 
 mod common;
 
@@ -57,13 +58,27 @@ fn post(addr: &str, body: &Value) -> Result<Value, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Stops the server as a service manager does (SIGTERM) and checks it ended cleanly.
+fn stop(server: &mut Child) {
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    let status = server.wait().expect("server exits");
+    assert!(status.success(), "server exit {status:?}");
+}
+
+fn web_source(ws: &Workspace) -> std::path::PathBuf {
+    ws.write(
+        "config.toml",
+        "[sources.web]\nwrite_key = \"WK\"\nspace = \"default\"\nchannel = \"web\"\n",
+    )
+}
+
 #[test]
 fn every_acknowledged_event_is_in_the_store_after_a_shutdown_mid_load() {
     let ws = Workspace::new();
-    let config = ws.write(
-        "config.toml",
-        "[sources.web]\nwrite_key = \"WK\"\nspace = \"default\"\nchannel = \"web\"\n",
-    );
+    let config = web_source(&ws);
     let (mut server, addr) = start_server(&ws, &config);
     let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
     let started = Instant::now();
@@ -94,12 +109,7 @@ fn every_acknowledged_event_is_in_the_store_after_a_shutdown_mid_load() {
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
-    let status = server.wait().expect("server exits");
-    assert!(status.success(), "server exit {status:?}");
+    stop(&mut server);
     for client in clients {
         client.join().expect("client");
     }
@@ -122,4 +132,33 @@ fn every_acknowledged_event_is_in_the_store_after_a_shutdown_mid_load() {
         lost.len(),
         lost.first()
     );
+}
+
+/// What the server stored is noted beside the search index file when it stops, leaving the
+/// file as it is: the next search sees the new people and saves the file current (that it
+/// catches the file up rather than building it is tested with the writer).
+#[cfg(unix)]
+#[test]
+fn a_stopped_server_notes_its_changes_for_the_search_index_file() {
+    use std::os::unix::fs::MetadataExt;
+    let ws = Workspace::new();
+    let config = web_source(&ws);
+    let person = |user: &str, name: &str| json!({"type":"identify","userId":user,"messageId":user,"traits":{"name":name}});
+    let first = ws.file("first.jsonl", &[person("u1", "Ana Lima")]);
+    ws.ok(&["ingest", first.to_str().unwrap()]);
+    assert!(ws.ok(&["search", "ana"]).contains("Ana Lima"));
+    let path = ws.store().join("idgraph-search-64656661756c74.idx");
+    let notes = path.with_extension("changes");
+    let saved = std::fs::metadata(&path).unwrap().ino();
+    let (mut server, addr) = start_server(&ws, &config);
+    let reply = post(&addr, &json!({"batch": [person("u2", "Zelda Quist")]})).unwrap();
+    assert_eq!(reply["stored"], 1, "{reply}");
+    stop(&mut server);
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), saved);
+    let note: Value = serde_json::from_str(&std::fs::read_to_string(&notes).unwrap()).unwrap();
+    assert_eq!(note["profiles"].as_array().map(Vec::len), Some(1), "{note}");
+    let found: Value =
+        serde_json::from_str(ws.ok(&["search", "zelda"]).lines().next().unwrap()).unwrap();
+    assert_eq!(found["name"], "Zelda Quist");
+    assert!(!notes.exists(), "saved current, the notes are done with");
 }

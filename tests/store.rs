@@ -348,7 +348,7 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
 
 /// Runs a write as the command line does, noting what it changed for the index file.
 fn noted<T>(space: &SpaceStore, write: impl FnOnce() -> anyhow::Result<T>) -> T {
-    let keeper = IndexKeeper::before(space).unwrap();
+    let keeper = IndexKeeper::before(space);
     let written = write().unwrap();
     keeper.keep(space).unwrap();
     written
@@ -407,9 +407,20 @@ fn repairs_outside_the_explorer_let_the_next_start_catch_the_index_file_up() {
         .unwrap();
     let (_, keep) = load_or_build(space.as_ref(), &mut || panic!("read back")).unwrap();
     assert!(keep.is_none(), "current again");
-    // A write left unnoted makes the file stale for good: later notes do not mend it.
-    let merge = space.merge(a, b, "same person", true).unwrap().entry.op;
-    noted(&space, || space.undo(merge, "no"));
+    // A write left unnoted makes the file stale for good: later writes note nothing, and
+    // notes that lead nowhere are removed.
+    let notes = space
+        .index_cache()
+        .unwrap()
+        .path()
+        .with_extension("changes");
+    let merge = noted(&space, || space.merge(a, b, "same person", true))
+        .entry
+        .op;
+    assert!(notes.exists());
+    space.undo(merge, "not the same").unwrap();
+    noted(&space, || space.merge(a, b, "same person", true));
+    assert!(!notes.exists(), "stale: nothing to note");
     assert!(reads_back().is_none(), "built again");
 }
 

@@ -122,8 +122,8 @@ pub fn ingest_paths(
     Ok(summary)
 }
 
-/// Ingests one file; `keepers` gets, for each space it writes to first, that space's
-/// index file state before the write.
+/// Ingests one file; `keepers` gathers, for each space it writes to, what the writes
+/// changed for the space's search index file (see [`IndexKeeper`]).
 fn ingest_file(
     store: &Store,
     keepers: &mut BTreeMap<String, IndexKeeper>,
@@ -178,10 +178,12 @@ fn ingest_file(
         }
         for (space, (lines, events)) in by_space {
             let into = store.space(&space)?;
-            if let Entry::Vacant(first) = keepers.entry(space) {
-                first.insert(IndexKeeper::before(into.as_ref())?);
-            }
+            let keeper = match keepers.entry(space) {
+                Entry::Vacant(first) => first.insert(IndexKeeper::before(into.as_ref())),
+                Entry::Occupied(known) => known.into_mut(),
+            };
             let outcome = into.ingest_pipelined(events, received)?;
+            keeper.gather(into.as_ref());
             summary.stored += outcome.stored as u64;
             summary.duplicates += outcome.duplicates as u64;
             summary.merges += outcome.merges as u64;

@@ -100,7 +100,7 @@ pub fn noting_for_index<T>(
     read: &dyn GraphRead,
     write: impl FnOnce() -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let keeper = IndexKeeper::before(read)?;
+    let keeper = IndexKeeper::before(read);
     let written = write()?;
     keep_notes(keeper, read);
     Ok(written)

@@ -3,6 +3,7 @@
 //! them to disk. The two overlap: while one flush runs, the writer applies the next groups,
 //! and the next flush covers every group applied meanwhile (group commit).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread;
 
@@ -11,6 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::model::Millis;
 use crate::model::time::now;
+use crate::query::search::IndexKeeper;
 use crate::store::Store;
 
 use super::{Sink, SinkError, SourcedEvent, SubmitOutcome};
@@ -93,12 +95,13 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
             return;
         }
     };
+    let mut keepers = IndexKeepers::default();
     while let Ok(first) = receiver.recv() {
         let group = gather(first, receiver);
         let received = now();
         let applied: Vec<Applied> = by_space(group)
             .into_iter()
-            .map(|group| apply(&store, group, received))
+            .map(|group| apply(&store, group, received, &mut keepers))
             .collect();
         if to_flusher.send(applied).is_err() {
             // The flusher died (it panicked): its unanswered requests were dropped, so their
@@ -108,6 +111,20 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
     }
     drop(to_flusher);
     let _ = flusher.join();
+    note_for_index_files(keepers);
+}
+
+/// What the writer changed in each space it wrote to, for the space's search index file.
+type IndexKeepers = HashMap<String, IndexKeeper>;
+
+/// Notes beside each space's search index file what the writer changed (once everything is
+/// flushed), so the next `explore` or `search` catches the file up instead of building it.
+fn note_for_index_files(keepers: IndexKeepers) {
+    for (space, keeper) in keepers {
+        if let Err(error) = keeper.note() {
+            tracing::warn!(%space, %error, "cannot note the changes for the search index file (the next start builds it again)");
+        }
+    }
 }
 
 /// `first` and the requests queued behind it, up to [`MAX_EVENTS_PER_GROUP`] events.
@@ -151,11 +168,25 @@ fn by_space(group: Vec<Request>) -> Vec<SpaceGroup> {
 }
 
 /// Ingests a space's requests in one store call; each reply gets its own request's outcome,
-/// or the store's error.
-fn apply(store: &Store, group: SpaceGroup, received: Millis) -> Applied {
+/// or the store's error. `keepers` gathers what it changed.
+fn apply(
+    store: &Store,
+    group: SpaceGroup,
+    received: Millis,
+    keepers: &mut IndexKeepers,
+) -> Applied {
     let result = store
         .space(&group.space)
-        .and_then(|space| space.ingest_parts(&group.events, &group.parts, received))
+        .and_then(|space| {
+            if !keepers.contains_key(&group.space) {
+                keepers.insert(group.space.clone(), IndexKeeper::before(space.as_ref()));
+            }
+            let outcomes = space.ingest_parts(&group.events, &group.parts, received);
+            if let Some(keeper) = keepers.get_mut(&group.space) {
+                keeper.gather(space.as_ref());
+            }
+            outcomes
+        })
         .map_err(|e| SinkError::Store(format!("{e:#}")));
     let answers = match result {
         Ok(outcomes) => group
@@ -359,6 +390,44 @@ mod tests {
         }
         assert_eq!(store.space("a").unwrap().event_count(), 2);
         assert_eq!(store.space("b").unwrap().event_count(), 1);
+    }
+
+    /// A server's writes, many groups of them, are noted once when it stops, beside a
+    /// current index file: the next start catches the file up instead of building it.
+    #[test]
+    fn the_writer_notes_what_it_changed_for_the_index_file_when_it_stops() {
+        use crate::query::search::{SearchEngine, load_or_build};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), Config::defaults()).unwrap());
+        let space = store.space("default").unwrap();
+        space.ingest(&[identify("u0", "m0")], 0).unwrap();
+        let (index, cache) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+        cache.expect("built").save(&index).unwrap();
+        let request = |from: usize| -> Vec<SourcedEvent> {
+            (from..from + MAX_EVENTS_PER_GROUP)
+                .map(|i| sourced(serde_json::json!({"type":"identify","userId":format!("u{i}"),"messageId":format!("m{i}"),"traits":{"name":format!("Person{i}")}})))
+                .collect()
+        };
+        let requests = vec![("default", request(1)), ("default", request(501))];
+        let answers = one_group(store.clone(), requests);
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert!(
+            space.changes_since(0).unwrap().version >= 3,
+            "two groups, after the first ingest"
+        );
+        let notes = dir.path().join("idgraph-search-64656661756c74.changes");
+        let lines = std::fs::read_to_string(&notes).unwrap();
+        assert_eq!(lines.lines().count(), 1, "one note for the whole run");
+        let (index, cache) = load_or_build(space.as_ref(), &mut || panic!("caught up")).unwrap();
+        assert!(cache.is_some(), "to be saved current");
+        assert_eq!(index.profile_count(), 1001);
+        let hits = SearchEngine::new(Arc::new(index))
+            .search("person777", 5)
+            .hits;
+        let u777 = space
+            .owner(&crate::model::Identifier::new("user_id", "u777"))
+            .unwrap();
+        assert_eq!(hits.first().map(|hit| hit.profile), u777);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

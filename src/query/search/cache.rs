@@ -14,9 +14,9 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::model::ProfileId;
 use crate::query::GraphRead;
 use crate::query::changes::ChangedProfiles;
-use serde::{Deserialize, Serialize};
 
 use super::index::{Entry, SearchIndex, Slot, SlotBags};
+use super::notes::{changes_between, read_notes};
 
 /// The file's first bytes.
 const MAGIC: &[u8; 16] = b"idgraph-search\0\0";
@@ -76,7 +76,7 @@ impl IndexCache {
     }
 
     /// The index saved for an earlier state of the space, brought up to this one with the
-    /// profiles that command-line writes noted as changed since (see [`IndexKeeper`]):
+    /// profiles that writes outside the explorer noted as changed since (see [`IndexKeeper`](super::IndexKeeper)):
     /// `None` when the notes do not lead from the file's state to this one.
     fn catch_up<R: GraphRead + ?Sized>(&self, read: &R) -> anyhow::Result<Option<SearchIndex>> {
         let notes = read_notes(&self.notes_path());
@@ -101,9 +101,22 @@ impl IndexCache {
             .map(|patched| patched.index);
         tracing::debug!(
             profiles = count,
-            "search index file caught up with command-line writes"
+            "search index file caught up with the writes noted beside it"
         );
         Ok(patched)
+    }
+
+    /// The stamp in the file's header: the state of the space the file was saved for, if
+    /// there is a file of this format (its body is not checked).
+    pub(super) fn file_stamp(&self) -> Option<u64> {
+        let file = File::open(&self.path).ok()?;
+        let file_bytes = file.metadata().ok()?.len();
+        Reader::new(BufReader::new(file), file_bytes).stamp().ok()
+    }
+
+    /// The stamp of the space's state this cache is for.
+    pub(super) fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// Reads the file when `wanted` takes the stamp it was saved under (what a save cut
@@ -137,14 +150,15 @@ impl IndexCache {
         self.path.with_extension("partial")
     }
 
-    /// Where command-line writes note the profiles they changed (see [`IndexKeeper`]).
-    fn notes_path(&self) -> PathBuf {
+    /// Where writes made while no explorer keeps the file note the profiles they changed
+    /// (see [`IndexKeeper`](super::IndexKeeper)).
+    pub(super) fn notes_path(&self) -> PathBuf {
         self.path.with_extension("changes")
     }
 
     /// Saves `index` (built from the space in this cache's state), replacing any older file
     /// at once (written aside, then renamed). A save that fails leaves no file aside; one
-    /// that succeeds drops the notes of earlier writes (see [`IndexKeeper`]).
+    /// that succeeds drops the notes of earlier writes (see [`IndexKeeper`](super::IndexKeeper)).
     pub fn save(&self, index: &SearchIndex) -> io::Result<()> {
         // One save at a time: two (a space opened twice in a row) would share the file
         // written aside. Another process cannot be saving: it would hold the store.
@@ -205,101 +219,7 @@ pub fn load_or_build<R: GraphRead + ?Sized>(
     Ok((SearchIndex::build(read)?, cache))
 }
 
-/// Notes left beside a space's index file by writes made outside the explorer (the command
-/// line's merge, split, undo and ingest): which profiles each changed, from which state of
-/// the space to which. The next `explore` or `search` reads the file saved at an earlier
-/// state, re-indexes the profiles the notes list since, and saves it current again, instead
-/// of indexing the whole space. A write costs a line; a write the notes miss (the server,
-/// `check --repair`, an ingest that changed more profiles than the change feed lists)
-/// breaks the chain, and the next start indexes the space anew.
-pub struct IndexKeeper {
-    before: Option<IndexCache>,
-    version: u64,
-}
-
-impl IndexKeeper {
-    /// Notes the space's state before the write.
-    pub fn before<R: GraphRead + ?Sized>(read: &R) -> anyhow::Result<IndexKeeper> {
-        Ok(IndexKeeper {
-            before: read.index_cache(),
-            version: read.changes_since(u64::MAX)?.version,
-        })
-    }
-
-    /// Once the write is done: notes what it changed, when the space has an index file. On
-    /// an error nothing is lost: the next start indexes the space anew.
-    pub fn keep<R: GraphRead + ?Sized>(self, read: &R) -> io::Result<()> {
-        let Some(before) = self.before else {
-            return Ok(());
-        };
-        let Some((after, changes)) = read.index_cache_after(self.version) else {
-            return Ok(());
-        };
-        if after.stamp == before.stamp || !before.path.exists() {
-            return Ok(());
-        }
-        let path = before.notes_path();
-        let ChangedProfiles::Listed { changed, removed } = changes.profiles else {
-            return remove_if_there(&path);
-        };
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_NOTES_BYTES) {
-            return remove_if_there(&path);
-        }
-        let note = Note {
-            from: before.stamp,
-            to: after.stamp,
-            profiles: changed.into_iter().chain(removed).map(|id| id.0).collect(),
-        };
-        let mut line = serde_json::to_string(&note).map_err(io::Error::other)?;
-        line.push('\n');
-        let mut options = std::fs::OpenOptions::new();
-        options.append(true).create(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(&path)?.write_all(line.as_bytes())
-    }
-}
-
-/// Notes past this size are dropped (the next start indexes the space anew): catching up
-/// with that many profiles would cost about what indexing them all does.
-const MAX_NOTES_BYTES: u64 = 8 << 20;
-
-/// One write's note: the space's stamps before and after it, and the profiles it changed.
-#[derive(Debug, Serialize, Deserialize)]
-struct Note {
-    from: u64,
-    to: u64,
-    profiles: Vec<u64>,
-}
-
-/// The notes in order, up to the first line that does not read (a write cut short).
-fn read_notes(path: &Path) -> Vec<Note> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    text.lines()
-        .map_while(|line| serde_json::from_str(line).ok())
-        .collect()
-}
-
-/// The profiles the notes list from state `from` to state `to`, following the notes that
-/// chain from one to the next (others are of states the file never had); `None` when they
-/// do not lead there.
-fn changes_between(notes: &[Note], from: u64, to: u64) -> Option<Vec<ProfileId>> {
-    let mut at = from;
-    let mut profiles = Vec::new();
-    for note in notes.iter().filter(|note| note.from != note.to) {
-        if note.from == at {
-            profiles.extend(note.profiles.iter().map(|id| ProfileId(*id)));
-            at = note.to;
-        }
-    }
-    profiles.sort_unstable();
-    profiles.dedup();
-    (at == to).then_some(profiles)
-}
-
-fn remove_if_there(path: &Path) -> io::Result<()> {
+pub(super) fn remove_if_there(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -444,15 +364,20 @@ impl<R: Read> Reader<R> {
         Ok(items)
     }
 
-    /// The index, when `wanted` takes the stamp it was saved under.
-    fn index(&mut self, wanted: &mut dyn FnMut(u64) -> bool) -> io::Result<SearchIndex> {
+    /// The header: the stamp of the space's state the index was saved for.
+    fn stamp(&mut self) -> io::Result<u64> {
         if &self.array::<16>()? != MAGIC {
             return Err(invalid("not a search index file"));
         }
         if u32::from_le_bytes(self.array()?) != FORMAT {
             return Err(invalid("written by another format"));
         }
-        if !wanted(u64::from_le_bytes(self.array()?)) {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// The index, when `wanted` takes the stamp it was saved under.
+    fn index(&mut self, wanted: &mut dyn FnMut(u64) -> bool) -> io::Result<SearchIndex> {
+        if !wanted(self.stamp()?) {
             return Err(invalid("built before the space last changed"));
         }
         let space = self.text()?;
@@ -596,52 +521,6 @@ mod tests {
         std::fs::write(&aside, b"half an index").unwrap();
         assert!(cache.load().is_some());
         assert!(!aside.exists());
-    }
-
-    #[test]
-    fn notes_count_only_when_they_chain_from_the_file_to_the_space() {
-        let note = |from, to, profiles: &[u64]| Note {
-            from,
-            to,
-            profiles: profiles.to_vec(),
-        };
-        let ids = |ids: &[u64]| Some(ids.iter().map(|id| ProfileId(*id)).collect::<Vec<_>>());
-        let notes = [note(1, 2, &[5, 3]), note(7, 8, &[9]), note(2, 4, &[3, 1])];
-        assert_eq!(
-            changes_between(&notes, 1, 4),
-            ids(&[1, 3, 5]),
-            "7 -> 8 is another line"
-        );
-        assert_eq!(changes_between(&notes, 2, 4), ids(&[1, 3]));
-        assert_eq!(
-            changes_between(&notes, 1, 2),
-            None,
-            "past the space's state"
-        );
-        assert_eq!(changes_between(&notes, 1, 9), None, "a write went unnoted");
-        assert_eq!(
-            changes_between(&notes, 3, 4),
-            None,
-            "the file's state is not there"
-        );
-    }
-
-    #[test]
-    fn notes_read_up_to_a_line_cut_short() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.changes");
-        std::fs::write(
-            &path,
-            "{\"from\":1,\"to\":2,\"profiles\":[3]}\n{\"from\":2,\"to\"",
-        )
-        .unwrap();
-        let notes = read_notes(&path);
-        assert_eq!(notes.len(), 1);
-        assert_eq!(
-            (notes[0].from, notes[0].to, notes[0].profiles.as_slice()),
-            (1, 2, &[3][..])
-        );
-        assert!(read_notes(&dir.path().join("none")).is_empty());
     }
 
     #[test]

@@ -11,13 +11,15 @@
 mod cache;
 mod engine;
 mod index;
+mod notes;
 mod score;
 mod terms;
 mod worker;
 
-pub use cache::{IndexCache, IndexKeeper, load_or_build};
+pub use cache::{IndexCache, load_or_build};
 pub use engine::{MatchedText, SearchEngine, SearchHit, SearchResults};
 pub use index::{IndexBuilder, Patched, SearchIndex};
+pub use notes::IndexKeeper;
 pub use worker::{SearchUpdate, SearchWorker};
 
 /// How many ranked hits the explorer asks for.

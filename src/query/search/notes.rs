@@ -1,0 +1,250 @@
+//! Notes left beside a space's search index file by writes made while no explorer keeps the
+//! file current (the command line's merge, split, undo and ingest, and the HTTP server):
+//! which profiles changed, from which state of the space to which. The next `explore` or
+//! `search` reads the file saved at an earlier state, re-indexes the profiles the notes list
+//! since, and saves it current again, instead of indexing the whole space.
+//!
+//! Notes are one JSON line per write: `{"from":STAMP,"to":STAMP,"profiles":[ID,...]}`. A
+//! write the notes miss (`check --repair`, a process cut short before it noted) breaks the
+//! chain, and the next start indexes the space anew.
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ProfileId;
+use crate::query::GraphRead;
+use crate::query::changes::ChangedProfiles;
+
+use super::cache::{IndexCache, remove_if_there};
+
+/// Notes past this size are dropped (the next start indexes the space anew): catching up
+/// with that many profiles would cost about what indexing them all does.
+const MAX_NOTES_BYTES: u64 = 8 << 20;
+
+/// At most this many profiles are gathered for one note (about [`MAX_NOTES_BYTES`] written
+/// out); past it the writer gives up noting, for the same reason.
+const MAX_GATHERED_PROFILES: usize = 1_000_000;
+
+/// Gathers what a process's writes to a space change, and notes it beside the space's index
+/// file: [`IndexKeeper::before`] the first write, [`IndexKeeper::gather`] after each,
+/// [`IndexKeeper::note`] once done (a server notes when it stops). Nothing is noted when the
+/// space has no index file, or when its file is already stale (the notes do not lead from
+/// it to the space as it is): the next start builds the index whatever this process notes.
+pub struct IndexKeeper {
+    state: Keeping,
+}
+
+enum Keeping {
+    /// No file worth keeping current.
+    Nothing,
+    /// The writes so far, from the state `from` to the state `to` (the change feed's
+    /// `version`), changed `profiles`.
+    Gathering {
+        notes: PathBuf,
+        from: u64,
+        to: u64,
+        version: u64,
+        profiles: BTreeSet<u64>,
+    },
+    /// A write whose changes are not known (or too many) broke the chain: the notes lead
+    /// nowhere now.
+    Broken { notes: PathBuf },
+}
+
+impl IndexKeeper {
+    /// Notes the space's state before the process writes to it.
+    pub fn before<R: GraphRead + ?Sized>(read: &R) -> IndexKeeper {
+        let state = match read.index_cache_after(u64::MAX) {
+            Some((cache, changes)) if file_leads_to_space(&cache) => Keeping::Gathering {
+                notes: cache.notes_path(),
+                from: cache.stamp(),
+                to: cache.stamp(),
+                version: changes.version,
+                profiles: BTreeSet::new(),
+            },
+            Some((cache, _)) => Keeping::Broken {
+                notes: cache.notes_path(),
+            },
+            None => Keeping::Nothing,
+        };
+        IndexKeeper { state }
+    }
+
+    /// After a write: gathers the profiles changed since the last call (or since
+    /// [`IndexKeeper::before`]), by this process's writes of any kind.
+    pub fn gather<R: GraphRead + ?Sized>(&mut self, read: &R) {
+        let Keeping::Gathering {
+            notes,
+            to,
+            version,
+            profiles,
+            ..
+        } = &mut self.state
+        else {
+            return;
+        };
+        let Some((after, changes)) = read.index_cache_after(*version) else {
+            return;
+        };
+        *to = after.stamp();
+        *version = changes.version;
+        match changes.profiles {
+            ChangedProfiles::Listed { changed, removed } => {
+                profiles.extend(changed.into_iter().chain(removed).map(|id| id.0));
+                if profiles.len() > MAX_GATHERED_PROFILES {
+                    self.state = Keeping::Broken {
+                        notes: std::mem::take(notes),
+                    };
+                }
+            }
+            ChangedProfiles::Unknown => {
+                self.state = Keeping::Broken {
+                    notes: std::mem::take(notes),
+                }
+            }
+        }
+    }
+
+    /// Appends what was gathered to the notes (a line), or removes notes that lead nowhere.
+    /// On an error nothing is lost: the next start indexes the space anew.
+    pub fn note(self) -> io::Result<()> {
+        match self.state {
+            Keeping::Nothing => Ok(()),
+            Keeping::Broken { notes } => remove_if_there(&notes),
+            Keeping::Gathering { from, to, .. } if from == to => Ok(()),
+            Keeping::Gathering {
+                notes,
+                from,
+                to,
+                profiles,
+                ..
+            } => {
+                if std::fs::metadata(&notes).is_ok_and(|m| m.len() > MAX_NOTES_BYTES) {
+                    return remove_if_there(&notes);
+                }
+                let note = Note {
+                    from,
+                    to,
+                    profiles: profiles.into_iter().collect(),
+                };
+                append_line(&notes, &note)
+            }
+        }
+    }
+
+    /// [`IndexKeeper::gather`] after the one write, then [`IndexKeeper::note`].
+    pub fn keep<R: GraphRead + ?Sized>(mut self, read: &R) -> io::Result<()> {
+        self.gather(read);
+        self.note()
+    }
+}
+
+/// Whether the cache's file is current or the notes beside it lead from it to the space's
+/// state now.
+fn file_leads_to_space(cache: &IndexCache) -> bool {
+    let Some(saved) = cache.file_stamp() else {
+        return false;
+    };
+    saved == cache.stamp()
+        || changes_between(&read_notes(&cache.notes_path()), saved, cache.stamp()).is_some()
+}
+
+fn append_line(path: &Path, note: &Note) -> io::Result<()> {
+    let mut line = serde_json::to_string(note).map_err(io::Error::other)?;
+    line.push('\n');
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    // The ids are of the owner's customers: the owner's alone, like the store.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(line.as_bytes())
+}
+
+/// One write's note: the space's stamps before and after it, and the profiles it changed.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Note {
+    from: u64,
+    to: u64,
+    profiles: Vec<u64>,
+}
+
+/// The notes in order, up to the first line that does not read (a write cut short).
+pub(super) fn read_notes(path: &Path) -> Vec<Note> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The profiles the notes list from state `from` to state `to`, following the notes that
+/// chain from one to the next (others are of states the file never had); `None` when they
+/// do not lead there.
+pub(super) fn changes_between(notes: &[Note], from: u64, to: u64) -> Option<Vec<ProfileId>> {
+    let mut at = from;
+    let mut profiles = Vec::new();
+    for note in notes.iter().filter(|note| note.from != note.to) {
+        if note.from == at {
+            profiles.extend(note.profiles.iter().map(|id| ProfileId(*id)));
+            at = note.to;
+        }
+    }
+    profiles.sort_unstable();
+    profiles.dedup();
+    (at == to).then_some(profiles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_count_only_when_they_chain_from_the_file_to_the_space() {
+        let note = |from, to, profiles: &[u64]| Note {
+            from,
+            to,
+            profiles: profiles.to_vec(),
+        };
+        let ids = |ids: &[u64]| Some(ids.iter().map(|id| ProfileId(*id)).collect::<Vec<_>>());
+        let notes = [note(1, 2, &[5, 3]), note(7, 8, &[9]), note(2, 4, &[3, 1])];
+        assert_eq!(
+            changes_between(&notes, 1, 4),
+            ids(&[1, 3, 5]),
+            "7 -> 8 is another line"
+        );
+        assert_eq!(changes_between(&notes, 2, 4), ids(&[1, 3]));
+        assert_eq!(
+            changes_between(&notes, 1, 2),
+            None,
+            "past the space's state"
+        );
+        assert_eq!(changes_between(&notes, 1, 9), None, "a write went unnoted");
+        assert_eq!(
+            changes_between(&notes, 3, 4),
+            None,
+            "the file's state is not there"
+        );
+    }
+
+    #[test]
+    fn notes_read_up_to_a_line_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.changes");
+        std::fs::write(
+            &path,
+            "{\"from\":1,\"to\":2,\"profiles\":[3]}\n{\"from\":2,\"to\"",
+        )
+        .unwrap();
+        let notes = read_notes(&path);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            (notes[0].from, notes[0].to, notes[0].profiles.as_slice()),
+            (1, 2, &[3][..])
+        );
+        assert!(read_notes(&dir.path().join("none")).is_empty());
+    }
+}
