@@ -21,7 +21,8 @@ use super::notes::{changes_between, read_notes};
 /// The file's first bytes.
 const MAGIC: &[u8; 16] = b"idgraph-search\0\0";
 
-/// Bumped whenever the index's layout or what it indexes changes.
+/// Bumped whenever the index's layout or what it indexes changes (a test pins the bytes
+/// saved for fixed profiles to it, so a change that forgets to bump it fails).
 const FORMAT: u32 = 1;
 
 /// Held while a file is saved.
@@ -521,6 +522,38 @@ mod tests {
         std::fs::write(&aside, b"half an index").unwrap();
         assert!(cache.load().is_some());
         assert!(!aside.exists());
+    }
+
+    /// What the file holds for fixed profiles (every kind of text the index takes), pinned
+    /// to [`FORMAT`]: files saved by earlier builds are read back only while it holds.
+    #[test]
+    fn the_format_is_bumped_whenever_what_the_file_holds_changes() {
+        let mut people = profiles();
+        let mut heavy = Profile::new(ProfileId(9), 0);
+        for (kind, value) in [
+            ("user_id", "42"),
+            ("anonymous_id", "8d1c-77"),
+            ("phone", "+1 (226) 378-5428"),
+            ("ios.id", "IDFV-1"),
+        ] {
+            heavy.add_identifier(&Identifier::new(kind, value), 0, "ios");
+        }
+        let traits = serde_json::json!({"first_name": "Brant", "last_name": "Wiza",
+            "email": "Brant@Acme.io", "username": "bwiza", "title": "CTO",
+            "company": {"name": "Acme", "id": "c1"}});
+        heavy.apply_traits(0, 0, traits.as_object().unwrap());
+        people.push(heavy);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = IndexCache::new(dir.path().join("i.idx"), 7);
+        cache
+            .save(&SearchIndex::from_profiles("default", &people))
+            .unwrap();
+        let digest = xxhash_rust::xxh3::xxh3_64(&std::fs::read(cache.path()).unwrap());
+        assert_eq!(
+            (FORMAT, digest),
+            (1, 0xc433_6c3e_ce94_ccc5),
+            "what the index file holds changed: bump FORMAT, then pin the new pair here"
+        );
     }
 
     #[test]
