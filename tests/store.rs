@@ -424,6 +424,39 @@ fn repairs_outside_the_explorer_let_the_next_start_catch_the_index_file_up() {
     assert!(reads_back().is_none(), "built again");
 }
 
+/// An explorer running beside a server saves the index file while the server still writes
+/// (when the user quits): the server's note then leads from the state the file was saved at,
+/// one its writes left. Saved at a state its writes did not leave, the file gets no note, and
+/// the next start builds the index rather than trust it.
+#[test]
+fn a_server_notes_from_the_state_an_explorer_beside_it_saved_the_file_at() {
+    for saved_between_writes in [true, false] {
+        let (_dir, _store, space) = fresh_space();
+        let person = |user: &str, name: &str| json!({"type":"identify","userId":user,"messageId":user,"traits":{"name":name}});
+        ingest(&space, [person("u1", "Ana Silva")]);
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+        keep.expect("built").save(&index).unwrap();
+        let mut keeper = IndexKeeper::before(space.as_ref());
+        ingest(&space, [person("u2", "Nadia Okafor")]);
+        keeper.gather(space.as_ref());
+        if !saved_between_writes {
+            ingest(&space, [person("u3", "Lee Chen")]);
+        }
+        // The explorer saves the index of the space as it is now.
+        let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+        keep.expect("stale: built").save(&index).unwrap();
+        ingest(&space, [person("u4", "Zelda Quist")]);
+        keeper.gather(space.as_ref());
+        keeper.note(space.as_ref()).unwrap();
+        let mut built = false;
+        let (index, _) = load_or_build(space.as_ref(), &mut || built = true).unwrap();
+        assert_eq!(built, !saved_between_writes);
+        let hits = SearchEngine::new(Arc::new(index)).search("zelda", 5).hits;
+        let zelda = space.owner(&id("user_id:u4")).unwrap();
+        assert_eq!(hits.first().map(|hit| hit.profile), zelda);
+    }
+}
+
 /// The explorer saves the index that live changes patched when it stops, stamped so that
 /// the next start reads it back, with the changes its last poll had not seen too; also when
 /// the index it opened with was built (and is still being saved in the background).

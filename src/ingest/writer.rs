@@ -111,7 +111,7 @@ fn run_writer(store: Arc<Store>, receiver: &Receiver<Request>) {
     }
     drop(to_flusher);
     let _ = flusher.join();
-    note_for_index_files(keepers);
+    note_for_index_files(&store, keepers);
 }
 
 /// What the writer changed in each space it wrote to, for the space's search index file.
@@ -119,9 +119,12 @@ type IndexKeepers = HashMap<String, IndexKeeper>;
 
 /// Notes beside each space's search index file what the writer changed (once everything is
 /// flushed), so the next `explore` or `search` catches the file up instead of building it.
-fn note_for_index_files(keepers: IndexKeepers) {
+fn note_for_index_files(store: &Store, keepers: IndexKeepers) {
     for (space, keeper) in keepers {
-        if let Err(error) = keeper.note() {
+        let noted = store
+            .space(&space)
+            .and_then(|read| Ok(keeper.note(read.as_ref())?));
+        if let Err(error) = noted {
             tracing::warn!(%space, %error, "cannot note the changes for the search index file (the next start builds it again)");
         }
     }

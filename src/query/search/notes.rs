@@ -8,9 +8,9 @@
 //! write the notes miss (`check --repair`, a process cut short before it noted) breaks the
 //! chain, and the next start indexes the space anew.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,108 +28,96 @@ const MAX_NOTES_BYTES: u64 = 8 << 20;
 /// out); past it the writer gives up noting, for the same reason.
 const MAX_GATHERED_PROFILES: usize = 1_000_000;
 
+/// The latest states a process's writes left that are remembered: an explorer running
+/// beside a server saves the index file at one of them (when the user quits, say) while the
+/// server still writes; a few seconds of writes at full speed.
+const RECENT_STATES: usize = 1024;
+
 /// Gathers what a process's writes to a space change, and notes it beside the space's index
 /// file: [`IndexKeeper::before`] the first write, [`IndexKeeper::gather`] after each,
-/// [`IndexKeeper::note`] once done (a server notes when it stops). Nothing is noted when the
-/// space has no index file, or when its file is already stale (the notes do not lead from
-/// it to the space as it is): the next start builds the index whatever this process notes.
+/// [`IndexKeeper::note`] once done (a server notes when it stops). The note leads from the
+/// state the file is saved at: the one before the writes, when the file was current then
+/// (or its notes led there), or one the writes left, when an explorer beside a server saved
+/// the file meanwhile. Otherwise nothing is noted, and notes that lead nowhere are removed:
+/// the next start builds the index whatever this process would note.
 pub struct IndexKeeper {
-    state: Keeping,
+    gathered: Option<Gathered>,
 }
 
-enum Keeping {
-    /// No file worth keeping current.
-    Nothing,
-    /// The writes so far, from the state `from` to the state `to` (the change feed's
-    /// `version`), changed `profiles`.
-    Gathering {
-        notes: PathBuf,
-        from: u64,
-        to: u64,
-        version: u64,
-        profiles: BTreeSet<u64>,
-    },
-    /// A write whose changes are not known (or too many) broke the chain: the notes lead
-    /// nowhere now.
-    Broken { notes: PathBuf },
+/// What a process's writes to a space changed so far.
+struct Gathered {
+    /// The space's index file, with the state of the space before the writes.
+    cache: IndexCache,
+    /// The stamp the file had before the writes, when it or its notes led to that state.
+    led_from: Option<u64>,
+    /// The state the writes left last, and the change feed's version then.
+    to: u64,
+    version: u64,
+    /// The profiles the writes changed; `None` once that is lost (the feed could not list
+    /// a write's changes, or too many to be worth noting).
+    profiles: Option<BTreeSet<u64>>,
+    /// The latest states the writes left (stamp, feed version), oldest first.
+    recent: VecDeque<(u64, u64)>,
 }
 
 impl IndexKeeper {
     /// Notes the space's state before the process writes to it.
     pub fn before<R: GraphRead + ?Sized>(read: &R) -> IndexKeeper {
-        let state = match read.index_cache_after(u64::MAX) {
-            Some((cache, changes)) if file_leads_to_space(&cache) => Keeping::Gathering {
-                notes: cache.notes_path(),
-                from: cache.stamp(),
+        let gathered = read.index_cache_after(u64::MAX).map(|(cache, changes)| {
+            let saved = cache.file_stamp();
+            let led = saved.is_some_and(|saved| file_leads_to(&cache, saved));
+            Gathered {
+                led_from: saved.filter(|_| led),
                 to: cache.stamp(),
                 version: changes.version,
-                profiles: BTreeSet::new(),
-            },
-            Some((cache, _)) => Keeping::Broken {
-                notes: cache.notes_path(),
-            },
-            None => Keeping::Nothing,
-        };
-        IndexKeeper { state }
+                profiles: Some(BTreeSet::new()),
+                recent: VecDeque::new(),
+                cache,
+            }
+        });
+        IndexKeeper { gathered }
     }
 
     /// After a write: gathers the profiles changed since the last call (or since
     /// [`IndexKeeper::before`]), by this process's writes of any kind.
     pub fn gather<R: GraphRead + ?Sized>(&mut self, read: &R) {
-        let Keeping::Gathering {
-            notes,
-            to,
-            version,
-            profiles,
-            ..
-        } = &mut self.state
-        else {
+        let Some(gathered) = &mut self.gathered else {
             return;
         };
-        let Some((after, changes)) = read.index_cache_after(*version) else {
+        let Some((after, changes)) = read.index_cache_after(gathered.version) else {
             return;
         };
-        *to = after.stamp();
-        *version = changes.version;
-        match changes.profiles {
-            ChangedProfiles::Listed { changed, removed } => {
-                profiles.extend(changed.into_iter().chain(removed).map(|id| id.0));
-                if profiles.len() > MAX_GATHERED_PROFILES {
-                    self.state = Keeping::Broken {
-                        notes: std::mem::take(notes),
-                    };
-                }
-            }
-            ChangedProfiles::Unknown => {
-                self.state = Keeping::Broken {
-                    notes: std::mem::take(notes),
-                }
-            }
+        gathered.to = after.stamp();
+        gathered.version = changes.version;
+        if gathered.recent.len() == RECENT_STATES {
+            gathered.recent.pop_front();
         }
+        gathered.recent.push_back((gathered.to, gathered.version));
+        let profiles = match (gathered.profiles.take(), changes.profiles) {
+            (Some(mut profiles), ChangedProfiles::Listed { changed, removed }) => {
+                profiles.extend(changed.into_iter().chain(removed).map(|id| id.0));
+                Some(profiles).filter(|p| p.len() <= MAX_GATHERED_PROFILES)
+            }
+            _ => None,
+        };
+        gathered.profiles = profiles;
     }
 
-    /// Appends what was gathered to the notes (a line), or removes notes that lead nowhere.
-    /// On an error nothing is lost: the next start indexes the space anew.
-    pub fn note(self) -> io::Result<()> {
-        match self.state {
-            Keeping::Nothing => Ok(()),
-            Keeping::Broken { notes } => remove_if_there(&notes),
-            Keeping::Gathering { from, to, .. } if from == to => Ok(()),
-            Keeping::Gathering {
-                notes,
-                from,
-                to,
-                profiles,
-                ..
-            } => {
+    /// Appends what was gathered to the notes (a line), from the state the file is saved
+    /// at, or removes notes that lead nowhere. On an error nothing is lost: the next start
+    /// indexes the space anew.
+    pub fn note<R: GraphRead + ?Sized>(self, read: &R) -> io::Result<()> {
+        let Some(gathered) = self.gathered else {
+            return Ok(());
+        };
+        let notes = gathered.cache.notes_path();
+        match gathered.note_from_the_file(read) {
+            Noting::Current => Ok(()),
+            Noting::Nowhere => remove_if_there(&notes),
+            Noting::Note(note) => {
                 if std::fs::metadata(&notes).is_ok_and(|m| m.len() > MAX_NOTES_BYTES) {
                     return remove_if_there(&notes);
                 }
-                let note = Note {
-                    from,
-                    to,
-                    profiles: profiles.into_iter().collect(),
-                };
                 append_line(&notes, &note)
             }
         }
@@ -138,16 +126,61 @@ impl IndexKeeper {
     /// [`IndexKeeper::gather`] after the one write, then [`IndexKeeper::note`].
     pub fn keep<R: GraphRead + ?Sized>(mut self, read: &R) -> io::Result<()> {
         self.gather(read);
-        self.note()
+        self.note(read)
     }
 }
 
-/// Whether the cache's file is current or the notes beside it lead from it to the space's
-/// state now.
-fn file_leads_to_space(cache: &IndexCache) -> bool {
-    let Some(saved) = cache.file_stamp() else {
-        return false;
-    };
+/// What the notes need once the writes are done.
+enum Noting {
+    /// The file holds the space as it is (or nothing changed).
+    Current,
+    /// The note that leads from the file's state to the space's.
+    Note(Note),
+    /// No note can lead from the file to the space: the next start builds the index.
+    Nowhere,
+}
+
+impl Gathered {
+    fn note_from_the_file<R: GraphRead + ?Sized>(self, read: &R) -> Noting {
+        let saved = self.cache.file_stamp();
+        if saved == Some(self.to) {
+            return Noting::Current;
+        }
+        if let (Some(saved), Some(led_from), Some(profiles)) = (saved, self.led_from, self.profiles)
+            && saved == led_from
+        {
+            if self.cache.stamp() == self.to {
+                return Noting::Current;
+            }
+            return Noting::Note(Note {
+                from: self.cache.stamp(),
+                to: self.to,
+                profiles: profiles.into_iter().collect(),
+            });
+        }
+        // Saved meanwhile by an explorer beside the server, at a state the writes left:
+        // the change feed lists what changed since.
+        let Some(&(from, version)) = self.recent.iter().find(|(stamp, _)| saved == Some(*stamp))
+        else {
+            return Noting::Nowhere;
+        };
+        match read.index_cache_after(version) {
+            Some((after, changes)) => match changes.profiles {
+                ChangedProfiles::Listed { changed, removed } => Noting::Note(Note {
+                    from,
+                    to: after.stamp(),
+                    profiles: changed.into_iter().chain(removed).map(|id| id.0).collect(),
+                }),
+                ChangedProfiles::Unknown => Noting::Nowhere,
+            },
+            None => Noting::Nowhere,
+        }
+    }
+}
+
+/// Whether the file, saved at the state `saved`, is current or the notes beside it lead
+/// from it to the space's state now.
+fn file_leads_to(cache: &IndexCache, saved: u64) -> bool {
     saved == cache.stamp()
         || changes_between(&read_notes(&cache.notes_path()), saved, cache.stamp()).is_some()
 }
