@@ -4,9 +4,10 @@
 //! `search` reads the file saved at an earlier state, re-indexes the profiles the notes list
 //! since, and saves it current again, instead of indexing the whole space.
 //!
-//! Notes are one JSON line per write: `{"from":STAMP,"to":STAMP,"profiles":[ID,...]}`. A
-//! write the notes miss (`check --repair`, a process cut short before it noted) breaks the
-//! chain, and the next start indexes the space anew.
+//! Notes are one JSON line per command or server run:
+//! `{"from":STAMP,"to":STAMP,"profiles":[ID,...]}`. A write the notes miss (`check
+//! --repair`, a process cut short before it noted) breaks the chain, and the next start
+//! indexes the space anew.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, Write};
@@ -53,8 +54,9 @@ struct Gathered {
     /// The state the writes left last, and the change feed's version then.
     to: u64,
     version: u64,
-    /// The profiles the writes changed; `None` once that is lost (the feed could not list
-    /// a write's changes, or too many to be worth noting).
+    /// The profiles the writes changed; `None` when no note could lead from the file's
+    /// state before the writes, or once they are lost (the feed could not list a write's
+    /// changes, or too many to be worth noting).
     profiles: Option<BTreeSet<u64>>,
     /// The latest states the writes left (stamp, feed version), oldest first.
     recent: VecDeque<(u64, u64)>,
@@ -70,7 +72,7 @@ impl IndexKeeper {
                 led_from: saved.filter(|_| led),
                 to: cache.stamp(),
                 version: changes.version,
-                profiles: Some(BTreeSet::new()),
+                profiles: led.then(BTreeSet::new),
                 recent: VecDeque::new(),
                 cache,
             }
@@ -84,7 +86,12 @@ impl IndexKeeper {
         let Some(gathered) = &mut self.gathered else {
             return;
         };
-        let Some((after, changes)) = read.index_cache_after(gathered.version) else {
+        // Once the profiles are lost, only the states matter: the feed need not list them.
+        let since = match gathered.profiles {
+            Some(_) => gathered.version,
+            None => u64::MAX,
+        };
+        let Some((after, changes)) = read.index_cache_after(since) else {
             return;
         };
         gathered.to = after.stamp();
