@@ -424,6 +424,31 @@ fn repairs_outside_the_explorer_let_the_next_start_catch_the_index_file_up() {
     assert!(reads_back().is_none(), "built again");
 }
 
+/// A server marks each of its groups and reads the change feed only every so often; its
+/// note still lists every profile its groups changed.
+#[test]
+fn a_server_that_marks_its_groups_notes_every_profile_they_changed() {
+    let (_dir, _store, space) = fresh_space();
+    let person = |n: usize| json!({"type":"identify","userId":format!("u{n}"),"messageId":format!("m{n}"),"traits":{"name":format!("Person{n}")}});
+    ingest(&space, [person(0)]);
+    let (index, keep) = load_or_build(space.as_ref(), &mut || {}).unwrap();
+    keep.expect("built").save(&index).unwrap();
+    let mut keeper = IndexKeeper::before(space.as_ref());
+    for n in 1..=100 {
+        ingest(&space, [person(n)]);
+        keeper.mark(space.as_ref());
+    }
+    keeper.note(space.as_ref()).unwrap();
+    let (index, _) = load_or_build(space.as_ref(), &mut || panic!("caught up")).unwrap();
+    assert_eq!(index.profile_count(), 101);
+    let mut engine = SearchEngine::new(Arc::new(index));
+    for n in [1, 32, 33, 64, 100] {
+        let hits = engine.search(&format!("person{n}"), 1).hits;
+        let owner = space.owner(&id(&format!("user_id:u{n}"))).unwrap();
+        assert_eq!(hits.first().map(|hit| hit.profile), owner, "person{n}");
+    }
+}
+
 /// An explorer running beside a server saves the index file while the server still writes
 /// (when the user quits): the server's note then leads from the state the file was saved at,
 /// one its writes left. Saved at a state its writes did not leave, the file gets no note, and

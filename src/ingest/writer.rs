@@ -186,7 +186,7 @@ fn apply(
             }
             let outcomes = space.ingest_parts(&group.events, &group.parts, received);
             if let Some(keeper) = keepers.get_mut(&group.space) {
-                keeper.gather(space.as_ref());
+                keeper.mark(space.as_ref());
             }
             outcomes
         })
