@@ -350,7 +350,7 @@ fn the_search_index_file_is_used_only_while_the_space_is_unchanged() {
 fn noted<T>(space: &SpaceStore, write: impl FnOnce() -> anyhow::Result<T>) -> T {
     let keeper = IndexKeeper::before(space);
     let written = write().unwrap();
-    keeper.keep(space).unwrap();
+    keeper.note(space).unwrap();
     written
 }
 

@@ -106,10 +106,10 @@ pub fn noting_for_index<T>(
     Ok(written)
 }
 
-/// [`IndexKeeper::keep`]; a failure is said once on stderr (it only costs the next start a
+/// [`IndexKeeper::note`]; a failure is said once on stderr (it only costs the next start a
 /// build of the index).
 pub fn keep_notes(keeper: IndexKeeper, read: &dyn GraphRead) {
-    if let Err(error) = keeper.keep(read) {
+    if let Err(error) = keeper.note(read) {
         eprintln!(
             "idgraph: cannot note this change for the search index of space {}: {error} (the next search builds it again)",
             read.space()

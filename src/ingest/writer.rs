@@ -181,13 +181,11 @@ fn apply(
     let result = store
         .space(&group.space)
         .and_then(|space| {
-            if !keepers.contains_key(&group.space) {
-                keepers.insert(group.space.clone(), IndexKeeper::before(space.as_ref()));
-            }
+            let keeper = keepers
+                .entry(group.space.clone())
+                .or_insert_with(|| IndexKeeper::before(space.as_ref()));
             let outcomes = space.ingest_parts(&group.events, &group.parts, received);
-            if let Some(keeper) = keepers.get_mut(&group.space) {
-                keeper.mark(space.as_ref());
-            }
+            keeper.mark(space.as_ref());
             outcomes
         })
         .map_err(|e| SinkError::Store(format!("{e:#}")));

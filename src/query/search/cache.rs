@@ -110,9 +110,17 @@ impl IndexCache {
     /// The stamp in the file's header: the state of the space the file was saved for, if
     /// there is a file of this format (its body is not checked).
     pub(super) fn file_stamp(&self) -> Option<u64> {
+        self.reader(8 << 10)?.stamp().ok()
+    }
+
+    /// A reader of the file with a buffer of `buffer` bytes, if there is a file.
+    fn reader(&self, buffer: usize) -> Option<Reader<BufReader<File>>> {
         let file = File::open(&self.path).ok()?;
         let file_bytes = file.metadata().ok()?.len();
-        Reader::new(BufReader::new(file), file_bytes).stamp().ok()
+        Some(Reader::new(
+            BufReader::with_capacity(buffer, file),
+            file_bytes,
+        ))
     }
 
     /// The stamp of the space's state this cache is for.
@@ -124,10 +132,7 @@ impl IndexCache {
     /// short left aside is removed first).
     fn read_file(&self, wanted: &mut dyn FnMut(u64) -> bool) -> Option<SearchIndex> {
         self.remove_abandoned_save();
-        let file = File::open(&self.path).ok()?;
-        let file_bytes = file.metadata().ok()?.len();
-        let mut reader = Reader::new(BufReader::with_capacity(1 << 20, file), file_bytes);
-        match reader.index(wanted) {
+        match self.reader(1 << 20)?.index(wanted) {
             Ok(index) => Some(index),
             Err(e) => {
                 tracing::debug!(path = %self.path.display(), error = %e, "search index file not used");

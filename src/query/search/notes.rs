@@ -154,11 +154,6 @@ impl IndexKeeper {
             }
         }
     }
-
-    /// [`IndexKeeper::note`] after the one write.
-    pub fn keep<R: GraphRead + ?Sized>(self, read: &R) -> io::Result<()> {
-        self.note(read)
-    }
 }
 
 /// What the notes need once the writes are done.
