@@ -97,6 +97,76 @@ fn a_store_after_ingest_merges_splits_and_undos_passes() {
     assert!(report["spaces"][0]["records"]["events"].as_u64().unwrap() >= 9);
 }
 
+/// A space's counters (`M` "counters"), as the store encodes them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Counters {
+    next_seq: u64,
+    next_profile: u64,
+    next_link: u64,
+    next_op: u64,
+    profiles: u64,
+    events: u64,
+}
+
+/// The chain `why` gives between two identifiers: (from, to, rule, message_id) per step.
+fn why_chain(ws: &Workspace, a: &str, b: &str) -> Vec<[String; 4]> {
+    let why: Value = serde_json::from_str(&ws.ok(&["why", a, b, "--json"])).unwrap();
+    why["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| ["from", "to", "rule", "message_id"].map(|k| step[k].to_string()))
+        .collect()
+}
+
+#[test]
+fn links_are_kept_with_their_events_and_links_kept_apart_by_earlier_builds_still_count() {
+    let ws = Workspace::new();
+    let file = ws.file("e.jsonl", &journey());
+    ws.ok(&["ingest", file.to_str().unwrap()]);
+    let chain = why_chain(&ws, "ios.id:DEV1", "email:ana@acme.io");
+    assert!(chain.len() >= 2, "{chain:?}");
+    let report = |ws: &Workspace| -> Value {
+        let (code, out) = check(ws, &["--json"]);
+        assert_eq!(code, 0, "{out}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let links = report(&ws)["spaces"][0]["records"]["links"]
+        .as_u64()
+        .unwrap();
+    assert!(links >= 4, "{links} links");
+
+    // No record of their own: the links are inside the event bundles. Rewrite the store as
+    // builds before this one left it: each link an `A` record, the events without them.
+    let (db, tree) = tree(&ws);
+    assert_eq!(tree.scan_prefix([keys::tag::ADJACENCY]).count(), 0);
+    let mut moved = 0;
+    for item in tree.scan_prefix([keys::tag::TIMELINE]) {
+        let (key, value) = item.unwrap();
+        let mut events = bundle::decode_plain(&value).unwrap();
+        for event in &mut events {
+            for link in event.made_links() {
+                moved += 1;
+                tree.insert(keys::adjacency(&link.to, moved), encode(&link))
+                    .unwrap();
+            }
+            event.links.clear();
+        }
+        tree.insert(key, bundle::encode_plain(&events)).unwrap();
+    }
+    let mut counters: Counters =
+        decode(&tree.get(keys::meta("counters")).unwrap().unwrap()).unwrap();
+    counters.next_link = moved + 1;
+    tree.insert(keys::meta("counters"), encode(&counters))
+        .unwrap();
+    db.flush().unwrap();
+    drop((tree, db));
+    assert_eq!(moved, links);
+
+    assert_eq!(why_chain(&ws, "ios.id:DEV1", "email:ana@acme.io"), chain);
+    assert_eq!(report(&ws)["spaces"][0]["records"]["links"], links);
+}
+
 #[test]
 fn an_empty_store_passes() {
     let ws = Workspace::new();

@@ -194,6 +194,11 @@ proptest! {
         for profile in export(&a) {
             let id = idgraph::model::ProfileId(profile["profile_id"].as_str().unwrap().trim_start_matches('p').parse().unwrap());
             prop_assert_eq!(a.timeline(id, usize::MAX).unwrap(), b.timeline(id, usize::MAX).unwrap());
+            prop_assert_eq!(a.links(id).unwrap(), b.links(id).unwrap());
+            prop_assert_eq!(
+                b.timeline_and_links(id, 2).unwrap(),
+                (b.timeline(id, 2).unwrap(), b.links(id).unwrap())
+            );
         }
     }
 

@@ -18,5 +18,5 @@ pub use identifier::{Identifier, ParseIdentifierError};
 pub use journal::{JournalAction, JournalEntry};
 pub use profile::{PinMark, Profile, ProfileId, ProfileIdentifier, TraitEntry};
 pub use read_fields::ReadFields;
-pub use stored::StoredEvent;
+pub use stored::{EventLink, StoredEvent};
 pub use time::Millis;

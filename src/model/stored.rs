@@ -3,8 +3,39 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::{CallType, Event, scalar_text};
+use super::graph::{Link, LinkRule, Provenance};
 use super::identifier::Identifier;
 use super::time::Millis;
+
+/// A link an event made between two of its identifiers (indices into the event's
+/// `identifiers`); the event itself is its provenance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLink {
+    pub from: u16,
+    pub to: u16,
+    pub rule: LinkRule,
+}
+
+impl EventLink {
+    /// The link between two of an event's identifiers, numbered by their place among them;
+    /// `None` when they do not hold both (or too many to number).
+    pub fn between(
+        identifiers: &[Identifier],
+        from: &Identifier,
+        to: &Identifier,
+        rule: LinkRule,
+    ) -> Option<EventLink> {
+        let index = |id: &Identifier| {
+            let at = identifiers.iter().position(|held| held == id)?;
+            u16::try_from(at).ok()
+        };
+        Some(EventLink {
+            from: index(from)?,
+            to: index(to)?,
+            rule,
+        })
+    }
+}
 
 /// A stored event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +62,10 @@ pub struct StoredEvent {
     pub identifiers: Vec<Identifier>,
     /// The original JSON text.
     pub raw_json: String,
+    /// The links the event made. A bundle stores them after the event's other fields (see
+    /// `store::bundle`), so events stored before links moved into them read as making none.
+    #[serde(skip)]
+    pub links: Vec<EventLink>,
 }
 
 impl StoredEvent {
@@ -56,7 +91,25 @@ impl StoredEvent {
             label: event.label(),
             identifiers,
             raw_json: event.raw_json(),
+            links: Vec::new(),
         }
+    }
+
+    /// The links the event made, with the event as their provenance.
+    pub fn made_links(&self) -> impl Iterator<Item = Link> + '_ {
+        self.links.iter().filter_map(|link| {
+            Some(Link {
+                from: self.identifiers.get(usize::from(link.from))?.clone(),
+                to: self.identifiers.get(usize::from(link.to))?.clone(),
+                rule: link.rule,
+                provenance: Provenance {
+                    message_id: self.message_id.clone(),
+                    source: self.source.clone(),
+                    time: self.time,
+                    op: None,
+                },
+            })
+        })
     }
 
     /// Whether the event carried a user id (a known, signed-up person).

@@ -21,8 +21,17 @@ pub trait GraphRead {
     fn owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>>;
     /// The profile's events, newest first, at most `limit`.
     fn timeline(&self, id: ProfileId, limit: usize) -> anyhow::Result<Vec<StoredEvent>>;
-    /// Every link between the profile's identifiers, with provenance.
+    /// Every link between the profile's identifiers, with provenance, oldest first.
     fn links(&self, id: ProfileId) -> anyhow::Result<Vec<Link>>;
+    /// [`GraphRead::timeline`] and [`GraphRead::links`] together, read at one moment (a
+    /// store that keeps links with their events reads the events once).
+    fn timeline_and_links(
+        &self,
+        id: ProfileId,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<StoredEvent>, Vec<Link>)> {
+        Ok((self.timeline(id, limit)?, self.links(id)?))
+    }
     /// Identifiers dropped from events attributed to the profile, with reasons.
     fn violations(&self, id: ProfileId) -> anyhow::Result<Vec<Violation>>;
     /// Journal entries that touched the profile, oldest first.
@@ -125,6 +134,13 @@ impl<T: GraphRead + ?Sized> GraphRead for std::sync::Arc<T> {
     }
     fn links(&self, id: ProfileId) -> anyhow::Result<Vec<Link>> {
         (**self).links(id)
+    }
+    fn timeline_and_links(
+        &self,
+        id: ProfileId,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<StoredEvent>, Vec<Link>)> {
+        (**self).timeline_and_links(id, limit)
     }
     fn violations(&self, id: ProfileId) -> anyhow::Result<Vec<Violation>> {
         (**self).violations(id)

@@ -167,6 +167,7 @@ pub(crate) mod tests {
             label: format!("event {seq}"),
             identifiers: ids.iter().map(|i| Identifier::parse(i).unwrap()).collect(),
             raw_json: "{}".into(),
+            links: Vec::new(),
         }
     }
 

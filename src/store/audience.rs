@@ -26,7 +26,7 @@ use crate::audience::{Journey, Why};
 use crate::model::time::now as wall_clock;
 use crate::model::{CallType, Millis, Profile, ProfileId, StoredEvent};
 
-use super::bundle::bodies;
+use super::bundle::{bodies, decode_event};
 use super::codec::{decode, decode_body, encode};
 use super::keys::{self, tag};
 use super::space::SpaceStore;
@@ -127,7 +127,7 @@ impl SpaceStore {
                 for body in bodies(plain)? {
                     let head: EventHead<'_> = decode_body(body)?;
                     if self.audiences.looks_at(head.call, head.label) {
-                        out.push(decode_body(body)?);
+                        out.push(decode_event(body)?);
                     }
                 }
                 Ok(())

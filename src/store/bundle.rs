@@ -7,11 +7,13 @@
 //! A bundle's plain record is the format byte, then `[count: u32 LE]` and per event
 //! `[length: u32 LE][postcard bytes of the StoredEvent]`, so a reader can look at one event's
 //! leading fields without decoding the others; stored compressed once the space has a
-//! dictionary (see `event_codec`).
+//! dictionary (see `event_codec`). When the event made links, the postcard bytes of its
+//! [`EventLink`]s follow its own within the same length: the links cost no record of their
+//! own, and a reader that wants only the event (or a build from before) stops before them.
 
-use crate::model::StoredEvent;
+use crate::model::{EventLink, StoredEvent};
 
-use super::codec::{CodecError, FORMAT_VERSION, decode_body, encode_into};
+use super::codec::{CodecError, FORMAT_VERSION, encode_into};
 use super::event_codec::TrainedDictionary;
 use super::keys;
 use super::space::SpaceStore;
@@ -33,11 +35,34 @@ impl PlainEvent {
     pub(super) fn of(event: &StoredEvent) -> PlainEvent {
         // The original JSON is most of an event; the other fields rarely take 256 bytes.
         let room = event.raw_json.len() + 256;
+        let mut bytes = encode_into(event, Vec::with_capacity(room));
+        if !event.links.is_empty() {
+            bytes = encode_into(&event.links, bytes);
+        }
         PlainEvent {
             seq: event.seq,
-            bytes: encode_into(event, Vec::with_capacity(room)),
+            bytes,
         }
     }
+}
+
+/// An event's plain bytes read back, with the links stored after it.
+pub(super) fn decode_event(body: &[u8]) -> Result<StoredEvent, CodecError> {
+    let (mut event, links): (StoredEvent, &[u8]) = postcard::take_from_bytes(body)?;
+    if !links.is_empty() {
+        let links: Vec<EventLink> = postcard::from_bytes(links)?;
+        let held = event.identifiers.len();
+        if links
+            .iter()
+            .any(|l| usize::from(l.from) >= held || usize::from(l.to) >= held)
+        {
+            return Err(CodecError::Bundle(
+                "a link to an identifier the event does not hold",
+            ));
+        }
+        event.links = links;
+    }
+    Ok(event)
 }
 
 /// A stored bundle: the smallest seq its key names, and its events.
@@ -55,7 +80,7 @@ pub fn encode_plain(events: &[StoredEvent]) -> Vec<u8> {
 /// The events of a plain bundle record (see [`encode_plain`]).
 pub fn decode_plain(record: &[u8]) -> Result<Vec<StoredEvent>, CodecError> {
     match record.first() {
-        Some(&FORMAT_VERSION) => bodies(record)?.into_iter().map(decode_body).collect(),
+        Some(&FORMAT_VERSION) => bodies(record)?.into_iter().map(decode_event).collect(),
         Some(&other) => Err(CodecError::Version(other)),
         None => Err(CodecError::Empty),
     }
@@ -184,6 +209,71 @@ impl SpaceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Identifier, LinkRule};
+    use crate::store::codec::decode_body;
+
+    /// An event holding two identifiers, linked when `linked`.
+    fn linking_event(linked: bool) -> StoredEvent {
+        let json = serde_json::json!({"type":"identify","userId":"u1","anonymousId":"a1","messageId":"m1"});
+        let event = crate::model::Event::from_json(json).unwrap();
+        let ids = vec![
+            Identifier::new("user_id", "u1"),
+            Identifier::new("anonymous_id", "a1"),
+        ];
+        let mut stored = StoredEvent::from_event(&event, 7, 1_000, "web", "web", ids);
+        if linked {
+            stored.links = vec![EventLink {
+                from: 0,
+                to: 1,
+                rule: LinkRule::SameEvent,
+            }];
+        }
+        stored
+    }
+
+    #[test]
+    fn an_events_links_are_kept_after_it_and_read_back_with_it() {
+        let linked = linking_event(true);
+        let body = PlainEvent::of(&linked).bytes;
+        let read = decode_event(&body).unwrap();
+        assert_eq!(read, linked);
+        let made: Vec<_> = read.made_links().collect();
+        assert_eq!(made.len(), 1);
+        assert_eq!(
+            (made[0].from.to_string(), made[0].to.to_string()),
+            ("user_id:u1".into(), "anonymous_id:a1".into())
+        );
+        assert_eq!(
+            (
+                made[0].provenance.message_id.as_str(),
+                made[0].provenance.source.as_str(),
+                made[0].provenance.time
+            ),
+            ("m1", "web", 1_000)
+        );
+        // A reader of the event alone (audiences, builds from before) stops before the links.
+        let alone: StoredEvent = decode_body(&body).unwrap();
+        assert_eq!(alone, linking_event(false));
+        // An event stored before links moved into events reads as making none.
+        let unlinked = PlainEvent::of(&linking_event(false)).bytes;
+        assert!(unlinked.len() < body.len());
+        assert_eq!(decode_event(&unlinked).unwrap(), linking_event(false));
+        assert_eq!(
+            decode_plain(&encode_plain(std::slice::from_ref(&linked))).unwrap(),
+            vec![linked]
+        );
+    }
+
+    #[test]
+    fn a_link_to_an_identifier_the_event_does_not_hold_is_refused() {
+        let mut event = linking_event(true);
+        event.links[0].to = 2;
+        let body = PlainEvent::of(&event).bytes;
+        assert!(matches!(decode_event(&body), Err(CodecError::Bundle(_))));
+        let mut cut = PlainEvent::of(&linking_event(true)).bytes;
+        cut.pop();
+        assert!(decode_event(&cut).is_err(), "links cut short");
+    }
 
     fn plain(seq: u64, len: usize) -> PlainEvent {
         PlainEvent {

@@ -83,7 +83,8 @@ pub struct RecordCounts {
     pub messages: u64,
     /// Cluster map entries (`C`).
     pub clusters: u64,
-    /// Links (`A`).
+    /// Links: those kept with the events that made them, and `A` records (manual merges,
+    /// events stored before links moved into them).
     pub links: u64,
     /// Violations (`V`).
     pub violations: u64,
@@ -533,6 +534,7 @@ impl SpaceStore {
             }
             for stored in held {
                 out.records.events += 1;
+                out.records.links += stored.links.len() as u64;
                 let (seq, time) = (stored.seq, stored.time);
                 if !seqs.insert(seq) {
                     out.report("event", format!("seq {seq} is used by two events"));

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingest::{SourcedEvent, SubmitOutcome};
 use crate::model::{
-    Identifier, JournalAction, JournalEntry, Link, Millis, Profile, ProfileId, Provenance,
-    StoredEvent, Violation,
+    EventLink, Identifier, JournalAction, JournalEntry, Link, Millis, Profile, ProfileId,
+    Provenance, StoredEvent, Violation,
 };
 use crate::resolve::{
     Attribution, Decision, EventFacts, GraphView, Plan, WorkingGraph, decide, extract_identifiers,
@@ -157,13 +157,14 @@ impl UndoData {
 }
 
 /// An event resolution placed: which event of the group, under which cluster, with the
-/// seq, time and identifiers it is stored with. Its record is built once the whole batch
-/// is resolved, on both cores.
+/// seq, time, identifiers and links it is stored with. Its record is built once the whole
+/// batch is resolved, on both cores.
 struct Placed {
     index: usize,
     seq: u64,
     time: Millis,
     identifiers: Vec<Identifier>,
+    links: Vec<EventLink>,
 }
 
 /// What happened to each part of an ingested list: the list is consecutive parts (one per
@@ -449,13 +450,14 @@ impl SpaceStore {
                     continue;
                 }
             };
-            let (target, seq) =
+            let (target, seq, links) =
                 self.apply_plan(&mut graph, &mut batch, &mut next, sourced, &plan, time, now);
             placed.entry(target.0).or_default().push(Placed {
                 index,
                 seq,
                 time,
                 identifiers: plan.identifiers,
+                links,
             });
             message_hashes.push(hash);
             outcome.stored += 1;
@@ -610,7 +612,7 @@ impl SpaceStore {
                 };
                 for p in placed {
                     let sourced = &events[p.index];
-                    let stored = StoredEvent::from_event(
+                    let mut stored = StoredEvent::from_event(
                         &sourced.event,
                         p.seq,
                         p.time,
@@ -618,6 +620,7 @@ impl SpaceStore {
                         &sourced.channel,
                         p.identifiers,
                     );
+                    stored.links = p.links;
                     out.plain.push(PlainEvent::of(&stored));
                     if keep_audiences && self.audiences.looks_at(stored.call, &stored.label) {
                         out.fresh.push(stored);
@@ -650,8 +653,8 @@ impl SpaceStore {
     }
 
     /// Applies one event's plan to the working graph and the batch (all but the event
-    /// record itself); returns the profile (and timeline cluster) that received it and the
-    /// event's seq.
+    /// record itself); returns the profile (and timeline cluster) that received it, the
+    /// event's seq, and the links to store with the event.
     #[allow(clippy::too_many_arguments)]
     fn apply_plan(
         &self,
@@ -662,7 +665,7 @@ impl SpaceStore {
         plan: &Plan,
         time: Millis,
         now: Millis,
-    ) -> (ProfileId, u64) {
+    ) -> (ProfileId, u64, Vec<EventLink>) {
         let event = &sourced.event;
         let seq = next.next_seq;
         next.next_seq += 1;
@@ -699,15 +702,23 @@ impl SpaceStore {
             time,
             op: None,
         };
+        let mut links = Vec::with_capacity(plan.links.len());
         for (from, to, rule) in &plan.links {
-            let link = Link {
-                from: from.clone(),
-                to: to.clone(),
-                rule: *rule,
-                provenance: provenance.clone(),
-            };
-            put_link(batch, next.next_link, &link);
-            next.next_link += 1;
+            // Resolution links only identifiers the event keeps; a record of its own is
+            // the way to keep any other.
+            match EventLink::between(&plan.identifiers, from, to, *rule) {
+                Some(link) => links.push(link),
+                None => {
+                    let link = Link {
+                        from: from.clone(),
+                        to: to.clone(),
+                        rule: *rule,
+                        provenance: provenance.clone(),
+                    };
+                    put_link(batch, next.next_link, &link);
+                    next.next_link += 1;
+                }
+            }
         }
         for (index, (identifier, reason)) in plan.violations.iter().enumerate() {
             let violation = Violation {
@@ -743,7 +754,7 @@ impl SpaceStore {
             };
             put_journal(batch, &entry, &undo);
         }
-        (target, seq)
+        (target, seq, links)
     }
 }
 

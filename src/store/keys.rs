@@ -20,7 +20,8 @@ pub mod tag {
     pub const MESSAGE: u8 = b'D';
     /// Cluster → profile, for clusters merged into another profile.
     pub const CLUSTER: u8 = b'C';
-    /// Links, filed under the identifier they attached: identifier, link id → link.
+    /// Links not kept with an event (manual merges; events stored before links moved into
+    /// their bundles), filed under the identifier they attached: identifier, link id → link.
     pub const ADJACENCY: u8 = b'A';
     /// Violations: cluster, seq, index.
     pub const VIOLATION: u8 = b'V';

@@ -17,14 +17,7 @@ impl SpaceStore {
         profile: &Profile,
         limit: usize,
     ) -> anyhow::Result<Vec<StoredEvent>> {
-        let mut events = self.cluster_events(&profile.clusters)?;
-        let newest_first = |e: &StoredEvent| std::cmp::Reverse((e.time, e.seq));
-        if limit < events.len() {
-            events.select_nth_unstable_by_key(limit, newest_first);
-            events.truncate(limit);
-        }
-        events.sort_unstable_by_key(newest_first);
-        Ok(events)
+        Ok(newest(self.cluster_events(&profile.clusters)?, limit))
     }
 
     /// Violations recorded in the given clusters.
@@ -42,15 +35,23 @@ impl SpaceStore {
         Ok(out)
     }
 
-    /// Every link filed under one of the profile's identifiers.
-    fn all_links(&self, profile: &Profile) -> anyhow::Result<Vec<Link>> {
-        let mut out = Vec::new();
+    /// Every link between the profile's identifiers, oldest first: those its events made,
+    /// and those filed under its identifiers (manual merges, events stored before links
+    /// moved into them).
+    fn profile_links(
+        &self,
+        profile: &Profile,
+        events: &[StoredEvent],
+    ) -> anyhow::Result<Vec<Link>> {
+        let mut out: Vec<Link> = events.iter().flat_map(StoredEvent::made_links).collect();
         for held in &profile.identifiers {
             for item in self.tree.scan_prefix(keys::adjacency_prefix(&held.id)) {
                 let (_, value) = item?;
                 out.push(decode(&value)?);
             }
         }
+        out.retain(|l| profile.has(&l.from) && profile.has(&l.to));
+        out.sort_by_key(|l| l.provenance.time);
         Ok(out)
     }
 }
@@ -111,11 +112,21 @@ impl GraphRead for SpaceStore {
         let Some(profile) = self.load_profile(id)? else {
             return Ok(Vec::new());
         };
-        Ok(self
-            .all_links(&profile)?
-            .into_iter()
-            .filter(|l: &Link| profile.has(&l.from) && profile.has(&l.to))
-            .collect())
+        self.profile_links(&profile, &self.cluster_events(&profile.clusters)?)
+    }
+
+    fn timeline_and_links(
+        &self,
+        id: ProfileId,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<StoredEvent>, Vec<Link>)> {
+        let _gate = self.read_gate();
+        let Some(profile) = self.load_profile(id)? else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let events = self.cluster_events(&profile.clusters)?;
+        let links = self.profile_links(&profile, &events)?;
+        Ok((newest(events, limit), links))
     }
 
     fn violations(&self, id: ProfileId) -> anyhow::Result<Vec<Violation>> {
@@ -189,4 +200,15 @@ impl GraphRead for SpaceStore {
         }
         Ok(out)
     }
+}
+
+/// The newest `limit` events, newest first.
+fn newest(mut events: Vec<StoredEvent>, limit: usize) -> Vec<StoredEvent> {
+    let newest_first = |e: &StoredEvent| std::cmp::Reverse((e.time, e.seq));
+    if limit < events.len() {
+        events.select_nth_unstable_by_key(limit, newest_first);
+        events.truncate(limit);
+    }
+    events.sort_unstable_by_key(newest_first);
+    events
 }

@@ -54,8 +54,10 @@ impl RelevantEvents {
         }
     }
 
-    /// An event as kept: without its JSON unless some audience reads it.
+    /// An event as kept: without its links (no audience reads them), and without its JSON
+    /// unless some audience reads it.
     fn slim(&self, mut event: StoredEvent) -> StoredEvent {
+        event.links = Vec::new();
         if !self.with_json {
             event.raw_json = String::new();
         }
@@ -191,6 +193,7 @@ mod tests {
             label: "Order Completed".into(),
             identifiers: Vec::new(),
             raw_json: "x".repeat(json_bytes),
+            links: Vec::new(),
         }
     }
 

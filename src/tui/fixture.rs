@@ -133,6 +133,7 @@ impl Data {
                 label: e.label.into(),
                 identifiers,
                 raw_json: raw.to_string(),
+                links: Vec::new(),
             },
         ));
     }

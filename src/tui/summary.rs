@@ -81,6 +81,7 @@ mod tests {
             label: "x".into(),
             identifiers: Vec::new(),
             raw_json: json.to_string(),
+            links: Vec::new(),
         }
     }
 

@@ -504,7 +504,7 @@ pub fn load_profile(
     let profile = store
         .profile(id)?
         .ok_or_else(|| anyhow::anyhow!("profile {id} no longer exists (merged or split away?)"))?;
-    let timeline = store.timeline(id, TIMELINE_LIMIT)?;
+    let (timeline, links) = store.timeline_and_links(id, TIMELINE_LIMIT)?;
     let violations = store.violations(id)?;
     // One owner lookup per identifier, however many of its violations there are.
     let refused: BTreeSet<&Identifier> = violations.iter().map(|v| &v.identifier).collect();
@@ -519,7 +519,7 @@ pub fn load_profile(
     let data = ProfileData::new(
         profile,
         timeline,
-        store.links(id)?,
+        links,
         violations,
         holders,
         store.journal_for(id)?,
