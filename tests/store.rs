@@ -748,3 +748,60 @@ fn a_merge_can_be_undone_after_a_sign_out_released_part_of_what_it_absorbed() {
     assert_eq!(ipad_profile["event_count"], 1, "with its own screen event");
     assert_consistent(&space);
 }
+
+#[test]
+fn a_split_keeps_the_links_between_what_it_moves_when_their_event_stays() {
+    let (_dir, _store, space) = fresh_space();
+    ingest(
+        &space,
+        [
+            json!({"type": "identify", "userId": "u1", "anonymousId": "a1",
+            "traits": {"email": "e@x.io"}, "messageId": "m1", "timestamp": at(0)}),
+            json!({"type": "track", "event": "Bought", "userId": "u1", "messageId": "m2",
+            "timestamp": at(1)}),
+        ],
+    );
+    let linked = |profile: ProfileId| -> Vec<(String, String, String)> {
+        space
+            .links(profile)
+            .unwrap()
+            .into_iter()
+            .map(|l| {
+                (
+                    l.from.to_string(),
+                    l.to.to_string(),
+                    l.provenance.message_id,
+                )
+            })
+            .collect()
+    };
+    let u1_a1 = (
+        "user_id:u1".to_string(),
+        "anonymous_id:a1".to_string(),
+        "m1".to_string(),
+    );
+    let before = space.owner(&id("user_id:u1")).unwrap().unwrap();
+    assert!(linked(before).contains(&u1_a1), "{:?}", linked(before));
+
+    // m1 also carried the email, which stays: m1 stays, yet u1 and a1 are still linked by it.
+    let split = space
+        .split(
+            before,
+            &[id("user_id:u1"), id("anonymous_id:a1")],
+            "two people",
+        )
+        .unwrap();
+    let moved = space.owner(&id("user_id:u1")).unwrap().unwrap();
+    assert_ne!(moved, before);
+    assert_eq!(linked(moved), vec![u1_a1.clone()]);
+    assert_consistent(&space);
+
+    space.undo(split.entry.op, "one person after all").unwrap();
+    let links = linked(space.owner(&id("user_id:u1")).unwrap().unwrap());
+    assert_eq!(
+        links.iter().filter(|l| **l == u1_a1).count(),
+        1,
+        "{links:?}"
+    );
+    assert_consistent(&space);
+}

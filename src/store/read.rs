@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Identifier, JournalEntry, Link, Profile, ProfileId, StoredEvent, Violation};
+use crate::model::{
+    Identifier, JournalEntry, Link, Millis, Profile, ProfileId, StoredEvent, Violation,
+};
 use crate::query::search::IndexCache;
 use crate::query::{Changes, GraphRead};
 
@@ -51,7 +53,9 @@ impl SpaceStore {
             }
         }
         out.retain(|l| profile.has(&l.from) && profile.has(&l.to));
-        out.sort_by_key(|l| l.provenance.time);
+        // A link a split recorded apart is also in its event again once the split is undone.
+        out.sort_by(|a, b| link_order(a).cmp(&link_order(b)));
+        out.dedup();
         Ok(out)
     }
 }
@@ -200,6 +204,19 @@ impl GraphRead for SpaceStore {
         }
         Ok(out)
     }
+}
+
+/// Links oldest first (then by what else tells them apart, so that equal links end up side
+/// by side).
+fn link_order(link: &Link) -> (Millis, Option<u64>, &str, &Identifier, &Identifier) {
+    let provenance = &link.provenance;
+    (
+        provenance.time,
+        provenance.op,
+        &provenance.message_id,
+        &link.from,
+        &link.to,
+    )
 }
 
 /// The newest `limit` events, newest first.

@@ -174,10 +174,27 @@ impl SpaceStore {
     }
 
     /// Writes a split into a batch: profiles, owners, re-filed events and violations. The
-    /// moved events are bundled under the new profile's cluster.
-    fn put_split(&self, batch: &mut sled::Batch, split: &SplitResult) -> anyhow::Result<()> {
+    /// moved events are bundled under the new profile's cluster. A staying event keeps its
+    /// links, so those it made between identifiers that move are recorded apart, filed under
+    /// the identifier they attached, where the moved profile finds them.
+    fn put_split(
+        &self,
+        batch: &mut sled::Batch,
+        next: &mut Counters,
+        split: &SplitResult,
+    ) -> anyhow::Result<()> {
         for held in &split.moved.identifiers {
             self.put_owner(batch, &held.id, split.moved.id);
+        }
+        for link in split
+            .staying_events
+            .iter()
+            .flat_map(|f| f.event.made_links())
+        {
+            if split.moved.has(&link.from) && split.moved.has(&link.to) {
+                put_link(batch, next.next_link, &link);
+                next.next_link += 1;
+            }
         }
         let moves: Vec<(&Filed, u64)> = split
             .moved_events
@@ -489,7 +506,7 @@ impl GraphRepair for SpaceStore {
         )?;
         pin(&mut split, op);
         let mut batch = sled::Batch::default();
-        self.put_split(&mut batch, &split)?;
+        self.put_split(&mut batch, &mut next, &split)?;
         let mut touched = Touched::default();
         split.touch(&mut touched);
         self.put_touched(&mut batch, touched)?;
@@ -660,7 +677,7 @@ impl SpaceStore {
                 .staying
                 .merge_count
                 .saturating_sub(1 + split.moved.merge_count);
-            self.put_split(batch, &split)?;
+            self.put_split(batch, next, &split)?;
             split.touch(audience_work);
             next.profiles += 1;
             touched.push(split.moved.id);
