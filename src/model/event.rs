@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::json_cut::cut_members;
 use super::read_fields::{ReadFields, WRITE_KEY};
+use super::stored::{app_name, device_label};
 use super::time::{DAY, Millis, format_time, parse_time, time_value};
 
 /// The six Segment call types.
@@ -127,6 +128,12 @@ pub struct Event {
     pub original_timestamp: Option<Millis>,
     pub sent_at: Option<Millis>,
     pub received_at: Option<Millis>,
+    /// `context.app.name`, when sent.
+    pub app: Option<String>,
+    /// The device `context` describes: `context.device` model (else type) and the start of
+    /// its id, else the browser family of `context.userAgent`. Read with the event, while
+    /// its JSON is at hand.
+    pub device: Option<String>,
     /// The top-level `writeKey` when it was a string: it names the event's source, and is
     /// not part of the JSON kept.
     write_key: Option<String>,
@@ -219,6 +226,8 @@ impl Event {
             Some(Value::String(key)) => Some(key),
             _ => None,
         };
+        let context = raw.get("context").and_then(Value::as_object);
+        let (app, device) = (app_name(context), device_label(context));
         Ok(Event {
             call,
             message_id,
@@ -232,6 +241,8 @@ impl Event {
             original_timestamp: time_field(&raw, "originalTimestamp")?,
             sent_at: time_field(&raw, "sentAt")?,
             received_at: time_field(&raw, "receivedAt")?,
+            app,
+            device,
             write_key,
             raw,
             text: None,
@@ -293,7 +304,8 @@ impl Event {
     }
 
     /// The event's whole JSON object, to change: the text it was read from is no longer
-    /// kept. Typed fields are not re-read; whoever changes a field they come from sets both.
+    /// kept. Typed fields (ids, times, app, device) are not re-read; whoever changes a field
+    /// they come from sets both.
     pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
         if self.partial {
             self.raw = self.whole_raw().into_owned();

@@ -1,6 +1,7 @@
 //! An event as kept in the store: its original JSON plus what resolution derived from it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::event::{CallType, Event, scalar_text};
 use super::graph::{Link, LinkRule, Provenance};
@@ -86,8 +87,8 @@ impl StoredEvent {
             received_at: event.received_at.unwrap_or(time),
             source: source.to_string(),
             channel: channel.to_string(),
-            app: context_field(event, "app", "name"),
-            device: device_label(event),
+            app: event.app.clone(),
+            device: event.device.clone(),
             label: event.label(),
             identifiers,
             raw_json: event.raw_json(),
@@ -129,18 +130,18 @@ impl StoredEvent {
     }
 }
 
-/// `context.OUTER.INNER` as text (what [`Event::path_str`] reads, found with fewer lookups:
-/// this runs for every stored event).
-fn context_field(event: &Event, outer: &str, inner: &str) -> Option<String> {
-    let object = event.context()?.get(outer)?;
-    object.as_object()?.get(inner).and_then(scalar_text)
+/// `context.app.name` as text.
+pub(super) fn app_name(context: Option<&Map<String, Value>>) -> Option<String> {
+    let app = context?.get("app")?;
+    app.as_object()?.get("name").and_then(scalar_text)
 }
 
-fn device_label(event: &Event) -> Option<String> {
-    let context = event.context();
+/// A short description of the device a context names: `MODEL (ID…)`, or the browser family
+/// its user agent names.
+pub(super) fn device_label(context: Option<&Map<String, Value>>) -> Option<String> {
     let device = context
         .and_then(|c| c.get("device"))
-        .and_then(serde_json::Value::as_object);
+        .and_then(Value::as_object);
     let part = |key: &str| device.and_then(|d| d.get(key)).and_then(scalar_text);
     match (part("type"), part("model"), part("id")) {
         (None, None, None) => context
@@ -212,15 +213,25 @@ mod tests {
     #[test]
     fn describes_devices_and_browsers() {
         let e = Event::from_json(json!({"type":"screen","userId":"u","name":"Cart",
-            "context":{"device":{"type":"ios","model":"iPhone15,2","id":"ABCDEF123456"}}}))
+            "context":{"app":{"name":"Shop","version":"2.1"},
+            "device":{"type":"ios","model":"iPhone15,2","id":"ABCDEF123456"}}}))
         .unwrap();
         let s = StoredEvent::from_event(&e, 1, 0, "ios", "ios", vec![]);
         assert_eq!(s.device.as_deref(), Some("iPhone15,2 (ABCDEF12)"));
+        assert_eq!(s.app.as_deref(), Some("Shop"));
         assert_eq!(s.label, "screen Cart");
         let w = Event::from_json(json!({"type":"page","anonymousId":"a","context":{"userAgent":
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"}}))
         .unwrap();
         let s = StoredEvent::from_event(&w, 2, 0, "web", "web", vec![]);
         assert_eq!(s.device.as_deref(), Some("Safari on macOS"));
+        assert_eq!(s.app, None);
+        // Read from a line as `idgraph ingest` reads it (only the fields it uses parsed).
+        let line = r#"{"type":"page","anonymousId":"a","messageId":"m","context":{"app":{"name":"Web"},"userAgent":"Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 Safari/537.36"}}"#;
+        let read = Event::from_line(line, &crate::model::ReadFields::default()).unwrap();
+        assert_eq!(
+            (read.app.as_deref(), read.device.as_deref()),
+            (Some("Web"), Some("Chrome on Windows"))
+        );
     }
 }
