@@ -12,9 +12,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::device::{app_name, device_label};
 use super::json_cut::cut_members;
 use super::read_fields::{ReadFields, WRITE_KEY};
-use super::stored::{app_name, device_label};
 use super::time::{DAY, Millis, format_time, parse_time, time_value};
 
 /// The six Segment call types.

@@ -1,6 +1,7 @@
 //! The domain model: events, identifiers, profiles, times and channels.
 
 pub mod channel;
+mod device;
 pub mod event;
 pub mod graph;
 pub mod identifier;

@@ -1,9 +1,8 @@
 //! An event as kept in the store: its original JSON plus what resolution derived from it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use super::event::{CallType, Event, scalar_text};
+use super::event::{CallType, Event};
 use super::graph::{Link, LinkRule, Provenance};
 use super::identifier::Identifier;
 use super::time::Millis;
@@ -130,88 +129,13 @@ impl StoredEvent {
     }
 }
 
-/// `context.app.name` as text.
-pub(super) fn app_name(context: Option<&Map<String, Value>>) -> Option<String> {
-    let app = context?.get("app")?;
-    app.as_object()?.get("name").and_then(scalar_text)
-}
-
-/// A short description of the device a context names: `MODEL (ID…)`, or the browser family
-/// its user agent names.
-pub(super) fn device_label(context: Option<&Map<String, Value>>) -> Option<String> {
-    let device = context
-        .and_then(|c| c.get("device"))
-        .and_then(Value::as_object);
-    let part = |key: &str| device.and_then(|d| d.get(key)).and_then(scalar_text);
-    match (part("type"), part("model"), part("id")) {
-        (None, None, None) => context
-            .and_then(|c| c.get("userAgent"))
-            .and_then(scalar_text)
-            .map(|ua| browser_family(&ua).to_string()),
-        (t, m, id) => {
-            let mut parts: Vec<String> = Vec::new();
-            if let Some(m) = m.or(t) {
-                parts.push(m);
-            }
-            if let Some(id) = id {
-                let short: String = id.chars().take(8).collect();
-                parts.push(format!("({short})"));
-            }
-            Some(parts.join(" "))
-        }
-    }
-}
-
-fn browser_family(user_agent: &str) -> &'static str {
-    let platform = if user_agent.contains("iPhone") || user_agent.contains("iPad") {
-        "iOS"
-    } else if user_agent.contains("Android") {
-        "Android"
-    } else if user_agent.contains("Mac OS") {
-        "macOS"
-    } else if user_agent.contains("Windows") {
-        "Windows"
-    } else if user_agent.contains("Linux") {
-        "Linux"
-    } else {
-        ""
-    };
-    let browser = if user_agent.contains("Edg/") {
-        "Edge"
-    } else if user_agent.contains("Firefox/") {
-        "Firefox"
-    } else if user_agent.contains("Chrome/") {
-        "Chrome"
-    } else if user_agent.contains("Safari/") {
-        "Safari"
-    } else {
-        "Browser"
-    };
-    match (browser, platform) {
-        ("Chrome", "macOS") => "Chrome on macOS",
-        ("Chrome", "Windows") => "Chrome on Windows",
-        ("Chrome", "Android") => "Chrome on Android",
-        ("Chrome", "Linux") => "Chrome on Linux",
-        ("Safari", "iOS") => "Safari on iOS",
-        ("Safari", "macOS") => "Safari on macOS",
-        ("Firefox", "Windows") => "Firefox on Windows",
-        ("Firefox", "macOS") => "Firefox on macOS",
-        ("Firefox", "Linux") => "Firefox on Linux",
-        ("Edge", _) => "Edge",
-        ("Chrome", _) => "Chrome",
-        ("Safari", _) => "Safari",
-        ("Firefox", _) => "Firefox",
-        _ => "Browser",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn describes_devices_and_browsers() {
+    fn keeps_the_app_device_and_label_the_event_was_read_with() {
         let e = Event::from_json(json!({"type":"screen","userId":"u","name":"Cart",
             "context":{"app":{"name":"Shop","version":"2.1"},
             "device":{"type":"ios","model":"iPhone15,2","id":"ABCDEF123456"}}}))
@@ -220,18 +144,5 @@ mod tests {
         assert_eq!(s.device.as_deref(), Some("iPhone15,2 (ABCDEF12)"));
         assert_eq!(s.app.as_deref(), Some("Shop"));
         assert_eq!(s.label, "screen Cart");
-        let w = Event::from_json(json!({"type":"page","anonymousId":"a","context":{"userAgent":
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"}}))
-        .unwrap();
-        let s = StoredEvent::from_event(&w, 2, 0, "web", "web", vec![]);
-        assert_eq!(s.device.as_deref(), Some("Safari on macOS"));
-        assert_eq!(s.app, None);
-        // Read from a line as `idgraph ingest` reads it (only the fields it uses parsed).
-        let line = r#"{"type":"page","anonymousId":"a","messageId":"m","context":{"app":{"name":"Web"},"userAgent":"Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 Safari/537.36"}}"#;
-        let read = Event::from_line(line, &crate::model::ReadFields::default()).unwrap();
-        assert_eq!(
-            (read.app.as_deref(), read.device.as_deref()),
-            (Some("Web"), Some("Chrome on Windows"))
-        );
     }
 }
