@@ -37,31 +37,41 @@ pub(super) fn device_label(context: Option<&Map<String, Value>>) -> Option<Strin
     }
 }
 
+/// User-agent markers of platforms, in the order they are tested (an iPhone's agent also
+/// says "Mac OS", Android's says "Linux").
+const PLATFORMS: [(&str, &str); 6] = [
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Android", "Android"),
+    ("Mac OS", "macOS"),
+    ("Windows", "Windows"),
+    ("Linux", "Linux"),
+];
+
+/// User-agent markers of browsers, in the order they are tested (Edge's agent also says
+/// "Chrome", Chrome's says "Safari").
+const BROWSERS: [(&str, &str); 4] = [
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+];
+
+/// The name of the first marker the user agent holds, else `otherwise`.
+fn first_marked(
+    user_agent: &str,
+    markers: &[(&str, &'static str)],
+    otherwise: &'static str,
+) -> &'static str {
+    markers
+        .iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map_or(otherwise, |(_, name)| name)
+}
+
 fn browser_family(user_agent: &str) -> &'static str {
-    let platform = if user_agent.contains("iPhone") || user_agent.contains("iPad") {
-        "iOS"
-    } else if user_agent.contains("Android") {
-        "Android"
-    } else if user_agent.contains("Mac OS") {
-        "macOS"
-    } else if user_agent.contains("Windows") {
-        "Windows"
-    } else if user_agent.contains("Linux") {
-        "Linux"
-    } else {
-        ""
-    };
-    let browser = if user_agent.contains("Edg/") {
-        "Edge"
-    } else if user_agent.contains("Firefox/") {
-        "Firefox"
-    } else if user_agent.contains("Chrome/") {
-        "Chrome"
-    } else if user_agent.contains("Safari/") {
-        "Safari"
-    } else {
-        "Browser"
-    };
+    let platform = first_marked(user_agent, &PLATFORMS, "");
+    let browser = first_marked(user_agent, &BROWSERS, "Browser");
     match (browser, platform) {
         ("Chrome", "macOS") => "Chrome on macOS",
         ("Chrome", "Windows") => "Chrome on Windows",

@@ -136,13 +136,13 @@ mod tests {
 
     #[test]
     fn keeps_the_app_device_and_label_the_event_was_read_with() {
-        let e = Event::from_json(json!({"type":"screen","userId":"u","name":"Cart",
-            "context":{"app":{"name":"Shop","version":"2.1"},
-            "device":{"type":"ios","model":"iPhone15,2","id":"ABCDEF123456"}}}))
+        let e = Event::from_json(json!({"type":"track","event":"Order Completed",
+            "anonymousId":"a","context":{"app":{"name":"Recipes"},"device":{"type":"android"}}}))
         .unwrap();
-        let s = StoredEvent::from_event(&e, 1, 0, "ios", "ios", vec![]);
-        assert_eq!(s.device.as_deref(), Some("iPhone15,2 (ABCDEF12)"));
-        assert_eq!(s.app.as_deref(), Some("Shop"));
-        assert_eq!(s.label, "screen Cart");
+        let s = StoredEvent::from_event(&e, 1, 0, "android", "android", vec![]);
+        assert_eq!(
+            (s.app.as_deref(), s.device.as_deref(), s.label.as_str()),
+            (Some("Recipes"), Some("android"), "Order Completed")
+        );
     }
 }
