@@ -42,7 +42,7 @@ pub fn route_event(
         None => Routing {
             source: source_name
                 .map(str::to_string)
-                .or_else(|| event.path_str("context.app.name"))
+                .or_else(|| event.app.clone())
                 .or_else(|| event.path_str("context.library.name"))
                 .unwrap_or_else(|| "unknown".to_string()),
             space: default_space.to_string(),
