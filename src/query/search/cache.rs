@@ -23,7 +23,7 @@ const MAGIC: &[u8; 16] = b"idgraph-search\0\0";
 
 /// Bumped whenever the index's layout or what it indexes changes (a test pins the bytes
 /// saved for fixed profiles to it, so a change that forgets to bump it fails).
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Held while a file is saved.
 static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -278,8 +278,7 @@ impl<W: Write> Writer<W> {
             record[4] = e.len;
             record[5] = u8::from(e.ascii);
             record[6..8].copy_from_slice(&e.kind.to_le_bytes());
-            record[8..16].copy_from_slice(&e.bag.to_le_bytes());
-            record[16..24].copy_from_slice(&e.heads.to_le_bytes());
+            record[8..12].copy_from_slice(&e.bag.to_le_bytes());
             self.bytes(&record)?;
         }
         self.len(index.slots.len())?;
@@ -309,7 +308,7 @@ impl<W: Write> Writer<W> {
     }
 }
 
-const ENTRY_BYTES: usize = 24;
+const ENTRY_BYTES: usize = 12;
 const SLOT_BYTES: usize = 75;
 
 /// Reads what [`Writer`] wrote, hashing every byte.
@@ -404,8 +403,7 @@ impl<R: Read> Reader<R> {
                 len: r[4],
                 ascii: r[5] != 0,
                 kind: u16::from_le_bytes([r[6], r[7]]),
-                bag: u64::from_le_bytes(r[8..16].try_into().unwrap_or_default()),
-                heads: u64::from_le_bytes(r[16..24].try_into().unwrap_or_default()),
+                bag: u32::from_le_bytes(r[8..12].try_into().unwrap_or_default()),
             });
         }
         let count = self.count(SLOT_BYTES as u64)?;
@@ -556,7 +554,7 @@ mod tests {
         let digest = xxhash_rust::xxh3::xxh3_64(&std::fs::read(cache.path()).unwrap());
         assert_eq!(
             (FORMAT, digest),
-            (1, 0xc433_6c3e_ce94_ccc5),
+            (2, 0x2581_ec4b_9c79_96d4),
             "what the index file holds changed: bump FORMAT, then pin the new pair here"
         );
     }

@@ -8,7 +8,7 @@ use crate::model::{Identifier, Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 use crate::query::changes::ChangedProfiles;
 
-use super::score::{char_bag, hard_bag, head_bag, pair_bag, start_bag};
+use super::score::{char_bag, folded_bag, hard_bag, head_bag, pair_bag, start_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
@@ -28,7 +28,8 @@ fn trait_label(profile: &Profile, key: &str) -> Option<String> {
     }
 }
 
-/// One searchable text of one profile.
+/// One searchable text of one profile: 12 bytes, for millions of them. Its word-start bag
+/// is worked out from the text when a search needs it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
     /// Offset of the text in the arena.
@@ -40,10 +41,8 @@ pub(crate) struct Entry {
     pub ascii: bool,
     /// Index into [`SearchIndex::kinds`].
     pub kind: u16,
-    /// Characters present (see [`char_bag`]).
-    pub bag: u64,
-    /// Characters at word starts (see [`head_bag`]).
-    pub heads: u64,
+    /// Characters present, folded (see [`folded_bag`]).
+    pub bag: u32,
 }
 
 /// One profile in the index.
@@ -561,8 +560,8 @@ impl IndexBuilder {
         let mut bags = SlotBags::EMPTY;
         for entry in &self.entries[first as usize..] {
             let text = &self.arena[entry.start as usize..entry.start as usize + entry.len as usize];
-            bags.bag |= entry.bag;
-            bags.heads |= entry.heads;
+            bags.bag |= char_bag(text);
+            bags.heads |= head_bag(text);
             bags.hard |= hard_bag(text);
             bags.starts |= start_bag(text);
             bags.pairs |= pair_bag(text);
@@ -596,17 +595,6 @@ impl IndexBuilder {
                 k
             }
         };
-        self.push_raw(kind, text, char_bag(text), head_bag(text), text.is_ascii())
-    }
-
-    fn push_raw(
-        &mut self,
-        kind: u16,
-        text: &str,
-        bag: u64,
-        heads: u64,
-        ascii: bool,
-    ) -> Option<u32> {
         if self.full || self.arena.len() + text.len() > u32::MAX as usize {
             self.full = true;
             return None;
@@ -615,10 +603,9 @@ impl IndexBuilder {
         self.entries.push(Entry {
             start: self.arena.len() as u32,
             len: text.len() as u8,
-            ascii,
+            ascii: text.is_ascii(),
             kind,
-            bag,
-            heads,
+            bag: folded_bag(char_bag(text)),
         });
         self.arena.push_str(text);
         Some(index)
@@ -792,11 +779,10 @@ mod tests {
                             .map(|s| index.slots[s as usize].id.0)
                             .collect();
                         format!(
-                            "{}:{} {:x} {:x} {} {exact:?}",
+                            "{}:{} {:x} {} {exact:?}",
                             index.kinds[e.kind as usize],
                             index.text(e),
                             e.bag,
-                            e.heads,
                             e.ascii
                         )
                     })

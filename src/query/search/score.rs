@@ -10,6 +10,13 @@ pub fn char_bag(text: &str) -> u64 {
     text.bytes().fold(0, |bag, b| bag | byte_bit(b))
 }
 
+/// A [`char_bag`] in 32 bits, its upper half laid over its lower half: a text's folded bag
+/// still holds the folded bag of every pattern that can match it (it only tells fewer
+/// characters apart).
+pub fn folded_bag(bag: u64) -> u32 {
+    (bag as u32) | ((bag >> 32) as u32)
+}
+
 /// The [`char_bag`] of the characters of a text that sit where the scorers give a position
 /// bonus (text start, after a separator, camel-case humps). A pattern none of whose
 /// characters is in it can only score [`Pattern::headless_bound`].
@@ -479,6 +486,24 @@ mod tests {
     fn smart_case() {
         assert!(Pattern::new("Ana").score(b"ana").is_none());
         assert!(Pattern::new("ana").score(b"ANA").is_some());
+    }
+
+    #[test]
+    fn a_folded_bag_holds_what_its_subsequences_hold_and_still_tells_letters_apart() {
+        let text = "Zoë.Ålund-42@web.de";
+        let fold = |s: &str| folded_bag(char_bag(s));
+        for pattern in ["zoe", "lund42", "ë@", "9", "d-4", "Z.DE"] {
+            let inside = is_subsequence(
+                pattern.to_lowercase().as_bytes(),
+                text.to_lowercase().as_bytes(),
+            );
+            let folded_fits = fold(text) & fold(pattern) == fold(pattern);
+            assert!(!inside || folded_fits, "{pattern} is in {text}");
+        }
+        assert_ne!(fold(text) & fold("x"), fold("x"), "no x in the text");
+        assert_ne!(fold("a"), fold("b"));
+        // The upper half lies over the lower: '6' (bit 32) shares 'a's bit.
+        assert_eq!(fold("6"), fold("a"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use super::engine::MatchedText;
 use super::index::{Entry, SearchIndex, Slot, SlotBags};
-use super::score::{EXACT_BONUS, Pattern, is_subsequence, start_bag};
+use super::score::{EXACT_BONUS, Pattern, folded_bag, head_bag, is_subsequence, start_bag};
 
 /// A query split into the words a profile must all match.
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ fn candidates<'e>(
     entries: &'e [Entry],
     kind: Option<u16>,
 ) -> impl Iterator<Item = (usize, &'e Entry)> {
-    let bag = pattern.bag;
+    let bag = folded_bag(pattern.bag);
     entries
         .iter()
         .enumerate()
@@ -224,7 +224,8 @@ fn best_fast(
         let hay = index.text(entry);
         if pattern.ascii
             && floor.is_some_and(|floor| {
-                pattern.bound(entry.heads, entry.heads, start_bag(hay), u128::MAX) <= floor
+                let heads = head_bag(hay);
+                pattern.bound(heads, heads, start_bag(hay), u128::MAX) <= floor
             })
         {
             below = true;
