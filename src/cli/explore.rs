@@ -41,6 +41,7 @@ pub fn explore_store(
     dir: &std::path::Path,
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
+    super::memory::return_freed_memory_at_once();
     let mut options = ExplorerOptions::from_config(config, &globals.space)?;
     options.redact |= args.redact;
     options.mouse &= !args.no_mouse;

@@ -14,6 +14,7 @@ mod health;
 mod ingest;
 mod log;
 mod logging;
+mod memory;
 pub mod printable;
 mod repair;
 pub mod search;
