@@ -15,7 +15,7 @@ use crate::model::ProfileId;
 use crate::query::GraphRead;
 use crate::query::changes::ChangedProfiles;
 
-use super::index::{Entry, SearchIndex, Slot, SlotBags};
+use super::index::{Entry, Form, SearchIndex, Slot, SlotBags};
 use super::notes::{changes_between, read_notes};
 
 /// The file's first bytes.
@@ -23,7 +23,7 @@ const MAGIC: &[u8; 16] = b"idgraph-search\0\0";
 
 /// Bumped whenever the index's layout or what it indexes changes (a test pins the bytes
 /// saved for fixed profiles to it, so a change that forgets to bump it fails).
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Held while a file is saved.
 static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -271,12 +271,16 @@ impl<W: Write> Writer<W> {
             self.bytes(&[u8::from(*identifier)])?;
         }
         self.text(&index.arena)?;
+        self.len(index.uuids.len())?;
+        for uuid in &index.uuids {
+            self.bytes(uuid)?;
+        }
         self.len(index.entries.len())?;
         for e in &index.entries {
             let mut record = [0u8; ENTRY_BYTES];
             record[0..4].copy_from_slice(&e.start.to_le_bytes());
             record[4] = e.len;
-            record[5] = u8::from(e.ascii);
+            record[5] = e.form as u8;
             record[6..8].copy_from_slice(&e.kind.to_le_bytes());
             record[8..12].copy_from_slice(&e.bag.to_le_bytes());
             self.bytes(&record)?;
@@ -394,6 +398,11 @@ impl<R: Read> Reader<R> {
             identifier_kind.push(self.array::<1>()?[0] != 0);
         }
         let arena = self.text()?;
+        let count = self.count(16)?;
+        let mut uuids = Self::reserve::<[u8; 16]>(count)?;
+        for _ in 0..count {
+            uuids.push(self.array::<16>()?);
+        }
         let count = self.count(ENTRY_BYTES as u64)?;
         let mut entries = Self::reserve::<Entry>(count)?;
         for _ in 0..count {
@@ -401,7 +410,7 @@ impl<R: Read> Reader<R> {
             entries.push(Entry {
                 start: u32::from_le_bytes(r[0..4].try_into().unwrap_or_default()),
                 len: r[4],
-                ascii: r[5] != 0,
+                form: Form::from_byte(r[5]).ok_or_else(|| invalid("unknown text form"))?,
                 kind: u16::from_le_bytes([r[6], r[7]]),
                 bag: u32::from_le_bytes(r[8..12].try_into().unwrap_or_default()),
             });
@@ -447,6 +456,7 @@ impl<R: Read> Reader<R> {
         let index = SearchIndex {
             space,
             arena,
+            uuids,
             entries,
             slots,
             bags,
@@ -477,6 +487,8 @@ mod tests {
                 let mut p = Profile::new(ProfileId(i as u64 + 1), i as i64);
                 p.add_identifier(&Identifier::new("email", *email), 0, "web");
                 p.add_identifier(&Identifier::new("user_id", *user), 0, "web");
+                let device = format!("{i:08X}-C36C-495A-93FC-0C247A3E6E5F");
+                p.add_identifier(&Identifier::new("ios.id", device), 0, "ios");
                 let traits = serde_json::json!({ "name": name });
                 p.apply_traits(0, 0, traits.as_object().unwrap());
                 p
@@ -500,6 +512,13 @@ mod tests {
         let mut engine = super::super::SearchEngine::new(std::sync::Arc::new(back));
         let hits = engine.search("okafor nadia", 5).hits;
         assert_eq!(hits.first().map(|h| h.profile), Some(ProfileId(2)));
+        // A UUID, kept as 16 bytes, is found and shown as it came.
+        let device = "00000001-C36C-495A-93FC-0C247A3E6E5F";
+        for query in ["00000001-c36c", device, &format!("ios.id:{device}")] {
+            let hits = engine.search(query, 5).hits;
+            let first = hits.first().map(|h| (h.profile, h.text.as_str()));
+            assert_eq!(first, Some((ProfileId(2), device)), "{query}");
+        }
         assert!(!dir.path().join("idgraph-search-x.partial").exists());
         let later = IndexCache::new(cache.path().to_path_buf(), 43);
         assert!(later.load().is_none(), "the space changed since");
@@ -536,8 +555,10 @@ mod tests {
         for (kind, value) in [
             ("user_id", "42"),
             ("anonymous_id", "8d1c-77"),
+            ("anonymous_id", "9f8c2e4a-1b3d-4c5e-8f70-a1b2c3d4e5f6"),
             ("phone", "+1 (226) 378-5428"),
             ("ios.id", "IDFV-1"),
+            ("ios.id", "E621E1F8-C36C-495A-93FC-0C247A3E6E5F"),
         ] {
             heavy.add_identifier(&Identifier::new(kind, value), 0, "ios");
         }
@@ -554,7 +575,7 @@ mod tests {
         let digest = xxhash_rust::xxh3::xxh3_64(&std::fs::read(cache.path()).unwrap());
         assert_eq!(
             (FORMAT, digest),
-            (2, 0x2581_ec4b_9c79_96d4),
+            (3, 0x3aea_e423_5be1_f0f3),
             "what the index file holds changed: bump FORMAT, then pin the new pair here"
         );
     }
@@ -607,6 +628,11 @@ mod tests {
         index.check().unwrap();
         let arena = index.arena.len() as u32;
         index.entries[0].start = arena;
+        assert!(index.check().is_err());
+        let mut index = SearchIndex::from_profiles("default", &profiles());
+        let uuids = index.uuids.len() as u32;
+        let packed = index.entries.iter_mut().find(|e| e.form.is_uuid()).unwrap();
+        packed.start = uuids;
         assert!(index.check().is_err());
         let mut index = SearchIndex::from_profiles("default", &profiles());
         index.slots.swap(0, 1);

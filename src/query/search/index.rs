@@ -8,6 +8,7 @@ use crate::model::{Identifier, Millis, Profile, ProfileId};
 use crate::query::GraphRead;
 use crate::query::changes::ChangedProfiles;
 
+use super::packed::{Text, UUID_TEXT_LEN, pack_uuid, unpack_uuid};
 use super::score::{char_bag, folded_bag, hard_bag, head_bag, pair_bag, start_bag};
 
 /// Longest text indexed per entry (longer values are cut on a character boundary).
@@ -28,17 +29,66 @@ fn trait_label(profile: &Profile, key: &str) -> Option<String> {
     }
 }
 
+/// How an entry's text is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Form {
+    /// ASCII text in the arena.
+    Ascii = 0,
+    /// Other UTF-8 text in the arena.
+    Unicode = 1,
+    /// A UUID spelled in lower case, its 16 bytes in [`SearchIndex::uuids`].
+    UuidLower = 2,
+    /// A UUID spelled in upper case, its 16 bytes in [`SearchIndex::uuids`].
+    UuidUpper = 3,
+}
+
+impl Form {
+    /// The form a byte of the index file names.
+    pub fn from_byte(byte: u8) -> Option<Form> {
+        [Form::Ascii, Form::Unicode, Form::UuidLower, Form::UuidUpper]
+            .into_iter()
+            .find(|form| *form as u8 == byte)
+    }
+
+    /// Whether the text is pure ASCII (the fast scorer handles only those; SkimMatcherV2
+    /// scores the others).
+    pub fn is_ascii(self) -> bool {
+        self != Form::Unicode
+    }
+
+    /// Whether the text is kept as a UUID's bytes.
+    pub fn is_uuid(self) -> bool {
+        matches!(self, Form::UuidLower | Form::UuidUpper)
+    }
+}
+
+/// The text of an entry, kept in `arena` or `uuids`.
+fn entry_text<'a>(arena: &'a str, uuids: &'a [[u8; 16]], entry: &Entry) -> Text<'a> {
+    let start = entry.start as usize;
+    if entry.form.is_uuid() {
+        uuids.get(start).map_or(Text::Kept(""), |packed| {
+            Text::Uuid(unpack_uuid(packed, entry.form == Form::UuidUpper))
+        })
+    } else {
+        Text::Kept(
+            arena
+                .get(start..start + entry.len as usize)
+                .unwrap_or_default(),
+        )
+    }
+}
+
 /// One searchable text of one profile: 12 bytes, for millions of them. Its word-start bag
 /// is worked out from the text when a search needs it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
-    /// Offset of the text in the arena.
+    /// Offset of the text in the arena, or its place in the UUIDs.
     pub start: u32,
-    /// Length in bytes.
+    /// Length of the text in bytes.
     pub len: u8,
-    /// Whether the text is pure ASCII (the fast scorer handles only those; SkimMatcherV2
-    /// scores the others).
-    pub ascii: bool,
+    /// How the text is kept.
+    pub form: Form,
     /// Index into [`SearchIndex::kinds`].
     pub kind: u16,
     /// Characters present, folded (see [`folded_bag`]).
@@ -99,6 +149,8 @@ pub struct Patched {
 pub struct SearchIndex {
     pub(crate) space: String,
     pub(crate) arena: String,
+    /// The identifier values that are UUIDs, as 16 bytes each (see [`Form`]).
+    pub(crate) uuids: Vec<[u8; 16]>,
     pub(crate) entries: Vec<Entry>,
     pub(crate) slots: Vec<Slot>,
     /// The bags of every slot, in slot order.
@@ -195,6 +247,7 @@ impl SearchIndex {
         builder
             .arena
             .reserve_exact(self.arena.len() + added * MAX_ENTRY_BYTES);
+        builder.uuids.reserve_exact(self.uuids.len() + added);
         builder.entries.reserve_exact(self.entries.len() + added);
         builder
             .slots
@@ -254,7 +307,7 @@ impl SearchIndex {
         let mut fresh: Vec<(u32, u32)> = added
             .into_iter()
             .filter(|&entry| builder.is_identifier(entry))
-            .map(|entry| (exact_hash(builder.text(entry)), entry))
+            .map(|entry| (exact_hash(&builder.text(entry)), entry))
             .collect();
         fresh.sort_unstable();
         let mut out = Vec::with_capacity(self.exact.len() + fresh.len());
@@ -278,11 +331,14 @@ impl SearchIndex {
         }
         for e in &self.entries {
             let (start, end) = (e.start as usize, e.start as usize + e.len as usize);
-            if end > self.arena.len()
-                || !self.arena.is_char_boundary(start)
-                || !self.arena.is_char_boundary(end)
-                || usize::from(e.kind) >= self.kinds.len()
-            {
+            let inside = if e.form.is_uuid() {
+                start < self.uuids.len() && e.len as usize == UUID_TEXT_LEN
+            } else {
+                end <= self.arena.len()
+                    && self.arena.is_char_boundary(start)
+                    && self.arena.is_char_boundary(end)
+            };
+            if !inside || usize::from(e.kind) >= self.kinds.len() {
                 return Err("an entry outside the texts".into());
             }
         }
@@ -326,8 +382,8 @@ impl SearchIndex {
         &self.kinds
     }
 
-    pub(crate) fn text(&self, entry: &Entry) -> &str {
-        &self.arena[entry.start as usize..entry.start as usize + entry.len as usize]
+    pub(crate) fn text(&self, entry: &Entry) -> Text<'_> {
+        entry_text(&self.arena, &self.uuids, entry)
     }
 
     pub(crate) fn slot_entries(&self, slot: &Slot) -> &[Entry] {
@@ -346,6 +402,7 @@ impl SearchIndex {
             }
             let e = &self.entries[entry as usize];
             let hay = self.text(e);
+            let hay: &str = &hay;
             let same = hay == text || (text.contains('@') && hay.eq_ignore_ascii_case(text));
             if same && kind.is_none_or(|k| k == e.kind) {
                 let slot = self.slot_of(entry);
@@ -371,15 +428,23 @@ impl SearchIndex {
         self.slots.partition_point(|slot| slot.first <= entry) as u32 - 1
     }
 
+    /// The profile's display name (names are kept as text, never packed).
     pub(crate) fn name_of(&self, slot: &Slot) -> Option<&str> {
-        slot.named
-            .then(|| self.text(&self.entries[slot.first as usize]))
+        match self.text(
+            self.entries
+                .get(slot.first as usize)
+                .filter(|_| slot.named)?,
+        ) {
+            Text::Kept(name) => Some(name),
+            Text::Uuid(_) => None,
+        }
     }
 
     /// Bytes the index holds in memory.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         self.arena.capacity()
+            + self.uuids.capacity() * size_of::<[u8; 16]>()
             + self.entries.capacity() * size_of::<Entry>()
             + self.slots.capacity() * size_of::<Slot>()
             + self.bags.capacity() * size_of::<SlotBags>()
@@ -396,6 +461,7 @@ const SAMPLE_PROFILES: usize = 4_096;
 pub struct IndexBuilder {
     space: String,
     arena: String,
+    uuids: Vec<[u8; 16]>,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
     bags: Vec<SlotBags>,
@@ -413,6 +479,7 @@ impl IndexBuilder {
         IndexBuilder {
             space: space.to_string(),
             arena: String::new(),
+            uuids: Vec::new(),
             entries: Vec::new(),
             slots: Vec::new(),
             bags: Vec::new(),
@@ -448,8 +515,10 @@ impl IndexBuilder {
         let for_the_rest = |sampled: usize| rest * sampled * 11 / (10 * read) + 1;
         let entries = for_the_rest(self.entries.len());
         let bytes = for_the_rest(self.arena.len());
+        let uuids = for_the_rest(self.uuids.len());
         self.entries.reserve_exact(entries);
         self.arena.reserve_exact(bytes);
+        self.uuids.reserve_exact(uuids);
     }
 
     /// Adds a profile's name, identifiers and key traits; returns the entries it took.
@@ -500,15 +569,25 @@ impl IndexBuilder {
             }
             _ => return None,
         };
-        let texts = match (from.entries.get(entries.start), entries.end.checked_sub(1)) {
-            (Some(head), Some(tail)) if !entries.is_empty() => {
-                let tail = &from.entries[tail];
-                head.start as usize..tail.start as usize + tail.len as usize
+        let run_entries = &from.entries[entries.clone()];
+        // The run's texts and UUIDs, each kept in entry order: from the first to the last.
+        let span = |packed: bool, width: fn(&Entry) -> usize| {
+            let mut of_form = run_entries.iter().filter(|e| e.form.is_uuid() == packed);
+            match (of_form.next(), of_form.next_back()) {
+                (Some(head), tail) => {
+                    let tail = tail.unwrap_or(head);
+                    head.start as usize..tail.start as usize + width(tail)
+                }
+                (None, _) => 0..0,
             }
-            _ => 0..0,
         };
+        let texts = span(false, |e| e.len as usize);
+        let uuids = span(true, |_| 1);
         let new_first = self.entries.len() as u32;
-        if self.full || self.arena.len() + texts.len() > u32::MAX as usize {
+        if self.full
+            || self.arena.len() + texts.len() > u32::MAX as usize
+            || self.uuids.len() + uuids.len() > u32::MAX as usize
+        {
             // Past the texts' limit nothing more is indexed, as in a build.
             self.full = true;
             self.slots.extend(run.iter().map(|slot| Slot {
@@ -526,13 +605,17 @@ impl IndexBuilder {
             ..*slot
         }));
         self.bags.extend_from_slice(&from.bags[slots]);
-        let base = self.arena.len() as u32;
+        let (base, uuid_base) = (self.arena.len() as u32, self.uuids.len() as u32);
         self.arena.push_str(&from.arena[texts.clone()]);
-        self.entries
-            .extend(from.entries[entries.clone()].iter().map(|entry| Entry {
-                start: entry.start - texts.start as u32 + base,
-                ..*entry
-            }));
+        self.uuids.extend_from_slice(&from.uuids[uuids.clone()]);
+        self.entries.extend(run_entries.iter().map(|entry| Entry {
+            start: if entry.form.is_uuid() {
+                entry.start - uuids.start as u32 + uuid_base
+            } else {
+                entry.start - texts.start as u32 + base
+            },
+            ..*entry
+        }));
         (!entries.is_empty()).then_some((old_first, entries.end as u32, new_first))
     }
 
@@ -542,9 +625,8 @@ impl IndexBuilder {
     }
 
     /// The text of an entry added so far.
-    fn text(&self, entry: u32) -> &str {
-        let e = &self.entries[entry as usize];
-        &self.arena[e.start as usize..e.start as usize + e.len as usize]
+    fn text(&self, entry: u32) -> Text<'_> {
+        entry_text(&self.arena, &self.uuids, &self.entries[entry as usize])
     }
 
     fn finish_slot(
@@ -559,7 +641,7 @@ impl IndexBuilder {
         self.entries.truncate(first as usize + count as usize);
         let mut bags = SlotBags::EMPTY;
         for entry in &self.entries[first as usize..] {
-            let text = &self.arena[entry.start as usize..entry.start as usize + entry.len as usize];
+            let text = &*entry_text(&self.arena, &self.uuids, entry);
             bags.bag |= char_bag(text);
             bags.heads |= head_bag(text);
             bags.hard |= hard_bag(text);
@@ -595,19 +677,52 @@ impl IndexBuilder {
                 k
             }
         };
-        if self.full || self.arena.len() + text.len() > u32::MAX as usize {
+        if self.full
+            || self.arena.len() + text.len() > u32::MAX as usize
+            || self.uuids.len() >= u32::MAX as usize
+        {
             self.full = true;
             return None;
         }
         let index = self.entries.len() as u32;
-        self.entries.push(Entry {
-            start: self.arena.len() as u32,
-            len: text.len() as u8,
-            ascii: text.is_ascii(),
-            kind,
-            bag: folded_bag(char_bag(text)),
-        });
-        self.arena.push_str(text);
+        let bag = folded_bag(char_bag(text));
+        let len = text.len() as u8;
+        // Identifier values only: a name that happens to be a UUID stays text.
+        let entry = match pack_uuid(text).filter(|_| identifier) {
+            Some((packed, upper)) => {
+                self.uuids.push(packed);
+                let form = if upper {
+                    Form::UuidUpper
+                } else {
+                    Form::UuidLower
+                };
+                let start = self.uuids.len() as u32 - 1;
+                Entry {
+                    start,
+                    len,
+                    form,
+                    kind,
+                    bag,
+                }
+            }
+            None => {
+                let start = self.arena.len() as u32;
+                self.arena.push_str(text);
+                let form = if text.is_ascii() {
+                    Form::Ascii
+                } else {
+                    Form::Unicode
+                };
+                Entry {
+                    start,
+                    len,
+                    form,
+                    kind,
+                    bag,
+                }
+            }
+        };
+        self.entries.push(entry);
         Some(index)
     }
 
@@ -615,7 +730,7 @@ impl IndexBuilder {
     pub fn finish(self) -> SearchIndex {
         let mut exact: Vec<(u32, u32)> = (0..self.entries.len() as u32)
             .filter(|&entry| self.is_identifier(entry))
-            .map(|entry| (exact_hash(self.text(entry)), entry))
+            .map(|entry| (exact_hash(&self.text(entry)), entry))
             .collect();
         exact.sort_unstable();
         self.into_index(exact)
@@ -624,6 +739,7 @@ impl IndexBuilder {
     /// The finished index, with its exact values (sorted) already worked out.
     fn into_index(mut self, exact: Vec<(u32, u32)>) -> SearchIndex {
         self.arena.shrink_to_fit();
+        self.uuids.shrink_to_fit();
         self.entries.shrink_to_fit();
         self.slots.shrink_to_fit();
         self.bags.shrink_to_fit();
@@ -631,6 +747,7 @@ impl IndexBuilder {
             exact,
             space: self.space,
             arena: self.arena,
+            uuids: self.uuids,
             entries: self.entries,
             slots: self.slots,
             bags: self.bags,
@@ -692,10 +809,10 @@ mod tests {
             json!({"company": {"name": "Becker Group", "industry": "Retail"}, "title": "CTO"});
         p.record_event(5_000, 2, traits.as_object().unwrap());
         let index = SearchIndex::from_profiles("default", [&p]);
-        let texts: Vec<&str> = index
+        let texts: Vec<String> = index
             .slot_entries(&index.slots[0])
             .iter()
-            .map(|e| index.text(e))
+            .map(|e| index.text(e).to_string())
             .collect();
         assert_eq!(texts, ["Ana Silva", "ana@acme.io", "Becker Group", "CTO"]);
     }
@@ -737,10 +854,10 @@ mod tests {
             let slot = &index.slots[i as usize - 1];
             assert_eq!(slot.id, ProfileId(i));
             assert_eq!(index.name_of(slot), Some(format!("Person {i}").as_str()));
-            let texts: Vec<&str> = index
+            let texts: Vec<String> = index
                 .slot_entries(slot)
                 .iter()
-                .map(|e| index.text(e))
+                .map(|e| index.text(e).to_string())
                 .collect();
             assert_eq!(texts[1..], [format!("p{i}@example.com"), format!("u{i}")]);
             let found = index.exact_slots(&format!("P{i}@Example.com"), None);
@@ -774,16 +891,16 @@ mod tests {
                     .iter()
                     .map(|e| {
                         let exact: Vec<u64> = index
-                            .exact_slots(index.text(e), Some(e.kind))
+                            .exact_slots(&index.text(e), Some(e.kind))
                             .into_iter()
                             .map(|s| index.slots[s as usize].id.0)
                             .collect();
                         format!(
                             "{}:{} {:x} {} {exact:?}",
                             index.kinds[e.kind as usize],
-                            index.text(e),
+                            &*index.text(e),
                             e.bag,
-                            e.ascii
+                            e.form.is_ascii()
                         )
                     })
                     .collect();
@@ -811,6 +928,15 @@ mod tests {
         }
         if variant % 3 == 0 {
             ids.push(format!("anonymous_id:{variant}-{id}"));
+        }
+        // UUIDs, which the index keeps as 16 bytes, between texts it keeps as text.
+        if variant % 2 == 1 {
+            ids.push(format!(
+                "anonymous_id:{id:08x}-1b3d-4c5e-8f70-a1b2c3d4e5f{variant}"
+            ));
+        }
+        if variant >= 4 {
+            ids.push(format!("ios.id:{id:08X}-C36C-495A-93FC-0C247A3E6E5F"));
         }
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut p = person(id, names[usize::from(variant) % names.len()], &ids);

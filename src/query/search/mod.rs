@@ -12,6 +12,7 @@ mod cache;
 mod engine;
 mod index;
 mod notes;
+mod packed;
 mod score;
 mod terms;
 mod worker;

@@ -97,7 +97,7 @@ impl Terms {
         let entries = index.slot_entries(slot);
         self.required().iter().all(|pattern| {
             candidates(pattern, entries, kind)
-                .any(|(_, entry)| pattern.matches_text(index.text(entry)))
+                .any(|(_, entry)| pattern.matches_text(&index.text(entry)))
         })
     }
 
@@ -222,6 +222,7 @@ fn best_fast(
     let mut below = false;
     for (_, entry) in candidates(pattern, entries, kind) {
         let hay = index.text(entry);
+        let hay: &str = &hay;
         if pattern.ascii
             && floor.is_some_and(|floor| {
                 let heads = head_bag(hay);
@@ -231,7 +232,7 @@ fn best_fast(
             below = true;
             continue;
         }
-        let score = if entry.ascii && pattern.ascii {
+        let score = if entry.form.is_ascii() && pattern.ascii {
             pattern.score(hay.as_bytes()).map(|s| {
                 if exact
                     && index.identifier_kind[entry.kind as usize]
@@ -277,6 +278,7 @@ fn best_skim(
     let mut best: Option<SkimMatch> = None;
     for (i, entry) in candidates(pattern, entries, kind) {
         let hay = index.text(entry);
+        let hay: &str = &hay;
         let Some((mut score, positions)) = pattern.skim_indices(hay) else {
             continue;
         };

@@ -129,7 +129,7 @@ fn reference(index: &SearchIndex, query: &str) -> Vec<(u32, i64)> {
                     let hay = index.text(e);
                     // A matcher per call: a shared one scores by what it scored before.
                     let skim = SkimMatcherV2::default().smart_case();
-                    let score = skim.fuzzy_match(hay, pattern)?;
+                    let score = skim.fuzzy_match(&hay, pattern)?;
                     let equal =
                         index.identifier_kind[e.kind as usize] && hay.eq_ignore_ascii_case(pattern);
                     Some(score + if exact && equal { 100_000 } else { 0 })
