@@ -688,7 +688,7 @@ impl IndexBuilder {
         let bag = folded_bag(char_bag(text));
         let len = text.len() as u8;
         // Identifier values only: a name that happens to be a UUID stays text.
-        let entry = match pack_uuid(text).filter(|_| identifier) {
+        let (start, form) = match pack_uuid(text).filter(|_| identifier) {
             Some((packed, upper)) => {
                 self.uuids.push(packed);
                 let form = if upper {
@@ -696,14 +696,7 @@ impl IndexBuilder {
                 } else {
                     Form::UuidLower
                 };
-                let start = self.uuids.len() as u32 - 1;
-                Entry {
-                    start,
-                    len,
-                    form,
-                    kind,
-                    bag,
-                }
+                (self.uuids.len() as u32 - 1, form)
             }
             None => {
                 let start = self.arena.len() as u32;
@@ -713,14 +706,15 @@ impl IndexBuilder {
                 } else {
                     Form::Unicode
                 };
-                Entry {
-                    start,
-                    len,
-                    form,
-                    kind,
-                    bag,
-                }
+                (start, form)
             }
+        };
+        let entry = Entry {
+            start,
+            len,
+            form,
+            kind,
+            bag,
         };
         self.entries.push(entry);
         Some(index)
