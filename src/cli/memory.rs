@@ -1,8 +1,8 @@
 //! How soon freed memory goes back to the OS. mimalloc (the binary's allocator) keeps freed
 //! pages a second, and its arenas ten, in case they are needed again: good for bulk writes,
-//! but the explorer frees its large blocks once (what sled reads while it opens, the search
-//! index file as it is read) and then holds steady, so on a store of 1M profiles the
-//! delay alone kept about 70 MB more resident at the peak.
+//! but the explorer and `idgraph search` free their large blocks once (what sled reads
+//! while it opens, the search index file as it is read) and then hold steady, so on a
+//! store of 1M profiles the delay alone kept about 70 MB more resident at the peak.
 
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 

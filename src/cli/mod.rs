@@ -202,6 +202,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo(args)) => demo::run(args, &globals),
         Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
         Some(Command::Search(args)) => {
+            // Like the explorer, it reads sled's page table and then the whole index.
+            memory::return_freed_memory_at_once();
             let store = globals.open_existing_store()?;
             let space = globals.existing_space(&store)?;
             let stdout = std::io::stdout();
