@@ -10,6 +10,11 @@ pub const UUID_TEXT_LEN: usize = 36;
 /// Where a UUID's text has its hyphens.
 const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
+/// Where a UUID's text has its 32 hex digits, in order.
+fn digit_places() -> impl Iterator<Item = usize> {
+    (0..UUID_TEXT_LEN).filter(|at| !HYPHENS.contains(at))
+}
+
 /// A UUID's 16 bytes and whether its text spells the hex digits in upper case, when `text`
 /// is a UUID in one case (one that mixes cases is not packed: it would not read back the
 /// same).
@@ -18,26 +23,23 @@ pub fn pack_uuid(text: &str) -> Option<([u8; 16], bool)> {
     if bytes.len() != UUID_TEXT_LEN || HYPHENS.iter().any(|&at| bytes[at] != b'-') {
         return None;
     }
-    let digits = bytes.iter().filter(|b| **b != b'-');
     let (mut lower, mut upper) = (false, false);
     let mut nibbles = [0u8; 32];
-    let mut count = 0;
-    for (slot, &b) in nibbles.iter_mut().zip(digits) {
-        *slot = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => {
+    for (slot, at) in nibbles.iter_mut().zip(digit_places()) {
+        *slot = match bytes[at] {
+            b @ b'0'..=b'9' => b - b'0',
+            b @ b'a'..=b'f' => {
                 lower = true;
                 b - b'a' + 10
             }
-            b'A'..=b'F' => {
+            b @ b'A'..=b'F' => {
                 upper = true;
                 b - b'A' + 10
             }
             _ => return None,
         };
-        count += 1;
     }
-    if count != 32 || (lower && upper) {
+    if lower && upper {
         return None;
     }
     let mut packed = [0u8; 16];
@@ -55,13 +57,9 @@ pub fn unpack_uuid(packed: &[u8; 16], upper: bool) -> [u8; UUID_TEXT_LEN] {
         b"0123456789abcdef"
     };
     let mut text = [b'-'; UUID_TEXT_LEN];
-    let mut places = (0..UUID_TEXT_LEN).filter(|at| !HYPHENS.contains(at));
-    for byte in packed {
-        for nibble in [byte >> 4, byte & 0xf] {
-            if let Some(at) = places.next() {
-                text[at] = digits[usize::from(nibble)];
-            }
-        }
+    let nibbles = packed.iter().flat_map(|byte| [byte >> 4, byte & 0xf]);
+    for (at, nibble) in digit_places().zip(nibbles) {
+        text[at] = digits[usize::from(nibble)];
     }
     text
 }
