@@ -222,14 +222,85 @@ fn first_key(tree: &sled::Tree, tag: u8) -> (sled::IVec, sled::IVec) {
 }
 
 #[test]
-fn a_lost_identifier_owner_is_rebuilt() {
+fn a_lost_owner_bucket_is_rebuilt() {
     damage_is_found_and_repaired(
         |tree| {
-            let (key, _) = first_key(tree, keys::tag::IDENTIFIER);
+            let (key, _) = first_key(tree, keys::tag::OWNERS);
             tree.remove(key).unwrap();
         },
         &["default: problem: identifier: ", "has no owner entry"],
     );
+}
+
+#[test]
+fn owners_filed_in_the_wrong_bucket_are_filed_again() {
+    damage_is_found_and_repaired(
+        |tree| {
+            let (key, value) = first_key(tree, keys::tag::OWNERS);
+            let bucket = keys::bucket_from_key(&key).unwrap();
+            let free = (1..)
+                .map(|step| keys::owner_bucket(bucket.wrapping_add(step) % (1 << 18)))
+                .find(|k| tree.get(k).unwrap().is_none())
+                .unwrap();
+            tree.remove(&key).unwrap();
+            tree.insert(free, value).unwrap();
+        },
+        &["is filed in the wrong owner bucket", "has no owner entry"],
+    );
+}
+
+/// The owners in a space's buckets: (identifier entry, owner), sorted. A bucket is a format
+/// byte, then per identifier its entry's length (u32), the entry and the owner (u64).
+fn bucketed_owners(tree: &sled::Tree) -> Vec<(Vec<u8>, u64)> {
+    let mut owners = Vec::new();
+    for item in tree.scan_prefix([keys::tag::OWNERS]) {
+        let (_, value) = item.unwrap();
+        assert_eq!(value[0], 1, "bucket format");
+        let mut rest = &value[1..];
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            let owner = u64::from_be_bytes(rest[4 + len..12 + len].try_into().unwrap());
+            owners.push((rest[4..4 + len].to_vec(), owner));
+            rest = &rest[12 + len..];
+        }
+    }
+    owners.sort();
+    owners
+}
+
+#[test]
+fn a_space_keeping_a_record_per_owner_moves_them_into_buckets_when_opened() {
+    let ws = repaired_store();
+    let before = ws.export("default");
+    let owners = {
+        let (db, tree) = tree(&ws);
+        let owners = bucketed_owners(&tree);
+        assert!(owners.len() >= 8, "{owners:?}");
+        let mut batch = sled::Batch::default();
+        for item in tree.scan_prefix([keys::tag::OWNERS]) {
+            batch.remove(item.unwrap().0);
+        }
+        for (entry, owner) in &owners {
+            let mut key = vec![keys::tag::IDENTIFIER];
+            key.extend_from_slice(entry);
+            batch.insert(key, &owner.to_be_bytes()[..]);
+        }
+        batch.insert(keys::meta("layout"), &[2u8][..]);
+        tree.apply_batch(batch).unwrap();
+        db.flush().unwrap();
+        owners
+    };
+    let (code, out) = check(&ws, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every invariant holds"), "{out}");
+    assert_eq!(ws.export("default"), before);
+    let shown = ws.ok(&["show", "email:ana@acme.io"]);
+    assert!(shown.starts_with("p1 "), "{shown}");
+    assert!(shown.contains("\n  user_id          u1 "), "{shown}");
+    let (_db, tree) = tree(&ws);
+    assert_eq!(bucketed_owners(&tree), owners);
+    assert_eq!(tree.scan_prefix([keys::tag::IDENTIFIER]).count(), 0);
+    assert_eq!(tree.get(keys::meta("layout")).unwrap().unwrap().as_ref(), [3]);
 }
 
 #[test]

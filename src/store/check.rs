@@ -45,6 +45,7 @@ use super::event_codec;
 use super::ingest::UndoData;
 use super::keys::{self, tag};
 use super::messages::{self, message_hash};
+use super::owners;
 use super::space::{Counters, SpaceStore};
 use super::{SPACE_TREE_PREFIX, Store};
 
@@ -167,7 +168,7 @@ impl Store {
             .rules_for(name)
             .map_err(|e| anyhow::anyhow!("space {name}: {e}"))?;
         let tree = self.db.open_tree(format!("{SPACE_TREE_PREFIX}{name}"))?;
-        super::space::check_layout(name, &tree)?;
+        super::space::prepare_layout(name, &tree)?;
         Ok(SpaceStore::open_for_check(
             name,
             tree,
@@ -362,16 +363,13 @@ impl SpaceStore {
                 }
             }
         }
-        for item in self.tree.scan_prefix([tag::IDENTIFIER]) {
-            let (key, value) = item?;
-            counts.identifiers += 1;
-            match (keys::identifier_from_key(&key), owner_from(&value)) {
-                (Some(id), Some(owner)) => {
-                    graph.owners.insert(id, owner);
+        for item in owners::scan_buckets(&self.tree) {
+            match item? {
+                (_, Ok(held)) => {
+                    counts.identifiers += held.len() as u64;
+                    graph.owners.extend(held);
                 }
-                _ => graph
-                    .unreadable
-                    .push((key.to_vec(), "malformed identifier entry".into())),
+                (key, Err(reason)) => graph.unreadable.push((key.to_vec(), reason)),
             }
         }
         graph.released = self.released_identifiers()?;
@@ -940,7 +938,7 @@ impl SpaceStore {
         const KNOWN: [u8; 14] = [
             tag::META,
             tag::PROFILE,
-            tag::IDENTIFIER,
+            tag::OWNERS,
             tag::TIMELINE,
             tag::MESSAGE,
             tag::CLUSTER,
@@ -1387,9 +1385,10 @@ impl SpaceStore {
                 }
             }
         }
+        let mut changed: Vec<&Identifier> = Vec::new();
         for (id, owner) in &owners {
             if graph.owners.get(*id) != Some(owner) {
-                self.put_owner(batch, id, ProfileId(*owner));
+                changed.push(id);
                 repair
                     .actions
                     .push(format!("owner of {id} set to p{owner}"));
@@ -1397,12 +1396,13 @@ impl SpaceStore {
         }
         for id in graph.owners.keys() {
             if !owners.contains_key(id) {
-                batch.remove(keys::identifier(id));
+                changed.push(id);
                 repair
                     .actions
                     .push(format!("removed owner entry of {id}: no profile holds it"));
             }
         }
+        self.put_rebuilt_owners(batch, &owners, changed);
         for (cluster, owner) in &clusters {
             if graph.cluster_map.get(cluster) != Some(owner) {
                 batch.insert(keys::cluster(*cluster), &owner.to_be_bytes()[..]);

@@ -23,6 +23,7 @@ use super::codec::encode;
 use super::event_codec::TrainedDictionary;
 use super::keys;
 use super::messages::{self, MessageSet, message_hash};
+use super::owners::OwnerChanges;
 use super::space::{Counters, SpaceStore};
 
 /// What undoing an entry needs that the entry itself does not say.
@@ -218,8 +219,11 @@ struct Resolved {
 /// (unless already sealed), the messageId list, audience standings and counters. A
 /// pipelined ingest does this on the writing thread, after the previous group is written.
 struct Filing {
-    /// What resolution changed: profiles, owners, links, violations, journal entries.
+    /// What resolution changed: profiles, links, violations, journal entries.
     batch: sled::Batch,
+    /// The owners it changed: their buckets are read and rewritten once the previous
+    /// group is written.
+    owners: OwnerChanges,
     records: Records,
     /// The space's counters before and after the group.
     before: Counters,
@@ -291,23 +295,25 @@ pub(super) fn put_link(batch: &mut sled::Batch, id: u64, link: &Link) {
 }
 
 impl SpaceStore {
-    /// Writes back what changed in the working graph.
-    fn put_changes(&self, batch: &mut sled::Batch, graph: &WorkingGraph) {
+    /// Writes back what changed in the working graph: all but the owners, which it returns.
+    fn put_changes(batch: &mut sled::Batch, graph: &WorkingGraph) -> OwnerChanges {
         for profile in graph.changed_profiles() {
             batch.insert(keys::profile(profile.id), encode(profile));
         }
         for id in graph.removed_profiles() {
             batch.remove(keys::profile(id));
         }
-        for (id, owner) in graph.changed_owners() {
-            match owner {
-                Some(owner) => self.put_owner(batch, id, owner),
-                None => batch.remove(keys::identifier(id)),
-            }
-        }
         for (cluster, owner) in graph.moved_clusters() {
             batch.insert(keys::cluster(cluster), &owner.0.to_be_bytes()[..]);
         }
+        let mut owners = OwnerChanges::default();
+        for (id, owner) in graph.changed_owners() {
+            match owner {
+                Some(owner) => owners.set(id, owner),
+                None => owners.remove(id),
+            }
+        }
+        owners
     }
 
     /// Resolves and stores a group of events atomically. Duplicates (by messageId, within
@@ -465,7 +471,7 @@ impl SpaceStore {
                 outcome.merges += plan.absorb.len();
             }
         }
-        self.put_changes(&mut batch, &graph);
+        let owners = SpaceStore::put_changes(&mut batch, &graph);
         let changed = if self.audiences.is_empty() {
             Vec::new()
         } else {
@@ -479,6 +485,7 @@ impl SpaceStore {
         Ok(Resolved {
             filing: Filing {
                 batch,
+                owners,
                 records: Records::Placed(placed),
                 before: *counters,
                 after: next,
@@ -501,6 +508,7 @@ impl SpaceStore {
     fn file_and_apply(&self, filing: Filing, events: &[SourcedEvent]) -> anyhow::Result<()> {
         let Filing {
             mut batch,
+            owners,
             records,
             before,
             after,
@@ -514,6 +522,7 @@ impl SpaceStore {
             Records::Placed(placed) => self.seal(events, placed, before.events, &mut batch)?,
             Records::Sealed(sealed) => sealed,
         };
+        self.put_owners(&mut batch, owners)?;
         for (key, record) in sealed.bundles {
             batch.insert(key, record);
         }

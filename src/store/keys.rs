@@ -9,8 +9,11 @@ pub mod tag {
     pub const META: u8 = b'M';
     /// Profile by id.
     pub const PROFILE: u8 = b'P';
-    /// Identifier → owning profile.
+    /// Identifier → owning profile, one record per identifier: layout 2, whose spaces are
+    /// moved to [`OWNERS`] buckets when opened.
     pub const IDENTIFIER: u8 = b'I';
+    /// Identifier → owning profile, in buckets by the identifier's hash.
+    pub const OWNERS: u8 = b'O';
     /// Event bundles: cluster, smallest seq held → the events one batch filed under that
     /// cluster (a profile's timeline is the union of its clusters' bundles, so merges
     /// rewrite nothing).
@@ -93,19 +96,35 @@ fn push_identifier(key: &mut Vec<u8>, id: &Identifier, value_last: bool) {
     key.extend_from_slice(id.value.as_bytes());
 }
 
-/// `I` + identifier.
-pub fn identifier(id: &Identifier) -> Vec<u8> {
-    let mut key = with_tag(tag::IDENTIFIER, 2 + id.kind.len() + id.value.len());
-    push_identifier(&mut key, id, true);
+/// An identifier as an owner bucket holds it: kind length, kind, value.
+pub fn identifier_entry(id: &Identifier) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(2 + id.kind.len() + id.value.len());
+    push_identifier(&mut entry, id, true);
+    entry
+}
+
+/// Reads an identifier back from its [`identifier_entry`] (after the tag, in a layout 2
+/// `I` key).
+pub fn identifier_from_entry(entry: &[u8]) -> Option<Identifier> {
+    let len = u16::from_be_bytes(entry.get(..2)?.try_into().ok()?) as usize;
+    let kind = std::str::from_utf8(entry.get(2..2 + len)?).ok()?;
+    let value = std::str::from_utf8(entry.get(2 + len..)?).ok()?;
+    Some(Identifier::new(kind, value))
+}
+
+/// `O` + bucket number.
+pub fn owner_bucket(bucket: u32) -> Vec<u8> {
+    let mut key = with_tag(tag::OWNERS, 4);
+    key.extend_from_slice(&bucket.to_be_bytes());
     key
 }
 
-/// Reads the identifier back from an `I` key.
-pub fn identifier_from_key(key: &[u8]) -> Option<Identifier> {
-    let len = u16::from_be_bytes(key.get(1..3)?.try_into().ok()?) as usize;
-    let kind = std::str::from_utf8(key.get(3..3 + len)?).ok()?;
-    let value = std::str::from_utf8(key.get(3 + len..)?).ok()?;
-    Some(Identifier::new(kind, value))
+/// Reads the bucket number from an `O` key.
+pub fn bucket_from_key(key: &[u8]) -> Option<u32> {
+    match key {
+        [tag::OWNERS, rest @ ..] => Some(u32::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
 }
 
 /// `T` + cluster: the prefix of one cluster's timeline.
@@ -339,7 +358,16 @@ mod tests {
     #[test]
     fn identifiers_round_trip_and_do_not_collide() {
         let id = Identifier::new("email", "a@b.io");
-        assert_eq!(identifier_from_key(&identifier(&id)), Some(id.clone()));
+        assert_eq!(
+            identifier_from_entry(&identifier_entry(&id)),
+            Some(id.clone())
+        );
+        assert_eq!(identifier_from_entry(b"\x00\x09email"), None);
+        assert_eq!(
+            bucket_from_key(&owner_bucket(0x0003_fffe)),
+            Some(0x0003_fffe)
+        );
+        assert_eq!(bucket_from_key(&profile(ProfileId(1))), None);
         let a = adjacency_prefix(&Identifier::new("x", "ab"));
         let b = adjacency(&Identifier::new("x", "a"), 0x62);
         assert!(!b.starts_with(&a));

@@ -14,6 +14,7 @@ mod ingest;
 pub mod keys;
 mod messages;
 mod owner_filter;
+mod owners;
 mod read;
 mod relevant_events;
 mod repair;

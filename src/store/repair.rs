@@ -17,7 +17,16 @@ use super::bundle::PlainEvent;
 use super::codec::encode;
 use super::ingest::{Absorbed, MergeUndo, Origins, UndoData, os_user, put_journal, put_link};
 use super::keys;
+use super::owners::OwnerChanges;
 use super::space::{Counters, SpaceStore};
+
+/// What a merge, split or undo writes: its batch, and the owner changes whose buckets go
+/// into it when it is committed.
+#[derive(Default)]
+struct Writes {
+    batch: sled::Batch,
+    owners: OwnerChanges,
+}
 
 /// An event of a profile with the timeline cluster and bundle it is filed under.
 struct Filed {
@@ -179,13 +188,14 @@ impl SpaceStore {
     /// the identifier they attached, where the moved profile finds them.
     fn put_split(
         &self,
-        batch: &mut sled::Batch,
+        writes: &mut Writes,
         next: &mut Counters,
         split: &SplitResult,
     ) -> anyhow::Result<()> {
         for held in &split.moved.identifiers {
-            self.put_owner(batch, &held.id, split.moved.id);
+            writes.owners.set(&held.id, split.moved.id);
         }
+        let batch = &mut writes.batch;
         for link in split
             .staying_events
             .iter()
@@ -252,15 +262,17 @@ impl SpaceStore {
         Ok(())
     }
 
-    /// Applies a repair batch, flushes it and records the profiles it touched in the
-    /// change feed.
+    /// Applies a repair's writes, flushes them and records the profiles they touched in
+    /// the change feed.
     fn commit(
         &self,
-        mut batch: sled::Batch,
+        writes: Writes,
         counters: &mut Counters,
         next: Counters,
         touched: &[ProfileId],
     ) -> anyhow::Result<()> {
+        let Writes { mut batch, owners } = writes;
+        self.put_owners(&mut batch, owners)?;
         SpaceStore::put_counters(&mut batch, &next);
         super::backup::put_op_position(&mut batch, &next);
         // Splits and undos refile events between clusters.
@@ -295,16 +307,11 @@ impl SpaceStore {
     }
 
     /// Merges `absorbed` into `survivor` in a batch (no rule checks here).
-    fn put_merge(
-        &self,
-        batch: &mut sled::Batch,
-        survivor: &Profile,
-        absorbed: &Profile,
-        result: &Profile,
-    ) {
+    fn put_merge(writes: &mut Writes, survivor: &Profile, absorbed: &Profile, result: &Profile) {
         for held in &absorbed.identifiers {
-            self.put_owner(batch, &held.id, survivor.id);
+            writes.owners.set(&held.id, survivor.id);
         }
+        let batch = &mut writes.batch;
         for cluster in &absorbed.clusters {
             batch.insert(keys::cluster(*cluster), &survivor.id.0.to_be_bytes()[..]);
         }
@@ -413,15 +420,15 @@ impl GraphRepair for SpaceStore {
         let op = next.next_op;
         next.next_op += 1;
         next.profiles = next.profiles.saturating_sub(1);
-        let mut batch = sled::Batch::default();
-        self.put_merge(&mut batch, survivor, absorbed, &preview.result);
+        let mut writes = Writes::default();
+        SpaceStore::put_merge(&mut writes, survivor, absorbed, &preview.result);
         let mut touched = Touched::default();
         touched.update(
             preview.result.clone(),
             self.profile_events(&preview.result)?,
         );
         touched.remove(absorbed.id);
-        self.put_touched(&mut batch, touched)?;
+        self.put_touched(&mut writes.batch, touched)?;
         if let (Some(from), Some(to)) = (
             best_identifier(survivor, &self.rules),
             best_identifier(absorbed, &self.rules),
@@ -437,7 +444,7 @@ impl GraphRepair for SpaceStore {
                     op: Some(op),
                 },
             };
-            put_link(&mut batch, next.next_link, &link);
+            put_link(&mut writes.batch, next.next_link, &link);
             next.next_link += 1;
         }
         let entry = self.journal_entry(
@@ -451,8 +458,8 @@ impl GraphRepair for SpaceStore {
             vec![survivor.id, absorbed.id],
         );
         let undo = UndoData::merge(&[absorbed], next.next_seq);
-        put_journal(&mut batch, &entry, &undo);
-        self.commit(batch, &mut counters, next, &entry.profiles)?;
+        put_journal(&mut writes.batch, &entry, &undo);
+        self.commit(writes, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
     }
 
@@ -505,11 +512,11 @@ impl GraphRepair for SpaceStore {
             MergedPart::default(),
         )?;
         pin(&mut split, op);
-        let mut batch = sled::Batch::default();
-        self.put_split(&mut batch, &mut next, &split)?;
+        let mut writes = Writes::default();
+        self.put_split(&mut writes, &mut next, &split)?;
         let mut touched = Touched::default();
         split.touch(&mut touched);
-        self.put_touched(&mut batch, touched)?;
+        self.put_touched(&mut writes.batch, touched)?;
         let entry = self.journal_entry(
             op,
             reason,
@@ -532,8 +539,8 @@ impl GraphRepair for SpaceStore {
             staying: split.staying.sorted_identifiers(),
             origins: origins.into_iter().collect(),
         };
-        put_journal(&mut batch, &entry, &undo);
-        self.commit(batch, &mut counters, next, &entry.profiles)?;
+        put_journal(&mut writes.batch, &entry, &undo);
+        self.commit(writes, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
     }
 
@@ -550,7 +557,7 @@ impl GraphRepair for SpaceStore {
         let undo_data: UndoData = self.get(&keys::undo(op))?.unwrap_or(UndoData::None);
         let undo_op = next.next_op;
         next.next_op += 1;
-        let mut batch = sled::Batch::default();
+        let mut writes = Writes::default();
         let mut audience_work = Touched::default();
         let touched = match (&original.action, undo_data) {
             (
@@ -563,7 +570,7 @@ impl GraphRepair for SpaceStore {
                 let merge = data.merge_undo().unwrap_or_default();
                 let pin_op =
                     matches!(original.action, JournalAction::AutoMerge { .. }).then_some(undo_op);
-                self.undo_merge(&mut batch, &mut next, &merge, pin_op, &mut audience_work)?
+                self.undo_merge(&mut writes, &mut next, &merge, pin_op, &mut audience_work)?
             }
             (
                 JournalAction::Split {
@@ -576,7 +583,7 @@ impl GraphRepair for SpaceStore {
             ) => {
                 let (staying, origins) = data.split_undo().unwrap_or_default();
                 self.undo_split(
-                    &mut batch,
+                    &mut writes,
                     &mut next,
                     op,
                     (*from, *into),
@@ -590,12 +597,12 @@ impl GraphRepair for SpaceStore {
             }
             _ => bail!("#{op} has no undo data"),
         };
-        self.put_touched(&mut batch, audience_work)?;
+        self.put_touched(&mut writes.batch, audience_work)?;
         original.undone_by = Some(undo_op);
-        batch.insert(keys::journal(op), encode(&original));
+        writes.batch.insert(keys::journal(op), encode(&original));
         let entry = self.journal_entry(undo_op, reason, JournalAction::Undo { op }, touched);
-        put_journal(&mut batch, &entry, &UndoData::None);
-        self.commit(batch, &mut counters, next, &entry.profiles)?;
+        put_journal(&mut writes.batch, &entry, &UndoData::None);
+        self.commit(writes, &mut counters, next, &entry.profiles)?;
         Ok(OpOutcome { entry })
     }
 }
@@ -615,7 +622,7 @@ impl SpaceStore {
     /// back out, under its old id when free.
     fn undo_merge(
         &self,
-        batch: &mut sled::Batch,
+        writes: &mut Writes,
         next: &mut Counters,
         merge: &MergeUndo,
         pin_op: Option<u64>,
@@ -677,7 +684,7 @@ impl SpaceStore {
                 .staying
                 .merge_count
                 .saturating_sub(1 + split.moved.merge_count);
-            self.put_split(batch, next, &split)?;
+            self.put_split(writes, next, &split)?;
             split.touch(audience_work);
             next.profiles += 1;
             touched.push(split.moved.id);
@@ -697,7 +704,7 @@ impl SpaceStore {
     #[allow(clippy::too_many_arguments)]
     fn undo_split(
         &self,
-        batch: &mut sled::Batch,
+        writes: &mut Writes,
         next: &mut Counters,
         op: u64,
         sides: (ProfileId, ProfileId),
@@ -727,13 +734,13 @@ impl SpaceStore {
         for held in &mut result.identifiers {
             held.pins.retain(|p| p.op != op);
         }
-        let emptied = self.put_filed_back(batch, into.0, origins, &result.clusters)?;
+        let emptied = self.put_filed_back(&mut writes.batch, into.0, origins, &result.clusters)?;
         if emptied {
             result.clusters.retain(|c| *c != into.0);
         }
-        self.put_merge(batch, &survivor, &absorbed, &result);
+        SpaceStore::put_merge(writes, &survivor, &absorbed, &result);
         if emptied {
-            batch.remove(keys::cluster(into.0));
+            writes.batch.remove(keys::cluster(into.0));
         }
         audience_work.update(result.clone(), self.profile_events(&result)?);
         audience_work.remove(absorbed_id);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audience::AudienceSet;
 use crate::config::Rules;
-use crate::model::{Identifier, Profile, ProfileId};
+use crate::model::{Profile, ProfileId};
 use crate::query::{ChangeLog, Changes};
 use crate::resolve::WorkingGraph;
 
@@ -19,6 +19,7 @@ use super::event_codec::EventCodec;
 use super::keys;
 use super::messages::MessageSet;
 use super::owner_filter::OwnerFilter;
+use super::owners;
 use super::relevant_events::RelevantEvents;
 
 /// Counters of a space, written with every batch.
@@ -54,16 +55,31 @@ const WRITTEN: &str = "written";
 /// The meta record naming the layout of a space's events.
 const LAYOUT: &str = "layout";
 
-/// The event layout this build writes and reads: events in bundles per cluster and batch,
-/// messageIds in a hashed list per batch (layout 1 had a record of each per event).
-const LAYOUT_VERSION: u8 = 2;
+/// The layout this build writes and reads: events in bundles per cluster and batch,
+/// messageIds in a hashed list per batch (layout 1 had a record of each per event), owners
+/// in buckets (layout 2 had a record per identifier).
+const LAYOUT_VERSION: u8 = 3;
 
-/// Refuses a space whose events are laid out as another build wrote them.
-pub(super) fn check_layout(name: &str, tree: &sled::Tree) -> anyhow::Result<()> {
+/// The layout whose owner records this build moves into buckets when it opens the space.
+const LAYOUT_OWNER_RECORDS: u8 = 2;
+
+/// Brings a space laid out as an earlier build wrote it to this build's layout where it
+/// can (owners of layout 2 move into buckets), and refuses it where it cannot.
+pub(super) fn prepare_layout(name: &str, tree: &sled::Tree) -> anyhow::Result<()> {
     match tree.get(keys::meta(LAYOUT))? {
-        Some(value) if value.as_ref() == [LAYOUT_VERSION] => Ok(()),
+        Some(value) if value.as_ref() == [LAYOUT_VERSION] => {
+            // What a move into buckets cut short left behind.
+            owners::remove_unbucketed_owners(tree)
+        }
+        Some(value) if value.as_ref() == [LAYOUT_OWNER_RECORDS] => {
+            tracing::info!(space = name, "moving identifier owners into buckets");
+            owners::move_owners_into_buckets(tree, |batch| {
+                batch.insert(keys::meta(LAYOUT), &[LAYOUT_VERSION][..]);
+            })?;
+            owners::remove_unbucketed_owners(tree)
+        }
         Some(value) => anyhow::bail!(
-            "space {name} was written by a newer idgraph (event layout {}); use that build, or its `idgraph backup` and this build's `idgraph restore`",
+            "space {name} was written by a newer idgraph (layout {}); use that build, or its `idgraph backup` and this build's `idgraph restore`",
             value.first().copied().unwrap_or_default()
         ),
         None if tree.scan_prefix([keys::tag::TIMELINE]).next().is_some()
@@ -88,7 +104,7 @@ pub(super) struct Pipeline {
 /// The owner filter of a space as its tree is now.
 fn owner_filter_of(tree: &sled::Tree) -> OwnerFilter {
     // A tree that cannot be read is taken as holding owners: the filter then never answers.
-    OwnerFilter::new(tree.scan_prefix([keys::tag::IDENTIFIER]).next().is_some())
+    OwnerFilter::new(tree.scan_prefix([keys::tag::OWNERS]).next().is_some())
 }
 
 /// One space: an isolated identity graph in its own sled tree.
@@ -108,7 +124,7 @@ pub struct SpaceStore {
     pipeline: Mutex<Pipeline>,
     /// The change feed; its own lock, so polling never waits for a batch being resolved.
     changes: Mutex<ChangeLog>,
-    /// Which identifiers may have an owner record (see [`SpaceStore::put_owner`]).
+    /// Which identifiers may have an owner record (see [`SpaceStore::put_owners`]).
     owners: Mutex<OwnerFilter>,
     /// The events audiences look at, of the clusters the writer evaluated lately.
     pub(super) relevant: RelevantEvents,
@@ -123,7 +139,7 @@ impl SpaceStore {
         rules: Rules,
         audiences: Arc<AudienceSet>,
     ) -> anyhow::Result<SpaceStore> {
-        check_layout(name, &tree)?;
+        prepare_layout(name, &tree)?;
         let counters = match tree.get(keys::meta(COUNTERS))? {
             Some(bytes) => decode(&bytes).with_context(|| format!("space {name}: counters"))?,
             None => Counters::initial(),
@@ -364,52 +380,98 @@ impl SpaceStore {
         self.get(&keys::profile(id))
     }
 
-    /// Adds an identifier's owner record to a batch. Every owner record goes through here,
-    /// so that lookups of identifiers the space certainly does not hold can skip sled.
-    pub(super) fn put_owner(&self, batch: &mut sled::Batch, id: &Identifier, owner: ProfileId) {
-        self.owner_filter().note(id);
-        batch.insert(keys::identifier(id), &owner.0.to_be_bytes()[..]);
-    }
-
-    fn owner_filter(&self) -> MutexGuard<'_, OwnerFilter> {
+    /// The filter of identifiers the space may hold owners for (see
+    /// [`SpaceStore::put_owners`]).
+    pub(super) fn owner_filter(&self) -> MutexGuard<'_, OwnerFilter> {
         self.owners.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The stored owner of an identifier.
-    pub(super) fn load_owner(&self, id: &Identifier) -> anyhow::Result<Option<ProfileId>> {
-        if self.owner_filter().certainly_absent(id) {
-            return Ok(None);
-        }
-        Ok(self
-            .tree
-            .get(keys::identifier(id))?
-            .and_then(|v| keys::u64_at(&v, 0))
-            .map(ProfileId))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Identifier;
 
     #[test]
-    fn spaces_of_another_event_layout_are_refused_with_the_way_out() {
+    fn spaces_of_another_layout_are_refused_with_the_way_out() {
         let dir = tempfile::tempdir().unwrap();
         let tree = sled::open(dir.path()).unwrap().open_tree("t").unwrap();
-        assert!(check_layout("s", &tree).is_ok(), "an empty space is new");
+        assert!(prepare_layout("s", &tree).is_ok(), "an empty space is new");
         let mut per_event_key = keys::timeline(1, 2);
         per_event_key.extend_from_slice(&3_u64.to_be_bytes());
         tree.insert(per_event_key, &[1u8][..]).unwrap();
-        let error = check_layout("s", &tree).unwrap_err().to_string();
+        let error = prepare_layout("s", &tree).unwrap_err().to_string();
         assert!(error.contains("one record per event"), "{error}");
         assert!(error.contains("idgraph restore"), "{error}");
         let mut batch = sled::Batch::default();
         SpaceStore::put_counters(&mut batch, &Counters::default());
         tree.apply_batch(batch).unwrap();
-        assert!(check_layout("s", &tree).is_ok());
+        assert!(prepare_layout("s", &tree).is_ok());
         tree.insert(keys::meta(LAYOUT), &[LAYOUT_VERSION + 1][..])
             .unwrap();
-        let error = check_layout("s", &tree).unwrap_err().to_string();
-        assert!(error.contains("newer idgraph (event layout 3)"), "{error}");
+        let error = prepare_layout("s", &tree).unwrap_err().to_string();
+        assert!(error.contains("newer idgraph (layout 4)"), "{error}");
+    }
+
+    /// Layout 2 owner records (an unreadable one with owner 0).
+    fn owner_records(tree: &sled::Tree) -> Vec<(Vec<u8>, u64)> {
+        tree.scan_prefix([keys::tag::IDENTIFIER])
+            .map(|item| {
+                let (key, value) = item.unwrap();
+                (key[1..].to_vec(), keys::u64_at(&value, 0).unwrap_or(0))
+            })
+            .collect()
+    }
+
+    fn bucketed_owners(tree: &sled::Tree) -> Vec<(Vec<u8>, u64)> {
+        let mut all: Vec<(Vec<u8>, u64)> = owners::scan_buckets(tree)
+            .flat_map(|item| item.unwrap().1.unwrap())
+            .map(|(id, owner)| (keys::identifier_entry(&id), owner))
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn owners_of_layout_2_move_into_buckets_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = sled::open(dir.path()).unwrap().open_tree("t").unwrap();
+        let mut batch = sled::Batch::default();
+        for n in 0..25_000_u64 {
+            let id = Identifier::new(
+                if n % 2 == 0 { "email" } else { "user_id" },
+                format!("v{n}"),
+            );
+            let mut key = vec![keys::tag::IDENTIFIER];
+            key.extend_from_slice(&keys::identifier_entry(&id));
+            batch.insert(key, &(n / 3).to_be_bytes()[..]);
+        }
+        batch.insert(vec![keys::tag::IDENTIFIER, 0], &b"x"[..]);
+        batch.insert(keys::meta(LAYOUT), &[LAYOUT_OWNER_RECORDS][..]);
+        tree.apply_batch(batch).unwrap();
+        let mut before = owner_records(&tree);
+        before.retain(|(entry, _)| entry.len() > 1);
+        before.sort();
+
+        prepare_layout("s", &tree).unwrap();
+        assert_eq!(bucketed_owners(&tree), before);
+        assert!(owner_records(&tree).is_empty());
+        assert_eq!(
+            tree.get(keys::meta(LAYOUT)).unwrap().unwrap().as_ref(),
+            [LAYOUT_VERSION]
+        );
+        let buckets = tree.scan_prefix([keys::tag::OWNERS]).count();
+        assert!((20_000..25_000).contains(&buckets), "{buckets} buckets");
+
+        // A move cut short after its last bucket batch leaves owner records behind: the
+        // next open removes them, and the buckets stay as they are.
+        tree.insert(
+            [keys::tag::IDENTIFIER, 0, 1, b'x', b'y'],
+            &7_u64.to_be_bytes()[..],
+        )
+        .unwrap();
+        prepare_layout("s", &tree).unwrap();
+        assert!(owner_records(&tree).is_empty());
+        assert_eq!(bucketed_owners(&tree), before);
     }
 }
