@@ -300,7 +300,10 @@ fn a_space_keeping_a_record_per_owner_moves_them_into_buckets_when_opened() {
     let (_db, tree) = tree(&ws);
     assert_eq!(bucketed_owners(&tree), owners);
     assert_eq!(tree.scan_prefix([keys::tag::IDENTIFIER]).count(), 0);
-    assert_eq!(tree.get(keys::meta("layout")).unwrap().unwrap().as_ref(), [3]);
+    assert_eq!(
+        tree.get(keys::meta("layout")).unwrap().unwrap().as_ref(),
+        [3]
+    );
 }
 
 #[test]
