@@ -97,9 +97,7 @@ impl IndexCache {
             changed,
             removed: Vec::new(),
         };
-        let patched = index
-            .patched_from(read, listed)?
-            .map(|patched| patched.index);
+        let patched = index.into_patched_from(read, listed)?;
         tracing::debug!(
             profiles = count,
             "search index file caught up with the writes noted beside it"

@@ -11,6 +11,26 @@ use crate::query::changes::ChangedProfiles;
 use super::packed::{Text, UUID_TEXT_LEN, pack_uuid, unpack_uuid};
 use super::score::{char_bag, folded_bag, hard_bag, head_bag, pair_bag, start_bag};
 
+/// The profiles a stretch of the change feed lists, read from `read`: those still there,
+/// and the ids of those removed or gone since; `None` when the feed could not list them.
+fn read_listed<R: GraphRead + ?Sized>(
+    read: &R,
+    profiles: ChangedProfiles,
+) -> anyhow::Result<Option<(Vec<Profile>, Vec<ProfileId>)>> {
+    let ChangedProfiles::Listed { changed, removed } = profiles else {
+        return Ok(None);
+    };
+    let mut found = Vec::with_capacity(changed.len());
+    let mut gone = removed;
+    for id in changed {
+        match read.profile(id)? {
+            Some(profile) => found.push(profile),
+            None => gone.push(id),
+        }
+    }
+    Ok(Some((found, gone)))
+}
+
 /// Longest text indexed per entry (longer values are cut on a character boundary).
 const MAX_ENTRY_BYTES: usize = 255;
 
@@ -127,7 +147,7 @@ pub(crate) struct SlotBags {
 
 impl SlotBags {
     /// The bags of a profile with no texts.
-    const EMPTY: SlotBags = SlotBags {
+    pub(super) const EMPTY: SlotBags = SlotBags {
         bag: 0,
         heads: 0,
         hard: 0,
@@ -145,7 +165,7 @@ pub struct Patched {
 }
 
 /// An immutable snapshot of a space's searchable texts.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SearchIndex {
     pub(crate) space: String,
     pub(crate) arena: String,
@@ -196,130 +216,20 @@ impl SearchIndex {
         read: &R,
         profiles: ChangedProfiles,
     ) -> anyhow::Result<Option<Patched>> {
-        let ChangedProfiles::Listed { changed, removed } = profiles else {
-            return Ok(None);
-        };
-        let mut found = Vec::with_capacity(changed.len());
-        let mut gone = removed;
-        for id in changed {
-            match read.profile(id)? {
-                Some(profile) => found.push(profile),
-                None => gone.push(id),
-            }
-        }
-        Ok(Some(Patched {
+        Ok(read_listed(read, profiles)?.map(|(found, gone)| Patched {
             index: self.patched(&found, &gone),
             changed: found.iter().map(|p| p.id).collect(),
             removed: gone,
         }))
     }
 
-    /// A copy of this index with some profiles replaced (`changed`) or dropped (`removed`),
-    /// e.g. after a batch, a merge, split or undo. The profiles kept are copied in runs,
-    /// their texts, entries, bags and exact values moved as blocks, so a patch costs about
-    /// what copying the index does, not what indexing every profile again would.
-    pub fn patched(&self, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
-        let mut replaced: Vec<ProfileId> = changed
-            .iter()
-            .map(|p| p.id)
-            .chain(removed.iter().copied())
-            .collect();
-        replaced.sort_unstable();
-        let mut pending: Vec<&Profile> = changed.iter().collect();
-        pending.sort_by_key(|p| p.id);
-        let mut next = pending.into_iter().peekable();
-        let mut builder = IndexBuilder::new(&self.space);
-        builder.kinds = self.kinds.clone();
-        builder.identifier_kind = self.identifier_kind.clone();
-        builder.kind_ids = self
-            .kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.clone(), i as u16))
-            .collect();
-        // Room for all at once (growing by doubling would hold two copies of the texts): the
-        // texts kept, and at most a name, the traits and a trait email besides the
-        // identifiers of each profile added.
-        let added: usize = changed
-            .iter()
-            .map(|p| p.identifiers.len() + INDEXED_TRAITS.len() + 2)
-            .sum();
-        builder
-            .arena
-            .reserve_exact(self.arena.len() + added * MAX_ENTRY_BYTES);
-        builder.uuids.reserve_exact(self.uuids.len() + added);
-        builder.entries.reserve_exact(self.entries.len() + added);
-        builder
-            .slots
-            .reserve_exact(self.slots.len() + changed.len());
-        builder.bags.reserve_exact(self.slots.len() + changed.len());
-        // Where each run of kept entries went: (first old entry, past its last, new first).
-        let mut moves: Vec<(u32, u32, u32)> = Vec::new();
-        let mut fresh_entries: Vec<u32> = Vec::new();
-        let mut slot = 0;
-        while slot < self.slots.len() {
-            let id = self.slots[slot].id;
-            while let Some(p) = next.next_if(|p| p.id < id) {
-                fresh_entries.extend(builder.add(p));
-            }
-            if replaced.binary_search(&id).is_ok() {
-                slot += 1;
-                continue;
-            }
-            // The run of kept slots up to the next replaced or added profile.
-            let bound = next.peek().map(|p| p.id);
-            let mut end = slot + 1;
-            while end < self.slots.len()
-                && bound.is_none_or(|b| self.slots[end].id < b)
-                && replaced.binary_search(&self.slots[end].id).is_err()
-            {
-                end += 1;
-            }
-            moves.extend(builder.copy_run(self, slot..end));
-            slot = end;
-        }
-        for p in next {
-            fresh_entries.extend(builder.add(p));
-        }
-        let exact = self.moved_exact(&moves, &builder, fresh_entries);
-        builder.into_index(exact)
-    }
-
-    /// The exact values of the entries kept (renumbered as `moves` says), merged with those
-    /// of the entries added anew.
-    fn moved_exact(
-        &self,
-        moves: &[(u32, u32, u32)],
-        builder: &IndexBuilder,
-        added: Vec<u32>,
-    ) -> Vec<(u32, u32)> {
-        let moved = |entry: u32| {
-            let at = moves.partition_point(|&(_, end, _)| end <= entry);
-            moves
-                .get(at)
-                .filter(|&&(start, _, _)| start <= entry)
-                .map(|&(start, _, to)| to + (entry - start))
-        };
-        let kept = self
-            .exact
-            .iter()
-            .filter_map(|&(hash, entry)| moved(entry).map(|entry| (hash, entry)));
-        let mut fresh: Vec<(u32, u32)> = added
-            .into_iter()
-            .filter(|&entry| builder.is_identifier(entry))
-            .map(|entry| (exact_hash(&builder.text(entry)), entry))
-            .collect();
-        fresh.sort_unstable();
-        let mut out = Vec::with_capacity(self.exact.len() + fresh.len());
-        let mut fresh = fresh.into_iter().peekable();
-        for pair in kept {
-            while let Some(f) = fresh.next_if(|f| *f < pair) {
-                out.push(f);
-            }
-            out.push(pair);
-        }
-        out.extend(fresh);
-        out
+    /// [`SearchIndex::patched_from`], taking this index (see [`SearchIndex::into_patched`]).
+    pub fn into_patched_from<R: GraphRead + ?Sized>(
+        self,
+        read: &R,
+        profiles: ChangedProfiles,
+    ) -> anyhow::Result<Option<SearchIndex>> {
+        Ok(read_listed(read, profiles)?.map(|(found, gone)| self.into_patched(&found, &gone)))
     }
 
     /// Whether every offset and reference holds, so no lookup can fail: texts on character
@@ -554,69 +464,18 @@ impl IndexBuilder {
         first..self.entries.len() as u32
     }
 
-    /// Copies a run of another index's slots (of its kinds) as blocks: their texts, entries
-    /// and bags. Returns where their entries went, as (first old entry, past the last, new
-    /// first), unless the run had none.
-    fn copy_run(
-        &mut self,
-        from: &SearchIndex,
-        slots: std::ops::Range<usize>,
-    ) -> Option<(u32, u32, u32)> {
-        let run = &from.slots[slots.clone()];
-        let entries = match (run.first(), run.last()) {
-            (Some(first), Some(last)) => {
-                first.first as usize..last.first as usize + last.count as usize
-            }
-            _ => return None,
-        };
-        let run_entries = &from.entries[entries.clone()];
-        // The run's texts and UUIDs, each kept in entry order: from the first to the last.
-        let span = |packed: bool, width: fn(&Entry) -> usize| {
-            let mut of_form = run_entries.iter().filter(|e| e.form.is_uuid() == packed);
-            match (of_form.next(), of_form.next_back()) {
-                (Some(head), tail) => {
-                    let tail = tail.unwrap_or(head);
-                    head.start as usize..tail.start as usize + width(tail)
-                }
-                (None, _) => 0..0,
-            }
-        };
-        let texts = span(false, |e| e.len as usize);
-        let uuids = span(true, |_| 1);
-        let new_first = self.entries.len() as u32;
-        if self.full
-            || self.arena.len() + texts.len() > u32::MAX as usize
-            || self.uuids.len() + uuids.len() > u32::MAX as usize
-        {
-            // Past the texts' limit nothing more is indexed, as in a build.
-            self.full = true;
-            self.slots.extend(run.iter().map(|slot| Slot {
-                first: new_first,
-                count: 0,
-                named: false,
-                ..*slot
-            }));
-            self.bags.extend(run.iter().map(|_| SlotBags::EMPTY));
-            return None;
-        }
-        let old_first = entries.start as u32;
-        self.slots.extend(run.iter().map(|slot| Slot {
-            first: slot.first - old_first + new_first,
-            ..*slot
-        }));
-        self.bags.extend_from_slice(&from.bags[slots]);
-        let (base, uuid_base) = (self.arena.len() as u32, self.uuids.len() as u32);
-        self.arena.push_str(&from.arena[texts.clone()]);
-        self.uuids.extend_from_slice(&from.uuids[uuids.clone()]);
-        self.entries.extend(run_entries.iter().map(|entry| Entry {
-            start: if entry.form.is_uuid() {
-                entry.start - uuids.start as u32 + uuid_base
-            } else {
-                entry.start - texts.start as u32 + base
-            },
-            ..*entry
-        }));
-        (!entries.is_empty()).then_some((old_first, entries.end as u32, new_first))
+    /// An empty builder for another index's space, with its kinds (and their numbers).
+    pub(super) fn with_kinds_of(index: &SearchIndex) -> IndexBuilder {
+        let mut builder = IndexBuilder::new(&index.space);
+        builder.kinds = index.kinds.clone();
+        builder.identifier_kind = index.identifier_kind.clone();
+        builder.kind_ids = index
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u16))
+            .collect();
+        builder
     }
 
     /// Whether an entry added so far is an identifier value.
@@ -972,9 +831,12 @@ mod tests {
             let expected = SearchIndex::from_profiles("default", &rebuilt);
             let patched = index.patched(&changed, &removed);
             proptest::prop_assert_eq!(readable(&patched), readable(&expected));
-            // Patching what a patch made keeps it so.
+            // Patching what a patch made keeps it so, and a patch taking the index makes
+            // the same.
             let again = patched.patched(&changed[..changed.len() / 2], &[]);
             proptest::prop_assert_eq!(readable(&again), readable(&expected));
+            let taken = index.into_patched(&changed, &removed);
+            proptest::prop_assert_eq!(readable(&taken), readable(&expected));
         }
     }
 

@@ -13,6 +13,7 @@ mod engine;
 mod index;
 mod notes;
 mod packed;
+mod patch;
 mod score;
 mod terms;
 mod worker;
