@@ -27,7 +27,7 @@ const BUCKETS_PER_BATCH: usize = 10_000;
 const REMOVALS_PER_BATCH: usize = 100_000;
 
 /// An identifier as buckets file it: its entry bytes and their hash.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 pub(super) struct Hashed {
     pub hash: u64,
     pub entry: Vec<u8>,
