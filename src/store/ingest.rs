@@ -334,7 +334,7 @@ impl SpaceStore {
         now: Millis,
     ) -> anyhow::Result<Vec<SubmitOutcome>> {
         let mut counters = self.lock_writer()?;
-        let mut messages = self.message_set()?;
+        let mut messages = self.message_set(&counters)?;
         let seen = messages.get_or_insert_with(MessageSet::default);
         let resolved = self.resolve(&counters, seen, WorkingGraph::new(), events, parts, now)?;
         self.file_and_apply(resolved.filing, events)?;
@@ -366,7 +366,7 @@ impl SpaceStore {
             }
             None => WorkingGraph::new(),
         };
-        let mut messages = self.message_set()?;
+        let mut messages = self.message_set(&counters)?;
         let seen = messages.get_or_insert_with(MessageSet::default);
         let resolved = self.resolve(&counters, seen, graph, &events, &[events.len()], now)?;
         let mut filing = resolved.filing;

@@ -290,15 +290,21 @@ impl SpaceStore {
     }
 
     /// The space's messageIds, read from the store on first use; `None` after
-    /// [`SpaceStore::forget_messages`] until used again. Call with the writer lock held.
-    pub(super) fn message_set(&self) -> anyhow::Result<MutexGuard<'_, Option<MessageSet>>> {
+    /// [`SpaceStore::forget_messages`] until used again. Call with the writer lock held, and
+    /// its `counters`.
+    pub(super) fn message_set(
+        &self,
+        counters: &Counters,
+    ) -> anyhow::Result<MutexGuard<'_, Option<MessageSet>>> {
         let mut set = self
             .messages
             .lock()
             .map_err(|_| anyhow::anyhow!("space {}: messageId set lock poisoned", self.name))?;
         if set.is_none() {
-            *set =
-                Some(MessageSet::load(&self.tree).with_context(|| format!("space {}", self.name))?);
+            *set = Some(
+                MessageSet::load(&self.tree, counters.events)
+                    .with_context(|| format!("space {}", self.name))?,
+            );
         }
         Ok(set)
     }
