@@ -39,7 +39,7 @@ struct Piece {
     new_uuid: u32,
 }
 
-fn patch(old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
+fn patch(mut old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
     let mut pending: Vec<&Profile> = changed.iter().collect();
     pending.sort_by_key(|p| p.id);
     let mut builder = IndexBuilder::with_kinds_of(&old);
@@ -54,7 +54,6 @@ fn patch(old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) 
         .collect();
     replaced.sort_unstable();
     let pieces = plan(&old, &fresh, &replaced);
-    let mut old = old;
     let indexed = || pieces.iter().filter(|p| p.indexed);
 
     let mut arena = String::with_capacity(indexed().map(|p| p.texts.len()).sum());
