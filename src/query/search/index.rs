@@ -431,8 +431,8 @@ impl IndexBuilder {
         self.uuids.reserve_exact(uuids);
     }
 
-    /// Adds a profile's name, identifiers and key traits; returns the entries it took.
-    pub fn add(&mut self, profile: &Profile) -> std::ops::Range<u32> {
+    /// Adds a profile's name, identifiers and key traits.
+    pub fn add(&mut self, profile: &Profile) {
         let first = self.entries.len() as u32;
         let named = profile
             .display_name()
@@ -461,7 +461,6 @@ impl IndexBuilder {
             profile.identifiers.len() as u32,
             profile.last_seen,
         );
-        first..self.entries.len() as u32
     }
 
     /// An empty builder for another index's space, with its kinds (and their numbers).
