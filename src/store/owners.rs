@@ -41,7 +41,7 @@ impl Hashed {
 
     fn of_entry(entry: Vec<u8>) -> Hashed {
         Hashed {
-            hash: xxhash_rust::xxh3::xxh3_64(&entry),
+            hash: entry_hash(&entry),
             entry,
         }
     }
@@ -50,6 +50,11 @@ impl Hashed {
     pub(super) fn bucket(&self) -> u32 {
         bucket_of_hash(self.hash)
     }
+}
+
+/// The hash of an identifier's entry bytes.
+fn entry_hash(entry: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(entry)
 }
 
 /// The bucket of an identifier hash.
@@ -63,7 +68,7 @@ pub(super) fn bucket_of_hash(hash: u64) -> u32 {
 pub(super) struct MalformedBucket;
 
 /// The identifiers of one bucket with their owners, sorted by entry.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Bucket {
     entries: Vec<(Vec<u8>, u64)>,
 }
@@ -299,7 +304,7 @@ fn read_bucket(key: &[u8], value: &[u8]) -> Result<Vec<(Identifier, u64)>, Strin
         .entries()
         .map(|(entry, owner)| {
             let id = keys::identifier_from_entry(entry).ok_or("malformed identifier entry")?;
-            if Hashed::of(&id).bucket() != number {
+            if bucket_of_hash(entry_hash(entry)) != number {
                 return Err(format!("{id} is filed in the wrong owner bucket"));
             }
             Ok((id, owner))
@@ -307,8 +312,8 @@ fn read_bucket(key: &[u8], value: &[u8]) -> Result<Vec<(Identifier, u64)>, Strin
         .collect()
 }
 
-/// Files a layout 2 space's owner records (one per identifier) into buckets; the last
-/// batch of buckets also gets `finish` (the new layout). The old records stay until
+/// Files a layout 2 space's owner records (one per identifier) into buckets, then applies
+/// `finish` (the new layout) once every bucket is written. The old records stay until
 /// [`remove_unbucketed_owners`]: a move cut short starts again from them.
 pub(super) fn move_owners_into_buckets(
     tree: &sled::Tree,
@@ -337,25 +342,16 @@ pub(super) fn move_owners_into_buckets(
     }
     let mut buckets: Vec<(u32, Bucket)> = buckets.into_iter().collect();
     buckets.sort_unstable_by_key(|(number, _)| *number);
-    let mut chunks = buckets.chunks(BUCKETS_PER_BATCH).peekable();
-    let mut finish = Some(finish);
-    while let Some(chunk) = chunks.next() {
+    for chunk in buckets.chunks(BUCKETS_PER_BATCH) {
         let mut batch = sled::Batch::default();
         for (number, bucket) in chunk {
             bucket.put(&mut batch, *number);
         }
-        if chunks.peek().is_none() {
-            if let Some(finish) = finish.take() {
-                finish(&mut batch);
-            }
-        }
         tree.apply_batch(batch)?;
     }
-    if let Some(finish) = finish {
-        let mut batch = sled::Batch::default();
-        finish(&mut batch);
-        tree.apply_batch(batch)?;
-    }
+    let mut batch = sled::Batch::default();
+    finish(&mut batch);
+    tree.apply_batch(batch)?;
     Ok(())
 }
 

@@ -469,7 +469,7 @@ mod tests {
         let buckets = tree.scan_prefix([keys::tag::OWNERS]).count();
         assert!((20_000..25_000).contains(&buckets), "{buckets} buckets");
 
-        // A move cut short after its last bucket batch leaves owner records behind: the
+        // A move cut short after the layout switched leaves owner records behind: the
         // next open removes them, and the buckets stay as they are.
         tree.insert(
             [keys::tag::IDENTIFIER, 0, 1, b'x', b'y'],
