@@ -321,6 +321,14 @@ struct Reader<R: Read> {
     file_bytes: u64,
 }
 
+/// The spare room a part of `n` items read from the file gets: catching the index up with
+/// the writes noted beside it then patches each part in its own memory instead of copying
+/// it (see [`SearchIndex::into_patched`]). Memory never written is not resident, so the
+/// room costs nothing until a patch uses it.
+fn patch_room(n: usize) -> usize {
+    n / 32
+}
+
 fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
@@ -351,10 +359,15 @@ impl<R: Read> Reader<R> {
     }
 
     fn text(&mut self) -> io::Result<String> {
+        self.text_with_room(|_| 0)
+    }
+
+    /// A text, with room for `spare` more bytes.
+    fn text_with_room(&mut self, spare: fn(usize) -> usize) -> io::Result<String> {
         let len = self.count(1)?;
         let mut bytes = Vec::new();
         bytes
-            .try_reserve_exact(len)
+            .try_reserve_exact(len + spare(len))
             .map_err(|_| invalid("text too long"))?;
         // Read in place: the text is the largest part, and nothing may grow past its size.
         bytes.resize(len, 0);
@@ -363,10 +376,11 @@ impl<R: Read> Reader<R> {
         String::from_utf8(bytes).map_err(|_| invalid("text is not UTF-8"))
     }
 
+    /// Room for `n` items, and for the few more a patch adds (see [`patch_room`]).
     fn reserve<T>(n: usize) -> io::Result<Vec<T>> {
         let mut items = Vec::new();
         items
-            .try_reserve_exact(n)
+            .try_reserve_exact(n + patch_room(n))
             .map_err(|_| invalid("count too large"))?;
         Ok(items)
     }
@@ -395,7 +409,7 @@ impl<R: Read> Reader<R> {
             kinds.push(self.text()?);
             identifier_kind.push(self.array::<1>()?[0] != 0);
         }
-        let arena = self.text()?;
+        let arena = self.text_with_room(patch_room)?;
         let count = self.count(16)?;
         let mut uuids = Self::reserve::<[u8; 16]>(count)?;
         for _ in 0..count {
@@ -520,6 +534,48 @@ mod tests {
         assert!(!dir.path().join("idgraph-search-x.partial").exists());
         let later = IndexCache::new(cache.path().to_path_buf(), 43);
         assert!(later.load().is_none(), "the space changed since");
+    }
+
+    #[test]
+    fn an_index_read_back_is_caught_up_in_its_own_memory() {
+        let person = |i: u64, name: &str| {
+            let mut p = Profile::new(ProfileId(i), i as i64);
+            p.add_identifier(&Identifier::new("email", format!("p{i}@x.io")), 0, "web");
+            let device = format!("{i:08X}-C36C-495A-93FC-0C247A3E6E5F");
+            p.add_identifier(&Identifier::new("ios.id", device), 0, "ios");
+            let traits = serde_json::json!({ "name": name });
+            p.apply_traits(0, 0, traits.as_object().unwrap());
+            p
+        };
+        let before: Vec<Profile> = (1..=320).map(|i| person(i, "Ana Silva")).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = IndexCache::new(dir.path().join("idgraph-search-x.idx"), 1);
+        cache
+            .save(&SearchIndex::from_profiles("default", &before))
+            .unwrap();
+        let back = cache.load().expect("read back");
+        let places = |index: &SearchIndex| {
+            (
+                index.arena.as_ptr() as usize,
+                index.uuids.as_ptr() as usize,
+                index.entries.as_ptr() as usize,
+                index.slots.as_ptr() as usize,
+                index.bags.as_ptr() as usize,
+                index.exact.as_ptr() as usize,
+            )
+        };
+        let read_at = places(&back);
+        // A longer name in the middle (later runs move towards the end), one profile gone
+        // (those after it move back), and new profiles at the end.
+        let changed = [person(7, "Anastasia Silva-Okafor"), person(400, "Bo Chen")];
+        let patched = back.into_patched(&changed, &[ProfileId(200)]);
+        assert_eq!(places(&patched), read_at, "patched where it was read");
+        let mut after = before;
+        after[6] = changed[0].clone();
+        after.retain(|p| p.id != ProfileId(200));
+        after.push(changed[1].clone());
+        let anew = SearchIndex::from_profiles("default", &after);
+        assert_eq!(format!("{patched:?}"), format!("{anew:?}"));
     }
 
     #[test]

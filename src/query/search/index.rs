@@ -350,15 +350,16 @@ impl SearchIndex {
         }
     }
 
-    /// Bytes the index holds in memory.
+    /// Bytes the index's contents take in memory (not the room reserved past them, which
+    /// is not resident until written).
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.arena.capacity()
-            + self.uuids.capacity() * size_of::<[u8; 16]>()
-            + self.entries.capacity() * size_of::<Entry>()
-            + self.slots.capacity() * size_of::<Slot>()
-            + self.bags.capacity() * size_of::<SlotBags>()
-            + self.exact.capacity() * size_of::<(u32, u32)>()
+        self.arena.len()
+            + self.uuids.len() * size_of::<[u8; 16]>()
+            + self.entries.len() * size_of::<Entry>()
+            + self.slots.len() * size_of::<Slot>()
+            + self.bags.len() * size_of::<SlotBags>()
+            + self.exact.len() * size_of::<(u32, u32)>()
     }
 }
 

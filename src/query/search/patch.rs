@@ -16,9 +16,11 @@ impl SearchIndex {
         patch(Cow::Borrowed(self), changed, removed)
     }
 
-    /// [`SearchIndex::patched`], taking this index: each of its parts is freed once the
-    /// patched index has its copy of it, so the patch holds one part twice at a time rather
-    /// than the whole index (at 1M profiles, the largest part is about 80 MB of 300 MB).
+    /// [`SearchIndex::patched`], taking this index: each part is patched in its own memory
+    /// (its kept runs moved within it, the changed profiles written between them), so the
+    /// patch needs little more than the index itself, as long as each part has room for
+    /// what it gains (an index read from its file has room for about 3% more); a part
+    /// without that room grows, held twice for a moment.
     pub fn into_patched(self, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
         patch(Cow::Owned(self), changed, removed)
     }
@@ -34,12 +36,53 @@ struct Piece {
     uuids: Range<usize>,
     /// Whether its texts are indexed: past 4 GB of texts nothing more is, as in a build.
     indexed: bool,
+    new_slot: usize,
     new_entry: u32,
     new_text: u32,
     new_uuid: u32,
 }
 
-fn patch(mut old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
+/// A piece's items `from` one part of its index, placed at `to` in the patched index's part.
+struct Run<'p> {
+    piece: &'p Piece,
+    from: Range<usize>,
+    to: usize,
+}
+
+/// The parts of the index being patched, borrowed or owned as the index is.
+struct Parts<'a> {
+    arena: Cow<'a, str>,
+    uuids: Cow<'a, [[u8; 16]]>,
+    entries: Cow<'a, [Entry]>,
+    slots: Cow<'a, [Slot]>,
+    bags: Cow<'a, [SlotBags]>,
+    exact: Cow<'a, [(u32, u32)]>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(index: Cow<'a, SearchIndex>) -> Parts<'a> {
+        match index {
+            Cow::Borrowed(index) => Parts {
+                arena: Cow::Borrowed(&index.arena),
+                uuids: Cow::Borrowed(&index.uuids),
+                entries: Cow::Borrowed(&index.entries),
+                slots: Cow::Borrowed(&index.slots),
+                bags: Cow::Borrowed(&index.bags),
+                exact: Cow::Borrowed(&index.exact),
+            },
+            Cow::Owned(index) => Parts {
+                arena: Cow::Owned(index.arena),
+                uuids: Cow::Owned(index.uuids),
+                entries: Cow::Owned(index.entries),
+                slots: Cow::Owned(index.slots),
+                bags: Cow::Owned(index.bags),
+                exact: Cow::Owned(index.exact),
+            },
+        }
+    }
+}
+
+fn patch(old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) -> SearchIndex {
     let mut pending: Vec<&Profile> = changed.iter().collect();
     pending.sort_by_key(|p| p.id);
     let mut builder = IndexBuilder::with_kinds_of(&old);
@@ -54,42 +97,50 @@ fn patch(mut old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileI
         .collect();
     replaced.sort_unstable();
     let pieces = plan(&old, &fresh, &replaced);
-    let indexed = || pieces.iter().filter(|p| p.indexed);
-
-    let mut arena = String::with_capacity(indexed().map(|p| p.texts.len()).sum());
-    for piece in indexed() {
-        arena.push_str(&source(&old, &fresh, piece).arena[piece.texts.clone()]);
-    }
-    release(&mut old, |index| &mut index.arena);
-
-    let mut uuids = Vec::with_capacity(indexed().map(|p| p.uuids.len()).sum());
-    for piece in indexed() {
-        uuids.extend_from_slice(&source(&old, &fresh, piece).uuids[piece.uuids.clone()]);
-    }
-    release(&mut old, |index| &mut index.uuids);
-
-    let mut entries = Vec::with_capacity(indexed().map(|p| p.entries.len()).sum());
-    for piece in indexed() {
-        let moved = source(&old, &fresh, piece).entries[piece.entries.clone()]
+    let old = Parts::of(old);
+    let runs = |indexed_only: bool, of: fn(&Piece) -> (Range<usize>, usize)| -> Vec<Run> {
+        pieces
             .iter()
-            .map(|entry| Entry {
-                start: if entry.form.is_uuid() {
+            .filter(|p| p.indexed || !indexed_only)
+            .map(|piece| {
+                let (from, to) = of(piece);
+                Run { piece, from, to }
+            })
+            .collect()
+    };
+
+    let arena = lay_out_texts(
+        old.arena,
+        &fresh.arena,
+        &runs(true, |p| (p.texts.clone(), p.new_text as usize)),
+    );
+
+    let uuids = lay_out(
+        old.uuids,
+        &fresh.uuids,
+        &runs(true, |p| (p.uuids.clone(), p.new_uuid as usize)),
+        as_they_are,
+    );
+
+    let entries = lay_out(
+        old.entries,
+        &fresh.entries,
+        &runs(true, |p| (p.entries.clone(), p.new_entry as usize)),
+        |piece, entries| {
+            for entry in entries {
+                entry.start = if entry.form.is_uuid() {
                     entry.start - piece.uuids.start as u32 + piece.new_uuid
                 } else {
                     entry.start - piece.texts.start as u32 + piece.new_text
-                },
-                ..*entry
-            });
-        entries.extend(moved);
-    }
-    release(&mut old, |index| &mut index.entries);
+                };
+            }
+        },
+    );
 
-    let slot_count = pieces.iter().map(|p| p.slots.len()).sum();
-    let mut slots = Vec::with_capacity(slot_count);
-    for piece in &pieces {
-        let moved = source(&old, &fresh, piece).slots[piece.slots.clone()]
-            .iter()
-            .map(|slot| match piece.indexed {
+    let slot_runs = runs(false, |p| (p.slots.clone(), p.new_slot));
+    let slots = lay_out(old.slots, &fresh.slots, &slot_runs, |piece, slots| {
+        for slot in slots {
+            *slot = match piece.indexed {
                 true => Slot {
                     first: slot.first - piece.entries.start as u32 + piece.new_entry,
                     ..*slot
@@ -100,31 +151,46 @@ fn patch(mut old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileI
                     named: false,
                     ..*slot
                 },
-            });
-        slots.extend(moved);
-    }
-    release(&mut old, |index| &mut index.slots);
-
-    let mut bags = Vec::with_capacity(slot_count);
-    for piece in &pieces {
-        match piece.indexed {
-            true => bags.extend_from_slice(&source(&old, &fresh, piece).bags[piece.slots.clone()]),
-            false => bags.extend(piece.slots.clone().map(|_| SlotBags::EMPTY)),
+            };
         }
-    }
-    release(&mut old, |index| &mut index.bags);
+    });
+    let bags = lay_out(old.bags, &fresh.bags, &slot_runs, |piece, bags| {
+        if !piece.indexed {
+            bags.fill(SlotBags::EMPTY);
+        }
+    });
 
     let moves = |fresh: bool| -> Vec<(u32, u32, u32)> {
-        indexed()
-            .filter(|p| p.fresh == fresh && !p.entries.is_empty())
+        pieces
+            .iter()
+            .filter(|p| p.indexed && p.fresh == fresh && !p.entries.is_empty())
             .map(|p| (p.entries.start as u32, p.entries.end as u32, p.new_entry))
             .collect()
     };
-    let exact = merge_sorted(
-        old.exact.len() + fresh.exact.len(),
-        renumbered(&old.exact, &moves(false)),
-        renumbered(&fresh.exact, &moves(true)),
-    );
+    let (old_moves, fresh_moves) = (moves(false), moves(true));
+    let fresh_exact: Vec<(u32, u32)> = fresh
+        .exact
+        .iter()
+        .filter_map(|&pair| renumbered(pair, &fresh_moves))
+        .collect();
+    let exact = match old.exact {
+        Cow::Borrowed(old) => merge_sorted(
+            old.len() + fresh_exact.len(),
+            old.iter().filter_map(|&pair| renumbered(pair, &old_moves)),
+            fresh_exact.iter().copied(),
+        ),
+        Cow::Owned(mut kept) => {
+            kept.retain_mut(|pair| match renumbered(*pair, &old_moves) {
+                Some(moved) => {
+                    *pair = moved;
+                    true
+                }
+                None => false,
+            });
+            merge_in(&mut kept, &fresh_exact);
+            kept
+        }
+    };
     SearchIndex {
         space: fresh.space,
         arena,
@@ -138,15 +204,76 @@ fn patch(mut old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileI
     }
 }
 
-/// The index a piece comes from.
-fn source<'a>(old: &'a SearchIndex, fresh: &'a SearchIndex, piece: &Piece) -> &'a SearchIndex {
-    if piece.fresh { fresh } else { old }
+/// The texts part of the patched index, as [`lay_out`] lays out the others.
+fn lay_out_texts(old: Cow<'_, str>, fresh: &str, runs: &[Run]) -> String {
+    match old {
+        Cow::Borrowed(old) => {
+            let mut arena = String::with_capacity(runs.iter().map(|run| run.from.len()).sum());
+            for run in runs {
+                arena.push_str(&if run.piece.fresh { fresh } else { old }[run.from.clone()]);
+            }
+            arena
+        }
+        Cow::Owned(old) => {
+            let bytes = Cow::Owned(old.into_bytes());
+            let arena = lay_out(bytes, fresh.as_bytes(), runs, as_they_are);
+            // Whole texts move, so this is UTF-8 again.
+            String::from_utf8(arena)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+    }
 }
 
-/// Frees a part of the old index, when the patch owns it.
-fn release<T: Default>(old: &mut Cow<'_, SearchIndex>, part: fn(&mut SearchIndex) -> &mut T) {
-    if let Cow::Owned(index) = old {
-        drop(std::mem::take(part(index)));
+/// Leaves a run's items as they are (texts and UUIDs keep their bytes).
+fn as_they_are<T>(_: &Piece, _: &mut [T]) {}
+
+/// One part of the patched index: the runs' items laid end to end, each run adjusted by
+/// `adjust` once in place. A borrowed old part is copied run by run; an owned one is
+/// rearranged in its own memory: the kept runs moving towards the start are moved first to
+/// last, those moving towards the end last to first (so none overwrites one not moved yet,
+/// nor is a placed run ever the source of a later move), then the fresh runs fill the gaps
+/// between them.
+fn lay_out<T: Copy>(
+    old: Cow<'_, [T]>,
+    fresh: &[T],
+    runs: &[Run],
+    adjust: impl Fn(&Piece, &mut [T]),
+) -> Vec<T> {
+    let len = runs.last().map_or(0, |run| run.to + run.from.len());
+    let placed =
+        |part: &mut [T], run: &Run| adjust(run.piece, &mut part[run.to..][..run.from.len()]);
+    match old {
+        Cow::Borrowed(old) => {
+            let mut part = Vec::with_capacity(len);
+            for run in runs {
+                let source = if run.piece.fresh { fresh } else { old };
+                part.extend_from_slice(&source[run.from.clone()]);
+                placed(&mut part, run);
+            }
+            part
+        }
+        Cow::Owned(mut part) => {
+            if let Some(&filler) = part.first().or(fresh.first()) {
+                part.resize(len.max(part.len()), filler);
+            }
+            let kept = || runs.iter().filter(|run| !run.piece.fresh);
+            for run in kept().filter(|run| run.to <= run.from.start) {
+                if run.to < run.from.start {
+                    part.copy_within(run.from.clone(), run.to);
+                }
+                placed(&mut part, run);
+            }
+            for run in kept().rev().filter(|run| run.to > run.from.start) {
+                part.copy_within(run.from.clone(), run.to);
+                placed(&mut part, run);
+            }
+            for run in runs.iter().filter(|run| run.piece.fresh) {
+                part[run.to..][..run.from.len()].copy_from_slice(&fresh[run.from.clone()]);
+                placed(&mut part, run);
+            }
+            part.truncate(len);
+            part
+        }
     }
 }
 
@@ -206,6 +333,7 @@ fn place(previous: Option<&Piece>, index: &SearchIndex, fresh: bool, slots: Rang
     };
     let texts = span(false, |e| e.len as usize);
     let uuids = span(true, |_| 1);
+    let new_slot = previous.map_or(0, |p| p.new_slot + p.slots.len());
     let (new_entry, new_text, new_uuid, room) = match previous {
         Some(p) if p.indexed => (
             p.new_entry + p.entries.len() as u32,
@@ -226,25 +354,21 @@ fn place(previous: Option<&Piece>, index: &SearchIndex, fresh: bool, slots: Rang
         texts,
         uuids,
         indexed,
+        new_slot,
         new_entry,
         new_text: new_text as u32,
         new_uuid: new_uuid as u32,
     }
 }
 
-/// Exact values (hash, entry) of the entries `moves` keeps, renumbered as they say: (first
-/// old entry, past the last, new first) per run, in entry order. Stays sorted.
-fn renumbered<'a>(
-    exact: &'a [(u32, u32)],
-    moves: &'a [(u32, u32, u32)],
-) -> impl Iterator<Item = (u32, u32)> + 'a {
-    exact.iter().filter_map(move |&(hash, entry)| {
-        let at = moves.partition_point(|&(_, end, _)| end <= entry);
-        moves
-            .get(at)
-            .filter(|&&(start, _, _)| start <= entry)
-            .map(|&(start, _, to)| (hash, to + (entry - start)))
-    })
+/// An exact value (hash, entry) with its entry where `moves` puts it, if it keeps it:
+/// (first old entry, past the last, new first) per run, in entry order.
+fn renumbered((hash, entry): (u32, u32), moves: &[(u32, u32, u32)]) -> Option<(u32, u32)> {
+    let at = moves.partition_point(|&(_, end, _)| end <= entry);
+    moves
+        .get(at)
+        .filter(|&&(start, _, _)| start <= entry)
+        .map(|&(start, _, to)| (hash, to + (entry - start)))
 }
 
 /// Two sorted sequences as one (`most`: room for both).
@@ -263,4 +387,21 @@ fn merge_sorted(
     }
     out.extend(b);
     out
+}
+
+/// [`merge_sorted`] in `kept`'s own memory: `fresh` merged in from the back.
+fn merge_in(kept: &mut Vec<(u32, u32)>, fresh: &[(u32, u32)]) {
+    let mut k = kept.len();
+    let mut f = fresh.len();
+    kept.resize(k + f, (0, 0));
+    while f > 0 {
+        let at = k + f - 1;
+        if k > 0 && kept[k - 1] > fresh[f - 1] {
+            kept[at] = kept[k - 1];
+            k -= 1;
+        } else {
+            kept[at] = fresh[f - 1];
+            f -= 1;
+        }
+    }
 }
