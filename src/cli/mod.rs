@@ -147,13 +147,25 @@ impl Globals {
     /// Opens a store that exists: commands that read or repair one do not create an empty
     /// store where a mistyped `--store` points, they say there is none.
     pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+        self.ensure_store_exists()?;
+        self.open_store()
+    }
+
+    /// [`Globals::open_existing_store`] with the explorer's small page cache, for a command
+    /// that reads the whole space once (as `search` does building its index).
+    pub fn open_existing_store_for_browsing(&self) -> anyhow::Result<Store> {
+        self.ensure_store_exists()?;
+        Ok(Store::open_for_browsing(&self.store_dir, self.config.clone())?)
+    }
+
+    fn ensure_store_exists(&self) -> anyhow::Result<()> {
         let dir = &self.store_dir;
         anyhow::ensure!(
             dir.exists(),
             "no store at {} (`idgraph ingest` creates one)",
             dir.display()
         );
-        self.open_store()
+        Ok(())
     }
 
     /// The space to read or repair, in an open store: a name neither configured nor in
@@ -202,9 +214,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo(args)) => demo::run(args, &globals),
         Some(Command::Evaluate(args)) => evaluate::run(args, &globals),
         Some(Command::Search(args)) => {
-            // Like the explorer, it reads sled's page table and then the whole index.
+            // Like the explorer, it reads sled's page table and then the whole index (or
+            // every profile, to build it).
             memory::return_freed_memory_at_once();
-            let store = globals.open_existing_store()?;
+            let store = globals.open_existing_store_for_browsing()?;
             let space = globals.existing_space(&store)?;
             let stdout = std::io::stdout();
             let found = search::run_search(
