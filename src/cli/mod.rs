@@ -155,7 +155,10 @@ impl Globals {
     /// that reads the whole space once (as `search` does building its index).
     pub fn open_existing_store_for_browsing(&self) -> anyhow::Result<Store> {
         self.ensure_store_exists()?;
-        Ok(Store::open_for_browsing(&self.store_dir, self.config.clone())?)
+        Ok(Store::open_for_browsing(
+            &self.store_dir,
+            self.config.clone(),
+        )?)
     }
 
     fn ensure_store_exists(&self) -> anyhow::Result<()> {
