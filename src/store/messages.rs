@@ -84,7 +84,10 @@ impl MessageSet {
         let mut starts = Vec::with_capacity((1 << bits) + 1);
         let mut at = 0;
         for top in 0..=(1usize << bits) {
-            while stored.get(at).is_some_and(|&hash| top_bits(hash, bits) < top) {
+            while stored
+                .get(at)
+                .is_some_and(|&hash| top_bits(hash, bits) < top)
+            {
                 at += 1;
             }
             starts.push(u32::try_from(at).unwrap_or(u32::MAX));
