@@ -14,7 +14,7 @@ pub struct Args {}
 
 /// Prints every profile as an export line.
 pub fn run(_args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_existing_store()?;
+    let store = globals.open_existing_store_for_browsing()?;
     let space = globals.existing_space(&store)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -24,7 +24,7 @@ pub struct Args {
 
 /// Prints the health report of the space.
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let store = globals.open_existing_store()?;
+    let store = globals.open_existing_store_for_browsing()?;
     let space = globals.existing_space(&store)?;
     let Some(report) = scan_health(space.as_ref(), Some(space.rules()), args.top, &mut |_| {
         false

@@ -152,7 +152,9 @@ impl Globals {
     }
 
     /// [`Globals::open_existing_store`] with the explorer's small page cache, for a command
-    /// that reads the whole space once (as `search` does building its index).
+    /// that reads the whole space once (`search` building its index, `export`, `health`):
+    /// a large cache only fills up (at 1M profiles, `export` peaks at 0.29-0.33 GB with the
+    /// small cache and 0.52 GB with the ingest's, in the same time).
     pub fn open_existing_store_for_browsing(&self) -> anyhow::Result<Store> {
         self.ensure_store_exists()?;
         Ok(Store::open_for_browsing(
