@@ -45,7 +45,7 @@ const MAX_RESERVED: u64 = 1 << 25;
 
 /// The messageIds (hashed) of every event a space holds: those read from the store in one
 /// sorted array, found through a table of where each run of hashes sharing their top bits
-/// starts (16 bytes a messageId, where a hash set takes about 38 at its usual load), and
+/// starts (16 bytes a messageId, where a hash set takes 19 to 39 as it fills), and
 /// those remembered since in a hash set.
 #[derive(Default)]
 pub(super) struct MessageSet {
