@@ -60,8 +60,9 @@ const SPACE_TREE_PREFIX: &str = "space:";
 /// sled's page cache when a store ingests: identifier lookups and profiles stay hot.
 const INGEST_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// sled's page cache when a store is browsed (the explorer): reads touch a few profiles at a
-/// time, and the scan that builds the search index would otherwise fill the whole cache
+/// sled's page cache when a store is browsed (the explorer; `search`, `export` and `health`,
+/// which read the whole space once): reads touch a few profiles at a time, and the scan
+/// that builds the search index would otherwise fill the whole cache
 /// (about 190 MB more resident memory on a store of 1M profiles). sled counts the nodes'
 /// bytes on disk, and holds nearly as much again in memory: at 1M profiles, 8 MiB instead
 /// of 32 keeps the build's peak 20 MB lower, and the 10,000-event profile opens as fast.

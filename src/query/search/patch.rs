@@ -173,12 +173,12 @@ fn patch(old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) 
         .iter()
         .filter_map(|&pair| renumbered(pair, &fresh_moves))
         .collect();
-    let exact = match old.exact {
-        Cow::Borrowed(old) => merge_sorted(
-            old.len() + fresh_exact.len(),
-            old.iter().filter_map(|&pair| renumbered(pair, &old_moves)),
-            fresh_exact.iter().copied(),
-        ),
+    let mut exact = match old.exact {
+        Cow::Borrowed(old) => {
+            let mut kept = Vec::with_capacity(old.len() + fresh_exact.len());
+            kept.extend(old.iter().filter_map(|&pair| renumbered(pair, &old_moves)));
+            kept
+        }
         Cow::Owned(mut kept) => {
             kept.retain_mut(|pair| match renumbered(*pair, &old_moves) {
                 Some(moved) => {
@@ -187,10 +187,10 @@ fn patch(old: Cow<'_, SearchIndex>, changed: &[Profile], removed: &[ProfileId]) 
                 }
                 None => false,
             });
-            merge_in(&mut kept, &fresh_exact);
             kept
         }
     };
+    merge_in(&mut exact, &fresh_exact);
     SearchIndex {
         space: fresh.space,
         arena,
@@ -371,25 +371,7 @@ fn renumbered((hash, entry): (u32, u32), moves: &[(u32, u32, u32)]) -> Option<(u
         .map(|&(start, _, to)| (hash, to + (entry - start)))
 }
 
-/// Two sorted sequences as one (`most`: room for both).
-fn merge_sorted(
-    most: usize,
-    a: impl Iterator<Item = (u32, u32)>,
-    b: impl Iterator<Item = (u32, u32)>,
-) -> Vec<(u32, u32)> {
-    let mut out = Vec::with_capacity(most);
-    let mut b = b.peekable();
-    for pair in a {
-        while let Some(next) = b.next_if(|next| *next < pair) {
-            out.push(next);
-        }
-        out.push(pair);
-    }
-    out.extend(b);
-    out
-}
-
-/// [`merge_sorted`] in `kept`'s own memory: `fresh` merged in from the back.
+/// Merges the sorted `fresh` into the sorted `kept`, from the back, in `kept`'s memory.
 fn merge_in(kept: &mut Vec<(u32, u32)>, fresh: &[(u32, u32)]) {
     let mut k = kept.len();
     let mut f = fresh.len();
